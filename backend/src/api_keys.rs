@@ -1,0 +1,170 @@
+//! API keys: `AF-YYYY-<32 × [A-Z0-9]>`, stored only as a SHA-256 digest with a display prefix.
+
+use chrono::{DateTime, Datelike, Utc};
+use rand::rngs::OsRng;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry};
+use crate::auth::{Actor, ActorKind, Caller, Scope};
+use crate::error::{Error, Result};
+
+const SECRET_LEN: usize = 32;
+const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+/// `AF-2026-` plus the first four secret characters: enough to recognise a key, useless to guess it.
+const PREFIX_LEN: usize = 12;
+
+/// A key as generated, before it is shown once and forgotten.
+pub struct GeneratedKey {
+    pub key: String,
+    pub record: ApiKeyRecord,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKeyRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub scope: String,
+    pub display_prefix: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// 32 characters from a 36-symbol alphabet drawn from the OS CSPRNG: about 165 bits.
+fn generate_key_material(now: DateTime<Utc>) -> String {
+    let secret: String = (0..SECRET_LEN)
+        .map(|_| char::from(ALPHABET[OsRng.gen_range(0..ALPHABET.len())]))
+        .collect();
+    format!("AF-{:04}-{secret}", now.year())
+}
+
+/// Whether `key` has the shape of an API key; anything else is refused before any lookup.
+pub fn is_well_formed(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    bytes.len() == 8 + SECRET_LEN
+        && key.starts_with("AF-")
+        && bytes[3..7].iter().all(u8::is_ascii_digit)
+        && bytes[7] == b'-'
+        && bytes[8..].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn digest(key: &str) -> Vec<u8> {
+    Sha256::digest(key.as_bytes()).to_vec()
+}
+
+pub async fn create(pool: &PgPool, actor: &Actor, ip: Option<std::net::IpAddr>, name: &str, scope: Scope) -> Result<GeneratedKey> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::bad_input("name", "name must be 1 to 100 characters"));
+    }
+    let key = generate_key_material(Utc::now());
+    let mut tx = pool.begin().await?;
+    let record: ApiKeyRecord = sqlx::query_as(
+        "INSERT INTO api_keys (name, scope, key_digest, display_prefix, created_by)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING id, name, scope, display_prefix, created_by, created_at, last_used_at, revoked_at",
+    )
+    .bind(name)
+    .bind(scope.as_str())
+    .bind(digest(&key))
+    .bind(&key[..PREFIX_LEN])
+    .bind(&actor.name)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        ip,
+        AuditEntry::new("api_key.created", "api_key", record.id)
+            .new_values(serde_json::json!({"name": record.name, "scope": record.scope, "prefix": record.display_prefix})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(GeneratedKey { key, record })
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<ApiKeyRecord>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, scope, display_prefix, created_by, created_at, last_used_at, revoked_at
+         FROM api_keys ORDER BY created_at DESC",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn revoke(pool: &PgPool, actor: &Actor, ip: Option<std::net::IpAddr>, id: Uuid) -> Result<ApiKeyRecord> {
+    let mut tx = pool.begin().await?;
+    let record: ApiKeyRecord = sqlx::query_as(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1
+         RETURNING id, name, scope, display_prefix, created_by, created_at, last_used_at, revoked_at",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| Error::not_found("API key", "id"))?;
+    audit::record(&mut tx, actor, ip, AuditEntry::new("api_key.revoked", "api_key", id)).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// Looks a presented key up. `None` for unknown or revoked keys. `last_used_at` is refreshed at
+/// most once a minute per key, so a busy client key does not turn every request into a write.
+pub async fn authenticate(pool: &PgPool, key: &str, ip: Option<std::net::IpAddr>) -> Result<Option<Caller>> {
+    if !is_well_formed(key) {
+        return Ok(None);
+    }
+    let row: Option<(Uuid, String, String)> = sqlx::query_as(
+        "WITH found AS (
+             SELECT id, name, scope, last_used_at FROM api_keys
+             WHERE key_digest = $1 AND revoked_at IS NULL
+         ), touched AS (
+             UPDATE api_keys SET last_used_at = now()
+             FROM found
+             WHERE api_keys.id = found.id
+               AND (found.last_used_at IS NULL OR found.last_used_at < now() - interval '1 minute')
+         )
+         SELECT id, name, scope FROM found",
+    )
+    .bind(digest(key))
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(id, name, scope)| {
+        Some(Caller {
+            actor: Actor { kind: ActorKind::ApiKey, id: Some(id.to_string()), name },
+            scope: Scope::parse(&scope)?,
+            ip,
+        })
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_well_formed_and_distinct() {
+        let a = generate_key_material(Utc::now());
+        let b = generate_key_material(Utc::now());
+        assert!(is_well_formed(&a), "{a}");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn malformed_keys_are_recognised() {
+        for bad in [
+            "",
+            "AF-2026-",
+            "AF-2026-abcdefghijklmnopqrstuvwxyz012345",
+            "XX-2026-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
+            "AF-20A6-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345",
+            "AF-2026-ABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+        ] {
+            assert!(!is_well_formed(bad), "{bad}");
+        }
+        assert!(is_well_formed("AF-2026-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"));
+    }
+}

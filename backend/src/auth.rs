@@ -1,0 +1,129 @@
+//! Who is calling, and what they may do.
+
+use std::net::IpAddr;
+
+use async_graphql::{Context, Guard};
+
+use crate::error::{Error, GqlResultExt, Result};
+
+/// The scope of an API key; dashboard roles map onto the same permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, async_graphql::Enum)]
+pub enum Scope {
+    /// Client applications: activate, heartbeat, end session, validate.
+    Client,
+    /// Read everything except secrets; no mutations.
+    Analyst,
+    /// Everything.
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Client => "client",
+            Scope::Analyst => "analyst",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "client" => Some(Scope::Client),
+            "analyst" => Some(Scope::Analyst),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// What an operation needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Activate, heartbeat, end session, validate: client keys and admins.
+    ClientOperations,
+    /// Read the admin data: analysts and admins.
+    Read,
+    /// Change anything: admins only.
+    Write,
+}
+
+impl Permission {
+    fn granted_to(self, scope: Scope) -> bool {
+        match self {
+            Permission::ClientOperations => matches!(scope, Scope::Client | Scope::Admin),
+            Permission::Read => matches!(scope, Scope::Analyst | Scope::Admin),
+            Permission::Write => scope == Scope::Admin,
+        }
+    }
+}
+
+/// Who did something, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub id: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    ApiKey,
+    System,
+    Cli,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::ApiKey => "api_key",
+            ActorKind::System => "system",
+            ActorKind::Cli => "cli",
+        }
+    }
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Actor { kind: ActorKind::System, id: None, name: "system".into() }
+    }
+
+    pub fn cli() -> Self {
+        let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        Actor { kind: ActorKind::Cli, id: None, name: format!("cli:{user}") }
+    }
+}
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: Actor,
+    pub scope: Scope,
+    pub ip: Option<IpAddr>,
+}
+
+impl Caller {
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        if permission.granted_to(self.scope) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "a caller with scope `{}` may not do this",
+                self.scope.as_str()
+            )))
+        }
+    }
+}
+
+/// The caller attached to the current GraphQL request.
+pub fn caller<'a>(ctx: &Context<'a>) -> Result<&'a Caller> {
+    ctx.data_opt::<Caller>().ok_or(Error::Unauthenticated)
+}
+
+/// Field guard: `#[graphql(guard = "Require(Permission::Read)")]`.
+pub struct Require(pub Permission);
+
+impl Guard for Require {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        caller(ctx).and_then(|c| c.require(self.0)).gql()
+    }
+}

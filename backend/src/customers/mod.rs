@@ -1,0 +1,205 @@
+//! Customers: who holds licenses.
+
+use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry};
+use crate::auth::{caller, Permission, Require};
+use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::licenses::License;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
+#[graphql(complex)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    #[graphql(skip)]
+    pub id: Uuid,
+    pub name: String,
+    pub email: String,
+    /// Test customers are kept apart in reports.
+    pub is_test: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl Customer {
+    async fn id(&self) -> ID {
+        to_id(self.id)
+    }
+
+    /// The customer's licenses, newest first.
+    async fn licenses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<License>> {
+        crate::licenses::list_for_customer(&ctx.data_unchecked::<AppState>().pool, self.id).await.gql()
+    }
+}
+
+#[derive(Debug, InputObject)]
+pub struct CreateCustomerInput {
+    pub name: String,
+    pub email: String,
+    #[graphql(default)]
+    pub is_test: bool,
+}
+
+#[derive(Debug, InputObject)]
+pub struct UpdateCustomerInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub is_test: Option<bool>,
+}
+
+fn clean_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::bad_input("name", "name must be 1 to 200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+fn clean_email(email: &str) -> Result<String> {
+    let email = email.trim();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && matches!(email.split_once('@'), Some((local, domain)) if !local.is_empty() && domain.contains('.') && !domain.contains('@') && !domain.starts_with('.') && !domain.ends_with('.'));
+    if !valid {
+        return Err(Error::bad_input("email", "email must be an e-mail address such as name@example.com"));
+    }
+    Ok(email.to_owned())
+}
+
+const COLUMNS: &str = "id, name, email, is_test, created_at, updated_at";
+
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Customer>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+pub async fn create(state: &AppState, caller: &crate::auth::Caller, input: CreateCustomerInput) -> Result<Customer> {
+    let name = clean_name(&input.name)?;
+    let email = clean_email(&input.email)?;
+    let mut tx = state.pool.begin().await?;
+    let customer: Customer = sqlx::query_as(&format!(
+        "INSERT INTO customers (name, email, is_test) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+    ))
+    .bind(name)
+    .bind(email)
+    .bind(input.is_test)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Error::from_db)?;
+    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("customer.created", "customer", customer.id).new_values(&customer)).await?;
+    tx.commit().await?;
+    Ok(customer)
+}
+
+pub async fn update(state: &AppState, caller: &crate::auth::Caller, id: Uuid, input: UpdateCustomerInput) -> Result<Customer> {
+    let name = input.name.as_deref().map(clean_name).transpose()?;
+    let email = input.email.as_deref().map(clean_email).transpose()?;
+    let mut tx = state.pool.begin().await?;
+    let old: Customer = sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1 FOR UPDATE"))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", "id"))?;
+    let new: Customer = sqlx::query_as(&format!(
+        "UPDATE customers SET name = coalesce($2, name), email = coalesce($3, email), is_test = coalesce($4, is_test)
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(name)
+    .bind(email)
+    .bind(input.is_test)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Error::from_db)?;
+    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("customer.updated", "customer", id).old_values(&old).new_values(&new)).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+async fn list(pool: &PgPool, search: Option<&str>, args: PageArgs) -> async_graphql::Result<ListConnection<Customer>> {
+    let pattern = search.map(|s| format!("%{}%", s.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let filter = "($1::text IS NULL OR name ILIKE $1 OR email ILIKE $1)";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM customers WHERE {filter}"))
+        .bind(&pattern)
+        .fetch_one(pool)
+        .await
+        .gql()?;
+    paginate(args, total, |offset, limit| async move {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM customers WHERE {filter} ORDER BY name, id OFFSET $2 LIMIT $3"
+        ))
+        .bind(&pattern)
+        .bind(offset)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+    })
+    .await
+}
+
+#[derive(Default)]
+pub struct CustomerQuery;
+
+#[Object]
+impl CustomerQuery {
+    /// Customers ordered by name; `search` matches name or e-mail.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn customers(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ListConnection<Customer>> {
+        list(&ctx.data_unchecked::<AppState>().pool, search.as_deref(), PageArgs { after, before, first, last }).await
+    }
+
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Customer>> {
+        let id = parse_id(&id, "id").gql()?;
+        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        find(&mut conn, id).await.gql()
+    }
+}
+
+#[derive(Default)]
+pub struct CustomerMutation;
+
+#[Object]
+impl CustomerMutation {
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn create_customer(&self, ctx: &Context<'_>, input: CreateCustomerInput) -> async_graphql::Result<Customer> {
+        create(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, input).await.gql()
+    }
+
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn update_customer(&self, ctx: &Context<'_>, id: ID, input: UpdateCustomerInput) -> async_graphql::Result<Customer> {
+        let id = parse_id(&id, "id").gql()?;
+        update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input).await.gql()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_for_shape() {
+        assert!(clean_email(" a@example.com ").is_ok());
+        for bad in ["", "a", "a@b", "@example.com", "a b@example.com", "a@@example.com", "a@example."] {
+            assert!(clean_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! The embedded default: with no `DATABASE_URL`, the server runs its own PostgreSQL cluster in
+//! the data directory with the system's `initdb`/`pg_ctl`, reachable only on a Unix socket.
+//!
+//! PostgreSQL refuses to run as root; when the server is root, the cluster runs as the
+//! `postgres` system user (which the Debian package creates).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use anyhow::{bail, Context as _};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+use tokio::process::Command;
+
+const DATABASE: &str = "license_server";
+const SUPERUSER: &str = "postgres";
+/// Only names the socket file; nothing listens on TCP.
+const PORT: u16 = 5432;
+
+pub struct EmbeddedPostgres {
+    bin_dir: PathBuf,
+    cluster_dir: PathBuf,
+    socket_dir: PathBuf,
+    run_as_postgres: bool,
+    /// Whether this process started the cluster (and so stops it); a cluster found running
+    /// belongs to whoever started it, e.g. a server while the CLI creates a key.
+    started_here: bool,
+}
+
+/// Where `initdb` and `pg_ctl` live: `PG_BIN_DIR`, `pg_config --bindir`, Debian's versioned
+/// directories (newest first), or `PATH`.
+fn find_bin_dir() -> anyhow::Result<PathBuf> {
+    let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+    if let Some(dir) = std::env::var_os("PG_BIN_DIR").map(PathBuf::from) {
+        if has_tools(&dir) {
+            return Ok(dir);
+        }
+        bail!("PG_BIN_DIR={} does not contain initdb and pg_ctl", dir.display());
+    }
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Ok(out) = std::process::Command::new("pg_config").arg("--bindir").output() {
+        if out.status.success() {
+            candidates.push(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
+        let mut versions: Vec<(u32, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+            .collect();
+        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        candidates.extend(versions.into_iter().map(|(_, dir)| dir));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path));
+    }
+    candidates.into_iter().find(|dir| has_tools(dir)).context(
+        "PostgreSQL server binaries (initdb, pg_ctl) were not found. Install them with \
+         `apt-get install postgresql` (Debian package `postgresql`), or set DATABASE_URL to use an existing server",
+    )
+}
+
+async fn run(cmd: &mut Command, what: &str) -> anyhow::Result<Output> {
+    let output = cmd.output().await.with_context(|| format!("could not run {what}"))?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}): {}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout).trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(output)
+}
+
+fn id_of(args: &[&str]) -> anyhow::Result<u32> {
+    let out = std::process::Command::new("id").args(args).output().context("could not run `id`")?;
+    if !out.status.success() {
+        bail!("`id {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
+}
+
+impl EmbeddedPostgres {
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin_dir.join(program);
+        if self.run_as_postgres {
+            let mut cmd = Command::new("runuser");
+            cmd.arg("-u").arg(SUPERUSER).arg("--").arg(path);
+            cmd
+        } else {
+            Command::new(path)
+        }
+    }
+
+    pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
+        let bin_dir = find_bin_dir()?;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        let data_dir = data_dir.canonicalize()?;
+        let cluster_dir = data_dir.join("postgres");
+        let socket_dir = data_dir.join("run");
+        std::fs::create_dir_all(&socket_dir)?;
+        let run_as_postgres = id_of(&["-u"])? == 0;
+        let mut embedded = EmbeddedPostgres { bin_dir, cluster_dir, socket_dir, run_as_postgres, started_here: false };
+        if run_as_postgres {
+            embedded.hand_over_to_postgres_user(&data_dir).await?;
+        }
+        if !embedded.cluster_dir.join("PG_VERSION").exists() {
+            tracing::info!(dir = %embedded.cluster_dir.display(), "creating the embedded PostgreSQL cluster");
+            run(
+                embedded
+                    .command("initdb")
+                    .arg("-D")
+                    .arg(&embedded.cluster_dir)
+                    .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]),
+                "initdb",
+            )
+            .await?;
+        }
+        let running = embedded.command("pg_ctl").arg("status").arg("-D").arg(&embedded.cluster_dir).output().await?.status.success();
+        if !running {
+            let options = format!("-c listen_addresses='' -k {} -p {PORT}", embedded.socket_dir.display());
+            run(
+                embedded
+                    .command("pg_ctl")
+                    .arg("start")
+                    .arg("-D")
+                    .arg(&embedded.cluster_dir)
+                    .arg("-l")
+                    .arg(data_dir.join("postgres.log"))
+                    .args(["-w", "-t", "60", "-o", &options]),
+                "pg_ctl start",
+            )
+            .await
+            .with_context(|| format!("see {}", data_dir.join("postgres.log").display()))?;
+            embedded.started_here = true;
+            tracing::info!(socket = %embedded.socket_dir.display(), "embedded PostgreSQL started");
+        }
+        embedded.create_database().await?;
+        Ok(embedded)
+    }
+
+    async fn hand_over_to_postgres_user(&self, data_dir: &Path) -> anyhow::Result<()> {
+        let uid = id_of(&["-u", SUPERUSER]).context(
+            "running as root, the embedded PostgreSQL needs the `postgres` system user (apt-get install postgresql)",
+        )?;
+        let gid = id_of(&["-g", SUPERUSER])?;
+        for dir in [data_dir, &self.socket_dir] {
+            std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
+        }
+        let reachable = Command::new("runuser")
+            .args(["-u", SUPERUSER, "--", "test", "-w"])
+            .arg(data_dir)
+            .status()
+            .await
+            .context("could not run runuser")?
+            .success();
+        if !reachable {
+            bail!(
+                "the embedded PostgreSQL runs as user `postgres` when the server runs as root, and that user cannot \
+                 reach {}: choose a --data-dir it can reach (e.g. /var/lib/license-server) or set DATABASE_URL",
+                data_dir.display()
+            );
+        }
+        Ok(())
+    }
+
+    fn options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .port(PORT)
+            .username(SUPERUSER)
+            .database(database)
+    }
+
+    async fn create_database(&self) -> anyhow::Result<()> {
+        let mut conn = self.options("postgres").connect().await.context("cannot connect to the embedded PostgreSQL")?;
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(DATABASE)
+            .fetch_one(&mut conn)
+            .await?;
+        if !exists {
+            sqlx::query(&format!("CREATE DATABASE {DATABASE}")).execute(&mut conn).await?;
+        }
+        conn.close().await?;
+        Ok(())
+    }
+
+    pub fn connect_options(&self) -> PgConnectOptions {
+        self.options(DATABASE)
+    }
+
+    /// Stops the cluster if this process started it.
+    pub async fn stop(self) {
+        if !self.started_here {
+            return;
+        }
+        let result = run(
+            self.command("pg_ctl").arg("stop").arg("-D").arg(&self.cluster_dir).args(["-m", "fast", "-w"]),
+            "pg_ctl stop",
+        )
+        .await;
+        match result {
+            Ok(_) => tracing::info!("embedded PostgreSQL stopped"),
+            Err(err) => tracing::error!(error = ?err, "stopping the embedded PostgreSQL failed"),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The one error type of the server and its mapping onto GraphQL errors.
+//!
+//! Every GraphQL error carries `extensions.code`. Internal failures (database, I/O) are logged
+//! with their details and reach callers only as `INTERNAL_SERVER_ERROR`.
+
+use async_graphql::ErrorExtensions;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The caller sent a value that breaks a rule; `field` names the input field.
+    #[error("{message}")]
+    BadInput { field: String, message: String },
+    /// The entity the caller named does not exist.
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str, field: String },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    /// Details are logged, never shown; the message is deliberately generic.
+    #[error("internal server error")]
+    Database(#[from] sqlx::Error),
+    #[error("internal server error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::BadInput { field: field.into(), message: message.into() }
+    }
+
+    pub fn not_found(entity: &'static str, field: impl Into<String>) -> Self {
+        Error::NotFound { entity, field: field.into() }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadInput { .. } => "BAD_USER_INPUT",
+            Error::NotFound { .. } => "NOT_FOUND",
+            Error::Unauthenticated => "UNAUTHENTICATED",
+            Error::Forbidden(_) => "FORBIDDEN",
+            Error::Database(_) | Error::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// Turns database constraint violations that a caller can cause into input errors naming the
+    /// field; everything else stays internal.
+    pub fn from_db(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            if let Some(constraint) = db.constraint() {
+                if let Some((field, message)) = constraint_message(constraint) {
+                    return Error::bad_input(field, message);
+                }
+            }
+        }
+        Error::Database(err)
+    }
+}
+
+/// Constraints whose violation is the caller's doing, with the field and message to report.
+fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
+    Some(match constraint {
+        "customers_email_key" => ("email", "a customer with this e-mail address already exists"),
+        "licenses_device_limit_range" => ("deviceLimit", "deviceLimit must be between 1 and 10"),
+        "licenses_concurrent_limit_range" => (
+            "concurrentSessionsLimit",
+            "concurrentSessionsLimit must be between 1 and deviceLimit",
+        ),
+        "licenses_validity_window" => ("validUntil", "validUntil must be after validFrom"),
+        "licenses_customer_id_fkey" => ("customerId", "no customer with this id"),
+        _ => return None,
+    })
+}
+
+impl ErrorExtensions for Error {
+    fn extend(&self) -> async_graphql::Error {
+        if matches!(self, Error::Database(_) | Error::Internal(_)) {
+            tracing::error!(error = ?self, "internal error while serving a request");
+        }
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            match self {
+                Error::BadInput { field, .. } | Error::NotFound { field, .. } => {
+                    ext.set("field", field.as_str())
+                }
+                _ => {}
+            }
+        })
+    }
+}
+
+/// `.gql()` converts a domain result into a GraphQL result that keeps the error's code.
+pub trait GqlResultExt<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResultExt<T> for Result<T> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| e.extend())
+    }
+}
+
+impl<T> GqlResultExt<T> for Result<T, sqlx::Error> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(|e| Error::from(e).extend())
+    }
+}

@@ -1,0 +1,25 @@
+//! License server: device activation, live sessions and heartbeats over GraphQL on PostgreSQL.
+//!
+//! One module per domain area (customers, licenses, devices, sessions, api_keys, audit), each
+//! owning its SQL, its rules and its GraphQL types; `graphql` merges them into one schema and
+//! `http` serves it.
+
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod customers;
+pub mod db;
+pub mod devices;
+pub mod embedded_pg;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod licenses;
+pub mod partitions;
+pub mod secret;
+pub mod server;
+pub mod sessions;
+pub mod state;
+
+pub use error::{Error, Result};

@@ -1,0 +1,408 @@
+//! Licenses: keys, limits, validity windows, and the admin operations on them.
+
+pub mod key;
+
+use async_graphql::{ComplexObject, Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry};
+use crate::auth::{caller, Caller, Permission, Require};
+use crate::customers::{self, Customer};
+use crate::devices::{self, Device};
+use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::sessions::{self, EndReason, EndedSession, LiveSession};
+use crate::state::AppState;
+pub use key::LicenseKey;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LicenseType {
+    Trial,
+    Subscription,
+    Perpetual,
+}
+
+impl LicenseType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LicenseType::Trial => "trial",
+            LicenseType::Subscription => "subscription",
+            LicenseType::Perpetual => "perpetual",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "trial" => LicenseType::Trial,
+            "perpetual" => LicenseType::Perpetual,
+            _ => LicenseType::Subscription,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
+#[graphql(complex)]
+#[serde(rename_all = "camelCase")]
+pub struct License {
+    #[graphql(skip)]
+    pub id: Uuid,
+    /// Human-typable key with a check character, e.g. `7K3QD-MX2PA-9RT4V-HB6W1`.
+    pub license_key: String,
+    #[graphql(skip)]
+    pub customer_id: Uuid,
+    #[graphql(skip)]
+    pub license_type: String,
+    pub valid_from: DateTime<Utc>,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub is_active: bool,
+    pub device_limit: i32,
+    pub concurrent_sessions_limit: i32,
+    pub notes: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl License {
+    async fn id(&self) -> ID {
+        to_id(self.id)
+    }
+
+    async fn customer_id(&self) -> ID {
+        to_id(self.customer_id)
+    }
+
+    async fn license_type(&self) -> LicenseType {
+        LicenseType::parse(&self.license_type)
+    }
+
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
+        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        customers::find(&mut conn, self.customer_id).await.gql()
+    }
+
+    /// Registered devices; deactivated ones only when asked for.
+    async fn devices(&self, ctx: &Context<'_>, #[graphql(default)] include_inactive: bool) -> async_graphql::Result<Vec<Device>> {
+        devices::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id, include_inactive).await.gql()
+    }
+
+    /// Sessions that are live now (last heartbeat younger than the timeout).
+    async fn live_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LiveSession>> {
+        let state = ctx.data_unchecked::<AppState>();
+        sessions::list_live(&state.pool, &state.sessions, Some(self.id)).await.gql()
+    }
+
+    /// Ended sessions, most recently ended first.
+    async fn session_history(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ListConnection<EndedSession>> {
+        sessions::history(&ctx.data_unchecked::<AppState>().pool, Some(self.id), PageArgs { after, before, first, last }).await
+    }
+}
+
+#[derive(Debug, InputObject)]
+pub struct CreateLicenseInput {
+    pub customer_id: ID,
+    #[graphql(default_with = "LicenseType::Subscription")]
+    pub license_type: LicenseType,
+    /// How many devices may be registered at once (1–10).
+    pub device_limit: i32,
+    /// How many sessions may be live at once (1 to deviceLimit).
+    pub concurrent_sessions_limit: i32,
+    /// Defaults to now.
+    pub valid_from: Option<DateTime<Utc>>,
+    /// Open-ended when absent.
+    pub valid_until: Option<DateTime<Utc>>,
+    #[graphql(default)]
+    pub notes: String,
+}
+
+#[derive(Debug, InputObject)]
+pub struct UpdateLicenseInput {
+    pub license_type: Option<LicenseType>,
+    pub device_limit: Option<i32>,
+    pub concurrent_sessions_limit: Option<i32>,
+    pub valid_from: Option<DateTime<Utc>>,
+    /// `null` makes the license open-ended.
+    pub valid_until: MaybeUndefined<DateTime<Utc>>,
+    pub notes: Option<String>,
+}
+
+const COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
+                       device_limit, concurrent_sessions_limit, notes, created_at, updated_at";
+
+/// The rules on limits and validity, checked before the database sees them (which checks again).
+fn check_terms(device_limit: i32, concurrent: i32, valid_from: DateTime<Utc>, valid_until: Option<DateTime<Utc>>, notes: &str) -> Result<()> {
+    if !(1..=10).contains(&device_limit) {
+        return Err(Error::bad_input("deviceLimit", "deviceLimit must be between 1 and 10"));
+    }
+    if concurrent < 1 || concurrent > device_limit {
+        return Err(Error::bad_input(
+            "concurrentSessionsLimit",
+            format!("concurrentSessionsLimit must be between 1 and deviceLimit ({device_limit})"),
+        ));
+    }
+    if valid_until.is_some_and(|until| until <= valid_from) {
+        return Err(Error::bad_input("validUntil", "validUntil must be after validFrom"));
+    }
+    if notes.chars().count() > 2000 {
+        return Err(Error::bad_input("notes", "notes must be at most 2000 characters"));
+    }
+    Ok(())
+}
+
+pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<License>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Locks the license row: every change to a license's devices and sessions admission goes through here.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<License> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1 FOR UPDATE"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("license", "id"))
+}
+
+pub async fn list_for_customer(pool: &PgPool, customer_id: Uuid) -> Result<Vec<License>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE customer_id = $1 ORDER BY created_at DESC, id"))
+        .bind(customer_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+pub async fn create(state: &AppState, caller: &Caller, input: CreateLicenseInput) -> Result<License> {
+    let customer_id = parse_id(&input.customer_id, "customerId")?;
+    let valid_from = input.valid_from.unwrap_or_else(Utc::now);
+    check_terms(input.device_limit, input.concurrent_sessions_limit, valid_from, input.valid_until, &input.notes)?;
+    let mut tx = state.pool.begin().await?;
+    if customers::find(&mut tx, customer_id).await?.is_none() {
+        return Err(Error::not_found("customer", "customerId"));
+    }
+    let license: License = sqlx::query_as(&format!(
+        "INSERT INTO licenses (license_key, customer_id, license_type, valid_from, valid_until,
+                               device_limit, concurrent_sessions_limit, notes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+    ))
+    // 95 random bits: a collision would surface as an internal error rather than be retried.
+    .bind(LicenseKey::generate().as_str())
+    .bind(customer_id)
+    .bind(input.license_type.as_str())
+    .bind(valid_from)
+    .bind(input.valid_until)
+    .bind(input.device_limit)
+    .bind(input.concurrent_sessions_limit)
+    .bind(input.notes.trim())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Error::from_db)?;
+    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("license.created", "license", license.id).new_values(&license)).await?;
+    tx.commit().await?;
+    Ok(license)
+}
+
+pub async fn update(state: &AppState, caller: &Caller, id: Uuid, input: UpdateLicenseInput) -> Result<License> {
+    let mut tx = state.pool.begin().await?;
+    let old = lock(&mut tx, id).await?;
+    let device_limit = input.device_limit.unwrap_or(old.device_limit);
+    let concurrent = input.concurrent_sessions_limit.unwrap_or(old.concurrent_sessions_limit);
+    let valid_from = input.valid_from.unwrap_or(old.valid_from);
+    let valid_until = match input.valid_until {
+        MaybeUndefined::Undefined => old.valid_until,
+        MaybeUndefined::Null => None,
+        MaybeUndefined::Value(until) => Some(until),
+    };
+    let notes = input.notes.as_deref().map(str::trim).unwrap_or(&old.notes).to_owned();
+    check_terms(device_limit, concurrent, valid_from, valid_until, &notes)?;
+
+    // Limits are never lowered below what is in use: no device or session is dropped implicitly.
+    let (active_devices, live_sessions): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM device_registrations WHERE license_id = $1 AND is_active),
+                (SELECT count(*) FROM license_sessions
+                  WHERE license_id = $1 AND last_heartbeat_at > now() - make_interval(secs => $2))",
+    )
+    .bind(id)
+    .bind(state.sessions.timeout_secs())
+    .fetch_one(&mut *tx)
+    .await?;
+    if i64::from(device_limit) < active_devices {
+        return Err(Error::bad_input(
+            "deviceLimit",
+            format!("{active_devices} devices are active: deactivate devices before lowering deviceLimit to {device_limit}"),
+        ));
+    }
+    if i64::from(concurrent) < live_sessions {
+        return Err(Error::bad_input(
+            "concurrentSessionsLimit",
+            format!("{live_sessions} sessions are live: end sessions before lowering concurrentSessionsLimit to {concurrent}"),
+        ));
+    }
+
+    let new: License = sqlx::query_as(&format!(
+        "UPDATE licenses SET license_type = $2, device_limit = $3, concurrent_sessions_limit = $4,
+                             valid_from = $5, valid_until = $6, notes = $7
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(input.license_type.map_or(old.license_type.clone(), |t| t.as_str().to_owned()))
+    .bind(device_limit)
+    .bind(concurrent)
+    .bind(valid_from)
+    .bind(valid_until)
+    .bind(notes)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Error::from_db)?;
+    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("license.updated", "license", id).old_values(&old).new_values(&new)).await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
+/// Activates or deactivates a license. Deactivation ends its sessions with `license_revoked`.
+pub async fn set_active(state: &AppState, caller: &Caller, id: Uuid, active: bool) -> Result<License> {
+    let mut tx = state.pool.begin().await?;
+    let old = lock(&mut tx, id).await?;
+    let new: License = sqlx::query_as(&format!("UPDATE licenses SET is_active = $2 WHERE id = $1 RETURNING {COLUMNS}"))
+        .bind(id)
+        .bind(active)
+        .fetch_one(&mut *tx)
+        .await?;
+    let action = if active { "license.activated" } else { "license.deactivated" };
+    audit::record(
+        &mut tx,
+        &caller.actor,
+        caller.ip,
+        AuditEntry::new(action, "license", id)
+            .old_values(serde_json::json!({"isActive": old.is_active}))
+            .new_values(serde_json::json!({"isActive": new.is_active})),
+    )
+    .await?;
+    if !active {
+        sessions::end_sessions(&mut tx, state, caller, sessions::Selector::License(id), EndReason::LicenseRevoked).await?;
+    }
+    tx.commit().await?;
+    Ok(new)
+}
+
+async fn list(
+    pool: &PgPool,
+    search: Option<&str>,
+    customer_id: Option<Uuid>,
+    is_active: Option<bool>,
+    args: PageArgs,
+) -> async_graphql::Result<ListConnection<License>> {
+    let pattern = search.map(|s| format!("%{}%", s.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let filter = "($1::text IS NULL OR l.license_key ILIKE $1 OR c.name ILIKE $1 OR c.email ILIKE $1)
+                  AND ($2::uuid IS NULL OR l.customer_id = $2)
+                  AND ($3::boolean IS NULL OR l.is_active = $3)";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM licenses l JOIN customers c ON c.id = l.customer_id WHERE {filter}"
+    ))
+    .bind(&pattern)
+    .bind(customer_id)
+    .bind(is_active)
+    .fetch_one(pool)
+    .await
+    .gql()?;
+    let columns = COLUMNS.split(", ").map(|c| format!("l.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    paginate(args, total, |offset, limit| async move {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {columns} FROM licenses l JOIN customers c ON c.id = l.customer_id
+             WHERE {filter} ORDER BY l.created_at DESC, l.id OFFSET $4 LIMIT $5"
+        ))
+        .bind(&pattern)
+        .bind(customer_id)
+        .bind(is_active)
+        .bind(offset)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+    })
+    .await
+}
+
+#[derive(Default)]
+pub struct LicenseQuery;
+
+#[Object]
+impl LicenseQuery {
+    /// Licenses, newest first. `search` matches the key, the customer's name or e-mail.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn licenses(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        customer_id: Option<ID>,
+        is_active: Option<bool>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ListConnection<License>> {
+        let customer_id = customer_id.as_ref().map(|id| parse_id(id, "customerId")).transpose().gql()?;
+        list(&ctx.data_unchecked::<AppState>().pool, search.as_deref(), customer_id, is_active, PageArgs { after, before, first, last }).await
+    }
+
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<License>> {
+        let id = parse_id(&id, "id").gql()?;
+        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        find(&mut conn, id).await.gql()
+    }
+
+    /// Looks a license up by its key as a person would type it.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn license_by_key(&self, ctx: &Context<'_>, license_key: String) -> async_graphql::Result<Option<License>> {
+        let key = LicenseKey::parse(&license_key).map_err(|e| Error::bad_input("licenseKey", e.to_string())).gql()?;
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE license_key = $1"))
+            .bind(key.as_str())
+            .fetch_optional(&ctx.data_unchecked::<AppState>().pool)
+            .await
+            .gql()
+    }
+}
+
+#[derive(Default)]
+pub struct LicenseMutation;
+
+#[Object]
+impl LicenseMutation {
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn create_license(&self, ctx: &Context<'_>, input: CreateLicenseInput) -> async_graphql::Result<License> {
+        create(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, input).await.gql()
+    }
+
+    /// Changes terms. Limits cannot drop below the devices and sessions in use.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn update_license(&self, ctx: &Context<'_>, id: ID, input: UpdateLicenseInput) -> async_graphql::Result<License> {
+        let id = parse_id(&id, "id").gql()?;
+        update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input).await.gql()
+    }
+
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn activate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
+        let id = parse_id(&id, "id").gql()?;
+        set_active(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, true).await.gql()
+    }
+
+    /// Deactivates the license and ends its live sessions (`LICENSE_REVOKED`).
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn deactivate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
+        let id = parse_id(&id, "id").gql()?;
+        set_active(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, false).await.gql()
+    }
+}

@@ -1,0 +1,82 @@
+use clap::Parser;
+use license_server::auth::Actor;
+use license_server::config::{ApiKeyCommand, Cli, Command, LogFormat};
+use license_server::db::Database;
+use license_server::{api_keys, graphql, server};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli.command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => server::serve(args).await,
+        Command::Migrate(args) => {
+            let database = Database::connect(&args).await?;
+            let result = database.migrate().await;
+            database.shutdown().await;
+            result?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::ApiKey(command) => api_key(command).await,
+    }
+}
+
+async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
+    let args = match &command {
+        ApiKeyCommand::Create { database, .. } | ApiKeyCommand::List { database } | ApiKeyCommand::Revoke { database, .. } => database.clone(),
+    };
+    let database = Database::connect(&args).await?;
+    let result = async {
+        database.migrate().await?;
+        match command {
+            ApiKeyCommand::Create { name, scope, .. } => {
+                let generated = api_keys::create(&database.pool, &Actor::cli(), None, &name, scope).await?;
+                eprintln!("API key `{}` ({}) created with id {}. It is shown only this once:", generated.record.name, generated.record.scope, generated.record.id);
+                println!("{}", generated.key);
+            }
+            ApiKeyCommand::List { .. } => {
+                println!("{:<36}  {:<8}  {:<12}  {:<25}  {:<25}  name", "id", "scope", "prefix", "last used", "revoked");
+                for key in api_keys::list(&database.pool).await? {
+                    let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("-".into(), |t| t.to_rfc3339());
+                    println!(
+                        "{:<36}  {:<8}  {:<12}  {:<25}  {:<25}  {}",
+                        key.id, key.scope, key.display_prefix, time(key.last_used_at), time(key.revoked_at), key.name
+                    );
+                }
+            }
+            ApiKeyCommand::Revoke { id, .. } => {
+                let key = api_keys::revoke(&database.pool, &Actor::cli(), None, id).await?;
+                println!("revoked API key {} ({})", key.id, key.name);
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    database.shutdown().await;
+    result
+}

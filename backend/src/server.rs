@@ -1,0 +1,81 @@
+//! `license-server serve`: migrations, background work, the listener and graceful shutdown.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use tokio::task::JoinHandle;
+
+use crate::config::ServeArgs;
+use crate::db::Database;
+use crate::state::AppState;
+use crate::{graphql, http, partitions, sessions};
+
+/// Background work of one instance, coordinated with other instances through the database.
+/// Aborted when dropped.
+pub struct BackgroundTasks(Vec<JoinHandle<()>>);
+
+impl BackgroundTasks {
+    pub fn spawn(state: &AppState, partitions_ahead: u32) -> Self {
+        BackgroundTasks(vec![
+            tokio::spawn(sessions::cleanup::run(state.pool.clone(), state.sessions)),
+            tokio::spawn(partitions::run(state.pool.clone(), partitions_ahead)),
+        ])
+    }
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// The router for `state`, with the schema built around it.
+pub fn app(state: AppState, max_body_bytes: usize) -> axum::Router {
+    http::router(state.clone(), graphql::build(Some(state)), max_body_bytes)
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let sessions = args.session_settings().map_err(anyhow::Error::msg)?;
+    let database = Database::connect(&args.database).await?;
+    let result = run(&args, sessions, &database).await;
+    database.shutdown().await;
+    result
+}
+
+async fn run(args: &ServeArgs, sessions: crate::config::SessionSettings, database: &Database) -> anyhow::Result<()> {
+    database.migrate().await?;
+    partitions::ensure_current(&database.pool, args.partitions_ahead_months).await?;
+    let state = AppState::new(database.pool.clone(), sessions);
+    let _background = BackgroundTasks::spawn(&state, args.partitions_ahead_months);
+    let listener = tokio::net::TcpListener::bind(args.listen_addr)
+        .await
+        .with_context(|| format!("cannot listen on LISTEN_ADDR={}", args.listen_addr))?;
+    let address = listener.local_addr()?;
+    tracing::info!("license server listening on http://{address}/ (GraphQL at /graphql, GraphiQL at /graphiql)");
+    axum::serve(listener, app(state, args.max_body_bytes as usize).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("in-flight requests finished; shutting down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

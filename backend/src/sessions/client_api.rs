@@ -1,0 +1,233 @@
+//! The operations client applications call: activate, heartbeat, endSession, validateLicense.
+//!
+//! Expected outcomes (a limit reached, an expired session) are typed results in unions; only
+//! malformed input and missing rights are GraphQL errors.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject, Union, ID};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::heartbeat::HeartbeatOutcome;
+use super::lifecycle::{self, Activation, ActivationRequest, DenialReason, EndOutcome, LiveSessionSummary};
+use crate::auth::{caller, Permission, Require};
+use crate::error::GqlResultExt;
+use crate::graphql::ids::to_id;
+use crate::state::AppState;
+
+#[derive(Debug, InputObject)]
+pub struct ActivateInput {
+    /// As printed or typed: any case, hyphens optional.
+    pub license_key: String,
+    /// A stable identifier of the device, chosen by the client (1–256 bytes).
+    pub hardware_fingerprint: String,
+    #[graphql(default)]
+    pub device_name: String,
+    #[graphql(default)]
+    pub device_type: String,
+}
+
+/// A session the client may use: new, or its own live one resumed.
+#[derive(SimpleObject)]
+pub struct SessionGranted {
+    pub session_token: Uuid,
+    /// True when this device already had a live session and got the same token back.
+    pub resumed: bool,
+    pub license_id: ID,
+    pub device_id: ID,
+    /// Send a heartbeat this often.
+    pub heartbeat_interval_seconds: i32,
+    /// A session without a heartbeat for this long ends.
+    pub session_timeout_seconds: i32,
+    /// The session ends at this moment unless a heartbeat arrives first.
+    pub expires_at: DateTime<Utc>,
+    pub license_valid_until: Option<DateTime<Utc>>,
+}
+
+#[derive(SimpleObject)]
+pub struct ActivationDenied {
+    pub reason: DenialReason,
+    pub message: String,
+    /// With `CONCURRENT_LIMIT_REACHED`: the sessions holding the slots (without their tokens).
+    pub live_sessions: Vec<LiveSessionSummary>,
+    /// With `CONCURRENT_LIMIT_REACHED`: the earliest moment a slot may free up.
+    pub retry_after: Option<DateTime<Utc>>,
+}
+
+#[derive(Union)]
+pub enum ActivationResult {
+    SessionGranted(SessionGranted),
+    ActivationDenied(ActivationDenied),
+}
+
+/// Why a heartbeat or end was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum SessionRefusalReason {
+    /// The session has ended or missed its deadline; activate again.
+    SessionExpired,
+    /// No session ever had this token.
+    SessionNotFound,
+}
+
+#[derive(SimpleObject)]
+pub struct HeartbeatAccepted {
+    /// The session ends at this moment unless the next heartbeat arrives first.
+    pub next_deadline: DateTime<Utc>,
+    pub heartbeat_interval_seconds: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct HeartbeatRefused {
+    pub reason: SessionRefusalReason,
+    pub message: String,
+}
+
+#[derive(Union)]
+pub enum HeartbeatResult {
+    HeartbeatAccepted(HeartbeatAccepted),
+    HeartbeatRefused(HeartbeatRefused),
+}
+
+#[derive(SimpleObject)]
+pub struct SessionEnded {
+    pub session_token: Uuid,
+    pub ended_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+pub struct EndSessionRefused {
+    pub reason: SessionRefusalReason,
+    pub message: String,
+}
+
+#[derive(Union)]
+pub enum EndSessionResult {
+    SessionEnded(SessionEnded),
+    EndSessionRefused(EndSessionRefused),
+}
+
+#[derive(SimpleObject)]
+pub struct LicenseValid {
+    pub license_id: ID,
+    pub valid_until: Option<DateTime<Utc>>,
+    pub device_limit: i32,
+    pub concurrent_sessions_limit: i32,
+    /// Whether this device holds a live session now.
+    pub has_live_session: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct LicenseInvalid {
+    pub reason: DenialReason,
+    pub message: String,
+}
+
+#[derive(Union)]
+pub enum LicenseValidation {
+    LicenseValid(LicenseValid),
+    LicenseInvalid(LicenseInvalid),
+}
+
+fn refusal(reason: SessionRefusalReason) -> (SessionRefusalReason, String) {
+    let message = match reason {
+        SessionRefusalReason::SessionExpired => "the session has ended or missed its deadline; activate again",
+        SessionRefusalReason::SessionNotFound => "no session has this token",
+    };
+    (reason, message.to_owned())
+}
+
+#[derive(Default)]
+pub struct ClientQuery;
+
+#[Object]
+impl ClientQuery {
+    /// Whether the license is usable on this device now. Changes nothing.
+    #[graphql(guard = "Require(Permission::ClientOperations)")]
+    async fn validate_license(&self, ctx: &Context<'_>, license_key: String, hardware_fingerprint: String) -> async_graphql::Result<LicenseValidation> {
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(match lifecycle::validate(state, &license_key, &hardware_fingerprint).await.gql()? {
+            Ok(valid) => LicenseValidation::LicenseValid(LicenseValid {
+                license_id: to_id(valid.license.id),
+                valid_until: valid.license.valid_until,
+                device_limit: valid.license.device_limit,
+                concurrent_sessions_limit: valid.license.concurrent_sessions_limit,
+                has_live_session: valid.has_live_session,
+            }),
+            Err(denied) => LicenseValidation::LicenseInvalid(LicenseInvalid { reason: denied.reason, message: denied.message }),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct ClientMutation;
+
+#[Object]
+impl ClientMutation {
+    /// Registers the device if needed and starts (or resumes) its session.
+    #[graphql(guard = "Require(Permission::ClientOperations)")]
+    async fn activate(&self, ctx: &Context<'_>, input: ActivateInput) -> async_graphql::Result<ActivationResult> {
+        let state = ctx.data_unchecked::<AppState>();
+        let request = ActivationRequest {
+            license_key: input.license_key,
+            hardware_fingerprint: input.hardware_fingerprint,
+            device_name: input.device_name,
+            device_type: input.device_type,
+        };
+        Ok(match lifecycle::activate(state, caller(ctx).gql()?, request).await.gql()? {
+            Activation::Granted(granted) => ActivationResult::SessionGranted(SessionGranted {
+                session_token: granted.session_token,
+                resumed: granted.resumed,
+                license_id: to_id(granted.license.id),
+                device_id: to_id(granted.device_id),
+                heartbeat_interval_seconds: state.sessions.interval_secs(),
+                session_timeout_seconds: i32::try_from(state.sessions.session_timeout.as_secs()).unwrap_or(i32::MAX),
+                expires_at: granted.expires_at,
+                license_valid_until: granted.license.valid_until,
+            }),
+            Activation::Denied(denied) => ActivationResult::ActivationDenied(ActivationDenied {
+                reason: denied.reason,
+                message: denied.message,
+                retry_after: denied.live_sessions.iter().map(|s| s.expires_at).min(),
+                live_sessions: denied.live_sessions,
+            }),
+        })
+    }
+
+    /// Keeps a live session alive. Refused once the session has ended or expired.
+    #[graphql(guard = "Require(Permission::ClientOperations)")]
+    async fn heartbeat(&self, ctx: &Context<'_>, session_token: Uuid) -> async_graphql::Result<HeartbeatResult> {
+        let state = ctx.data_unchecked::<AppState>();
+        let outcome = state.heartbeats.record(session_token).await.gql()?;
+        Ok(match outcome {
+            HeartbeatOutcome::Accepted { last_heartbeat_at } => HeartbeatResult::HeartbeatAccepted(HeartbeatAccepted {
+                next_deadline: last_heartbeat_at + state.sessions.session_timeout,
+                heartbeat_interval_seconds: state.sessions.interval_secs(),
+            }),
+            HeartbeatOutcome::Expired | HeartbeatOutcome::NotFound => {
+                let reason = if outcome == HeartbeatOutcome::Expired {
+                    SessionRefusalReason::SessionExpired
+                } else {
+                    SessionRefusalReason::SessionNotFound
+                };
+                let (reason, message) = refusal(reason);
+                HeartbeatResult::HeartbeatRefused(HeartbeatRefused { reason, message })
+            }
+        })
+    }
+
+    /// Ends the client's session (`CLIENT_ENDED`), freeing its slot at once.
+    #[graphql(guard = "Require(Permission::ClientOperations)")]
+    async fn end_session(&self, ctx: &Context<'_>, session_token: Uuid) -> async_graphql::Result<EndSessionResult> {
+        let state = ctx.data_unchecked::<AppState>();
+        Ok(match lifecycle::end(state, caller(ctx).gql()?, session_token).await.gql()? {
+            EndOutcome::Ended { ended_at } => EndSessionResult::SessionEnded(SessionEnded { session_token, ended_at }),
+            EndOutcome::Expired => {
+                let (reason, message) = refusal(SessionRefusalReason::SessionExpired);
+                EndSessionResult::EndSessionRefused(EndSessionRefused { reason, message })
+            }
+            EndOutcome::NotFound => {
+                let (reason, message) = refusal(SessionRefusalReason::SessionNotFound);
+                EndSessionResult::EndSessionRefused(EndSessionRefused { reason, message })
+            }
+        })
+    }
+}

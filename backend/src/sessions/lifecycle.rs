@@ -1,0 +1,341 @@
+//! The client side of the session lifecycle: activate, end, validate.
+//!
+//! Activation runs in one transaction holding the license row lock, so admission decisions for
+//! one license are serialised across every server instance: the device and session limits can
+//! never be overshot, and a device can never hold two sessions.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{end_sessions, EndReason, Selector};
+use crate::audit::{self, AuditEntry};
+use crate::auth::{Actor, Caller};
+use crate::error::{Error, Result};
+use crate::licenses::{License, LicenseKey};
+use crate::state::AppState;
+
+/// Why a license or activation was refused: expected business outcomes, not errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum DenialReason {
+    /// No license has this key.
+    LicenseNotFound,
+    /// An admin deactivated the license.
+    LicenseInactive,
+    /// The license's validity window has not started yet.
+    LicenseNotYetValid,
+    /// The license's validity window has ended.
+    LicenseExpired,
+    /// All device slots are taken; an admin may deactivate a device to free one.
+    DeviceLimitReached,
+    /// As many sessions as allowed are live; none is ended to make room.
+    ConcurrentLimitReached,
+    /// The device is not (or no longer) registered to this license.
+    DeviceNotRegistered,
+}
+
+pub struct ActivationRequest {
+    pub license_key: String,
+    pub hardware_fingerprint: String,
+    pub device_name: String,
+    pub device_type: String,
+}
+
+/// A live session someone else holds, as a denied client may see it (never its token).
+#[derive(Debug, Clone, sqlx::FromRow, async_graphql::SimpleObject)]
+pub struct LiveSessionSummary {
+    pub device_name: String,
+    pub device_type: String,
+    pub started_at: DateTime<Utc>,
+    pub last_heartbeat_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub struct Granted {
+    pub session_token: Uuid,
+    pub resumed: bool,
+    pub license: License,
+    pub device_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub struct Denied {
+    pub reason: DenialReason,
+    pub message: String,
+    pub live_sessions: Vec<LiveSessionSummary>,
+}
+
+pub enum Activation {
+    Granted(Granted),
+    Denied(Denied),
+}
+
+fn denied(reason: DenialReason, message: impl Into<String>) -> Activation {
+    Activation::Denied(Denied { reason, message: message.into(), live_sessions: Vec::new() })
+}
+
+fn parse_key(input: &str) -> Result<LicenseKey> {
+    LicenseKey::parse(input).map_err(|e| Error::bad_input("licenseKey", e.to_string()))
+}
+
+fn clean_fingerprint(fingerprint: &str) -> Result<&str> {
+    let fingerprint = fingerprint.trim();
+    if fingerprint.is_empty() || fingerprint.len() > 256 {
+        return Err(Error::bad_input("hardwareFingerprint", "hardwareFingerprint must be 1 to 256 bytes"));
+    }
+    Ok(fingerprint)
+}
+
+/// The license's own state, independent of devices: inactive, not yet valid, expired.
+fn license_denial(license: &License, now: DateTime<Utc>) -> Option<Activation> {
+    if !license.is_active {
+        return Some(denied(DenialReason::LicenseInactive, "this license has been deactivated"));
+    }
+    if license.valid_from > now {
+        return Some(denied(DenialReason::LicenseNotYetValid, format!("this license is valid from {}", license.valid_from)));
+    }
+    if license.valid_until.is_some_and(|until| until <= now) {
+        return Some(denied(DenialReason::LicenseExpired, "this license has expired"));
+    }
+    None
+}
+
+const LICENSE_COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
+                               device_limit, concurrent_sessions_limit, notes, created_at, updated_at";
+
+pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequest) -> Result<Activation> {
+    let key = parse_key(&request.license_key)?;
+    let fingerprint = clean_fingerprint(&request.hardware_fingerprint)?;
+    let device_name = request.device_name.trim();
+    let device_type = request.device_type.trim();
+    if device_name.chars().count() > 200 {
+        return Err(Error::bad_input("deviceName", "deviceName must be at most 200 characters"));
+    }
+    if device_type.chars().count() > 100 {
+        return Err(Error::bad_input("deviceType", "deviceType must be at most 100 characters"));
+    }
+    let timeout = state.sessions.timeout_secs();
+
+    let mut tx = state.pool.begin().await?;
+    let Some(license) = sqlx::query_as::<_, License>(&format!(
+        "SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1 FOR UPDATE"
+    ))
+    .bind(key.as_str())
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(denied(DenialReason::LicenseNotFound, "no license has this key"));
+    };
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(&mut *tx).await?;
+    if let Some(denial) = license_denial(&license, now) {
+        return Ok(denial);
+    }
+
+    let known: Option<(Uuid, bool)> = sqlx::query_as(
+        "SELECT id, is_active FROM device_registrations WHERE license_id = $1 AND hardware_fingerprint = $2",
+    )
+    .bind(license.id)
+    .bind(fingerprint)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let device_id = match known {
+        Some((id, true)) => {
+            sqlx::query(
+                "UPDATE device_registrations
+                 SET device_name = coalesce(nullif($2, ''), device_name),
+                     device_type = coalesce(nullif($3, ''), device_type),
+                     last_seen_at = now()
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(device_name)
+            .bind(device_type)
+            .execute(&mut *tx)
+            .await?;
+            id
+        }
+        _ => {
+            let active: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM device_registrations WHERE license_id = $1 AND is_active",
+            )
+            .bind(license.id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if active >= i64::from(license.device_limit) {
+                return Ok(denied(
+                    DenialReason::DeviceLimitReached,
+                    format!("all {} device slots of this license are taken", license.device_limit),
+                ));
+            }
+            let id: Uuid = sqlx::query_scalar(
+                "INSERT INTO device_registrations (license_id, hardware_fingerprint, device_name, device_type)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (license_id, hardware_fingerprint) DO UPDATE
+                 SET is_active = true, deactivated_at = NULL, last_seen_at = now(),
+                     device_name = coalesce(nullif(EXCLUDED.device_name, ''), device_registrations.device_name),
+                     device_type = coalesce(nullif(EXCLUDED.device_type, ''), device_registrations.device_type)
+                 RETURNING id",
+            )
+            .bind(license.id)
+            .bind(fingerprint)
+            .bind(device_name)
+            .bind(device_type)
+            .fetch_one(&mut *tx)
+            .await?;
+            let action = if known.is_some() { "device.reactivated" } else { "device.registered" };
+            audit::record(
+                &mut tx,
+                &caller.actor,
+                caller.ip,
+                AuditEntry::new(action, "device", id).new_values(serde_json::json!({
+                    "licenseId": license.id, "deviceName": device_name, "deviceType": device_type, "isActive": true
+                })),
+            )
+            .await?;
+            id
+        }
+    };
+
+    let existing: Option<(Uuid, bool)> = sqlx::query_as(
+        "SELECT id, last_heartbeat_at > now() - make_interval(secs => $2)
+         FROM license_sessions WHERE device_id = $1 FOR UPDATE",
+    )
+    .bind(device_id)
+    .bind(timeout)
+    .fetch_optional(&mut *tx)
+    .await?;
+    match existing {
+        Some((session_id, true)) => {
+            let (session_token, expires_at): (Uuid, DateTime<Utc>) = sqlx::query_as(
+                "UPDATE license_sessions SET last_heartbeat_at = greatest(last_heartbeat_at, clock_timestamp())
+                 WHERE id = $1
+                 RETURNING session_token, last_heartbeat_at + make_interval(secs => $2)",
+            )
+            .bind(session_id)
+            .bind(timeout)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(Activation::Granted(Granted { session_token, resumed: true, license, device_id, expires_at }));
+        }
+        Some((session_id, false)) => {
+            // Dead already; file it before admitting a new one.
+            let system = Caller { actor: Actor::system(), scope: caller.scope, ip: None };
+            end_sessions(&mut tx, state, &system, Selector::Id(session_id), EndReason::Timeout).await?;
+        }
+        None => {}
+    }
+
+    let live: Vec<LiveSessionSummary> = sqlx::query_as(
+        "SELECT d.device_name, d.device_type, s.started_at, s.last_heartbeat_at,
+                s.last_heartbeat_at + make_interval(secs => $2) AS expires_at
+         FROM license_sessions s JOIN device_registrations d ON d.id = s.device_id
+         WHERE s.license_id = $1 AND s.last_heartbeat_at > now() - make_interval(secs => $2)
+         ORDER BY s.last_heartbeat_at",
+    )
+    .bind(license.id)
+    .bind(timeout)
+    .fetch_all(&mut *tx)
+    .await?;
+    if live.len() >= usize::try_from(license.concurrent_sessions_limit).unwrap_or(0) {
+        // Rolled back: a denied activation changes nothing, not even the device registration.
+        return Ok(Activation::Denied(Denied {
+            reason: DenialReason::ConcurrentLimitReached,
+            message: format!(
+                "{} of {} concurrent sessions are in use; a slot frees when one ends or misses its heartbeats",
+                live.len(),
+                license.concurrent_sessions_limit
+            ),
+            live_sessions: live,
+        }));
+    }
+
+    let session_token = Uuid::new_v4();
+    let (session_id, expires_at): (Uuid, DateTime<Utc>) = sqlx::query_as(
+        "INSERT INTO license_sessions (session_token, license_id, device_id, started_at, last_heartbeat_at, client_ip)
+         VALUES ($1, $2, $3, clock_timestamp(), clock_timestamp(), $4::inet)
+         RETURNING id, last_heartbeat_at + make_interval(secs => $5)",
+    )
+    .bind(session_token)
+    .bind(license.id)
+    .bind(device_id)
+    .bind(caller.ip.map(|ip| ip.to_string()))
+    .bind(timeout)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        &caller.actor,
+        caller.ip,
+        AuditEntry::new("session.started", "session", session_id)
+            .new_values(serde_json::json!({"licenseId": license.id, "deviceId": device_id, "sessionToken": session_token})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Activation::Granted(Granted { session_token, resumed: false, license, device_id, expires_at }))
+}
+
+pub enum EndOutcome {
+    Ended { ended_at: DateTime<Utc> },
+    Expired,
+    NotFound,
+}
+
+/// The client ends its own session (`client_ended`).
+pub async fn end(state: &AppState, caller: &Caller, session_token: Uuid) -> Result<EndOutcome> {
+    let mut tx = state.pool.begin().await?;
+    let ended = end_sessions(&mut tx, state, caller, Selector::Token(session_token), EndReason::ClientEnded).await?;
+    tx.commit().await?;
+    if let Some(session) = ended.first() {
+        return Ok(if session.end_reason == EndReason::ClientEnded.as_str() {
+            EndOutcome::Ended { ended_at: session.ended_at }
+        } else {
+            EndOutcome::Expired
+        });
+    }
+    let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM session_history WHERE session_token = $1)")
+        .bind(session_token)
+        .fetch_one(&state.pool)
+        .await?;
+    Ok(if known { EndOutcome::Expired } else { EndOutcome::NotFound })
+}
+
+pub struct Validation {
+    pub license: License,
+    pub has_live_session: bool,
+}
+
+/// Is this license usable on this device right now? Reads only.
+pub async fn validate(state: &AppState, license_key: &str, fingerprint: &str) -> Result<std::result::Result<Validation, Denied>> {
+    let key = parse_key(license_key)?;
+    let fingerprint = clean_fingerprint(fingerprint)?;
+    let license: Option<License> = sqlx::query_as(&format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1"))
+        .bind(key.as_str())
+        .fetch_optional(&state.pool)
+        .await?;
+    let Some(license) = license else {
+        return Ok(Err(Denied { reason: DenialReason::LicenseNotFound, message: "no license has this key".into(), live_sessions: vec![] }));
+    };
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(&state.pool).await?;
+    if let Some(Activation::Denied(denial)) = license_denial(&license, now) {
+        return Ok(Err(denial));
+    }
+    let device: Option<bool> = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM license_sessions s WHERE s.device_id = d.id
+                          AND s.last_heartbeat_at > now() - make_interval(secs => $3))
+         FROM device_registrations d
+         WHERE d.license_id = $1 AND d.hardware_fingerprint = $2 AND d.is_active",
+    )
+    .bind(license.id)
+    .bind(fingerprint)
+    .bind(state.sessions.timeout_secs())
+    .fetch_optional(&state.pool)
+    .await?;
+    match device {
+        Some(has_live_session) => Ok(Ok(Validation { license, has_live_session })),
+        None => Ok(Err(Denied {
+            reason: DenialReason::DeviceNotRegistered,
+            message: "this device is not activated on this license".into(),
+            live_sessions: vec![],
+        })),
+    }
+}

@@ -1,0 +1,290 @@
+//! Sessions: the live ones, their history, and the one way a session ends.
+//!
+//! A session is live while its last heartbeat is younger than the timeout. Rows in
+//! `license_sessions` that are past the timeout are dead already; the cleanup only files them.
+
+pub mod cleanup;
+pub mod client_api;
+pub mod heartbeat;
+pub mod lifecycle;
+
+use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry};
+use crate::auth::{caller, Caller, Permission, Require};
+use crate::config::SessionSettings;
+use crate::devices::{self, Device};
+use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::state::AppState;
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The client ended it.
+    ClientEnded,
+    /// No heartbeat within the timeout.
+    Timeout,
+    /// An admin ended it.
+    AdminTerminated,
+    /// An admin deactivated its device.
+    DeviceDeactivated,
+    /// An admin deactivated its license.
+    LicenseRevoked,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::ClientEnded => "client_ended",
+            EndReason::Timeout => "timeout",
+            EndReason::AdminTerminated => "admin_terminated",
+            EndReason::DeviceDeactivated => "device_deactivated",
+            EndReason::LicenseRevoked => "license_revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "client_ended" => EndReason::ClientEnded,
+            "admin_terminated" => EndReason::AdminTerminated,
+            "device_deactivated" => EndReason::DeviceDeactivated,
+            "license_revoked" => EndReason::LicenseRevoked,
+            _ => EndReason::Timeout,
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(complex)]
+pub struct LiveSession {
+    #[graphql(skip)]
+    pub id: Uuid,
+    pub session_token: Uuid,
+    #[graphql(skip)]
+    pub license_id: Uuid,
+    #[graphql(skip)]
+    pub device_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub last_heartbeat_at: DateTime<Utc>,
+    /// When the session stops being live unless a heartbeat arrives first.
+    pub expires_at: DateTime<Utc>,
+    pub client_ip: Option<String>,
+}
+
+#[ComplexObject]
+impl LiveSession {
+    async fn id(&self) -> ID {
+        to_id(self.id)
+    }
+
+    async fn license_id(&self) -> ID {
+        to_id(self.license_id)
+    }
+
+    async fn device_id(&self) -> ID {
+        to_id(self.device_id)
+    }
+
+    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
+        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        devices::find(&mut conn, self.device_id).await.gql()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
+#[graphql(complex)]
+#[serde(rename_all = "camelCase")]
+pub struct EndedSession {
+    #[graphql(skip)]
+    pub id: Uuid,
+    pub session_token: Uuid,
+    #[graphql(skip)]
+    pub license_id: Uuid,
+    #[graphql(skip)]
+    pub device_id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub last_heartbeat_at: DateTime<Utc>,
+    pub ended_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub end_reason: String,
+}
+
+#[ComplexObject]
+impl EndedSession {
+    async fn id(&self) -> ID {
+        to_id(self.id)
+    }
+
+    async fn license_id(&self) -> ID {
+        to_id(self.license_id)
+    }
+
+    async fn device_id(&self) -> ID {
+        to_id(self.device_id)
+    }
+
+    async fn end_reason(&self) -> EndReason {
+        EndReason::parse(&self.end_reason)
+    }
+
+    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
+        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        devices::find(&mut conn, self.device_id).await.gql()
+    }
+}
+
+/// Which sessions to end.
+#[derive(Debug, Clone, Copy)]
+pub enum Selector {
+    Id(Uuid),
+    Token(Uuid),
+    Device(Uuid),
+    License(Uuid),
+}
+
+impl Selector {
+    fn column_and_value(self) -> (&'static str, Uuid) {
+        match self {
+            Selector::Id(id) => ("id", id),
+            Selector::Token(token) => ("session_token", token),
+            Selector::Device(id) => ("device_id", id),
+            Selector::License(id) => ("license_id", id),
+        }
+    }
+}
+
+const HISTORY_COLUMNS: &str = "id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason";
+
+/// Moves the selected sessions to the history, each with an audit row, in the caller's
+/// transaction. A session already past its timeout was not live any more: it is filed as
+/// `timeout`, ending at its deadline, whatever `reason` asked for.
+pub async fn end_sessions(
+    conn: &mut PgConnection,
+    state: &AppState,
+    caller: &Caller,
+    selector: Selector,
+    reason: EndReason,
+) -> Result<Vec<EndedSession>> {
+    let (column, value) = selector.column_and_value();
+    let ended: Vec<EndedSession> = sqlx::query_as(&format!(
+        "WITH ended AS (DELETE FROM license_sessions WHERE {column} = $1 RETURNING *)
+         INSERT INTO session_history
+             (id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason, client_ip)
+         SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
+                CASE WHEN last_heartbeat_at > now() - make_interval(secs => $2)
+                     THEN greatest(clock_timestamp(), last_heartbeat_at)
+                     ELSE last_heartbeat_at + make_interval(secs => $2) END,
+                CASE WHEN last_heartbeat_at > now() - make_interval(secs => $2) THEN $3 ELSE 'timeout' END,
+                client_ip
+         FROM ended
+         RETURNING {HISTORY_COLUMNS}"
+    ))
+    .bind(value)
+    .bind(state.sessions.timeout_secs())
+    .bind(reason.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    for session in &ended {
+        audit::record(
+            conn,
+            &caller.actor,
+            caller.ip,
+            AuditEntry::new("session.ended", "session", session.id).new_values(session),
+        )
+        .await?;
+    }
+    Ok(ended)
+}
+
+pub async fn list_live(pool: &PgPool, settings: &SessionSettings, license_id: Option<Uuid>) -> Result<Vec<LiveSession>> {
+    Ok(sqlx::query_as(
+        "SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
+                last_heartbeat_at + make_interval(secs => $2) AS expires_at, host(client_ip) AS client_ip
+         FROM license_sessions
+         WHERE ($1::uuid IS NULL OR license_id = $1)
+           AND last_heartbeat_at > now() - make_interval(secs => $2)
+         ORDER BY started_at, id",
+    )
+    .bind(license_id)
+    .bind(settings.timeout_secs())
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn history(pool: &PgPool, license_id: Option<Uuid>, args: PageArgs) -> async_graphql::Result<ListConnection<EndedSession>> {
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM session_history WHERE ($1::uuid IS NULL OR license_id = $1)")
+        .bind(license_id)
+        .fetch_one(pool)
+        .await
+        .gql()?;
+    paginate(args, total, |offset, limit| async move {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {HISTORY_COLUMNS} FROM session_history WHERE ($1::uuid IS NULL OR license_id = $1)
+             ORDER BY ended_at DESC, id OFFSET $2 LIMIT $3"
+        ))
+        .bind(license_id)
+        .bind(offset)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+    })
+    .await
+}
+
+/// Ends one session on an admin's word.
+pub async fn terminate(state: &AppState, caller: &Caller, id: Uuid) -> Result<EndedSession> {
+    let mut tx = state.pool.begin().await?;
+    let ended = end_sessions(&mut tx, state, caller, Selector::Id(id), EndReason::AdminTerminated).await?;
+    let session = ended.into_iter().next().ok_or_else(|| Error::not_found("live session", "id"))?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+#[derive(Default)]
+pub struct SessionQuery;
+
+#[Object]
+impl SessionQuery {
+    /// Sessions live now, oldest first; all licenses or one.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn live_sessions(&self, ctx: &Context<'_>, license_id: Option<ID>) -> async_graphql::Result<Vec<LiveSession>> {
+        let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
+        let state = ctx.data_unchecked::<AppState>();
+        list_live(&state.pool, &state.sessions, license_id).await.gql()
+    }
+
+    /// Ended sessions, most recently ended first; all licenses or one.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn session_history(
+        &self,
+        ctx: &Context<'_>,
+        license_id: Option<ID>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ListConnection<EndedSession>> {
+        let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
+        history(&ctx.data_unchecked::<AppState>().pool, license_id, PageArgs { after, before, first, last }).await
+    }
+}
+
+#[derive(Default)]
+pub struct SessionMutation;
+
+#[Object]
+impl SessionMutation {
+    /// Ends a live session (`ADMIN_TERMINATED`). The client's next heartbeat is refused.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn terminate_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<EndedSession> {
+        let id = parse_id(&id, "id").gql()?;
+        terminate(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id).await.gql()
+    }
+}

@@ -1,0 +1,24 @@
+//! The state every request handler shares.
+
+use sqlx::PgPool;
+
+use crate::config::SessionSettings;
+use crate::sessions::heartbeat::HeartbeatWriter;
+
+#[derive(Clone)]
+pub struct AppState {
+    /// The one connection pool to the database, the single source of truth.
+    pub pool: PgPool,
+    /// Heartbeat interval, session timeout and cleanup period.
+    pub sessions: SessionSettings,
+    /// Group-commit writer through which every heartbeat is recorded.
+    pub heartbeats: HeartbeatWriter,
+}
+
+impl AppState {
+    /// Needs a running Tokio runtime: it starts the heartbeat writer.
+    pub fn new(pool: PgPool, sessions: SessionSettings) -> Self {
+        let heartbeats = HeartbeatWriter::spawn(pool.clone(), sessions);
+        AppState { pool, sessions, heartbeats }
+    }
+}
