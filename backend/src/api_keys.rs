@@ -36,9 +36,7 @@ pub struct ApiKeyRecord {
 
 /// 32 characters from a 36-symbol alphabet drawn from the OS CSPRNG: about 165 bits.
 fn generate_key_material(now: DateTime<Utc>) -> String {
-    let secret: String = (0..SECRET_LEN)
-        .map(|_| char::from(ALPHABET[OsRng.gen_range(0..ALPHABET.len())]))
-        .collect();
+    let secret: String = (0..SECRET_LEN).map(|_| char::from(ALPHABET[OsRng.gen_range(0..ALPHABET.len())])).collect();
     format!("AF-{:04}-{secret}", now.year())
 }
 
@@ -56,7 +54,13 @@ fn digest(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
 
-pub async fn create(pool: &PgPool, actor: &Actor, ip: Option<std::net::IpAddr>, name: &str, scope: Scope) -> Result<GeneratedKey> {
+pub async fn create(
+    pool: &PgPool,
+    actor: &Actor,
+    ip: Option<std::net::IpAddr>,
+    name: &str,
+    scope: Scope,
+) -> Result<GeneratedKey> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::bad_input("name", "name must be 1 to 100 characters"));
@@ -79,8 +83,9 @@ pub async fn create(pool: &PgPool, actor: &Actor, ip: Option<std::net::IpAddr>, 
         &mut tx,
         actor,
         ip,
-        AuditEntry::new("api_key.created", "api_key", record.id)
-            .new_values(serde_json::json!({"name": record.name, "scope": record.scope, "prefix": record.display_prefix})),
+        AuditEntry::new("api_key.created", "api_key", record.id).new_values(
+            serde_json::json!({"name": record.name, "scope": record.scope, "prefix": record.display_prefix}),
+        ),
     )
     .await?;
     tx.commit().await?;

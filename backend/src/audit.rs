@@ -19,13 +19,7 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     pub fn new(action: &'static str, entity_type: &'static str, entity_id: impl ToString) -> Self {
-        AuditEntry {
-            action,
-            entity_type,
-            entity_id: entity_id.to_string(),
-            old_values: None,
-            new_values: None,
-        }
+        AuditEntry { action, entity_type, entity_id: entity_id.to_string(), old_values: None, new_values: None }
     }
 
     pub fn old_values(mut self, old: impl serde::Serialize) -> Self {

@@ -106,10 +106,7 @@ impl Caller {
         if permission.granted_to(self.scope) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!(
-                "a caller with scope `{}` may not do this",
-                self.scope.as_str()
-            )))
+            Err(Error::Forbidden(format!("a caller with scope `{}` may not do this", self.scope.as_str())))
         }
     }
 }

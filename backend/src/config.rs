@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::secret::SecretString;
 
 #[derive(Debug, Parser)]
-#[command(name = "license-server", version, about = "License server: activations, live sessions and heartbeats over GraphQL")]
+#[command(
+    name = "license-server",
+    version,
+    about = "License server: activations, live sessions and heartbeats over GraphQL"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -139,10 +143,6 @@ impl Default for SessionSettings {
 
 impl ServeArgs {
     pub fn session_settings(&self) -> Result<SessionSettings, String> {
-        SessionSettings::new(
-            self.heartbeat_interval_secs,
-            self.session_timeout_secs,
-            self.cleanup_interval_secs,
-        )
+        SessionSettings::new(self.heartbeat_interval_secs, self.session_timeout_secs, self.cleanup_interval_secs)
     }
 }

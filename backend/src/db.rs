@@ -21,10 +21,9 @@ pub struct Database {
 impl Database {
     pub async fn connect(args: &DatabaseArgs) -> anyhow::Result<Self> {
         let (options, embedded) = match &args.database_url {
-            Some(url) => (
-                PgConnectOptions::from_str(url.expose()).context("DATABASE_URL is not a valid PostgreSQL URL")?,
-                None,
-            ),
+            Some(url) => {
+                (PgConnectOptions::from_str(url.expose()).context("DATABASE_URL is not a valid PostgreSQL URL")?, None)
+            }
             None => {
                 let embedded = EmbeddedPostgres::start(&args.data_dir).await?;
                 (embedded.connect_options(), Some(embedded))

@@ -48,7 +48,7 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
             .filter_map(|e| e.ok())
             .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
             .collect();
-        versions.sort_by(|a, b| b.0.cmp(&a.0));
+        versions.sort_by_key(|v| std::cmp::Reverse(v.0));
         candidates.extend(versions.into_iter().map(|(_, dir)| dir));
     }
     if let Some(path) = std::env::var_os("PATH") {
@@ -95,7 +95,8 @@ impl EmbeddedPostgres {
 
     pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
         let bin_dir = find_bin_dir()?;
-        std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
         let cluster_dir = data_dir.join("postgres");
         let socket_dir = data_dir.join("run");
@@ -108,16 +109,26 @@ impl EmbeddedPostgres {
         if !embedded.cluster_dir.join("PG_VERSION").exists() {
             tracing::info!(dir = %embedded.cluster_dir.display(), "creating the embedded PostgreSQL cluster");
             run(
-                embedded
-                    .command("initdb")
-                    .arg("-D")
-                    .arg(&embedded.cluster_dir)
-                    .args(["-U", SUPERUSER, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]),
+                embedded.command("initdb").arg("-D").arg(&embedded.cluster_dir).args([
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ]),
                 "initdb",
             )
             .await?;
         }
-        let running = embedded.command("pg_ctl").arg("status").arg("-D").arg(&embedded.cluster_dir).output().await?.status.success();
+        let running = embedded
+            .command("pg_ctl")
+            .arg("status")
+            .arg("-D")
+            .arg(&embedded.cluster_dir)
+            .output()
+            .await?
+            .status
+            .success();
         if !running {
             let options = format!("-c listen_addresses='' -k {} -p {PORT}", embedded.socket_dir.display());
             run(
@@ -166,11 +177,7 @@ impl EmbeddedPostgres {
     }
 
     fn options(&self, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(&self.socket_dir)
-            .port(PORT)
-            .username(SUPERUSER)
-            .database(database)
+        PgConnectOptions::new().socket(&self.socket_dir).port(PORT).username(SUPERUSER).database(database)
     }
 
     async fn create_database(&self) -> anyhow::Result<()> {

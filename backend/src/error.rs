@@ -64,10 +64,9 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> 
     Some(match constraint {
         "customers_email_key" => ("email", "a customer with this e-mail address already exists"),
         "licenses_device_limit_range" => ("deviceLimit", "deviceLimit must be between 1 and 10"),
-        "licenses_concurrent_limit_range" => (
-            "concurrentSessionsLimit",
-            "concurrentSessionsLimit must be between 1 and deviceLimit",
-        ),
+        "licenses_concurrent_limit_range" => {
+            ("concurrentSessionsLimit", "concurrentSessionsLimit must be between 1 and deviceLimit")
+        }
         "licenses_validity_window" => ("validUntil", "validUntil must be after validFrom"),
         "licenses_customer_id_fkey" => ("customerId", "no customer with this id"),
         _ => return None,
@@ -82,9 +81,7 @@ impl ErrorExtensions for Error {
         async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
             ext.set("code", self.code());
             match self {
-                Error::BadInput { field, .. } | Error::NotFound { field, .. } => {
-                    ext.set("field", field.as_str())
-                }
+                Error::BadInput { field, .. } | Error::NotFound { field, .. } => ext.set("field", field.as_str()),
                 _ => {}
             }
         })

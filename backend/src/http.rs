@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::{BatchRequest, ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Variables};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, State};
@@ -92,10 +92,7 @@ fn error_body(status: StatusCode, media: MediaType, code: &str, message: &str) -
 }
 
 fn not_acceptable() -> Response {
-    (
-        StatusCode::NOT_ACCEPTABLE,
-        format!("Accept must allow {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}"),
-    )
+    (StatusCode::NOT_ACCEPTABLE, format!("Accept must allow {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}"))
         .into_response()
 }
 
@@ -104,7 +101,12 @@ fn peer_ip(request_extensions: &axum::http::Extensions) -> Option<std::net::IpAd
 }
 
 /// Resolves the `X-API-Key` header to a caller, or answers 401.
-async fn authenticate(state: &HttpState, headers: &HeaderMap, ip: Option<std::net::IpAddr>, media: MediaType) -> Result<Caller, Response> {
+async fn authenticate(
+    state: &HttpState,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+    media: MediaType,
+) -> Result<Caller, Response> {
     let unauthenticated = |message: &str| error_body(StatusCode::UNAUTHORIZED, media, "UNAUTHENTICATED", message);
     let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
         return Err(unauthenticated("an X-API-Key header is required"));
@@ -119,16 +121,38 @@ async fn authenticate(state: &HttpState, headers: &HeaderMap, ip: Option<std::ne
     }
 }
 
-/// Attaches the caller and parses the document; a document that does not parse is a request error.
-fn prepare(mut request: Request, caller: &Caller) -> Result<Request, GqlResponse> {
+/// Attaches the caller and parses the document. A document that does not parse is a request
+/// error; introspection by a client key is refused outright rather than answered with nulls.
+fn prepare(mut request: Request, caller: &Caller) -> Result<Request, Box<(StatusCode, ServerError)>> {
+    request = request.data(caller.clone());
+    let document = match request.parsed_query() {
+        Ok(document) => document,
+        Err(err) => {
+            return Err(Box::new((StatusCode::BAD_REQUEST, with_code(err, "GRAPHQL_PARSE_FAILED"))));
+        }
+    };
+    if caller.scope == Scope::Client && selects_introspection(document) {
+        let err = ServerError::new("introspection is not available to client keys", None);
+        return Err(Box::new((StatusCode::FORBIDDEN, with_code(err, "FORBIDDEN"))));
+    }
     if caller.scope == Scope::Client {
         request = request.disable_introspection();
     }
-    request = request.data(caller.clone());
-    match request.parsed_query() {
-        Ok(_) => Ok(request),
-        Err(err) => Err(GqlResponse::from_errors(vec![with_code(err, "GRAPHQL_PARSE_FAILED")])),
+    Ok(request)
+}
+
+fn selects_introspection(document: &ExecutableDocument) -> bool {
+    fn walk(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => {
+                matches!(field.node.name.node.as_str(), "__schema" | "__type") || walk(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => walk(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
     }
+    document.operations.iter().any(|(_, op)| walk(&op.node.selection_set.node))
+        || document.fragments.values().any(|f| walk(&f.node.selection_set.node))
 }
 
 fn with_code(mut err: ServerError, code: &str) -> ServerError {
@@ -151,7 +175,9 @@ fn finish(mut response: GqlResponse) -> (bool, serde_json::Value) {
         if !has_code {
             // Errors without a code come from the engine itself: validation before execution,
             // or input coercion (a malformed UUID, say) during it.
-            let code = if request_error { "GRAPHQL_VALIDATION_FAILED" } else { "BAD_USER_INPUT" };
+            let bad_value =
+                err.message.starts_with("Invalid value for argument") || err.message.starts_with("Failed to parse");
+            let code = if request_error && !bad_value { "GRAPHQL_VALIDATION_FAILED" } else { "BAD_USER_INPUT" };
             *err = with_code(err.clone(), code);
         }
     }
@@ -169,14 +195,27 @@ fn respond(media: MediaType, status: StatusCode, body: serde_json::Value) -> Res
 }
 
 /// Executes one request and maps request errors to 400 under `application/graphql-response+json`.
-async fn execute_one(state: &HttpState, media: MediaType, request: Request, caller: &Caller) -> (StatusCode, serde_json::Value) {
-    let response = match prepare(request, caller) {
-        Ok(request) => state.schema.execute(request).await,
-        Err(response) => response,
-    };
-    let (request_error, body) = finish(response);
-    let status = if request_error && media == MediaType::GraphqlResponseJson { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    (status, body)
+async fn execute_one(
+    state: &HttpState,
+    media: MediaType,
+    request: Request,
+    caller: &Caller,
+) -> (StatusCode, serde_json::Value) {
+    match prepare(request, caller) {
+        Ok(request) => {
+            let (request_error, body) = finish(state.schema.execute(request).await);
+            let status = if request_error && media == MediaType::GraphqlResponseJson {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (status, body)
+        }
+        Err(refusal) => {
+            let (status, err) = *refusal;
+            (status, finish(GqlResponse::from_errors(vec![err])).1)
+        }
+    }
 }
 
 async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Request) -> Response {
@@ -253,7 +292,11 @@ struct GetParams {
 }
 
 /// GET runs queries only: a mutation here is 405, so no link or image tag can change anything.
-async fn graphql_get(State(state): State<HttpState>, params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>, request: axum::extract::Request) -> Response {
+async fn graphql_get(
+    State(state): State<HttpState>,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+    request: axum::extract::Request,
+) -> Response {
     let Some(media) = MediaType::negotiate(request.headers()) else {
         return not_acceptable();
     };
@@ -266,7 +309,9 @@ async fn graphql_get(State(state): State<HttpState>, params: Result<Query<GetPar
     let variables = match params.variables.as_deref().map(serde_json::from_str::<serde_json::Value>) {
         None => Variables::default(),
         Some(Ok(value)) => Variables::from_json(value),
-        Some(Err(_)) => return error_body(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", "`variables` must be a JSON object"),
+        Some(Err(_)) => {
+            return error_body(StatusCode::BAD_REQUEST, media, "BAD_REQUEST", "`variables` must be a JSON object")
+        }
     };
     let mut gql_request = Request::new(query).variables(variables);
     if let Some(name) = &params.operation_name {

@@ -48,7 +48,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
     let args = match &command {
-        ApiKeyCommand::Create { database, .. } | ApiKeyCommand::List { database } | ApiKeyCommand::Revoke { database, .. } => database.clone(),
+        ApiKeyCommand::Create { database, .. }
+        | ApiKeyCommand::List { database }
+        | ApiKeyCommand::Revoke { database, .. } => database.clone(),
     };
     let database = Database::connect(&args).await?;
     let result = async {
@@ -56,16 +58,27 @@ async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
         match command {
             ApiKeyCommand::Create { name, scope, .. } => {
                 let generated = api_keys::create(&database.pool, &Actor::cli(), None, &name, scope).await?;
-                eprintln!("API key `{}` ({}) created with id {}. It is shown only this once:", generated.record.name, generated.record.scope, generated.record.id);
+                eprintln!(
+                    "API key `{}` ({}) created with id {}. It is shown only this once:",
+                    generated.record.name, generated.record.scope, generated.record.id
+                );
                 println!("{}", generated.key);
             }
             ApiKeyCommand::List { .. } => {
-                println!("{:<36}  {:<8}  {:<12}  {:<25}  {:<25}  name", "id", "scope", "prefix", "last used", "revoked");
+                println!(
+                    "{:<36}  {:<8}  {:<12}  {:<25}  {:<25}  name",
+                    "id", "scope", "prefix", "last used", "revoked"
+                );
                 for key in api_keys::list(&database.pool).await? {
                     let time = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("-".into(), |t| t.to_rfc3339());
                     println!(
                         "{:<36}  {:<8}  {:<12}  {:<25}  {:<25}  {}",
-                        key.id, key.scope, key.display_prefix, time(key.last_used_at), time(key.revoked_at), key.name
+                        key.id,
+                        key.scope,
+                        key.display_prefix,
+                        time(key.last_used_at),
+                        time(key.revoked_at),
+                        key.name
                     );
                 }
             }

@@ -1,1 +1,12 @@
-fn main(){}
+//! Integration tests: every test gets a fresh database (`#[sqlx::test]`) and real server
+//! instances on real sockets.
+
+mod admin;
+mod cleanup;
+mod concurrency;
+mod embedded;
+mod helpers;
+mod http;
+mod lifecycle;
+mod partitions;
+mod schema;

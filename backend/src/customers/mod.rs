@@ -77,10 +77,7 @@ fn clean_email(email: &str) -> Result<String> {
 const COLUMNS: &str = "id, name, email, is_test, created_at, updated_at";
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Customer>> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1")).bind(id).fetch_optional(conn).await?)
 }
 
 pub async fn create(state: &AppState, caller: &crate::auth::Caller, input: CreateCustomerInput) -> Result<Customer> {
@@ -96,12 +93,23 @@ pub async fn create(state: &AppState, caller: &crate::auth::Caller, input: Creat
     .fetch_one(&mut *tx)
     .await
     .map_err(Error::from_db)?;
-    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("customer.created", "customer", customer.id).new_values(&customer)).await?;
+    audit::record(
+        &mut tx,
+        &caller.actor,
+        caller.ip,
+        AuditEntry::new("customer.created", "customer", customer.id).new_values(&customer),
+    )
+    .await?;
     tx.commit().await?;
     Ok(customer)
 }
 
-pub async fn update(state: &AppState, caller: &crate::auth::Caller, id: Uuid, input: UpdateCustomerInput) -> Result<Customer> {
+pub async fn update(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    id: Uuid,
+    input: UpdateCustomerInput,
+) -> Result<Customer> {
     let name = input.name.as_deref().map(clean_name).transpose()?;
     let email = input.email.as_deref().map(clean_email).transpose()?;
     let mut tx = state.pool.begin().await?;
@@ -121,13 +129,20 @@ pub async fn update(state: &AppState, caller: &crate::auth::Caller, id: Uuid, in
     .fetch_one(&mut *tx)
     .await
     .map_err(Error::from_db)?;
-    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("customer.updated", "customer", id).old_values(&old).new_values(&new)).await?;
+    audit::record(
+        &mut tx,
+        &caller.actor,
+        caller.ip,
+        AuditEntry::new("customer.updated", "customer", id).old_values(&old).new_values(&new),
+    )
+    .await?;
     tx.commit().await?;
     Ok(new)
 }
 
 async fn list(pool: &PgPool, search: Option<&str>, args: PageArgs) -> async_graphql::Result<ListConnection<Customer>> {
-    let pattern = search.map(|s| format!("%{}%", s.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern =
+        search.map(|s| format!("%{}%", s.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     let filter = "($1::text IS NULL OR name ILIKE $1 OR email ILIKE $1)";
     let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM customers WHERE {filter}"))
         .bind(&pattern)
@@ -185,7 +200,12 @@ impl CustomerMutation {
     }
 
     #[graphql(guard = "Require(Permission::Write)")]
-    async fn update_customer(&self, ctx: &Context<'_>, id: ID, input: UpdateCustomerInput) -> async_graphql::Result<Customer> {
+    async fn update_customer(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateCustomerInput,
+    ) -> async_graphql::Result<Customer> {
         let id = parse_id(&id, "id").gql()?;
         update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input).await.gql()
     }

@@ -74,14 +74,16 @@ pub async fn deactivate(state: &AppState, caller: &Caller, id: Uuid) -> Result<D
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| Error::not_found("device", "id"))?;
+    // License first, then device, then session: the lock order activation uses too.
     crate::licenses::lock(&mut tx, license_id).await?;
-    let was_active: bool = sqlx::query_scalar(
-        "UPDATE device_registrations d SET is_active = false, deactivated_at = coalesce(deactivated_at, now())
-         FROM device_registrations old WHERE d.id = $1 AND old.id = d.id RETURNING old.is_active",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let was_active: bool = sqlx::query_scalar("SELECT is_active FROM device_registrations WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE device_registrations SET is_active = false, deactivated_at = coalesce(deactivated_at, now()) WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     if was_active {
         audit::record(
             &mut tx,
@@ -93,7 +95,8 @@ pub async fn deactivate(state: &AppState, caller: &Caller, id: Uuid) -> Result<D
         )
         .await?;
     }
-    sessions::end_sessions(&mut tx, state, caller, sessions::Selector::Device(id), EndReason::DeviceDeactivated).await?;
+    sessions::end_sessions(&mut tx, state, caller, sessions::Selector::Device(id), EndReason::DeviceDeactivated)
+        .await?;
     let device = find(&mut tx, id).await?.ok_or_else(|| Error::not_found("device", "id"))?;
     tx.commit().await?;
     Ok(device)

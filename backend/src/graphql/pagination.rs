@@ -60,7 +60,11 @@ where
             }
             start = start.min(end);
             let nodes = fetch(start as i64, (end - start) as i64).await.gql()?;
-            let mut page = Connection::with_additional_fields(start > 0, end < total_usize, ConnectionTotals { total_count: total });
+            let mut page = Connection::with_additional_fields(
+                start > 0,
+                end < total_usize,
+                ConnectionTotals { total_count: total },
+            );
             page.edges.extend(nodes.into_iter().enumerate().map(|(i, node)| Edge::new(start + i, node)));
             Ok::<_, async_graphql::Error>(page)
         },

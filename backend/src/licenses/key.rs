@@ -68,18 +68,12 @@ impl LicenseKey {
 
     /// Accepts what a person types: any case, with or without hyphens and spaces.
     pub fn parse(input: &str) -> Result<Self, LicenseKeyError> {
-        let symbols: Vec<u8> = input
-            .bytes()
-            .filter(|b| !matches!(b, b'-' | b' ' | b'\t'))
-            .collect();
+        let symbols: Vec<u8> = input.bytes().filter(|b| !matches!(b, b'-' | b' ' | b'\t')).collect();
         if symbols.len() != SYMBOLS {
             return Err(LicenseKeyError::Length);
         }
-        let values = symbols
-            .iter()
-            .map(|&s| value_of(s))
-            .collect::<Option<Vec<u32>>>()
-            .ok_or(LicenseKeyError::Symbol)?;
+        let values =
+            symbols.iter().map(|&s| value_of(s)).collect::<Option<Vec<u32>>>().ok_or(LicenseKeyError::Symbol)?;
         let (payload, check) = values.split_at(SYMBOLS - 1);
         if check_value(payload) != check[0] {
             return Err(LicenseKeyError::Checksum);

@@ -87,7 +87,11 @@ impl License {
     }
 
     /// Registered devices; deactivated ones only when asked for.
-    async fn devices(&self, ctx: &Context<'_>, #[graphql(default)] include_inactive: bool) -> async_graphql::Result<Vec<Device>> {
+    async fn devices(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_inactive: bool,
+    ) -> async_graphql::Result<Vec<Device>> {
         devices::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id, include_inactive).await.gql()
     }
 
@@ -106,7 +110,12 @@ impl License {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<EndedSession>> {
-        sessions::history(&ctx.data_unchecked::<AppState>().pool, Some(self.id), PageArgs { after, before, first, last }).await
+        sessions::history(
+            &ctx.data_unchecked::<AppState>().pool,
+            Some(self.id),
+            PageArgs { after, before, first, last },
+        )
+        .await
     }
 }
 
@@ -142,7 +151,13 @@ const COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, v
                        device_limit, concurrent_sessions_limit, notes, created_at, updated_at";
 
 /// The rules on limits and validity, checked before the database sees them (which checks again).
-fn check_terms(device_limit: i32, concurrent: i32, valid_from: DateTime<Utc>, valid_until: Option<DateTime<Utc>>, notes: &str) -> Result<()> {
+fn check_terms(
+    device_limit: i32,
+    concurrent: i32,
+    valid_from: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+    notes: &str,
+) -> Result<()> {
     if !(1..=10).contains(&device_limit) {
         return Err(Error::bad_input("deviceLimit", "deviceLimit must be between 1 and 10"));
     }
@@ -162,10 +177,7 @@ fn check_terms(device_limit: i32, concurrent: i32, valid_from: DateTime<Utc>, va
 }
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<License>> {
-    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await?)
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1")).bind(id).fetch_optional(conn).await?)
 }
 
 /// Locks the license row: every change to a license's devices and sessions admission goes through here.
@@ -209,7 +221,13 @@ pub async fn create(state: &AppState, caller: &Caller, input: CreateLicenseInput
     .fetch_one(&mut *tx)
     .await
     .map_err(Error::from_db)?;
-    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("license.created", "license", license.id).new_values(&license)).await?;
+    audit::record(
+        &mut tx,
+        &caller.actor,
+        caller.ip,
+        AuditEntry::new("license.created", "license", license.id).new_values(&license),
+    )
+    .await?;
     tx.commit().await?;
     Ok(license)
 }
@@ -241,7 +259,9 @@ pub async fn update(state: &AppState, caller: &Caller, id: Uuid, input: UpdateLi
     if i64::from(device_limit) < active_devices {
         return Err(Error::bad_input(
             "deviceLimit",
-            format!("{active_devices} devices are active: deactivate devices before lowering deviceLimit to {device_limit}"),
+            format!(
+                "{active_devices} devices are active: deactivate devices before lowering deviceLimit to {device_limit}"
+            ),
         ));
     }
     if i64::from(concurrent) < live_sessions {
@@ -266,7 +286,13 @@ pub async fn update(state: &AppState, caller: &Caller, id: Uuid, input: UpdateLi
     .fetch_one(&mut *tx)
     .await
     .map_err(Error::from_db)?;
-    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("license.updated", "license", id).old_values(&old).new_values(&new)).await?;
+    audit::record(
+        &mut tx,
+        &caller.actor,
+        caller.ip,
+        AuditEntry::new("license.updated", "license", id).old_values(&old).new_values(&new),
+    )
+    .await?;
     tx.commit().await?;
     Ok(new)
 }
@@ -291,7 +317,8 @@ pub async fn set_active(state: &AppState, caller: &Caller, id: Uuid, active: boo
     )
     .await?;
     if !active {
-        sessions::end_sessions(&mut tx, state, caller, sessions::Selector::License(id), EndReason::LicenseRevoked).await?;
+        sessions::end_sessions(&mut tx, state, caller, sessions::Selector::License(id), EndReason::LicenseRevoked)
+            .await?;
     }
     tx.commit().await?;
     Ok(new)
@@ -304,7 +331,8 @@ async fn list(
     is_active: Option<bool>,
     args: PageArgs,
 ) -> async_graphql::Result<ListConnection<License>> {
-    let pattern = search.map(|s| format!("%{}%", s.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern =
+        search.map(|s| format!("%{}%", s.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     let filter = "($1::text IS NULL OR l.license_key ILIKE $1 OR c.name ILIKE $1 OR c.email ILIKE $1)
                   AND ($2::uuid IS NULL OR l.customer_id = $2)
                   AND ($3::boolean IS NULL OR l.is_active = $3)";
@@ -354,7 +382,14 @@ impl LicenseQuery {
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<License>> {
         let customer_id = customer_id.as_ref().map(|id| parse_id(id, "customerId")).transpose().gql()?;
-        list(&ctx.data_unchecked::<AppState>().pool, search.as_deref(), customer_id, is_active, PageArgs { after, before, first, last }).await
+        list(
+            &ctx.data_unchecked::<AppState>().pool,
+            search.as_deref(),
+            customer_id,
+            is_active,
+            PageArgs { after, before, first, last },
+        )
+        .await
     }
 
     #[graphql(guard = "Require(Permission::Read)")]
@@ -388,7 +423,12 @@ impl LicenseMutation {
 
     /// Changes terms. Limits cannot drop below the devices and sessions in use.
     #[graphql(guard = "Require(Permission::Write)")]
-    async fn update_license(&self, ctx: &Context<'_>, id: ID, input: UpdateLicenseInput) -> async_graphql::Result<License> {
+    async fn update_license(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateLicenseInput,
+    ) -> async_graphql::Result<License> {
         let id = parse_id(&id, "id").gql()?;
         update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input).await.gql()
     }

@@ -142,7 +142,12 @@ pub struct ClientQuery;
 impl ClientQuery {
     /// Whether the license is usable on this device now. Changes nothing.
     #[graphql(guard = "Require(Permission::ClientOperations)")]
-    async fn validate_license(&self, ctx: &Context<'_>, license_key: String, hardware_fingerprint: String) -> async_graphql::Result<LicenseValidation> {
+    async fn validate_license(
+        &self,
+        ctx: &Context<'_>,
+        license_key: String,
+        hardware_fingerprint: String,
+    ) -> async_graphql::Result<LicenseValidation> {
         let state = ctx.data_unchecked::<AppState>();
         Ok(match lifecycle::validate(state, &license_key, &hardware_fingerprint).await.gql()? {
             Ok(valid) => LicenseValidation::LicenseValid(LicenseValid {
@@ -152,7 +157,9 @@ impl ClientQuery {
                 concurrent_sessions_limit: valid.license.concurrent_sessions_limit,
                 has_live_session: valid.has_live_session,
             }),
-            Err(denied) => LicenseValidation::LicenseInvalid(LicenseInvalid { reason: denied.reason, message: denied.message }),
+            Err(denied) => {
+                LicenseValidation::LicenseInvalid(LicenseInvalid { reason: denied.reason, message: denied.message })
+            }
         })
     }
 }

@@ -108,7 +108,11 @@ async fn flush(pool: &PgPool, settings: &SessionSettings, batch: Vec<Pending>) {
 
 /// Records the heartbeats of live sessions in one statement and classifies the others.
 /// A token sent twice in one batch yields two heartbeat rows, one per acknowledgement.
-pub async fn write(pool: &PgPool, settings: &SessionSettings, tokens: &[Uuid]) -> Result<HashMap<Uuid, HeartbeatOutcome>> {
+pub async fn write(
+    pool: &PgPool,
+    settings: &SessionSettings,
+    tokens: &[Uuid],
+) -> Result<HashMap<Uuid, HeartbeatOutcome>> {
     let accepted: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
         "WITH sent AS (SELECT token FROM unnest($1::uuid[]) AS t(token)),
          touched AS (
@@ -127,10 +131,8 @@ pub async fn write(pool: &PgPool, settings: &SessionSettings, tokens: &[Uuid]) -
     .bind(settings.timeout_secs())
     .fetch_all(pool)
     .await?;
-    let mut outcomes: HashMap<Uuid, HeartbeatOutcome> = accepted
-        .into_iter()
-        .map(|(token, at)| (token, HeartbeatOutcome::Accepted { last_heartbeat_at: at }))
-        .collect();
+    let mut outcomes: HashMap<Uuid, HeartbeatOutcome> =
+        accepted.into_iter().map(|(token, at)| (token, HeartbeatOutcome::Accepted { last_heartbeat_at: at })).collect();
     let refused: Vec<Uuid> = tokens.iter().filter(|t| !outcomes.contains_key(t)).copied().collect();
     if !refused.is_empty() {
         let known: Vec<Uuid> = sqlx::query_scalar(

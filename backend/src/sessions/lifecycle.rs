@@ -91,7 +91,10 @@ fn license_denial(license: &License, now: DateTime<Utc>) -> Option<Activation> {
         return Some(denied(DenialReason::LicenseInactive, "this license has been deactivated"));
     }
     if license.valid_from > now {
-        return Some(denied(DenialReason::LicenseNotYetValid, format!("this license is valid from {}", license.valid_from)));
+        return Some(denied(
+            DenialReason::LicenseNotYetValid,
+            format!("this license is valid from {}", license.valid_from),
+        ));
     }
     if license.valid_until.is_some_and(|until| until <= now) {
         return Some(denied(DenialReason::LicenseExpired, "this license has expired"));
@@ -154,12 +157,11 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
             id
         }
         _ => {
-            let active: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM device_registrations WHERE license_id = $1 AND is_active",
-            )
-            .bind(license.id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let active: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM device_registrations WHERE license_id = $1 AND is_active")
+                    .bind(license.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
             if active >= i64::from(license.device_limit) {
                 return Ok(denied(
                     DenialReason::DeviceLimitReached,
@@ -266,8 +268,9 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
         &mut tx,
         &caller.actor,
         caller.ip,
-        AuditEntry::new("session.started", "session", session_id)
-            .new_values(serde_json::json!({"licenseId": license.id, "deviceId": device_id, "sessionToken": session_token})),
+        AuditEntry::new("session.started", "session", session_id).new_values(
+            serde_json::json!({"licenseId": license.id, "deviceId": device_id, "sessionToken": session_token}),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -305,15 +308,24 @@ pub struct Validation {
 }
 
 /// Is this license usable on this device right now? Reads only.
-pub async fn validate(state: &AppState, license_key: &str, fingerprint: &str) -> Result<std::result::Result<Validation, Denied>> {
+pub async fn validate(
+    state: &AppState,
+    license_key: &str,
+    fingerprint: &str,
+) -> Result<std::result::Result<Validation, Denied>> {
     let key = parse_key(license_key)?;
     let fingerprint = clean_fingerprint(fingerprint)?;
-    let license: Option<License> = sqlx::query_as(&format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1"))
-        .bind(key.as_str())
-        .fetch_optional(&state.pool)
-        .await?;
+    let license: Option<License> =
+        sqlx::query_as(&format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1"))
+            .bind(key.as_str())
+            .fetch_optional(&state.pool)
+            .await?;
     let Some(license) = license else {
-        return Ok(Err(Denied { reason: DenialReason::LicenseNotFound, message: "no license has this key".into(), live_sessions: vec![] }));
+        return Ok(Err(Denied {
+            reason: DenialReason::LicenseNotFound,
+            message: "no license has this key".into(),
+            live_sessions: vec![],
+        }));
     };
     let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(&state.pool).await?;
     if let Some(Activation::Denied(denial)) = license_denial(&license, now) {

@@ -160,7 +160,8 @@ impl Selector {
     }
 }
 
-const HISTORY_COLUMNS: &str = "id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason";
+const HISTORY_COLUMNS: &str =
+    "id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason";
 
 /// Moves the selected sessions to the history, each with an audit row, in the caller's
 /// transaction. A session already past its timeout was not live any more: it is filed as
@@ -203,7 +204,11 @@ pub async fn end_sessions(
     Ok(ended)
 }
 
-pub async fn list_live(pool: &PgPool, settings: &SessionSettings, license_id: Option<Uuid>) -> Result<Vec<LiveSession>> {
+pub async fn list_live(
+    pool: &PgPool,
+    settings: &SessionSettings,
+    license_id: Option<Uuid>,
+) -> Result<Vec<LiveSession>> {
     Ok(sqlx::query_as(
         "SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
                 last_heartbeat_at + make_interval(secs => $2) AS expires_at, host(client_ip) AS client_ip
@@ -218,12 +223,17 @@ pub async fn list_live(pool: &PgPool, settings: &SessionSettings, license_id: Op
     .await?)
 }
 
-pub async fn history(pool: &PgPool, license_id: Option<Uuid>, args: PageArgs) -> async_graphql::Result<ListConnection<EndedSession>> {
-    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM session_history WHERE ($1::uuid IS NULL OR license_id = $1)")
-        .bind(license_id)
-        .fetch_one(pool)
-        .await
-        .gql()?;
+pub async fn history(
+    pool: &PgPool,
+    license_id: Option<Uuid>,
+    args: PageArgs,
+) -> async_graphql::Result<ListConnection<EndedSession>> {
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM session_history WHERE ($1::uuid IS NULL OR license_id = $1)")
+            .bind(license_id)
+            .fetch_one(pool)
+            .await
+            .gql()?;
     paginate(args, total, |offset, limit| async move {
         Ok(sqlx::query_as(&format!(
             "SELECT {HISTORY_COLUMNS} FROM session_history WHERE ($1::uuid IS NULL OR license_id = $1)
@@ -254,7 +264,11 @@ pub struct SessionQuery;
 impl SessionQuery {
     /// Sessions live now, oldest first; all licenses or one.
     #[graphql(guard = "Require(Permission::Read)")]
-    async fn live_sessions(&self, ctx: &Context<'_>, license_id: Option<ID>) -> async_graphql::Result<Vec<LiveSession>> {
+    async fn live_sessions(
+        &self,
+        ctx: &Context<'_>,
+        license_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<LiveSession>> {
         let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
         let state = ctx.data_unchecked::<AppState>();
         list_live(&state.pool, &state.sessions, license_id).await.gql()

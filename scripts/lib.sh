@@ -1,0 +1,37 @@
+# Shared helpers for the project's scripts (sourced, not run).
+
+# Prints the directory holding PostgreSQL's server binaries (initdb, pg_ctl, pgbench), or nothing.
+pg_bin_dir() {
+    local dir
+    for dir in "${PG_BIN_DIR:-}" "$(pg_config --bindir 2>/dev/null || true)" \
+               $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -rn); do
+        if [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
+            echo "$dir"
+            return
+        fi
+    done
+    if command -v initdb >/dev/null && command -v pg_ctl >/dev/null; then
+        dirname "$(readlink -f "$(command -v initdb)")"
+    fi
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=""
+apt_install() {
+    if [ -z "$apt_updated" ]; then
+        as_root apt-get update -qq
+        apt_updated=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# Makes sure the PostgreSQL server binaries exist, installing Debian's `postgresql` if not.
+ensure_postgres_binaries() {
+    if [ -z "$(pg_bin_dir)" ]; then
+        echo "PostgreSQL server binaries not found: installing the Debian package postgresql" >&2
+        apt_install postgresql
+    fi
+}

@@ -1,0 +1,253 @@
+//! Test helpers: real server instances on real sockets, each with its own runtime and pool, and
+//! typed shortcuts for the GraphQL calls the tests make.
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use license_server::api_keys;
+use license_server::auth::{Actor, Scope};
+use license_server::config::SessionSettings;
+use license_server::server::{self, BackgroundTasks};
+use license_server::state::AppState;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// One running server instance. Dropping it shuts it down gracefully and closes its pool.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stopped: mpsc::Receiver<()>,
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct Options {
+    pub sessions: SessionSettings,
+    /// Runs the cleanup and partition maintenance like `serve` does.
+    pub background: bool,
+}
+
+pub async fn spawn_app(pool: &PgPool) -> TestApp {
+    spawn_app_with(pool, Options::default()).await
+}
+
+/// Starts an instance on its own thread and multi-threaded runtime, with its own pool on the
+/// test's database: as separate from other instances as a second process would be.
+pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
+    let connect_options = (*pool.connect_options()).clone();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stopped_tx, stopped_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let pool = PgPoolOptions::new().max_connections(10).connect_with(connect_options).await.unwrap();
+            let state = AppState::new(pool.clone(), options.sessions);
+            let background = options.background.then(|| BackgroundTasks::spawn(&state, 3));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            ready_tx.send(listener.local_addr().unwrap()).unwrap();
+            axum::serve(
+                listener,
+                server::app(state, MAX_BODY_BYTES).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
+            drop(background);
+            pool.close().await;
+        });
+        let _ = stopped_tx.send(());
+    });
+    let address = ready_rx.await.expect("server thread failed to start");
+    TestApp {
+        address: format!("http://{address}"),
+        client: reqwest::Client::new(),
+        pool: pool.clone(),
+        stop: Some(stop_tx),
+        stopped: stopped_rx,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.stopped.recv_timeout(Duration::from_secs(10));
+    }
+}
+
+/// A GraphQL response: its HTTP status and JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    /// `data.<field>`, failing the test when the response carries errors.
+    pub fn data(&self, field: &str) -> &Value {
+        assert!(self.body.get("errors").is_none(), "unexpected errors: {}", self.body);
+        &self.body["data"][field]
+    }
+
+    /// `extensions.code` of the first error.
+    pub fn error_code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {}", self.body))
+    }
+
+    /// `extensions.field` of the first error.
+    pub fn error_field(&self) -> &str {
+        self.body["errors"][0]["extensions"]["field"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error field in {}", self.body))
+    }
+}
+
+impl TestApp {
+    pub async fn key(&self, scope: Scope) -> String {
+        api_keys::create(&self.pool, &Actor::cli(), None, &format!("test {scope:?}"), scope).await.unwrap().key
+    }
+
+    pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Reply {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .header("X-API-Key", key)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("request failed");
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("response is not JSON");
+        Reply { status, body }
+    }
+
+    pub async fn create_customer(&self, admin: &str, email: &str) -> String {
+        let reply = self
+            .gql(
+                admin,
+                "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+                json!({"i": {"name": "Customer", "email": email}}),
+            )
+            .await;
+        reply.data("createCustomer")["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a customer and a license; returns the license's id and key.
+    pub async fn create_license(&self, admin: &str, device_limit: i32, concurrent: i32) -> (String, String) {
+        let customer = self.create_customer(admin, &format!("{}@example.com", uuid::Uuid::new_v4())).await;
+        self.create_license_for(
+            admin,
+            json!({"customerId": customer, "deviceLimit": device_limit, "concurrentSessionsLimit": concurrent}),
+        )
+        .await
+    }
+
+    pub async fn create_license_for(&self, admin: &str, input: Value) -> (String, String) {
+        let reply = self
+            .gql(
+                admin,
+                "mutation($i: CreateLicenseInput!) { createLicense(input: $i) { id licenseKey } }",
+                json!({"i": input}),
+            )
+            .await;
+        let license = reply.data("createLicense");
+        (license["id"].as_str().unwrap().to_owned(), license["licenseKey"].as_str().unwrap().to_owned())
+    }
+
+    /// The `activate` result object (`__typename` is `SessionGranted` or `ActivationDenied`).
+    pub async fn activate(&self, client: &str, license_key: &str, fingerprint: &str) -> Value {
+        let reply = self
+            .gql(
+                client,
+                "mutation($i: ActivateInput!) { activate(input: $i) {
+                    __typename
+                    ... on SessionGranted { sessionToken resumed licenseId deviceId heartbeatIntervalSeconds sessionTimeoutSeconds expiresAt }
+                    ... on ActivationDenied { reason message retryAfter liveSessions { deviceName deviceType startedAt lastHeartbeatAt expiresAt } }
+                } }",
+                json!({"i": {"licenseKey": license_key, "hardwareFingerprint": fingerprint, "deviceName": format!("Device {fingerprint}"), "deviceType": "test"}}),
+            )
+            .await;
+        reply.data("activate").clone()
+    }
+
+    /// Activates and returns the session token, failing the test if denied.
+    pub async fn session(&self, client: &str, license_key: &str, fingerprint: &str) -> String {
+        let result = self.activate(client, license_key, fingerprint).await;
+        assert_eq!(result["__typename"], "SessionGranted", "{result}");
+        result["sessionToken"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn heartbeat(&self, client: &str, token: &str) -> Value {
+        let reply = self
+            .gql(
+                client,
+                "mutation($t: UUID!) { heartbeat(sessionToken: $t) {
+                    __typename
+                    ... on HeartbeatAccepted { nextDeadline heartbeatIntervalSeconds }
+                    ... on HeartbeatRefused { reason message }
+                } }",
+                json!({"t": token}),
+            )
+            .await;
+        reply.data("heartbeat").clone()
+    }
+
+    pub async fn end_session(&self, client: &str, token: &str) -> Value {
+        let reply = self
+            .gql(
+                client,
+                "mutation($t: UUID!) { endSession(sessionToken: $t) {
+                    __typename
+                    ... on SessionEnded { sessionToken endedAt }
+                    ... on EndSessionRefused { reason message }
+                } }",
+                json!({"t": token}),
+            )
+            .await;
+        reply.data("endSession").clone()
+    }
+}
+
+/// Polls `check` until it holds (every 50 ms, for at most `limit`): for states that change in
+/// the background, awaited rather than slept for.
+pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Moves a session's last heartbeat into the past, as if the client had gone quiet that long.
+pub async fn age_session(pool: &PgPool, token: &str, seconds: i64) {
+    sqlx::query("UPDATE license_sessions SET last_heartbeat_at = now() - make_interval(secs => $2) WHERE session_token = $1::uuid")
+        .bind(token)
+        .bind(seconds as f64)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+pub async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
