@@ -10,3 +10,4 @@ mod http;
 mod lifecycle;
 mod partitions;
 mod schema;
+mod shutdown;

@@ -1,0 +1,30 @@
+# The two commands a new machine needs are `make run` and `make test`; see README.md.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: run test check bench schema fmt
+
+## Build everything and start the server (embedded PostgreSQL unless DATABASE_URL is set).
+run:
+	@scripts/setup.sh run
+	@echo "Starting the license server: GraphQL at http://$${LISTEN_ADDR:-127.0.0.1:8080}/graphql, GraphiQL at /graphiql"
+	$(CARGO) run --release --bin license-server -- serve
+
+## Every check and every test, against a real PostgreSQL (started here if none is running).
+test:
+	@scripts/setup.sh test
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	scripts/with-postgres.sh $(CARGO) test --workspace
+
+## The heartbeat benchmark: GraphQL heartbeats per second against pgbench on the same SQL.
+bench:
+	@scripts/setup.sh test
+	scripts/with-postgres.sh $(CARGO) bench -p license-server --bench heartbeats
+
+## Regenerate schema.graphql from the code (a test fails when it is stale).
+schema:
+	$(CARGO) run -q --bin license-server -- schema > schema.graphql
+
+fmt:
+	$(CARGO) fmt --all

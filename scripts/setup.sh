@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what `make run` / `make test` need on a fresh Debian machine, and only what is missing.
+#   scripts/setup.sh run    the toolchain, and PostgreSQL's server binaries for the embedded default
+#   scripts/setup.sh test   the above, plus rustfmt and clippy
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$here/lib.sh"
+purpose="${1:-run}"
+
+if ! command -v cargo >/dev/null; then
+    echo "cargo was not found: install the Rust toolchain (https://rustup.rs, or Debian's rustup package) and retry" >&2
+    exit 1
+fi
+
+if [ -z "${DATABASE_URL:-}" ] || [ "$purpose" = test ]; then
+    ensure_postgres_binaries
+fi
+if ! command -v psql >/dev/null; then
+    apt_install postgresql-client
+fi
+
+if [ "$purpose" = test ]; then
+    for component in rustfmt clippy; do
+        if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+            rustup component add "$component"
+        fi
+    done
+fi
