@@ -46,7 +46,7 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async move {
-            let pool = PgPoolOptions::new().max_connections(10).connect_with(connect_options).await.unwrap();
+            let pool = PgPoolOptions::new().max_connections(4).connect_with(connect_options).await.unwrap();
             let state = AppState::new(pool.clone(), options.sessions);
             let background = options.background.then(|| BackgroundTasks::spawn(&state, 3));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
