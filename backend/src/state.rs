@@ -1,7 +1,10 @@
 //! The state every request handler shares.
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
+use crate::admin::AuthSettings;
 use crate::config::SessionSettings;
 use crate::sessions::heartbeat::HeartbeatWriter;
 
@@ -13,12 +16,19 @@ pub struct AppState {
     pub sessions: SessionSettings,
     /// Group-commit writer through which every heartbeat is recorded.
     pub heartbeats: HeartbeatWriter,
+    /// Dashboard sign-in: session timeouts, whether admins need 2FA, trusted proxies.
+    pub auth: Arc<AuthSettings>,
 }
 
 impl AppState {
     /// Needs a running Tokio runtime: it starts the heartbeat writer.
     pub fn new(pool: PgPool, sessions: SessionSettings) -> Self {
         let heartbeats = HeartbeatWriter::spawn(pool.clone(), sessions);
-        AppState { pool, sessions, heartbeats }
+        AppState { pool, sessions, heartbeats, auth: Arc::new(AuthSettings::default()) }
+    }
+
+    pub fn with_auth(mut self, auth: AuthSettings) -> Self {
+        self.auth = Arc::new(auth);
+        self
     }
 }
