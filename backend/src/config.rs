@@ -98,6 +98,9 @@ pub struct ServeArgs {
     /// How many monthly heartbeat partitions to keep created ahead of the current month.
     #[arg(long, env = "PARTITIONS_AHEAD_MONTHS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=24))]
     pub partitions_ahead_months: u32,
+    /// Heartbeat partitions that ended more than this many months ago are detached and dropped.
+    #[arg(long, env = "HEARTBEAT_RETENTION_MONTHS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1200))]
+    pub heartbeat_retention_months: u32,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
     pub max_body_bytes: u32,
@@ -142,6 +145,13 @@ impl Default for SessionSettings {
 }
 
 impl ServeArgs {
+    pub fn partition_settings(&self) -> crate::partitions::PartitionSettings {
+        crate::partitions::PartitionSettings {
+            ahead_months: self.partitions_ahead_months,
+            retention_months: self.heartbeat_retention_months,
+        }
+    }
+
     pub fn session_settings(&self) -> Result<SessionSettings, String> {
         SessionSettings::new(self.heartbeat_interval_secs, self.session_timeout_secs, self.cleanup_interval_secs)
     }

@@ -7,6 +7,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::ServeArgs;
 use crate::db::Database;
+use crate::partitions::PartitionSettings;
 use crate::state::AppState;
 use crate::{graphql, http, partitions, sessions};
 
@@ -15,10 +16,10 @@ use crate::{graphql, http, partitions, sessions};
 pub struct BackgroundTasks(Vec<JoinHandle<()>>);
 
 impl BackgroundTasks {
-    pub fn spawn(state: &AppState, partitions_ahead: u32) -> Self {
+    pub fn spawn(state: &AppState, partitions: PartitionSettings) -> Self {
         BackgroundTasks(vec![
             tokio::spawn(sessions::cleanup::run(state.pool.clone(), state.sessions)),
-            tokio::spawn(partitions::run(state.pool.clone(), partitions_ahead)),
+            tokio::spawn(partitions::run(state.pool.clone(), partitions)),
         ])
     }
 }
@@ -46,9 +47,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn run(args: &ServeArgs, sessions: crate::config::SessionSettings, database: &Database) -> anyhow::Result<()> {
     database.migrate().await?;
-    partitions::ensure_current(&database.pool, args.partitions_ahead_months).await?;
+    partitions::maintain(&database.pool, args.partition_settings()).await?;
     let state = AppState::new(database.pool.clone(), sessions);
-    let _background = BackgroundTasks::spawn(&state, args.partitions_ahead_months);
+    let _background = BackgroundTasks::spawn(&state, args.partition_settings());
     let listener = tokio::net::TcpListener::bind(args.listen_addr)
         .await
         .with_context(|| format!("cannot listen on LISTEN_ADDR={}", args.listen_addr))?;

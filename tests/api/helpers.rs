@@ -48,7 +48,7 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
         runtime.block_on(async move {
             let pool = PgPoolOptions::new().max_connections(4).connect_with(connect_options).await.unwrap();
             let state = AppState::new(pool.clone(), options.sessions);
-            let background = options.background.then(|| BackgroundTasks::spawn(&state, 3));
+            let background = options.background.then(|| BackgroundTasks::spawn(&state, Default::default()));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             ready_tx.send(listener.local_addr().unwrap()).unwrap();
             axum::serve(
