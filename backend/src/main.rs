@@ -4,7 +4,7 @@ use clap::Parser;
 use license_server::auth::Actor;
 use license_server::config::{ApiKeyCommand, Cli, Command, LogFormat};
 use license_server::db::Database;
-use license_server::{api_keys, graphql, server};
+use license_server::{api_keys, backups, graphql, server};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(format: LogFormat) {
@@ -48,6 +48,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ApiKey(command) => api_key(command).await,
+        Command::Backup(command) => backups::cli::run(command).await,
     }
 }
 

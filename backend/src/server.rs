@@ -9,7 +9,7 @@ use crate::config::ServeArgs;
 use crate::db::Database;
 use crate::partitions::PartitionSettings;
 use crate::state::AppState;
-use crate::{graphql, http, partitions, sessions};
+use crate::{backups, graphql, http, partitions, sessions};
 
 /// Background work of one instance, coordinated with other instances through the database.
 /// Aborted when dropped.
@@ -20,6 +20,8 @@ impl BackgroundTasks {
         BackgroundTasks(vec![
             tokio::spawn(sessions::cleanup::run(state.pool.clone(), state.sessions)),
             tokio::spawn(partitions::run(state.pool.clone(), partitions)),
+            tokio::spawn(backups::schedule::run(state.pool.clone(), state.backups.clone())),
+            tokio::spawn(backups::git_remote::run(state.pool.clone(), state.backups.clone())),
         ])
     }
 }
@@ -48,7 +50,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn run(args: &ServeArgs, sessions: crate::config::SessionSettings, database: &Database) -> anyhow::Result<()> {
     database.migrate().await?;
     partitions::maintain(&database.pool, args.partition_settings()).await?;
-    let state = AppState::new(database.pool.clone(), sessions);
+    let backup_settings = args.backups.settings(&args.database);
+    if let Some(schedule) = &backup_settings.schedule {
+        backups::schedule::check_timezone(&database.pool, &schedule.timezone).await?;
+    }
+    let state = AppState::new(database.pool.clone(), sessions).with_backups(backup_settings);
     let _background = BackgroundTasks::spawn(&state, args.partition_settings());
     let listener = tokio::net::TcpListener::bind(args.listen_addr)
         .await

@@ -1,7 +1,10 @@
 //! The state every request handler shares.
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
+use crate::backups::BackupSettings;
 use crate::config::SessionSettings;
 use crate::sessions::heartbeat::HeartbeatWriter;
 
@@ -13,12 +16,20 @@ pub struct AppState {
     pub sessions: SessionSettings,
     /// Group-commit writer through which every heartbeat is recorded.
     pub heartbeats: HeartbeatWriter,
+    /// Where backups go and how they are scheduled, pushed and pruned (`with_backups`; the
+    /// defaults otherwise: `./backups`, no schedule, no git remote).
+    pub backups: Arc<BackupSettings>,
 }
 
 impl AppState {
     /// Needs a running Tokio runtime: it starts the heartbeat writer.
     pub fn new(pool: PgPool, sessions: SessionSettings) -> Self {
         let heartbeats = HeartbeatWriter::spawn(pool.clone(), sessions);
-        AppState { pool, sessions, heartbeats }
+        AppState { pool, sessions, heartbeats, backups: Arc::default() }
+    }
+
+    pub fn with_backups(mut self, backups: BackupSettings) -> Self {
+        self.backups = Arc::new(backups);
+        self
     }
 }

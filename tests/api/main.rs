@@ -2,6 +2,7 @@
 //! instances on real sockets.
 
 mod admin;
+mod backups;
 mod cleanup;
 mod concurrency;
 mod embedded;

@@ -5,6 +5,7 @@ pub mod pagination;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
+use crate::backups::{BackupMutation, BackupQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
 use crate::licenses::{LicenseMutation, LicenseQuery};
@@ -14,11 +15,18 @@ use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, SessionQuery);
+pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, SessionQuery, BackupQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(ClientMutation, CustomerMutation, LicenseMutation, DeviceMutation, SessionMutation);
+pub struct MutationRoot(
+    ClientMutation,
+    CustomerMutation,
+    LicenseMutation,
+    DeviceMutation,
+    SessionMutation,
+    BackupMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
