@@ -42,6 +42,116 @@ pub enum Command {
     Admin(AdminCommand),
     /// Print the GraphQL schema (SDL) generated from the code.
     Schema,
+    /// Create, list, verify and restore database backups.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take a backup now; prints the new backup's id.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        backups: BackupArgs,
+    },
+    /// List backups, newest first.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        backups: BackupArgs,
+    },
+    /// Check a backup's archive: present, size and SHA-256 as recorded, readable by pg_restore.
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        backups: BackupArgs,
+        id: uuid::Uuid,
+    },
+    /// Replace the database's contents with a backup's. Without --yes, only says what it would do.
+    Restore {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        backups: BackupArgs,
+        id: uuid::Uuid,
+        /// Really restore.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+impl BackupCommand {
+    pub fn args(&self) -> (&DatabaseArgs, &BackupArgs) {
+        match self {
+            BackupCommand::Create { database, backups }
+            | BackupCommand::List { database, backups }
+            | BackupCommand::Verify { database, backups, .. }
+            | BackupCommand::Restore { database, backups, .. } => (database, backups),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Directory of the backup archives [default: <data-dir>/backups with the embedded
+    /// PostgreSQL, ./backups with DATABASE_URL].
+    #[arg(long, env = "BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Take a backup daily at BACKUP_TIME (true or false).
+    #[arg(long, env = "BACKUP_SCHEDULE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub backup_schedule: bool,
+    /// Time of day (HH:MM) of the daily backup, in BACKUP_TIMEZONE.
+    #[arg(long, env = "BACKUP_TIME", default_value = "03:00", value_parser = parse_time_of_day)]
+    pub backup_time: chrono::NaiveTime,
+    /// Time zone of BACKUP_TIME: an IANA name (Europe/Berlin) or UTC.
+    #[arg(long, env = "BACKUP_TIMEZONE", default_value = "UTC")]
+    pub backup_timezone: String,
+    /// Git remote every backup is pushed to (a separate repository); nothing there is ever deleted.
+    #[arg(long, env = "BACKUP_GIT_REMOTE")]
+    pub backup_git_remote: Option<SecretString>,
+    /// Branch of BACKUP_GIT_REMOTE that receives the backups.
+    #[arg(long, env = "BACKUP_GIT_BRANCH", default_value = "main")]
+    pub backup_git_branch: String,
+    /// Local archives kept: the newest this many (older ones are deleted, once pushed when a remote is set).
+    #[arg(long, env = "BACKUP_RETENTION_COUNT", default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_retention_count: u32,
+    /// Also delete local archives older than this many days.
+    #[arg(long, env = "BACKUP_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_retention_days: Option<u32>,
+    /// How often failed pushes to BACKUP_GIT_REMOTE are retried, in seconds.
+    #[arg(long, env = "BACKUP_PUSH_RETRY_SECS", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_push_retry_secs: u32,
+}
+
+fn parse_time_of_day(value: &str) -> Result<chrono::NaiveTime, String> {
+    chrono::NaiveTime::parse_from_str(value, "%H:%M")
+        .map_err(|_| format!("{value:?} is not a time of day such as 03:00"))
+}
+
+impl BackupArgs {
+    pub fn settings(&self, database: &DatabaseArgs) -> crate::backups::BackupSettings {
+        let dir = self.backup_dir.clone().unwrap_or_else(|| match database.database_url {
+            None => database.data_dir.join("backups"),
+            Some(_) => PathBuf::from("backups"),
+        });
+        crate::backups::BackupSettings {
+            dir,
+            schedule: self
+                .backup_schedule
+                .then(|| crate::backups::Schedule { time: self.backup_time, timezone: self.backup_timezone.clone() }),
+            git: self
+                .backup_git_remote
+                .clone()
+                .map(|url| crate::backups::GitRemote { url, branch: self.backup_git_branch.clone() }),
+            retention_count: self.backup_retention_count,
+            retention_days: self.backup_retention_days,
+            push_retry: Duration::from_secs(self.backup_push_retry_secs.into()),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +237,11 @@ pub struct ServeArgs {
     /// Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Heartbeat partitions that ended more than this many months ago are detached and dropped.
+    #[arg(long, env = "HEARTBEAT_RETENTION_MONTHS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1200))]
+    pub heartbeat_retention_months: u32,
+    #[command(flatten)]
+    pub backups: BackupArgs,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
     pub max_body_bytes: u32,
@@ -187,6 +302,13 @@ impl ServeArgs {
             },
             require_admin_totp: self.require_admin_totp,
             trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
+
+    pub fn partition_settings(&self) -> crate::partitions::PartitionSettings {
+        crate::partitions::PartitionSettings {
+            ahead_months: self.partitions_ahead_months,
+            retention_months: self.heartbeat_retention_months,
         }
     }
 

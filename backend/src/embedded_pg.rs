@@ -27,15 +27,16 @@ pub struct EmbeddedPostgres {
     started_here: bool,
 }
 
-/// Where `initdb` and `pg_ctl` live: `PG_BIN_DIR`, `pg_config --bindir`, Debian's versioned
-/// directories (newest first), or `PATH`.
-fn find_bin_dir() -> anyhow::Result<PathBuf> {
-    let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
+/// The directory holding the PostgreSQL programs `tools` (all of them): `PG_BIN_DIR`,
+/// `pg_config --bindir`, Debian's versioned directories (newest first, so that `pg_dump` is never
+/// older than the server it dumps), or `PATH`. `package` is the Debian package to suggest.
+pub fn find_pg_bin_dir(tools: &[&str], package: &str) -> anyhow::Result<PathBuf> {
+    let has_tools = |dir: &Path| tools.iter().all(|tool| dir.join(tool).is_file());
     if let Some(dir) = std::env::var_os("PG_BIN_DIR").map(PathBuf::from) {
         if has_tools(&dir) {
             return Ok(dir);
         }
-        bail!("PG_BIN_DIR={} does not contain initdb and pg_ctl", dir.display());
+        bail!("PG_BIN_DIR={} does not contain {}", dir.display(), tools.join(" and "));
     }
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Ok(out) = std::process::Command::new("pg_config").arg("--bindir").output() {
@@ -54,10 +55,19 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
     if let Some(path) = std::env::var_os("PATH") {
         candidates.extend(std::env::split_paths(&path));
     }
-    candidates.into_iter().find(|dir| has_tools(dir)).context(
-        "PostgreSQL server binaries (initdb, pg_ctl) were not found. Install them with \
-         `apt-get install postgresql` (Debian package `postgresql`), or set DATABASE_URL to use an existing server",
-    )
+    candidates.into_iter().find(|dir| has_tools(dir)).with_context(|| {
+        format!(
+            "the PostgreSQL programs {} were not found. Install them with `apt-get install {package}`, \
+             or set PG_BIN_DIR to the directory holding them",
+            tools.join(", ")
+        )
+    })
+}
+
+/// Where `initdb` and `pg_ctl` live.
+fn find_bin_dir() -> anyhow::Result<PathBuf> {
+    find_pg_bin_dir(&["initdb", "pg_ctl"], "postgresql")
+        .context("the embedded PostgreSQL needs the server binaries; or set DATABASE_URL to use an existing server")
 }
 
 async fn run(cmd: &mut Command, what: &str) -> anyhow::Result<Output> {

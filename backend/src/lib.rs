@@ -8,6 +8,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod config;
 pub mod customers;
 pub mod db;

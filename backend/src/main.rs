@@ -4,7 +4,7 @@ use clap::Parser;
 use license_server::auth::Actor;
 use license_server::config::{AdminCommand, ApiKeyCommand, Cli, Command, LogFormat};
 use license_server::db::Database;
-use license_server::{admin, api_keys, graphql, server};
+use license_server::{admin, api_keys, backups, graphql, server};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(format: LogFormat) {
@@ -62,6 +62,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             database.shutdown().await;
             result
         }
+        Command::Backup(command) => backups::cli::run(command).await,
     }
 }
 

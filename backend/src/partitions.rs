@@ -1,15 +1,49 @@
-//! Monthly partitions of `license_heartbeats`, created ahead of time so that a heartbeat at a
-//! month boundary always has a partition to land in.
+//! The lifecycle of the monthly partitions of `license_heartbeats`: created ahead of time so that
+//! a heartbeat at a month boundary always has a partition to land in, rows that landed in the
+//! default partition (the safety net) reported and moved into their month once it exists, and
+//! months older than the retention detached and dropped.
+//!
+//! Every step runs in the database under one advisory lock (see the SQL functions
+//! `ensure_heartbeat_partitions` and `drop_heartbeat_partitions_before`), so any number of
+//! instances may run the maintenance at once, and running it twice changes nothing.
 
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 
 use crate::error::Result;
 
+/// How far ahead partitions are created and how long heartbeats are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionSettings {
+    /// Monthly partitions kept created after the current month.
+    pub ahead_months: u32,
+    /// Partitions that ended more than this many months ago are dropped.
+    pub retention_months: u32,
+}
+
+impl Default for PartitionSettings {
+    fn default() -> Self {
+        PartitionSettings { ahead_months: 3, retention_months: 12 }
+    }
+}
+
+/// What one maintenance run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintenanceReport {
+    /// Partitions created (ahead of time, or for months whose rows sat in the default partition).
+    pub created: i32,
+    /// Rows found in the default partition before the run.
+    pub stray_rows_found: i64,
+    /// Rows still in the default partition after the run (0 unless rows keep arriving there).
+    pub stray_rows_left: i64,
+    /// Partitions detached and dropped by the retention, oldest first.
+    pub dropped: Vec<String>,
+}
+
 /// Creates the partitions for `months` months starting with the month of `first_day` (UTC);
-/// returns how many were new. Idempotent; several instances may call it at once.
+/// returns how many were new. Rows of those months in the default partition move into them.
 pub async fn ensure_partitions(pool: &PgPool, first_day: NaiveDate, months: u32) -> Result<i32> {
     Ok(sqlx::query_scalar("SELECT ensure_heartbeat_partitions($1, $2)")
         .bind(first_day)
@@ -21,23 +55,64 @@ pub async fn ensure_partitions(pool: &PgPool, first_day: NaiveDate, months: u32)
 /// The current month and `ahead` months after it, by the database's clock.
 pub async fn ensure_current(pool: &PgPool, ahead: u32) -> Result<i32> {
     let today: NaiveDate = sqlx::query_scalar("SELECT (now() AT TIME ZONE 'UTC')::date").fetch_one(pool).await?;
-    let created = ensure_partitions(pool, today, ahead + 1).await?;
-    let stray: i64 = sqlx::query_scalar("SELECT count(*) FROM license_heartbeats_default").fetch_one(pool).await?;
-    if stray > 0 {
-        tracing::warn!(rows = stray, "heartbeats landed in the default partition: a monthly partition was missing");
-    }
-    Ok(created)
+    ensure_partitions(pool, today, ahead + 1).await
 }
 
-/// Runs the maintenance daily until the task is dropped.
-pub async fn run(pool: PgPool, ahead: u32) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(24 * 60 * 60));
-    loop {
-        ticker.tick().await;
-        match ensure_current(&pool, ahead).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(created = n, "created heartbeat partitions"),
-            Err(err) => tracing::error!(error = ?err, "heartbeat partition maintenance failed"),
+async fn stray_rows(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM license_heartbeats_default").fetch_one(pool).await?)
+}
+
+/// One full maintenance run by the database's clock: partitions ahead, the default partition
+/// emptied into monthly partitions (for rows within the retention), old partitions dropped.
+pub async fn maintain(pool: &PgPool, settings: PartitionSettings) -> Result<MaintenanceReport> {
+    let cutoff: DateTime<Utc> = sqlx::query_scalar("SELECT now() - make_interval(months => $1)")
+        .bind(i32::try_from(settings.retention_months).unwrap_or(i32::MAX))
+        .fetch_one(pool)
+        .await?;
+    let mut report = MaintenanceReport { stray_rows_found: stray_rows(pool).await?, ..Default::default() };
+    report.created += ensure_current(pool, settings.ahead_months).await?;
+    if report.stray_rows_found > 0 {
+        tracing::warn!(
+            rows = report.stray_rows_found,
+            "heartbeats landed in the default partition (a monthly partition was missing); moving them"
+        );
+        let months: Vec<NaiveDate> = sqlx::query_scalar(
+            "SELECT DISTINCT date_trunc('month', received_at AT TIME ZONE 'UTC')::date
+             FROM license_heartbeats_default WHERE received_at >= $1 ORDER BY 1",
+        )
+        .bind(cutoff)
+        .fetch_all(pool)
+        .await?;
+        for month in months {
+            report.created += ensure_partitions(pool, month, 1).await?;
         }
+    }
+    report.dropped =
+        sqlx::query_scalar("SELECT drop_heartbeat_partitions_before($1)").bind(cutoff).fetch_all(pool).await?;
+    report.stray_rows_left = stray_rows(pool).await?;
+    if report.stray_rows_left > 0 {
+        tracing::warn!(rows = report.stray_rows_left, "heartbeats remain in the default partition");
+    }
+    if report.created > 0 || !report.dropped.is_empty() {
+        tracing::info!(created = report.created, dropped = ?report.dropped, "heartbeat partition maintenance");
+    }
+    Ok(report)
+}
+
+/// Runs the maintenance daily (the first run a day after start-up: `serve` runs one before
+/// listening) until the task is dropped; a failed run is retried after an hour.
+pub async fn run(pool: PgPool, settings: PartitionSettings) {
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+    const RETRY: Duration = Duration::from_secs(60 * 60);
+    let mut wait = DAY;
+    loop {
+        tokio::time::sleep(wait).await;
+        wait = match maintain(&pool, settings).await {
+            Ok(_) => DAY,
+            Err(err) => {
+                tracing::error!(error = ?err, "heartbeat partition maintenance failed; retrying in an hour");
+                RETRY
+            }
+        };
     }
 }

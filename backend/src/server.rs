@@ -7,19 +7,22 @@ use tokio::task::JoinHandle;
 
 use crate::config::ServeArgs;
 use crate::db::Database;
+use crate::partitions::PartitionSettings;
 use crate::state::AppState;
-use crate::{graphql, http, partitions, sessions};
+use crate::{backups, graphql, http, partitions, sessions};
 
 /// Background work of one instance, coordinated with other instances through the database.
 /// Aborted when dropped.
 pub struct BackgroundTasks(Vec<JoinHandle<()>>);
 
 impl BackgroundTasks {
-    pub fn spawn(state: &AppState, partitions_ahead: u32) -> Self {
+    pub fn spawn(state: &AppState, partitions: PartitionSettings) -> Self {
         BackgroundTasks(vec![
             tokio::spawn(sessions::cleanup::run(state.pool.clone(), state.sessions)),
-            tokio::spawn(partitions::run(state.pool.clone(), partitions_ahead)),
+            tokio::spawn(partitions::run(state.pool.clone(), partitions)),
             tokio::spawn(purge_dashboard_sessions(state.pool.clone(), state.auth.sessions)),
+            tokio::spawn(backups::schedule::run(state.pool.clone(), state.backups.clone())),
+            tokio::spawn(backups::git_remote::run(state.pool.clone(), state.backups.clone())),
         ])
     }
 }
@@ -58,9 +61,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn run(args: &ServeArgs, sessions: crate::config::SessionSettings, database: &Database) -> anyhow::Result<()> {
     database.migrate().await?;
-    partitions::ensure_current(&database.pool, args.partitions_ahead_months).await?;
-    let state = AppState::new(database.pool.clone(), sessions).with_auth(args.auth_settings());
-    let _background = BackgroundTasks::spawn(&state, args.partitions_ahead_months);
+    partitions::maintain(&database.pool, args.partition_settings()).await?;
+    let backup_settings = args.backups.settings(&args.database);
+    if let Some(schedule) = &backup_settings.schedule {
+        backups::schedule::check_timezone(&database.pool, &schedule.timezone).await?;
+    }
+    let state =
+        AppState::new(database.pool.clone(), sessions).with_auth(args.auth_settings()).with_backups(backup_settings);
+    let _background = BackgroundTasks::spawn(&state, args.partition_settings());
     let listener = tokio::net::TcpListener::bind(args.listen_addr)
         .await
         .with_context(|| format!("cannot listen on LISTEN_ADDR={}", args.listen_addr))?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::admin::AuthSettings;
+use crate::backups::BackupSettings;
 use crate::config::SessionSettings;
 use crate::sessions::heartbeat::HeartbeatWriter;
 
@@ -18,17 +19,25 @@ pub struct AppState {
     pub heartbeats: HeartbeatWriter,
     /// Dashboard sign-in: session timeouts, whether admins need 2FA, trusted proxies.
     pub auth: Arc<AuthSettings>,
+    /// Where backups go and how they are scheduled, pushed and pruned (`with_backups`; the
+    /// defaults otherwise: `./backups`, no schedule, no git remote).
+    pub backups: Arc<BackupSettings>,
 }
 
 impl AppState {
     /// Needs a running Tokio runtime: it starts the heartbeat writer.
     pub fn new(pool: PgPool, sessions: SessionSettings) -> Self {
         let heartbeats = HeartbeatWriter::spawn(pool.clone(), sessions);
-        AppState { pool, sessions, heartbeats, auth: Arc::new(AuthSettings::default()) }
+        AppState { pool, sessions, heartbeats, auth: Arc::default(), backups: Arc::default() }
     }
 
     pub fn with_auth(mut self, auth: AuthSettings) -> Self {
         self.auth = Arc::new(auth);
+        self
+    }
+
+    pub fn with_backups(mut self, backups: BackupSettings) -> Self {
+        self.backups = Arc::new(backups);
         self
     }
 }

@@ -183,6 +183,7 @@ async fn no_secret_reaches_a_log_line_or_an_audit_row(pool: PgPool) {
         .arg("serve")
         .env("DATABASE_URL", &url)
         .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("BACKUP_SCHEDULE", "false")
         .env("DATABASE_MAX_CONNECTIONS", "4")
         .env("RUST_LOG", "debug")
         .env("LOG_FORMAT", "json")

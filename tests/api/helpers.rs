@@ -8,6 +8,7 @@ use std::time::Duration;
 use license_server::admin::AuthSettings;
 use license_server::api_keys;
 use license_server::auth::{Actor, Scope};
+use license_server::backups::BackupSettings;
 use license_server::config::SessionSettings;
 use license_server::server::{self, BackgroundTasks};
 use license_server::state::AppState;
@@ -32,6 +33,8 @@ pub struct Options {
     /// Runs the cleanup and partition maintenance like `serve` does.
     pub background: bool,
     pub auth: AuthSettings,
+    /// Backup settings (the defaults otherwise: no schedule, no git remote).
+    pub backups: Option<BackupSettings>,
 }
 
 pub async fn spawn_app(pool: &PgPool) -> TestApp {
@@ -49,8 +52,11 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async move {
             let pool = PgPoolOptions::new().max_connections(4).connect_with(connect_options).await.unwrap();
-            let state = AppState::new(pool.clone(), options.sessions).with_auth(options.auth);
-            let background = options.background.then(|| BackgroundTasks::spawn(&state, 3));
+            let mut state = AppState::new(pool.clone(), options.sessions).with_auth(options.auth);
+            if let Some(backups) = options.backups {
+                state = state.with_backups(backups);
+            }
+            let background = options.background.then(|| BackgroundTasks::spawn(&state, Default::default()));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             ready_tx.send(listener.local_addr().unwrap()).unwrap();
             axum::serve(

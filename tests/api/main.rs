@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit_log;
+mod backups;
 mod cleanup;
 mod concurrency;
 mod embedded;

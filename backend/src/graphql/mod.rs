@@ -9,6 +9,7 @@ use crate::admin::login::{LoginMutation, LoginQuery};
 use crate::admin::users::{AdminUserMutation, AdminUserQuery};
 use crate::api_keys::{ApiKeyMutation, ApiKeyQuery};
 use crate::audit::AuditQuery;
+use crate::backups::{BackupMutation, BackupQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
 use crate::licenses::{LicenseMutation, LicenseQuery};
@@ -28,6 +29,7 @@ pub struct QueryRoot(
     AdminUserQuery,
     ApiKeyQuery,
     AuditQuery,
+    BackupQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,6 +43,7 @@ pub struct MutationRoot(
     LoginMutation,
     AdminUserMutation,
     ApiKeyMutation,
+    BackupMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -1,0 +1,159 @@
+//! Backups in GraphQL: listed newest first (analysts and admins); created, verified and restored
+//! by admins. A restore must be confirmed explicitly with `confirm: true`.
+
+use async_graphql::{Context, Object, SimpleObject, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Backup, BackupKind, BackupStatus, PushStatus};
+use crate::auth::{caller, Permission, Require};
+use crate::error::{Error, GqlResultExt};
+use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::state::AppState;
+
+#[Object]
+impl Backup {
+    async fn id(&self) -> ID {
+        to_id(self.id)
+    }
+    /// The archive's file name, in the backup directory and on the git remote.
+    async fn file_name(&self) -> &str {
+        &self.file_name
+    }
+    async fn kind(&self) -> BackupKind {
+        self.kind
+    }
+    async fn status(&self) -> BackupStatus {
+        self.status
+    }
+    /// The local day a scheduled backup was taken for.
+    async fn scheduled_for(&self) -> Option<NaiveDate> {
+        self.scheduled_for
+    }
+    /// Size of the compressed archive in bytes.
+    async fn size_bytes(&self) -> Option<i64> {
+        self.size_bytes
+    }
+    /// SHA-256 of the archive, lowercase hex.
+    async fn sha256(&self) -> Option<&str> {
+        self.sha256.as_deref()
+    }
+    /// Who took it: the API key or user, `cli:<user>`, or `system` for scheduled backups.
+    async fn created_by(&self) -> &str {
+        &self.created_by
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.completed_at
+    }
+    /// Why the backup failed.
+    async fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+    async fn push_status(&self) -> PushStatus {
+        self.push_status
+    }
+    async fn push_attempts(&self) -> i32 {
+        self.push_attempts
+    }
+    async fn pushed_at(&self) -> Option<DateTime<Utc>> {
+        self.pushed_at
+    }
+    /// The git commit that carries the archive on the remote.
+    async fn push_commit(&self) -> Option<&str> {
+        self.push_commit.as_deref()
+    }
+    /// Why the last push failed; the push is retried.
+    async fn push_error(&self) -> Option<&str> {
+        self.push_error.as_deref()
+    }
+    /// When the local copy was deleted by the retention setting (the remote keeps it).
+    async fn pruned_at(&self) -> Option<DateTime<Utc>> {
+        self.pruned_at
+    }
+}
+
+/// The result of checking a backup's archive.
+#[derive(SimpleObject)]
+pub struct BackupVerification {
+    pub backup: Backup,
+    /// The archive is here, matches its recorded size and SHA-256, and `pg_restore` reads it.
+    pub ok: bool,
+    /// What is wrong when `ok` is false.
+    pub problem: Option<String>,
+}
+
+#[derive(Default)]
+pub struct BackupQuery;
+
+#[Object]
+impl BackupQuery {
+    /// Backups, newest first.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn backups(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ListConnection<Backup>> {
+        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let total = super::count(pool).await.gql()?;
+        paginate(PageArgs { after, before, first, last }, total, |offset, limit| super::list(pool, offset, limit)).await
+    }
+
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn backup(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Backup>> {
+        let id = parse_id(&id, "id").gql()?;
+        super::find(&ctx.data_unchecked::<AppState>().pool, id).await.gql()
+    }
+}
+
+#[derive(Default)]
+pub struct BackupMutation;
+
+#[Object]
+impl BackupMutation {
+    /// Takes a backup now and returns it once the archive is written (and pushed, when a git
+    /// remote is configured; a failed push shows in `pushStatus` and is retried).
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn create_backup(&self, ctx: &Context<'_>) -> async_graphql::Result<Backup> {
+        let state = ctx.data_unchecked::<AppState>();
+        let caller = caller(ctx).gql()?;
+        super::create(&state.pool, &state.backups, &caller.actor, caller.ip).await.gql()
+    }
+
+    /// Checks a backup's archive without changing anything.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn verify_backup(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<BackupVerification> {
+        let state = ctx.data_unchecked::<AppState>();
+        let id = parse_id(&id, "id").gql()?;
+        let verification = super::verify(&state.pool, &state.backups, id).await.gql()?;
+        Ok(BackupVerification {
+            backup: verification.backup,
+            ok: verification.problem.is_none(),
+            problem: verification.problem,
+        })
+    }
+
+    /// Replaces the whole database with the backup's contents (the backup catalog excepted).
+    /// `confirm` must be true. The archive is verified first; a corrupt one is refused and the
+    /// database stays as it was.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn restore_backup(&self, ctx: &Context<'_>, id: ID, confirm: bool) -> async_graphql::Result<Backup> {
+        let state = ctx.data_unchecked::<AppState>();
+        let caller = caller(ctx).gql()?;
+        let id = parse_id(&id, "id").gql()?;
+        if !confirm {
+            return Err(Error::bad_input(
+                "confirm",
+                "restoring replaces every table's contents: pass confirm: true to go ahead",
+            ))
+            .gql();
+        }
+        super::restore(&state.pool, &state.backups, &caller.actor, caller.ip, id).await.gql()
+    }
+}

@@ -1,0 +1,151 @@
+//! Running `pg_dump` and `pg_restore` against the database the pool talks to.
+//!
+//! The connection comes from the pool's own options (host or Unix socket directory, port, user,
+//! database, SSL mode) and is handed to the programs through libpq's environment variables; the
+//! password travels only in `PGPASSWORD`, never on a command line (visible to every local user)
+//! or in a log line. Other `PG*` variables of the server's environment are removed so that they
+//! cannot redirect a dump or a restore to another database.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _};
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
+use sqlx::{ConnectOptions, PgPool};
+use tokio::process::Command;
+
+use crate::embedded_pg::find_pg_bin_dir;
+
+/// How long a restore waits for a table lock before it gives up (and changes nothing).
+const RESTORE_LOCK_TIMEOUT: &str = "60s";
+
+pub struct PgTools {
+    bin_dir: PathBuf,
+    options: PgConnectOptions,
+}
+
+impl PgTools {
+    pub fn for_pool(pool: &PgPool) -> anyhow::Result<Self> {
+        let bin_dir = find_pg_bin_dir(&["pg_dump", "pg_restore"], "postgresql-client")?;
+        Ok(PgTools { bin_dir, options: (*pool.connect_options()).clone() })
+    }
+
+    fn database(&self) -> &str {
+        self.options.get_database().unwrap_or_else(|| self.options.get_username())
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.bin_dir.join(program));
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PG") {
+                cmd.env_remove(name);
+            }
+        }
+        let host = match self.options.get_socket() {
+            Some(dir) => dir.to_string_lossy().into_owned(),
+            None => self.options.get_host().to_owned(),
+        };
+        cmd.env("PGHOST", host)
+            .env("PGPORT", self.options.get_port().to_string())
+            .env("PGUSER", self.options.get_username())
+            .env("PGDATABASE", self.database())
+            .env("PGAPPNAME", format!("license-server {program}"))
+            .env("PGSSLMODE", ssl_mode(self.options.get_ssl_mode()));
+        if let Some(password) = password(&self.options) {
+            cmd.env("PGPASSWORD", password);
+        }
+        cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        cmd
+    }
+
+    async fn run(&self, mut cmd: Command, what: &str) -> anyhow::Result<()> {
+        let output = cmd.output().await.with_context(|| format!("could not run {what}"))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let stderr: String = stderr.trim().chars().take(4000).collect();
+            bail!("{what} failed ({}): {stderr}", output.status);
+        }
+        Ok(())
+    }
+
+    /// A compressed custom-format archive of the whole database except the backup catalog.
+    pub async fn dump(&self, target: &Path) -> anyhow::Result<()> {
+        let mut cmd = self.command("pg_dump");
+        cmd.args(["--format=custom", "--compress=6", "--exclude-table=backups", "--file"]).arg(target);
+        self.run(cmd, "pg_dump").await
+    }
+
+    /// Reads the archive's table of contents: fails on anything that is not a readable archive.
+    pub async fn list(&self, archive: &Path) -> anyhow::Result<()> {
+        let mut cmd = self.command("pg_restore");
+        cmd.arg("--list").arg(archive);
+        self.run(cmd, "pg_restore --list").await
+    }
+
+    /// Drops and recreates every object of the archive in one transaction (see the module
+    /// documentation of `backups` for how this meets the running server).
+    pub async fn restore(&self, archive: &Path) -> anyhow::Result<()> {
+        let mut cmd = self.command("pg_restore");
+        cmd.env("PGOPTIONS", format!("-c lock_timeout={RESTORE_LOCK_TIMEOUT}"))
+            .args([
+                "--clean",
+                "--if-exists",
+                "--single-transaction",
+                "--exit-on-error",
+                "--no-owner",
+                "--no-privileges",
+            ])
+            .arg(format!("--dbname={}", self.database()))
+            .arg(archive);
+        self.run(cmd, "pg_restore").await
+    }
+}
+
+fn ssl_mode(mode: PgSslMode) -> &'static str {
+    match mode {
+        PgSslMode::Disable => "disable",
+        PgSslMode::Allow => "allow",
+        PgSslMode::Prefer => "prefer",
+        PgSslMode::Require => "require",
+        PgSslMode::VerifyCa => "verify-ca",
+        PgSslMode::VerifyFull => "verify-full",
+    }
+}
+
+/// The pool's password (sqlx offers no getter for it, but keeps it in its URL form).
+fn password(options: &PgConnectOptions) -> Option<String> {
+    options.to_url_lossy().password().map(percent_decode)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(byte) = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    #[test]
+    fn the_password_is_taken_from_the_pool_options_and_decoded() {
+        let options = PgConnectOptions::from_str("postgres://app:p%40ss%3Aw%2Frd@db.example:6543/licenses").unwrap();
+        assert_eq!(password(&options).as_deref(), Some("p@ss:w/rd"));
+        let without = PgConnectOptions::from_str("postgres://app@db.example/licenses").unwrap();
+        assert_eq!(password(&without), None);
+    }
+}

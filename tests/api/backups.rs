@@ -1,0 +1,402 @@
+//! Backups: taken, listed, verified and restored through GraphQL, the CLI and the scheduler;
+//! pushed to a git remote where nothing is ever removed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use license_server::auth::{Actor, Scope};
+use license_server::backups::{self, BackupSettings, GitRemote, PushStatus, Schedule};
+use serde_json::{json, Value};
+use sha2::Digest as _;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{ConnectOptions, PgPool};
+
+use crate::helpers::{spawn_app_with, Options, TestApp};
+
+/// A directory of its own under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("license-server-{what}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn settings_in(dir: &Path) -> BackupSettings {
+    BackupSettings { dir: dir.join("backups"), ..Default::default() }
+}
+
+async fn spawn_with_backups(pool: &PgPool, settings: BackupSettings) -> TestApp {
+    spawn_app_with(pool, Options { backups: Some(settings), ..Default::default() }).await
+}
+
+/// Every table's row count and a digest of its rows (the backup catalog excepted; the audit
+/// log without the rows about backups, which record the backup itself; API keys without
+/// `last_used_at`, which every request moves).
+async fn snapshot(pool: &PgPool) -> BTreeMap<String, (i64, String)> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'backups' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut snapshot = BTreeMap::new();
+    for table in tables {
+        let rows = match table.as_str() {
+            "audit_log" => "(SELECT * FROM audit_log WHERE entity_type <> 'backup')".to_owned(),
+            "api_keys" => "(SELECT id, name, scope, key_digest, display_prefix, created_by, created_at, revoked_at \
+                           FROM api_keys)"
+                .to_owned(),
+            _ => format!("\"{table}\""),
+        };
+        let row: (i64, Option<String>) =
+            sqlx::query_as(&format!("SELECT count(*), md5(string_agg(t::text, '|' ORDER BY t::text)) FROM {rows} t"))
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        snapshot.insert(table, (row.0, row.1.unwrap_or_default()));
+    }
+    snapshot
+}
+
+async fn create_backup(app: &TestApp, admin: &str) -> Value {
+    let reply = app
+        .gql(
+            admin,
+            "mutation { createBackup { id fileName kind status sizeBytes sha256 createdBy pushStatus pushError } }",
+            json!({}),
+        )
+        .await;
+    reply.data("createBackup").clone()
+}
+
+/// Some of everything: customers, licenses, devices, sessions, heartbeats, ended sessions, keys.
+async fn some_activity(app: &TestApp, admin: &str, client: &str, tag: &str) {
+    let (_, license_key) = app.create_license(admin, 3, 2).await;
+    let token = app.session(client, &license_key, &format!("{tag}-a")).await;
+    app.heartbeat(client, &token).await;
+    let other = app.session(client, &license_key, &format!("{tag}-b")).await;
+    app.end_session(client, &other).await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_restored_backup_brings_every_table_back_exactly_as_it_was(pool: PgPool) {
+    let dir = TempDir::new("backup-restore");
+    let app = spawn_with_backups(&pool, settings_in(&dir.0)).await;
+    let (admin, client) = (app.key(Scope::Admin).await, app.key(Scope::Client).await);
+    some_activity(&app, &admin, &client, "before").await;
+    let before = snapshot(&pool).await;
+
+    let backup = create_backup(&app, &admin).await;
+    assert_eq!(backup["status"], "COMPLETED", "{backup}");
+    assert_eq!(backup["kind"], "MANUAL");
+    assert!(backup["createdBy"].as_str().unwrap().starts_with("test"), "the creator is the calling key: {backup}");
+    let archive = dir.0.join("backups").join(backup["fileName"].as_str().unwrap());
+    let bytes = std::fs::read(&archive).unwrap();
+    assert_eq!(bytes.len() as i64, backup["sizeBytes"].as_i64().unwrap());
+    assert_eq!(&bytes[..5], b"PGDMP", "a pg_dump custom-format archive");
+    let (_, sha256) = backups::digest(&archive).await.unwrap();
+    assert_eq!(backup["sha256"], sha256);
+
+    // Change everything the backup holds: new rows, changed rows, deleted rows, a new key.
+    some_activity(&app, &admin, &client, "after").await;
+    sqlx::query("UPDATE licenses SET notes = 'changed after the backup'").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM license_sessions").execute(&pool).await.unwrap();
+    let later_key = app.key(Scope::Admin).await;
+    assert_ne!(snapshot(&pool).await, before);
+
+    let id = backup["id"].as_str().unwrap();
+    let restored =
+        app.gql(&admin, "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { id } }", json!({"id": id})).await;
+    assert_eq!(restored.data("restoreBackup")["id"], id);
+
+    assert_eq!(snapshot(&pool).await, before, "every table is exactly as it was when the backup was taken");
+    let restores: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'backup.restored' AND entity_id = $1 AND actor_name = 'test Admin'",
+    )
+    .bind(id)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(restores, 1, "the restore itself is audited");
+
+    // The server goes on working on the restored database, through its own pool.
+    let listed = app.gql(&admin, "{ backups { totalCount nodes { id } } }", json!({})).await;
+    assert_eq!(listed.data("backups")["nodes"][0]["id"], id, "the catalog survives the restore");
+    let later = app.gql(&later_key, "{ backups { totalCount } }", json!({})).await;
+    assert_eq!(later.status, 401, "the key created after the backup is gone");
+    some_activity(&app, &admin, &client, "restored").await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_corrupt_archive_is_refused_and_the_database_is_left_as_it_was(pool: PgPool) {
+    let dir = TempDir::new("backup-corrupt");
+    let app = spawn_with_backups(&pool, settings_in(&dir.0)).await;
+    let (admin, client) = (app.key(Scope::Admin).await, app.key(Scope::Client).await);
+    some_activity(&app, &admin, &client, "one").await;
+    let backup = create_backup(&app, &admin).await;
+    some_activity(&app, &admin, &client, "two").await;
+
+    let archive = dir.0.join("backups").join(backup["fileName"].as_str().unwrap());
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&archive, bytes).unwrap();
+    let before = snapshot(&pool).await;
+
+    let id = backup["id"].as_str().unwrap();
+    let verified =
+        app.gql(&admin, "mutation($id: ID!) { verifyBackup(id: $id) { ok problem } }", json!({"id": id})).await;
+    assert_eq!(verified.data("verifyBackup")["ok"], false);
+    assert!(verified.data("verifyBackup")["problem"].as_str().unwrap().contains("corrupt"));
+
+    let refused =
+        app.gql(&admin, "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { id } }", json!({"id": id})).await;
+    assert_eq!(refused.error_code(), "BAD_USER_INPUT", "{:?}", refused.body);
+    let message = refused.body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("corrupt") && message.contains("unchanged"), "{message}");
+    assert_eq!(snapshot(&pool).await, before, "nothing changed");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_restore_without_confirmation_or_by_an_analyst_changes_nothing(pool: PgPool) {
+    let dir = TempDir::new("backup-confirm");
+    let app = spawn_with_backups(&pool, settings_in(&dir.0)).await;
+    let (admin, analyst) = (app.key(Scope::Admin).await, app.key(Scope::Analyst).await);
+    let backup = create_backup(&app, &admin).await;
+    app.create_customer(&admin, "after@example.com").await;
+    let before = snapshot(&pool).await;
+    let id = backup["id"].as_str().unwrap();
+    let restore = "mutation($id: ID!, $c: Boolean!) { restoreBackup(id: $id, confirm: $c) { id } }";
+
+    let unconfirmed = app.gql(&admin, restore, json!({"id": id, "c": false})).await;
+    assert_eq!(unconfirmed.error_code(), "BAD_USER_INPUT");
+    assert_eq!(unconfirmed.error_field(), "confirm");
+    let by_analyst = app.gql(&analyst, restore, json!({"id": id, "c": true})).await;
+    assert_eq!(by_analyst.error_code(), "FORBIDDEN");
+    let unknown = app.gql(&admin, restore, json!({"id": uuid::Uuid::new_v4().to_string(), "c": true})).await;
+    assert_eq!(unknown.error_code(), "NOT_FOUND");
+    assert_eq!(snapshot(&pool).await, before);
+
+    let listed = app.gql(&analyst, "{ backups { nodes { id } } }", json!({})).await;
+    assert_eq!(listed.data("backups")["nodes"][0]["id"], id, "analysts may list backups");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn backups_are_listed_newest_first(pool: PgPool) {
+    let dir = TempDir::new("backup-list");
+    let app = spawn_with_backups(&pool, settings_in(&dir.0)).await;
+    let admin = app.key(Scope::Admin).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(create_backup(&app, &admin).await["id"].as_str().unwrap().to_owned());
+    }
+    let listed = app.gql(&admin, "{ backups(first: 10) { totalCount nodes { id } } }", json!({})).await;
+    let listed: Vec<&str> =
+        listed.data("backups")["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap()).collect();
+    ids.reverse();
+    assert_eq!(listed, ids);
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git").arg("--git-dir").arg(dir).args(args).output().unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn bare_repository(dir: &Path) -> PathBuf {
+    let remote = dir.join("remote.git");
+    let status = Command::new("git").args(["init", "-q", "--bare"]).arg(&remote).status().unwrap();
+    assert!(status.success());
+    remote
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn backups_pushed_to_a_git_remote_are_never_removed_there(pool: PgPool) {
+    let dir = TempDir::new("backup-git");
+    let remote = bare_repository(&dir.0);
+    let settings = BackupSettings {
+        git: Some(GitRemote { url: remote.display().to_string().into(), branch: "main".into() }),
+        retention_count: 1,
+        ..settings_in(&dir.0)
+    };
+    let mut history: Vec<String> = Vec::new();
+    let mut taken = Vec::new();
+    for _ in 0..4 {
+        let backup = backups::create(&pool, &settings, &Actor::cli(), None).await.unwrap();
+        assert_eq!(backup.push_status, PushStatus::Pushed, "{:?}", backup.push_error);
+        let head = git(&remote, &["rev-parse", "main"]);
+        if let Some(previous) = history.last() {
+            let kept = Command::new("git")
+                .arg("--git-dir")
+                .arg(&remote)
+                .args(["merge-base", "--is-ancestor", previous, &head])
+                .status()
+                .unwrap();
+            assert!(kept.success(), "the remote's history only grows: {previous} is still an ancestor of {head}");
+        }
+        assert_eq!(backup.push_commit.as_deref(), Some(head.as_str()));
+        history.push(head);
+        taken.push(backup);
+    }
+
+    let files = git(&remote, &["ls-tree", "-r", "--name-only", "main"]);
+    for backup in &taken {
+        assert!(files.contains(&format!("backups/{}", backup.file_name)), "{files}");
+        assert!(files.contains(&format!("backups/{}.sha256", backup.file_name)), "{files}");
+        let content = Command::new("git")
+            .arg("--git-dir")
+            .arg(&remote)
+            .args(["cat-file", "blob", &format!("main:backups/{}", backup.file_name)])
+            .output()
+            .unwrap()
+            .stdout;
+        let digest = sha2::Sha256::digest(&content).iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_eq!(Some(digest), backup.sha256, "the remote holds the archive itself");
+    }
+    let commits: Vec<String> =
+        git(&remote, &["log", "--format=%H %an <%ae>", "main"]).lines().map(str::to_owned).collect();
+    assert_eq!(commits.len(), 4, "one commit per backup: {commits:?}");
+    assert!(commits.iter().all(|c| c.ends_with("License Server Backups <backups@license-server.invalid>")));
+
+    // Locally only the newest archive is kept; the remote keeps all four.
+    let local: Vec<String> = std::fs::read_dir(dir.0.join("backups"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".dump"))
+        .collect();
+    assert_eq!(local, [taken[3].file_name.clone()]);
+    let pruned: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM backups WHERE pruned_at IS NOT NULL").fetch_one(&pool).await.unwrap();
+    assert_eq!(pruned, 3);
+
+    // A pruned backup still verifies from the pushed copy.
+    let verification = backups::verify(&pool, &settings, taken[0].id).await.unwrap();
+    assert_eq!(verification.problem, None);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failed_push_is_recorded_keeps_the_local_copy_and_succeeds_on_retry(pool: PgPool) {
+    let dir = TempDir::new("backup-git-retry");
+    let missing = dir.0.join("not-yet.git");
+    let settings = BackupSettings {
+        git: Some(GitRemote { url: missing.display().to_string().into(), branch: "main".into() }),
+        retention_count: 1,
+        ..settings_in(&dir.0)
+    };
+    let first = backups::create(&pool, &settings, &Actor::cli(), None).await.unwrap();
+    let second = backups::create(&pool, &settings, &Actor::cli(), None).await.unwrap();
+    for backup in [&first, &second] {
+        assert_eq!(backup.push_status, PushStatus::Failed);
+        assert!(backup.push_error.as_deref().unwrap_or("").contains("git"), "{:?}", backup.push_error);
+        assert!(!backup.push_error.as_deref().unwrap().contains(missing.to_str().unwrap()), "the remote URL is masked");
+    }
+    assert!(settings.dir.join(&first.file_name).is_file(), "an unpushed backup is never pruned");
+
+    let remote = bare_repository(&dir.0);
+    std::fs::rename(&remote, &missing).unwrap();
+    let report = backups::git_remote::push_pending(&pool, &settings).await.unwrap();
+    assert_eq!(report.pushed.len(), 2, "{report:?}");
+    backups::prune(&pool, &settings).await.unwrap();
+    assert!(!settings.dir.join(&first.file_name).exists(), "pruned once pushed");
+    assert_eq!(git(&missing, &["rev-list", "--count", "main"]), "2");
+    let attempts: i32 = sqlx::query_scalar("SELECT push_attempts FROM backups WHERE id = $1")
+        .bind(first.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(attempts >= 2, "the failure and the retry are counted: {attempts}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_scheduled_backup_runs_exactly_once_when_two_schedulers_race(pool: PgPool) {
+    let dir = TempDir::new("backup-schedule");
+    // Due since midnight, so both schedulers find it due now.
+    let settings = BackupSettings {
+        schedule: Some(Schedule { time: chrono::NaiveTime::MIN, timezone: "Europe/Berlin".into() }),
+        ..settings_in(&dir.0)
+    };
+    let options = (*pool.connect_options()).clone();
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let (options, settings) = (options.clone(), settings.clone());
+        runs.push(tokio::spawn(async move {
+            // Each scheduler with its own pool, as in two server processes.
+            let instance = PgPoolOptions::new().max_connections(2).connect_with(options).await.unwrap();
+            let taken = backups::schedule::run_if_due(&instance, &settings).await.unwrap();
+            instance.close().await;
+            taken
+        }));
+    }
+    let mut taken = Vec::new();
+    for run in runs {
+        taken.extend(run.await.unwrap());
+    }
+    assert_eq!(taken.len(), 1, "exactly one of the two took the backup");
+    assert_eq!(
+        backups::schedule::run_if_due(&pool, &settings).await.unwrap().map(|b| b.id),
+        None,
+        "and only once a day"
+    );
+    let (count, kind, by, today): (i64, String, String, bool) = sqlx::query_as(
+        "SELECT count(*), min(kind), min(created_by), bool_and(scheduled_for = (now() AT TIME ZONE 'Europe/Berlin')::date)
+         FROM backups",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((count, kind.as_str(), by.as_str(), today), (1, "scheduled", "system", true));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_cli_creates_lists_verifies_and_restores_only_with_yes(pool: PgPool) {
+    let dir = TempDir::new("backup-cli");
+    let url = pool.connect_options().to_url_lossy().to_string();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_license-server"))
+            .arg("backup")
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("DATABASE_MAX_CONNECTIONS", "2")
+            .env("BACKUP_DIR", dir.0.join("backups"))
+            .output()
+            .unwrap()
+    };
+    let created = run(&["create"]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let id = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "create prints the new backup's id: {id:?}");
+
+    let listed = run(&["list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
+    let verified = run(&["verify", &id]);
+    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+    assert!(String::from_utf8_lossy(&verified.stdout).contains("intact"));
+
+    sqlx::query("INSERT INTO customers (name, email) VALUES ('Later', 'later@example.com')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let dry = run(&["restore", &id]);
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("would restore"), "{}", String::from_utf8_lossy(&dry.stdout));
+    let customers = || async { crate::helpers::count(&pool, "SELECT count(*) FROM customers").await };
+    assert_eq!(customers().await, 1, "without --yes nothing is restored");
+
+    let restored = run(&["restore", &id, "--yes"]);
+    assert!(restored.status.success(), "{}", String::from_utf8_lossy(&restored.stderr));
+    assert_eq!(customers().await, 0, "the customer added after the backup is gone");
+
+    let unknown = run(&["verify", &uuid::Uuid::new_v4().to_string()]);
+    assert!(!unknown.status.success());
+}
