@@ -1,6 +1,6 @@
 //! License server: device activation, live sessions and heartbeats over GraphQL on PostgreSQL.
 //!
-//! One module per domain area (customers, licenses, devices, sessions, api_keys, audit), each
+//! One module per domain area (customers, licenses, devices, sessions, resources, api_keys, audit), each
 //! owning its SQL, its rules and its GraphQL types; `graphql` merges them into one schema and
 //! `http` serves it.
 
@@ -17,6 +17,7 @@ pub mod graphql;
 pub mod http;
 pub mod licenses;
 pub mod partitions;
+pub mod resources;
 pub mod secret;
 pub mod server;
 pub mod sessions;

@@ -9,5 +9,6 @@ mod helpers;
 mod http;
 mod lifecycle;
 mod partitions;
+mod resources;
 mod schema;
 mod shutdown;

@@ -8,17 +8,25 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
 use crate::licenses::{LicenseMutation, LicenseQuery};
+use crate::resources::{ResourceMutation, ResourceQuery};
 use crate::sessions::client_api::{ClientMutation, ClientQuery};
 use crate::sessions::{SessionMutation, SessionQuery};
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, SessionQuery);
+pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, SessionQuery, ResourceQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(ClientMutation, CustomerMutation, LicenseMutation, DeviceMutation, SessionMutation);
+pub struct MutationRoot(
+    ClientMutation,
+    CustomerMutation,
+    LicenseMutation,
+    DeviceMutation,
+    SessionMutation,
+    ResourceMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

@@ -15,6 +15,7 @@ use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::resources::{self, Resource};
 use crate::sessions::{self, EndReason, EndedSession, LiveSession};
 use crate::state::AppState;
 pub use key::LicenseKey;
@@ -99,6 +100,11 @@ impl License {
     async fn live_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LiveSession>> {
         let state = ctx.data_unchecked::<AppState>();
         sessions::list_live(&state.pool, &state.sessions, Some(self.id)).await.gql()
+    }
+
+    /// The pool resources allocated to this license, by type and value.
+    async fn resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
+        resources::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id).await.gql()
     }
 
     /// Ended sessions, most recently ended first.
