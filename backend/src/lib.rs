@@ -1,13 +1,14 @@
 //! License server: device activation, live sessions and heartbeats over GraphQL on PostgreSQL.
 //!
-//! One module per domain area (customers, licenses, devices, sessions, resources, api_keys, audit), each
-//! owning its SQL, its rules and its GraphQL types; `graphql` merges them into one schema and
-//! `http` serves it.
+//! One module per domain area (customers, licenses, devices, sessions, resources, crm, api_keys,
+//! audit), each owning its SQL, its rules and its GraphQL types; `graphql` merges them into one
+//! schema and `http` serves it.
 
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod crm;
 pub mod customers;
 pub mod db;
 pub mod devices;

@@ -4,6 +4,7 @@
 mod admin;
 mod cleanup;
 mod concurrency;
+mod crm;
 mod embedded;
 mod helpers;
 mod http;

@@ -5,6 +5,7 @@ pub mod pagination;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
+use crate::crm::{CrmMutation, CrmQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
 use crate::licenses::{LicenseMutation, LicenseQuery};
@@ -15,7 +16,7 @@ use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, SessionQuery, ResourceQuery);
+pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, SessionQuery, ResourceQuery, CrmQuery);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
@@ -26,6 +27,7 @@ pub struct MutationRoot(
     DeviceMutation,
     SessionMutation,
     ResourceMutation,
+    CrmMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
