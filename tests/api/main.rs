@@ -10,6 +10,7 @@ mod helpers;
 mod http;
 mod lifecycle;
 mod partitions;
+mod querying;
 mod resources;
 mod schema;
 mod shutdown;

@@ -13,6 +13,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::customers::{self, CreateCustomerInput, Customer};
 use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::filter::contains_pattern;
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
 use crate::resources::ResourceType;
@@ -253,11 +254,6 @@ fn clean_website(website: &str) -> Result<String> {
     Ok(website)
 }
 
-/// The search pattern for `ILIKE`, with the caller's wildcards taken literally.
-pub(crate) fn like_pattern(search: &str) -> String {
-    format!("%{}%", search.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
-}
-
 pub async fn find_institution(conn: &mut PgConnection, id: Uuid) -> Result<Option<Institution>> {
     Ok(sqlx::query_as(&format!("SELECT {INSTITUTION_COLUMNS} FROM institutions WHERE id = $1"))
         .bind(id)
@@ -473,7 +469,7 @@ async fn list_institutions(
     search: Option<&str>,
     args: PageArgs,
 ) -> async_graphql::Result<ListConnection<Institution>> {
-    let pattern = search.map(like_pattern);
+    let pattern = search.map(contains_pattern);
     let filter = "($1::text IS NULL OR name ILIKE $1 OR institution_type ILIKE $1)";
     let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM institutions WHERE {filter}"))
         .bind(&pattern)
@@ -499,7 +495,7 @@ async fn search(pool: &PgPool, query: &str, limit: i32) -> Result<Vec<CrmSearchR
     if !(1..=100).contains(&limit) {
         return Err(Error::bad_input("limit", "limit must be between 1 and 100"));
     }
-    let pattern = like_pattern(&query);
+    let pattern = contains_pattern(&query);
     let institutions: Vec<Institution> = sqlx::query_as(&format!(
         "SELECT {INSTITUTION_COLUMNS} FROM institutions WHERE name ILIKE $1 ORDER BY name, id LIMIT $2"
     ))

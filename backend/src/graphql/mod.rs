@@ -1,5 +1,6 @@
 //! The GraphQL schema: every domain's queries and mutations merged into one, plus its limits.
 
+pub mod filter;
 pub mod ids;
 pub mod pagination;
 
