@@ -78,6 +78,7 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> 
         "licenses_validity_window" => ("validUntil", "validUntil must be after validFrom"),
         "licenses_customer_id_fkey" => ("customerId", "no customer with this id"),
         "admin_users_username_key" => ("username", "this username is taken"),
+        "institutions_customer_id_key" => ("customerId", "this customer is already linked to another institution"),
         _ => return None,
     })
 }

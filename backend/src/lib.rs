@@ -1,8 +1,8 @@
 //! License server: device activation, live sessions and heartbeats over GraphQL on PostgreSQL.
 //!
-//! One module per domain area (customers, licenses, devices, sessions, api_keys, audit), each
-//! owning its SQL, its rules and its GraphQL types; `graphql` merges them into one schema and
-//! `http` serves it.
+//! One module per domain area (customers, licenses, devices, sessions, resources, crm, api_keys,
+//! audit), each owning its SQL, its rules and its GraphQL types; `graphql` merges them into one
+//! schema and `http` serves it.
 
 pub mod admin;
 pub mod api_keys;
@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod backups;
 pub mod config;
+pub mod crm;
 pub mod customers;
 pub mod db;
 pub mod devices;
@@ -19,6 +20,7 @@ pub mod graphql;
 pub mod http;
 pub mod licenses;
 pub mod partitions;
+pub mod resources;
 pub mod secret;
 pub mod server;
 pub mod sessions;

@@ -63,7 +63,7 @@ fn clean_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-fn clean_email(email: &str) -> Result<String> {
+pub(crate) fn clean_email(email: &str) -> Result<String> {
     let email = email.trim();
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
@@ -81,26 +81,36 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Customer>>
 }
 
 pub async fn create(state: &AppState, caller: &crate::auth::Caller, input: CreateCustomerInput) -> Result<Customer> {
+    let mut tx = state.pool.begin().await?;
+    let customer = insert(&mut tx, caller, input).await?;
+    tx.commit().await?;
+    Ok(customer)
+}
+
+/// Creates a customer (and its audit row) inside the caller's transaction.
+pub async fn insert(
+    conn: &mut PgConnection,
+    caller: &crate::auth::Caller,
+    input: CreateCustomerInput,
+) -> Result<Customer> {
     let name = clean_name(&input.name)?;
     let email = clean_email(&input.email)?;
-    let mut tx = state.pool.begin().await?;
     let customer: Customer = sqlx::query_as(&format!(
         "INSERT INTO customers (name, email, is_test) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
     ))
     .bind(name)
     .bind(email)
     .bind(input.is_test)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await
     .map_err(Error::from_db)?;
     audit::record(
-        &mut tx,
+        conn,
         &caller.actor,
         caller.ip,
         AuditEntry::new("customer.created", "customer", customer.id).new_values(&customer),
     )
     .await?;
-    tx.commit().await?;
     Ok(customer)
 }
 

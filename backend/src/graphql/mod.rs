@@ -1,5 +1,6 @@
 //! The GraphQL schema: every domain's queries and mutations merged into one, plus its limits.
 
+pub mod filter;
 pub mod ids;
 pub mod pagination;
 
@@ -10,9 +11,11 @@ use crate::admin::users::{AdminUserMutation, AdminUserQuery};
 use crate::api_keys::{ApiKeyMutation, ApiKeyQuery};
 use crate::audit::AuditQuery;
 use crate::backups::{BackupMutation, BackupQuery};
+use crate::crm::{CrmMutation, CrmQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
 use crate::licenses::{LicenseMutation, LicenseQuery};
+use crate::resources::{ResourceMutation, ResourceQuery};
 use crate::sessions::client_api::{ClientMutation, ClientQuery};
 use crate::sessions::{SessionMutation, SessionQuery};
 use crate::state::AppState;
@@ -30,6 +33,8 @@ pub struct QueryRoot(
     ApiKeyQuery,
     AuditQuery,
     BackupQuery,
+    ResourceQuery,
+    CrmQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -44,6 +49,8 @@ pub struct MutationRoot(
     AdminUserMutation,
     ApiKeyMutation,
     BackupMutation,
+    ResourceMutation,
+    CrmMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -13,8 +13,13 @@ use crate::auth::{caller, Caller, Permission, Require};
 use crate::customers::{self, Customer};
 use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::filter::{
+    contains_pattern, push_filter, push_order, push_page, Conditions, DateTimeFilter, Filter, IdFilter, IntFilter,
+    OrderDirection, Sql, StringFilter,
+};
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::resources::{self, Resource};
 use crate::sessions::{self, EndReason, EndedSession, LiveSession};
 use crate::state::AppState;
 pub use key::LicenseKey;
@@ -99,6 +104,11 @@ impl License {
     async fn live_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LiveSession>> {
         let state = ctx.data_unchecked::<AppState>();
         sessions::list_live(&state.pool, &state.sessions, Some(self.id)).await.gql()
+    }
+
+    /// The pool resources allocated to this license, by type and value.
+    async fn resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
+        resources::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id).await.gql()
     }
 
     /// Ended sessions, most recently ended first.
@@ -324,40 +334,135 @@ pub async fn set_active(state: &AppState, caller: &Caller, id: Uuid, active: boo
     Ok(new)
 }
 
-async fn list(
-    pool: &PgPool,
-    search: Option<&str>,
+/// What analysts ask about licenses.
+#[derive(Debug, Default, InputObject)]
+pub struct LicenseFilter {
+    pub id: Option<IdFilter>,
+    pub license_key: Option<StringFilter>,
+    pub customer_id: Option<IdFilter>,
+    pub customer_name: Option<StringFilter>,
+    pub customer_email: Option<StringFilter>,
+    pub license_type: Option<LicenseTypeFilter>,
+    pub is_active: Option<bool>,
+    pub device_limit: Option<IntFilter>,
+    pub concurrent_sessions_limit: Option<IntFilter>,
+    pub valid_from: Option<DateTimeFilter>,
+    pub valid_until: Option<DateTimeFilter>,
+    pub created_at: Option<DateTimeFilter>,
+    pub notes: Option<StringFilter>,
+    /// All of these must hold too.
+    pub and: Option<Vec<LicenseFilter>>,
+    /// At least one of these must hold too.
+    pub or: Option<Vec<LicenseFilter>>,
+}
+
+#[derive(Debug, Default, InputObject)]
+pub struct LicenseTypeFilter {
+    pub eq: Option<LicenseType>,
+    #[graphql(name = "in")]
+    pub in_list: Option<Vec<LicenseType>>,
+}
+
+impl Filter for LicenseFilter {
+    fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
+        c.id("id", "l.id", &self.id)?;
+        c.string("licenseKey", "l.license_key", &self.license_key)?;
+        c.id("customerId", "l.customer_id", &self.customer_id)?;
+        c.string("customerName", "c.name", &self.customer_name)?;
+        c.string("customerEmail", "c.email", &self.customer_email)?;
+        if let Some(t) = &self.license_type {
+            let in_list = t.in_list.as_ref().map(|v| v.iter().map(|t| t.as_str()).collect());
+            c.one_of("licenseType", "l.license_type", t.eq.map(LicenseType::as_str), in_list)?;
+        }
+        c.boolean("l.is_active", self.is_active);
+        c.int("deviceLimit", "l.device_limit", &self.device_limit)?;
+        c.int("concurrentSessionsLimit", "l.concurrent_sessions_limit", &self.concurrent_sessions_limit)?;
+        c.datetime("l.valid_from", &self.valid_from);
+        c.datetime("l.valid_until", &self.valid_until);
+        c.datetime("l.created_at", &self.created_at);
+        c.string("notes", "l.notes", &self.notes)
+    }
+
+    fn and(&self) -> &[Self] {
+        self.and.as_deref().unwrap_or_default()
+    }
+
+    fn or(&self) -> &[Self] {
+        self.or.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum LicenseOrderField {
+    CreatedAt,
+    ValidFrom,
+    ValidUntil,
+    LicenseKey,
+    LicenseType,
+    DeviceLimit,
+    ConcurrentSessionsLimit,
+    CustomerName,
+}
+
+#[derive(Debug, InputObject)]
+pub struct LicenseOrder {
+    pub field: LicenseOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+fn order_column(field: LicenseOrderField) -> &'static str {
+    match field {
+        LicenseOrderField::CreatedAt => "l.created_at",
+        LicenseOrderField::ValidFrom => "l.valid_from",
+        LicenseOrderField::ValidUntil => "l.valid_until",
+        LicenseOrderField::LicenseKey => "l.license_key",
+        LicenseOrderField::LicenseType => "l.license_type",
+        LicenseOrderField::DeviceLimit => "l.device_limit",
+        LicenseOrderField::ConcurrentSessionsLimit => "l.concurrent_sessions_limit",
+        LicenseOrderField::CustomerName => "c.name",
+    }
+}
+
+/// The search, the older shortcut arguments and the filter, as one `WHERE` clause.
+struct ListQuery {
+    pattern: Option<String>,
     customer_id: Option<Uuid>,
     is_active: Option<bool>,
-    args: PageArgs,
-) -> async_graphql::Result<ListConnection<License>> {
-    let pattern =
-        search.map(|s| format!("%{}%", s.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-    let filter = "($1::text IS NULL OR l.license_key ILIKE $1 OR c.name ILIKE $1 OR c.email ILIKE $1)
-                  AND ($2::uuid IS NULL OR l.customer_id = $2)
-                  AND ($3::boolean IS NULL OR l.is_active = $3)";
-    let total: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM licenses l JOIN customers c ON c.id = l.customer_id WHERE {filter}"
-    ))
-    .bind(&pattern)
-    .bind(customer_id)
-    .bind(is_active)
-    .fetch_one(pool)
-    .await
-    .gql()?;
+    filter: Option<LicenseFilter>,
+    order: Vec<(LicenseOrderField, OrderDirection)>,
+}
+
+impl ListQuery {
+    fn sql(&self, select: &str) -> Result<Sql> {
+        let mut sql = Sql::new(select);
+        sql.push(" FROM licenses l JOIN customers c ON c.id = l.customer_id WHERE TRUE");
+        if let Some(pattern) = &self.pattern {
+            sql.push(" AND (l.license_key ILIKE ").push_bind(pattern.clone());
+            sql.push(" OR c.name ILIKE ").push_bind(pattern.clone());
+            sql.push(" OR c.email ILIKE ").push_bind(pattern.clone()).push(")");
+        }
+        if let Some(customer_id) = self.customer_id {
+            sql.push(" AND l.customer_id = ").push_bind(customer_id);
+        }
+        if let Some(is_active) = self.is_active {
+            sql.push(" AND l.is_active = ").push_bind(is_active);
+        }
+        if let Some(filter) = &self.filter {
+            push_filter(&mut sql, filter)?;
+        }
+        Ok(sql)
+    }
+}
+
+async fn list(pool: &PgPool, query: ListQuery, args: PageArgs) -> async_graphql::Result<ListConnection<License>> {
+    let total: i64 = query.sql("SELECT count(*)").gql()?.build_query_scalar().fetch_one(pool).await.gql()?;
     let columns = COLUMNS.split(", ").map(|c| format!("l.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let mut page = query.sql(&format!("SELECT {columns}")).gql()?;
+    push_order(&mut page, &query.order, "l.created_at DESC", "l.id", order_column).gql()?;
     paginate(args, total, |offset, limit| async move {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {columns} FROM licenses l JOIN customers c ON c.id = l.customer_id
-             WHERE {filter} ORDER BY l.created_at DESC, l.id OFFSET $4 LIMIT $5"
-        ))
-        .bind(&pattern)
-        .bind(customer_id)
-        .bind(is_active)
-        .bind(offset)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
+        push_page(&mut page, offset, limit);
+        Ok(page.build_query_as().fetch_all(pool).await?)
     })
     .await
 }
@@ -367,7 +472,8 @@ pub struct LicenseQuery;
 
 #[Object]
 impl LicenseQuery {
-    /// Licenses, newest first. `search` matches the key, the customer's name or e-mail.
+    /// Licenses, newest first unless `orderBy` says otherwise. `search` matches the key, the
+    /// customer's name or e-mail; `customerId`, `isActive` and `filter` narrow further.
     #[allow(clippy::too_many_arguments)]
     #[graphql(guard = "Require(Permission::Read)")]
     async fn licenses(
@@ -376,20 +482,22 @@ impl LicenseQuery {
         search: Option<String>,
         customer_id: Option<ID>,
         is_active: Option<bool>,
+        filter: Option<LicenseFilter>,
+        order_by: Option<Vec<LicenseOrder>>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<License>> {
         let customer_id = customer_id.as_ref().map(|id| parse_id(id, "customerId")).transpose().gql()?;
-        list(
-            &ctx.data_unchecked::<AppState>().pool,
-            search.as_deref(),
+        let query = ListQuery {
+            pattern: search.as_deref().map(contains_pattern),
             customer_id,
             is_active,
-            PageArgs { after, before, first, last },
-        )
-        .await
+            filter,
+            order: order_by.unwrap_or_default().iter().map(|o| (o.field, o.direction)).collect(),
+        };
+        list(&ctx.data_unchecked::<AppState>().pool, query, PageArgs { after, before, first, last }).await
     }
 
     #[graphql(guard = "Require(Permission::Read)")]

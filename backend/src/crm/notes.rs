@@ -1,0 +1,166 @@
+//! Notes on institutions and contacts. An edit adds a version; earlier versions are never changed
+//! (the database refuses UPDATE and DELETE on `note_versions`).
+
+use async_graphql::{ComplexObject, Context, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry};
+use crate::auth::Caller;
+use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::ids::to_id;
+use crate::state::AppState;
+
+/// A note with its current text (the latest version).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
+#[graphql(complex)]
+#[serde(rename_all = "camelCase")]
+pub struct Note {
+    #[graphql(skip)]
+    pub id: Uuid,
+    #[graphql(skip)]
+    pub institution_id: Option<Uuid>,
+    #[graphql(skip)]
+    pub contact_id: Option<Uuid>,
+    pub body: String,
+    /// 1 for a note never edited.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    /// When the current version was written, and by whom.
+    pub edited_at: DateTime<Utc>,
+    pub edited_by: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+pub struct NoteVersion {
+    pub version: i32,
+    pub body: String,
+    pub edited_by: String,
+    pub edited_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl Note {
+    async fn id(&self) -> ID {
+        to_id(self.id)
+    }
+
+    async fn institution_id(&self) -> Option<ID> {
+        self.institution_id.map(to_id)
+    }
+
+    async fn contact_id(&self) -> Option<ID> {
+        self.contact_id.map(to_id)
+    }
+
+    /// Every version, oldest first; the last one is the current text.
+    async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<NoteVersion>> {
+        sqlx::query_as(
+            "SELECT version, body, edited_by, edited_at FROM note_versions WHERE note_id = $1 ORDER BY version",
+        )
+        .bind(self.id)
+        .fetch_all(&ctx.data_unchecked::<AppState>().pool)
+        .await
+        .gql()
+    }
+}
+
+/// What a note is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject {
+    Institution(Uuid),
+    Contact(Uuid),
+}
+
+const SELECT: &str =
+    "SELECT n.id, n.institution_id, n.contact_id, v.body, v.version, n.created_at, v.edited_at, v.edited_by
+    FROM notes n
+    JOIN LATERAL (SELECT * FROM note_versions WHERE note_id = n.id ORDER BY version DESC LIMIT 1) v ON true";
+
+fn clean_body(body: &str) -> Result<String> {
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > 10_000 {
+        return Err(Error::bad_input("body", "body must be 1 to 10000 characters"));
+    }
+    Ok(body.to_owned())
+}
+
+async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Note> {
+    sqlx::query_as(&format!("{SELECT} WHERE n.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| Error::not_found("note", "id"))
+}
+
+pub async fn list(pool: &PgPool, subject: Subject) -> Result<Vec<Note>> {
+    let (institution, contact) = match subject {
+        Subject::Institution(id) => (Some(id), None),
+        Subject::Contact(id) => (None, Some(id)),
+    };
+    Ok(sqlx::query_as(&format!(
+        "{SELECT} WHERE n.institution_id IS NOT DISTINCT FROM $1 AND n.contact_id IS NOT DISTINCT FROM $2
+         ORDER BY n.created_at, n.id"
+    ))
+    .bind(institution)
+    .bind(contact)
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn add(state: &AppState, caller: &Caller, subject: Subject, body: &str) -> Result<Note> {
+    let body = clean_body(body)?;
+    let (institution, contact) = match subject {
+        Subject::Institution(id) => (Some(id), None),
+        Subject::Contact(id) => (None, Some(id)),
+    };
+    let mut tx = state.pool.begin().await?;
+    let id: Uuid = sqlx::query_scalar("INSERT INTO notes (institution_id, contact_id) VALUES ($1, $2) RETURNING id")
+        .bind(institution)
+        .bind(contact)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(Error::from_db)?;
+    sqlx::query("INSERT INTO note_versions (note_id, version, body, edited_by) VALUES ($1, 1, $2, $3)")
+        .bind(id)
+        .bind(&body)
+        .bind(&caller.actor.name)
+        .execute(&mut *tx)
+        .await?;
+    let note = find(&mut tx, id).await?;
+    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("note.created", "note", id).new_values(&note))
+        .await?;
+    tx.commit().await?;
+    Ok(note)
+}
+
+/// Adds a version; the note row is locked so that two edits get consecutive version numbers.
+pub async fn edit(state: &AppState, caller: &Caller, id: Uuid, body: &str) -> Result<Note> {
+    let body = clean_body(body)?;
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("SELECT 1 FROM notes WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::not_found("note", "id"))?;
+    let old = find(&mut tx, id).await?;
+    sqlx::query("INSERT INTO note_versions (note_id, version, body, edited_by) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(old.version + 1)
+        .bind(&body)
+        .bind(&caller.actor.name)
+        .execute(&mut *tx)
+        .await?;
+    let new = find(&mut tx, id).await?;
+    audit::record(
+        &mut tx,
+        &caller.actor,
+        caller.ip,
+        AuditEntry::new("note.edited", "note", id).old_values(&old).new_values(&new),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(new)
+}
