@@ -54,7 +54,7 @@ pub fn is_well_formed(key: &str) -> bool {
         && bytes[8..].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-fn digest(key: &str) -> Vec<u8> {
+pub fn digest(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
 
@@ -147,6 +147,7 @@ pub async fn authenticate(pool: &PgPool, key: &str, ip: Option<std::net::IpAddr>
             scope: Scope::parse(&scope)?,
             ip,
             session: None,
+            deferred_key: None,
         })
     }))
 }

@@ -103,6 +103,9 @@ pub struct Caller {
     pub ip: Option<IpAddr>,
     /// Set when the caller is a dashboard user signed in with the session cookie.
     pub session: Option<crate::admin::sessions::SessionInfo>,
+    /// For a lone heartbeat: the digest of an API key not yet looked up, checked by the
+    /// heartbeat's own batched statement instead (see `http::deferred_key`).
+    pub deferred_key: Option<Vec<u8>>,
 }
 
 impl Caller {

@@ -95,6 +95,11 @@ async fn an_admin_without_2fa_may_only_enroll_and_then_signs_in_with_totp(pool: 
     assert_eq!(refused.error_code(), "FORBIDDEN");
     assert_eq!(refused.body["errors"][0]["extensions"]["reason"], "TOTP_ENROLLMENT_REQUIRED");
     assert_eq!(browser.gql("{ me { username totpEnabled } }", json!({})).await.data("me")["totpEnabled"], false);
+    let change = "mutation { changePassword(currentPassword: \"correct horse battery staple\", newPassword: \"another long one\") }";
+    assert_eq!(
+        browser.gql(change, json!({})).await.body["errors"][0]["extensions"]["reason"],
+        "TOTP_ENROLLMENT_REQUIRED"
+    );
 
     let enrollment = browser.gql("mutation { enrollTotp { secret otpauthUri qrCodeSvg } }", json!({})).await;
     let secret = enrollment.data("enrollTotp")["secret"].as_str().unwrap().to_owned();

@@ -254,3 +254,33 @@ async fn malformed_client_input_is_a_bad_user_input_error_that_changes_nothing(p
     assert_eq!(bad_token.error_code(), "BAD_USER_INPUT");
     assert_eq!(count(&pool, "SELECT count(*) FROM device_registrations").await, 0);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_heartbeat_checks_its_api_key_like_any_request(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, client, analyst) =
+        (app.key(Scope::Admin).await, app.key(Scope::Client).await, app.key(Scope::Analyst).await);
+    let (_, license_key) = app.create_license(&admin, 1, 1).await;
+    let token = app.session(&client, &license_key, "fp").await;
+    let beat = "mutation($t: UUID!) { heartbeat(sessionToken: $t) { __typename } }";
+
+    let unknown = app.gql("AF-2026-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", beat, json!({"t": token})).await;
+    assert_eq!((unknown.status, unknown.error_code()), (401, "UNAUTHENTICATED"));
+    let wrong_scope = app.gql(&analyst, beat, json!({"t": token})).await;
+    assert_eq!(wrong_scope.error_code(), "FORBIDDEN");
+    assert_eq!(count(&pool, "SELECT count(*) FROM license_heartbeats").await, 0, "refused heartbeats are not recorded");
+
+    sqlx::query("UPDATE api_keys SET last_used_at = NULL").execute(&pool).await.unwrap();
+    let accepted = app.gql(&client, beat, json!({"t": token})).await;
+    assert_eq!(accepted.data("heartbeat")["__typename"], "HeartbeatAccepted");
+    let used: i64 =
+        count(&pool, "SELECT count(*) FROM api_keys WHERE scope = 'client' AND last_used_at IS NOT NULL").await;
+    assert_eq!(used, 1, "the key's last use is kept");
+
+    let id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM api_keys WHERE scope = 'client'").fetch_one(&pool).await.unwrap();
+    license_server::api_keys::revoke(&pool, &license_server::auth::Actor::cli(), None, id).await.unwrap();
+    let revoked = app.gql(&client, beat, json!({"t": token})).await;
+    assert_eq!((revoked.status, revoked.error_code()), (401, "UNAUTHENTICATED"));
+    assert_eq!(count(&pool, "SELECT count(*) FROM license_heartbeats").await, 1);
+}

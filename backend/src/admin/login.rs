@@ -296,6 +296,15 @@ fn session<'a>(ctx: &Context<'a>) -> Result<&'a SessionInfo> {
     caller(ctx)?.session.as_ref().ok_or_else(|| Error::Forbidden("only a signed-in dashboard user can do this".into()))
 }
 
+/// The signed-in dashboard user with a full session: not one that may only enroll 2FA.
+fn full_session<'a>(ctx: &Context<'a>) -> Result<&'a SessionInfo> {
+    let session = session(ctx)?;
+    if session.enrollment_only {
+        return Err(Error::TotpEnrollmentRequired);
+    }
+    Ok(session)
+}
+
 async fn load_secret_state(
     conn: &mut PgConnection,
     user_id: Uuid,
@@ -472,7 +481,7 @@ impl LoginMutation {
         password: String,
         code: String,
     ) -> async_graphql::Result<AdminUser> {
-        let session = session(ctx).gql()?;
+        let session = full_session(ctx).gql()?;
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
         let state = ctx.data_unchecked::<AppState>();
@@ -521,7 +530,7 @@ impl LoginMutation {
         current_password: String,
         new_password: String,
     ) -> async_graphql::Result<bool> {
-        let session = session(ctx).gql()?;
+        let session = full_session(ctx).gql()?;
         passwords::check_new(&new_password, "newPassword").gql()?;
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);

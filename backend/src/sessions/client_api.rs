@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::heartbeat::HeartbeatOutcome;
 use super::lifecycle::{self, Activation, ActivationRequest, DenialReason, EndOutcome, LiveSessionSummary};
 use crate::auth::{caller, Permission, Require};
-use crate::error::GqlResultExt;
+use crate::error::{Error, GqlResultExt};
 use crate::graphql::ids::to_id;
 use crate::state::AppState;
 
@@ -203,12 +203,19 @@ impl ClientMutation {
     #[graphql(guard = "Require(Permission::ClientOperations)")]
     async fn heartbeat(&self, ctx: &Context<'_>, session_token: Uuid) -> async_graphql::Result<HeartbeatResult> {
         let state = ctx.data_unchecked::<AppState>();
-        let outcome = state.heartbeats.record(session_token).await.gql()?;
+        let caller = caller(ctx).gql()?;
+        let outcome = state.heartbeats.record(session_token, caller.deferred_key.clone()).await.gql()?;
         Ok(match outcome {
             HeartbeatOutcome::Accepted { last_heartbeat_at } => HeartbeatResult::HeartbeatAccepted(HeartbeatAccepted {
                 next_deadline: last_heartbeat_at + state.sessions.session_timeout,
                 heartbeat_interval_seconds: state.sessions.interval_secs(),
             }),
+            HeartbeatOutcome::Unauthenticated => {
+                return Err(Error::Unauthenticated("the API key is malformed, unknown or revoked".into())).gql()
+            }
+            HeartbeatOutcome::Forbidden => {
+                return Err(Error::Forbidden("a caller with this API key's scope may not send heartbeats".into())).gql()
+            }
             HeartbeatOutcome::Expired | HeartbeatOutcome::NotFound => {
                 let reason = if outcome == HeartbeatOutcome::Expired {
                     SessionRefusalReason::SessionExpired

@@ -221,7 +221,8 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
         }
         Some((session_id, false)) => {
             // Dead already; file it before admitting a new one.
-            let system = Caller { actor: Actor::system(), scope: caller.scope, ip: None, session: None };
+            let system =
+                Caller { actor: Actor::system(), scope: caller.scope, ip: None, session: None, deferred_key: None };
             end_sessions(&mut tx, state, &system, Selector::Id(session_id), EndReason::Timeout).await?;
         }
         None => {}
