@@ -17,6 +17,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod licenses;
+pub mod metrics;
 pub mod partitions;
 pub mod secret;
 pub mod server;

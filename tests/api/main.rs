@@ -9,6 +9,7 @@ mod embedded;
 mod helpers;
 mod http;
 mod lifecycle;
+mod metrics;
 mod partitions;
 mod schema;
 mod shutdown;

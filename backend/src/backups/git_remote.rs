@@ -123,6 +123,7 @@ async fn push_locked(pool: &PgPool, settings: &BackupSettings, remote: &GitRemot
             .bind(&commit)
             .execute(pool)
             .await?;
+            crate::metrics::backup_pushed(true);
             tracing::info!(backups = ids.len(), commit = %commit, "backups pushed to the git remote");
             Ok(PushReport { pushed: ids, ..Default::default() })
         }
@@ -137,6 +138,7 @@ async fn push_locked(pool: &PgPool, settings: &BackupSettings, remote: &GitRemot
             .bind(&message)
             .execute(pool)
             .await?;
+            crate::metrics::backup_pushed(false);
             tracing::warn!(backups = ids.len(), error = %message, "pushing backups to the git remote failed");
             Ok(PushReport { error: Some(message), ..Default::default() })
         }
