@@ -10,6 +10,7 @@ mod helpers;
 mod http;
 mod lifecycle;
 mod metrics;
+mod nginx;
 mod partitions;
 mod schema;
 mod shutdown;
