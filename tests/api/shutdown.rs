@@ -23,6 +23,7 @@ async fn sigterm_lets_in_flight_requests_finish(pool: PgPool) {
         .env("DATABASE_URL", url)
         .env("LISTEN_ADDR", "127.0.0.1:0")
         .env("DATABASE_MAX_CONNECTIONS", "4")
+        .env("BACKUP_SCHEDULE", "false")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

@@ -86,15 +86,18 @@ pub async fn push_pending(pool: &PgPool, settings: &BackupSettings) -> Result<Pu
     let Some(remote) = &settings.git else {
         return Ok(PushReport::default());
     };
-    let mut lock = pool.acquire().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('license-server backups git push'))")
-        .fetch_one(&mut *lock)
-        .await?;
+    // A transaction-level lock, held by a transaction that stays open for the push: however the
+    // push ends (even cancelled at shutdown), the transaction ends and the lock with it.
+    let mut lock = pool.begin().await?;
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('license-server backups git push'))")
+            .fetch_one(&mut *lock)
+            .await?;
     if !locked {
         return Ok(PushReport { skipped: true, ..Default::default() });
     }
     let result = push_locked(pool, settings, remote).await;
-    sqlx::query("SELECT pg_advisory_unlock(hashtext('license-server backups git push'))").execute(&mut *lock).await?;
+    lock.rollback().await?;
     result
 }
 
