@@ -37,7 +37,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends postgresql-client git openssh-client ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/license-server --create-home \
-        --shell /usr/sbin/nologin license-server
+        --shell /usr/sbin/nologin license-server \
+ && install -d -o license-server -g license-server /var/lib/license-server/backups
 COPY --from=builder /out/license-server /usr/local/bin/license-server
 COPY --from=builder /dist /usr/share/license-server/dashboard
 
