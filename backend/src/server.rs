@@ -20,6 +20,7 @@ impl BackgroundTasks {
         BackgroundTasks(vec![
             tokio::spawn(sessions::cleanup::run(state.pool.clone(), state.sessions)),
             tokio::spawn(partitions::run(state.pool.clone(), partitions)),
+            tokio::spawn(purge_dashboard_sessions(state.pool.clone(), state.auth.sessions)),
             tokio::spawn(backups::schedule::run(state.pool.clone(), state.backups.clone())),
             tokio::spawn(backups::git_remote::run(state.pool.clone(), state.backups.clone())),
         ])
@@ -30,6 +31,17 @@ impl Drop for BackgroundTasks {
     fn drop(&mut self) {
         for task in &self.0 {
             task.abort();
+        }
+    }
+}
+
+/// Dashboard sessions past their timeouts are refused anyway; this keeps the table small.
+async fn purge_dashboard_sessions(pool: sqlx::PgPool, policy: crate::admin::sessions::SessionPolicy) {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        ticker.tick().await;
+        if let Err(err) = crate::admin::sessions::purge_expired(&pool, &policy).await {
+            tracing::warn!(error = ?err, "purging expired dashboard sessions failed");
         }
     }
 }
@@ -56,7 +68,8 @@ async fn run(args: &ServeArgs, sessions: crate::config::SessionSettings, databas
     if let Some(schedule) = &backup_settings.schedule {
         backups::schedule::check_timezone(&database.pool, &schedule.timezone).await?;
     }
-    let state = AppState::new(database.pool.clone(), sessions).with_backups(backup_settings);
+    let state =
+        AppState::new(database.pool.clone(), sessions).with_auth(args.auth_settings()).with_backups(backup_settings);
     let _background = BackgroundTasks::spawn(&state, args.partition_settings());
     let listener = tokio::net::TcpListener::bind(args.listen_addr)
         .await

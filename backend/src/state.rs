@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
 use crate::config::SessionSettings;
 use crate::sessions::heartbeat::HeartbeatWriter;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub sessions: SessionSettings,
     /// Group-commit writer through which every heartbeat is recorded.
     pub heartbeats: HeartbeatWriter,
+    /// Dashboard sign-in: session timeouts, whether admins need 2FA, trusted proxies.
+    pub auth: Arc<AuthSettings>,
     /// Where backups go and how they are scheduled, pushed and pruned (`with_backups`; the
     /// defaults otherwise: `./backups`, no schedule, no git remote).
     pub backups: Arc<BackupSettings>,
@@ -25,7 +28,12 @@ impl AppState {
     /// Needs a running Tokio runtime: it starts the heartbeat writer.
     pub fn new(pool: PgPool, sessions: SessionSettings) -> Self {
         let heartbeats = HeartbeatWriter::spawn(pool.clone(), sessions);
-        AppState { pool, sessions, heartbeats, backups: Arc::default() }
+        AppState { pool, sessions, heartbeats, auth: Arc::default(), backups: Arc::default() }
+    }
+
+    pub fn with_auth(mut self, auth: AuthSettings) -> Self {
+        self.auth = Arc::new(auth);
+        self
     }
 
     pub fn with_backups(mut self, backups: BackupSettings) -> Self {

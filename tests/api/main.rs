@@ -2,12 +2,14 @@
 //! instances on real sockets.
 
 mod admin;
+mod audit_log;
 mod backups;
 mod cleanup;
 mod concurrency;
 mod embedded;
 mod helpers;
 mod http;
+mod identity;
 mod lifecycle;
 mod metrics;
 mod nginx;

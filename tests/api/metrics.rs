@@ -80,6 +80,7 @@ async fn metrics_count_cleanup_runs_and_backups(pool: PgPool) {
         sessions: SessionSettings::new(1, 2, 1).unwrap(),
         background: true,
         backups: Some(license_server::backups::BackupSettings { dir: dir.clone(), ..Default::default() }),
+        ..Default::default()
     };
     let app = spawn_app_with(&pool, options).await;
     let admin = app.key(Scope::Admin).await;

@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use license_server::admin::AuthSettings;
 use license_server::auth::Scope;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::helpers::{eventually, spawn_app};
+use crate::helpers::{eventually, spawn_app_with, Options};
 
 fn nginx_binary() -> PathBuf {
     let mut candidates: Vec<PathBuf> = vec!["/usr/sbin/nginx".into()];
@@ -151,9 +152,15 @@ fn curl(args: &[&str]) -> Reply {
 }
 
 fn graphql(nginx: &Nginx, key: &str, query: &str, variables: Value) -> Reply {
+    graphql_from(nginx, "127.0.0.1", key, query, variables)
+}
+
+/// A GraphQL POST from the client address `from` (any address of the loopback range).
+fn graphql_from(nginx: &Nginx, from: &str, key: &str, query: &str, variables: Value) -> Reply {
     let body = json!({"query": query, "variables": variables}).to_string();
     let url = format!("https://127.0.0.1:{}/graphql", nginx.https);
-    curl(&[&url, "-H", "Content-Type: application/json", "-H", &format!("X-API-Key: {key}"), "--data-binary", &body])
+    let key = format!("X-API-Key: {key}");
+    curl(&[&url, "--interface", from, "-H", "Content-Type: application/json", "-H", &key, "--data-binary", &body])
 }
 
 fn assert_security_headers(reply: &Reply) {
@@ -169,15 +176,22 @@ fn assert_security_headers(reply: &Reply) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
-    let first = spawn_app(&pool).await;
-    let second = spawn_app(&pool).await;
+    // The instances trust nginx (on 127.0.0.1) to tell them the client's address.
+    let options = Options {
+        auth: AuthSettings { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..AuthSettings::default() },
+        ..Options::default()
+    };
+    let first = spawn_app_with(&pool, options.clone()).await;
+    let second = spawn_app_with(&pool, options).await;
     let (admin, client) = (first.key(Scope::Admin).await, first.key(Scope::Client).await);
     let upstreams = [first.address.trim_start_matches("http://"), second.address.trim_start_matches("http://")];
     let nginx = start_nginx(&upstreams).await;
 
-    // A mutation and a query over HTTPS, with the security headers on each response.
-    let customer = graphql(
+    // A mutation and a query over HTTPS, with the security headers on each response. The client
+    // connects from 127.0.0.2: X-Forwarded-For carries that address to the audit log.
+    let customer = graphql_from(
         &nginx,
+        "127.0.0.2",
         &admin,
         "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
         json!({"i": {"name": "Through nginx", "email": "nginx@example.com"}}),
@@ -185,6 +199,12 @@ async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
     assert_eq!(customer.status, 200, "{}", customer.body);
     let customer_id = customer.json()["data"]["createCustomer"]["id"].as_str().unwrap().to_owned();
     assert_security_headers(&customer);
+    let audited_ip: Option<String> =
+        sqlx::query_scalar("SELECT host(client_ip) FROM audit_log WHERE action = 'customer.created'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited_ip.as_deref(), Some("127.0.0.2"), "the client's address, not nginx's");
     let license = graphql(
         &nginx,
         &admin,

@@ -22,8 +22,8 @@ async fn sigterm_lets_in_flight_requests_finish(pool: PgPool) {
         .arg("serve")
         .env("DATABASE_URL", url)
         .env("LISTEN_ADDR", "127.0.0.1:0")
-        .env("DATABASE_MAX_CONNECTIONS", "4")
         .env("BACKUP_SCHEDULE", "false")
+        .env("DATABASE_MAX_CONNECTIONS", "4")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

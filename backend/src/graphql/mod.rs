@@ -5,6 +5,10 @@ pub mod pagination;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
+use crate::admin::login::{LoginMutation, LoginQuery};
+use crate::admin::users::{AdminUserMutation, AdminUserQuery};
+use crate::api_keys::{ApiKeyMutation, ApiKeyQuery};
+use crate::audit::AuditQuery;
 use crate::backups::{BackupMutation, BackupQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
@@ -15,7 +19,18 @@ use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, SessionQuery, BackupQuery);
+pub struct QueryRoot(
+    ClientQuery,
+    CustomerQuery,
+    LicenseQuery,
+    DeviceQuery,
+    SessionQuery,
+    LoginQuery,
+    AdminUserQuery,
+    ApiKeyQuery,
+    AuditQuery,
+    BackupQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
@@ -25,6 +40,9 @@ pub struct MutationRoot(
     LicenseMutation,
     DeviceMutation,
     SessionMutation,
+    LoginMutation,
+    AdminUserMutation,
+    ApiKeyMutation,
     BackupMutation,
 );
 
