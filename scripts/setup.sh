@@ -20,6 +20,16 @@ if ! command -v psql >/dev/null; then
 fi
 
 if [ "$purpose" = test ]; then
+    # The nginx test runs the real nginx with a throwaway certificate (openssl) and drives it with
+    # curl; the backup tests push to a local git repository.
+    if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+        apt_install nginx
+    fi
+    for tool in openssl curl git; do
+        if ! command -v "$tool" >/dev/null; then
+            apt_install "$tool"
+        fi
+    done
     for component in rustfmt clippy; do
         if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
             rustup component add "$component"

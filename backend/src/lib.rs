@@ -19,6 +19,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod licenses;
+pub mod metrics;
 pub mod partitions;
 pub mod resources;
 pub mod secret;

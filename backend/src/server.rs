@@ -9,7 +9,7 @@ use crate::config::ServeArgs;
 use crate::db::Database;
 use crate::partitions::PartitionSettings;
 use crate::state::AppState;
-use crate::{backups, graphql, http, partitions, sessions};
+use crate::{backups, graphql, http, metrics, partitions, sessions};
 
 /// Background work of one instance, coordinated with other instances through the database.
 /// Aborted when dropped.
@@ -48,7 +48,9 @@ async fn purge_dashboard_sessions(pool: sqlx::PgPool, policy: crate::admin::sess
 
 /// The router for `state`, with the schema built around it.
 pub fn app(state: AppState, max_body_bytes: usize) -> axum::Router {
-    http::router(state.clone(), graphql::build(Some(state)), max_body_bytes)
+    http::router(state.clone(), graphql::build(Some(state.clone())), max_body_bytes)
+        .merge(metrics::router(state))
+        .layer(axum::middleware::from_fn(metrics::track_requests))
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {

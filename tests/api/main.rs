@@ -12,6 +12,8 @@ mod helpers;
 mod http;
 mod identity;
 mod lifecycle;
+mod metrics;
+mod nginx;
 mod partitions;
 mod querying;
 mod resources;

@@ -86,15 +86,18 @@ pub async fn push_pending(pool: &PgPool, settings: &BackupSettings) -> Result<Pu
     let Some(remote) = &settings.git else {
         return Ok(PushReport::default());
     };
-    let mut lock = pool.acquire().await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext('license-server backups git push'))")
-        .fetch_one(&mut *lock)
-        .await?;
+    // A transaction-level lock, held by a transaction that stays open for the push: however the
+    // push ends (even cancelled at shutdown), the transaction ends and the lock with it.
+    let mut lock = pool.begin().await?;
+    let locked: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('license-server backups git push'))")
+            .fetch_one(&mut *lock)
+            .await?;
     if !locked {
         return Ok(PushReport { skipped: true, ..Default::default() });
     }
     let result = push_locked(pool, settings, remote).await;
-    sqlx::query("SELECT pg_advisory_unlock(hashtext('license-server backups git push'))").execute(&mut *lock).await?;
+    lock.rollback().await?;
     result
 }
 
@@ -123,6 +126,7 @@ async fn push_locked(pool: &PgPool, settings: &BackupSettings, remote: &GitRemot
             .bind(&commit)
             .execute(pool)
             .await?;
+            crate::metrics::backup_pushed(true);
             tracing::info!(backups = ids.len(), commit = %commit, "backups pushed to the git remote");
             Ok(PushReport { pushed: ids, ..Default::default() })
         }
@@ -137,6 +141,7 @@ async fn push_locked(pool: &PgPool, settings: &BackupSettings, remote: &GitRemot
             .bind(&message)
             .execute(pool)
             .await?;
+            crate::metrics::backup_pushed(false);
             tracing::warn!(backups = ids.len(), error = %message, "pushing backups to the git remote failed");
             Ok(PushReport { error: Some(message), ..Default::default() })
         }

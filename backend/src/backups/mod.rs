@@ -111,6 +111,15 @@ pub enum BackupKind {
     Scheduled,
 }
 
+impl BackupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupKind::Manual => "manual",
+            BackupKind::Scheduled => "scheduled",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, async_graphql::Enum)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
@@ -291,6 +300,7 @@ async fn take(pool: &PgPool, settings: &BackupSettings, backup: Backup) -> Resul
     )
     .await?;
     tx.commit().await?;
+    crate::metrics::backup_finished(done.kind.as_str(), result.is_ok());
     if let Err(err) = result {
         tracing::error!(backup = %done.id, error = ?err, "backup failed");
         return Err(Error::Internal(err));

@@ -66,7 +66,8 @@ pub fn build(state: Option<AppState>) -> AppSchema {
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
-        .limit_directives(10);
+        .limit_directives(10)
+        .extension(crate::metrics::OperationMetrics);
     match state {
         Some(state) => builder.data(state).finish(),
         None => builder.finish(),

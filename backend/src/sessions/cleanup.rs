@@ -60,7 +60,9 @@ pub async fn run(pool: PgPool, settings: SessionSettings) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        match end_timed_out_sessions(&pool, &settings).await {
+        let result = end_timed_out_sessions(&pool, &settings).await;
+        crate::metrics::cleanup_run(result.as_ref().map(|n| *n).map_err(|_| ()));
+        match result {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "ended timed-out sessions"),
             Err(err) => tracing::warn!(error = ?err, "session cleanup failed; retrying next period"),

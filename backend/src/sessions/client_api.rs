@@ -190,12 +190,15 @@ impl ClientMutation {
                 expires_at: granted.expires_at,
                 license_valid_until: granted.license.valid_until,
             }),
-            Activation::Denied(denied) => ActivationResult::ActivationDenied(ActivationDenied {
-                reason: denied.reason,
-                message: denied.message,
-                retry_after: denied.live_sessions.iter().map(|s| s.expires_at).min(),
-                live_sessions: denied.live_sessions,
-            }),
+            Activation::Denied(denied) => {
+                crate::metrics::activation_denied(denied.reason);
+                ActivationResult::ActivationDenied(ActivationDenied {
+                    reason: denied.reason,
+                    message: denied.message,
+                    retry_after: denied.live_sessions.iter().map(|s| s.expires_at).min(),
+                    live_sessions: denied.live_sessions,
+                })
+            }
         })
     }
 
@@ -205,6 +208,7 @@ impl ClientMutation {
         let state = ctx.data_unchecked::<AppState>();
         let caller = caller(ctx).gql()?;
         let outcome = state.heartbeats.record(session_token, caller.deferred_key.clone()).await.gql()?;
+        crate::metrics::heartbeat(matches!(outcome, HeartbeatOutcome::Accepted { .. }));
         Ok(match outcome {
             HeartbeatOutcome::Accepted { last_heartbeat_at } => HeartbeatResult::HeartbeatAccepted(HeartbeatAccepted {
                 next_deadline: last_heartbeat_at + state.sessions.session_timeout,

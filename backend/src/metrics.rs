@@ -1,0 +1,382 @@
+//! `/metrics` (Prometheus / OpenMetrics text) and the one log line per HTTP request.
+//!
+//! - GraphQL operations are counted and timed by a schema extension, labelled by what they do —
+//!   the operation type and root fields, e.g. `mutation.heartbeat` — never by client-chosen names,
+//!   so the label set stays bounded; the outcome is `ok` or the first error's code.
+//! - An axum middleware times every HTTP request and writes one log line with its method, route,
+//!   status, latency and the GraphQL operations it carried (JSON with `LOG_FORMAT=json`). Headers,
+//!   variables and bodies are never logged: they may carry API keys, tokens and license keys.
+//! - Domain code reports heartbeats, activation denials, cleanup runs and backups through the
+//!   small functions below; live sessions and pool use are read when `/metrics` is scraped.
+//!
+//! The counters live in one registry per process (a process is one server instance).
+
+use std::cell::RefCell;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextResolve, ResolveInfo,
+};
+use async_graphql::{Response as GqlResponse, ServerResult, Value};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationOnly {
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabel {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackupLabels {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms to about 16 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+struct Metrics {
+    registry: Registry,
+    operations: Family<OperationLabels, Counter>,
+    operation_seconds: Family<OperationOnly, Histogram, fn() -> Histogram>,
+    http_requests: Family<HttpLabels, Counter>,
+    http_seconds: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    heartbeats: Family<OutcomeLabel, Counter>,
+    activation_denials: Family<ReasonLabel, Counter>,
+    cleanup_runs: Family<OutcomeLabel, Counter>,
+    sessions_timed_out: Counter,
+    backups: Family<BackupLabels, Counter>,
+    backup_pushes: Family<OutcomeLabel, Counter>,
+    live_sessions: Gauge,
+    database_up: Gauge,
+    pool_connections: Family<StateLabel, Gauge>,
+    pool_max_connections: Gauge,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("license_server");
+    let metrics = Metrics {
+        operations: Family::default(),
+        operation_seconds: Family::new_with_constructor(latency_histogram),
+        http_requests: Family::default(),
+        http_seconds: Family::new_with_constructor(latency_histogram),
+        heartbeats: Family::default(),
+        activation_denials: Family::default(),
+        cleanup_runs: Family::default(),
+        sessions_timed_out: Counter::default(),
+        backups: Family::default(),
+        backup_pushes: Family::default(),
+        live_sessions: Gauge::default(),
+        database_up: Gauge::default(),
+        pool_connections: Family::default(),
+        pool_max_connections: Gauge::default(),
+        registry: Registry::default(),
+    };
+    registry.register(
+        "graphql_operations",
+        "GraphQL operations by operation (type.rootField) and outcome (ok or the error code)",
+        metrics.operations.clone(),
+    );
+    registry.register(
+        "graphql_operation_duration_seconds",
+        "GraphQL operation latency",
+        metrics.operation_seconds.clone(),
+    );
+    registry.register("http_requests", "HTTP requests by method, route and status", metrics.http_requests.clone());
+    registry.register("http_request_duration_seconds", "HTTP request latency by route", metrics.http_seconds.clone());
+    registry.register("heartbeats", "Heartbeats by outcome (accepted, refused)", metrics.heartbeats.clone());
+    registry.register("activation_denials", "Activations denied, by reason", metrics.activation_denials.clone());
+    registry.register("cleanup_runs", "Session cleanup runs by outcome", metrics.cleanup_runs.clone());
+    registry.register(
+        "sessions_timed_out",
+        "Sessions ended by the cleanup for missing their heartbeats",
+        metrics.sessions_timed_out.clone(),
+    );
+    registry.register("backups", "Backups by kind and outcome", metrics.backups.clone());
+    registry.register("backup_pushes", "Pushes of backups to the git remote by outcome", metrics.backup_pushes.clone());
+    registry.register(
+        "live_sessions",
+        "Sessions whose last heartbeat is younger than the timeout (read at scrape time)",
+        metrics.live_sessions.clone(),
+    );
+    registry.register("database_up", "1 when the database answered the scrape's query", metrics.database_up.clone());
+    registry.register(
+        "database_pool_connections",
+        "Connections of this instance's pool by state (idle, in_use)",
+        metrics.pool_connections.clone(),
+    );
+    registry.register(
+        "database_pool_max_connections",
+        "Size limit of this instance's pool",
+        metrics.pool_max_connections.clone(),
+    );
+    Metrics { registry, ..metrics }
+});
+
+/// A heartbeat was accepted or refused.
+pub fn heartbeat(accepted: bool) {
+    METRICS.heartbeats.get_or_create(&OutcomeLabel { outcome: if accepted { "accepted" } else { "refused" } }).inc();
+}
+
+/// An activation was denied; `reason` is the GraphQL enum value's name in Rust (`DeviceLimitReached`).
+pub fn activation_denied(reason: impl std::fmt::Debug) {
+    METRICS.activation_denials.get_or_create(&ReasonLabel { reason: screaming_snake(&format!("{reason:?}")) }).inc();
+}
+
+/// A cleanup run finished: how many sessions it ended, or that it failed.
+pub fn cleanup_run(result: Result<u64, ()>) {
+    let outcome = if result.is_ok() { "ok" } else { "failed" };
+    METRICS.cleanup_runs.get_or_create(&OutcomeLabel { outcome }).inc();
+    if let Ok(ended) = result {
+        METRICS.sessions_timed_out.inc_by(ended);
+    }
+}
+
+/// A backup finished; `kind` is `manual` or `scheduled`.
+pub fn backup_finished(kind: &'static str, succeeded: bool) {
+    let outcome = if succeeded { "succeeded" } else { "failed" };
+    METRICS.backups.get_or_create(&BackupLabels { kind, outcome }).inc();
+}
+
+/// A push of backups to the git remote finished.
+pub fn backup_pushed(succeeded: bool) {
+    METRICS
+        .backup_pushes
+        .get_or_create(&OutcomeLabel { outcome: if succeeded { "succeeded" } else { "failed" } })
+        .inc();
+}
+
+fn screaming_snake(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// `GET /metrics`.
+pub fn router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(scrape)).with_state(state)
+}
+
+async fn scrape(State(state): State<AppState>) -> Response {
+    let live: Result<i64, sqlx::Error> = sqlx::query_scalar(
+        "SELECT count(*) FROM license_sessions WHERE last_heartbeat_at > now() - make_interval(secs => $1)",
+    )
+    .bind(state.sessions.timeout_secs())
+    .fetch_one(&state.pool)
+    .await;
+    match live {
+        Ok(live) => {
+            METRICS.live_sessions.set(live);
+            METRICS.database_up.set(1);
+        }
+        Err(err) => {
+            tracing::warn!(error = ?err, "metrics: counting live sessions failed");
+            METRICS.database_up.set(0);
+        }
+    }
+    let idle = i64::try_from(state.pool.num_idle()).unwrap_or(i64::MAX);
+    let open = i64::from(state.pool.size());
+    METRICS.pool_connections.get_or_create(&StateLabel { state: "idle" }).set(idle);
+    METRICS.pool_connections.get_or_create(&StateLabel { state: "in_use" }).set((open - idle).max(0));
+    METRICS.pool_max_connections.set(i64::from(state.pool.options().get_max_connections()));
+    let mut body = String::new();
+    if encode(&mut body, &METRICS.registry).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// What the log line of an HTTP request says about one GraphQL operation it carried.
+#[derive(Debug, Clone)]
+struct OperationRecord {
+    operation: String,
+    outcome: String,
+}
+
+tokio::task_local! {
+    /// The GraphQL operations of the HTTP request being served on this task.
+    static OPERATIONS: RefCell<Vec<OperationRecord>>;
+}
+
+/// Middleware: times the request, counts it, and logs one line for it.
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let (response, operations) = OPERATIONS
+        .scope(RefCell::new(Vec::new()), async move {
+            let response = next.run(request).await;
+            (response, OPERATIONS.with(|ops| ops.take()))
+        })
+        .await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    METRICS.http_requests.get_or_create(&HttpLabels { method: method.to_string(), route: route.clone(), status }).inc();
+    METRICS.http_seconds.get_or_create(&RouteLabel { route: route.clone() }).observe(elapsed.as_secs_f64());
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let operation = operations.iter().map(|o| o.operation.as_str()).collect::<Vec<_>>().join(",");
+    let outcome = operations.iter().map(|o| o.outcome.as_str()).collect::<Vec<_>>().join(",");
+    if matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics") {
+        tracing::debug!(target: "license_server::request", %method, route, status, latency_ms, "request");
+    } else {
+        tracing::info!(target: "license_server::request", %method, route, status, latency_ms, operation, outcome, "request");
+    }
+    response
+}
+
+/// The schema extension that counts and times GraphQL operations.
+pub struct OperationMetrics;
+
+impl ExtensionFactory for OperationMetrics {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationMetricsExtension::default())
+    }
+}
+
+#[derive(Default)]
+struct OperationMetricsExtension {
+    /// `query.customers`, `mutation.heartbeat`: root fields as they are resolved.
+    root_fields: Mutex<Vec<String>>,
+    executed: Mutex<bool>,
+}
+
+/// Error codes our API produces; anything else is counted as `error`.
+const KNOWN_CODES: &[&str] = &[
+    "BAD_USER_INPUT",
+    "NOT_FOUND",
+    "UNAUTHENTICATED",
+    "FORBIDDEN",
+    "INTERNAL_SERVER_ERROR",
+    "GRAPHQL_PARSE_FAILED",
+    "GRAPHQL_VALIDATION_FAILED",
+];
+
+fn outcome_of(response: &GqlResponse) -> String {
+    let Some(first) = response.errors.first() else {
+        return "ok".into();
+    };
+    let code = first.extensions.as_ref().and_then(|e| e.get("code")).and_then(|v| match v {
+        Value::String(s) => Some(s.as_str()),
+        _ => None,
+    });
+    match code {
+        Some(code) if KNOWN_CODES.contains(&code) => code.to_owned(),
+        _ => "error".into(),
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for OperationMetricsExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> GqlResponse {
+        let started = Instant::now();
+        let response = next.run(ctx).await;
+        let elapsed = started.elapsed();
+        let executed = *self.executed.lock().unwrap_or_else(|e| e.into_inner());
+        let operation = {
+            let mut fields = self.root_fields.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            fields.sort();
+            fields.dedup();
+            match fields.len() {
+                0 if executed => "empty".to_owned(),
+                0 => "invalid".to_owned(),
+                1..=3 => fields.join("+"),
+                _ => format!("{}.multiple", fields[0].split('.').next().unwrap_or("operation")),
+            }
+        };
+        let outcome = outcome_of(&response);
+        METRICS
+            .operations
+            .get_or_create(&OperationLabels { operation: operation.clone(), outcome: outcome.clone() })
+            .inc();
+        METRICS
+            .operation_seconds
+            .get_or_create(&OperationOnly { operation: operation.clone() })
+            .observe(elapsed.as_secs_f64());
+        let _ = OPERATIONS.try_with(|ops| ops.borrow_mut().push(OperationRecord { operation, outcome }));
+        response
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> GqlResponse {
+        *self.executed.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        next.run(ctx, operation_name).await
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        if info.path_node.parent.is_none() {
+            let field = format!("{}.{}", info.parent_type.to_ascii_lowercase(), info.name);
+            self.root_fields.lock().unwrap_or_else(|e| e.into_inner()).push(field);
+        }
+        next.run(ctx, info).await
+    }
+}

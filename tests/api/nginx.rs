@@ -1,0 +1,257 @@
+//! The repository's `nginx.conf`, run by a real nginx with a throwaway certificate in front of
+//! two server instances: queries and mutations over HTTPS, the HTTP redirect, the security
+//! headers, modern TLS only, failover, and /metrics kept private.
+//!
+//! Needs `nginx`, `openssl` and `curl` (scripts/setup.sh installs them for `make test`).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use license_server::admin::AuthSettings;
+use license_server::auth::Scope;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::helpers::{eventually, spawn_app_with, Options};
+
+fn nginx_binary() -> PathBuf {
+    let mut candidates: Vec<PathBuf> = vec!["/usr/sbin/nginx".into()];
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|dir| dir.join("nginx")));
+    }
+    candidates
+        .into_iter()
+        .find(|path| path.is_file())
+        .expect("nginx is not installed: run scripts/setup.sh test (apt-get install nginx)")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command.output().unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
+    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// nginx running in the foreground; stopped when dropped.
+struct Nginx {
+    child: Child,
+    dir: PathBuf,
+    http: u16,
+    https: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `nginx.conf` with its deployment-specific lines replaced; each must be found, so that the
+/// test notices when the configuration changes shape.
+fn test_config(dir: &Path, upstreams: &[&str], http: u16, https: u16) -> String {
+    let config = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../nginx.conf")).unwrap();
+    let servers: String =
+        upstreams.iter().map(|a| format!("        server {a} max_fails=3 fail_timeout=10s;\n")).collect();
+    let d = dir.display();
+    let replacements = [
+        ("        server 127.0.0.1:8080 max_fails=3 fail_timeout=10s;\n", servers),
+        ("        listen 80;\n", format!("        listen 127.0.0.1:{http};\n")),
+        ("        listen [::]:80;\n", String::new()),
+        ("        listen 443 ssl;\n", format!("        listen 127.0.0.1:{https} ssl;\n")),
+        ("        listen [::]:443 ssl;\n", String::new()),
+        ("/etc/nginx/tls/fullchain.pem", format!("{d}/cert.pem")),
+        ("/etc/nginx/tls/privkey.pem", format!("{d}/key.pem")),
+        ("pid /run/nginx.pid;", format!("pid {d}/nginx.pid;")),
+        ("error_log /var/log/nginx/error.log warn;", format!("error_log {d}/error.log warn;")),
+        ("access_log /var/log/nginx/access.log;", format!("access_log {d}/access.log;")),
+        (
+            "http {\n",
+            format!(
+                "http {{\n    client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n    \
+                 fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n"
+            ),
+        ),
+    ];
+    let mut config = config;
+    for (from, to) in replacements {
+        assert_eq!(config.matches(from).count(), 1, "nginx.conf should contain {from:?} exactly once");
+        config = config.replace(from, &to);
+    }
+    config
+}
+
+async fn start_nginx(upstreams: &[&str]) -> Nginx {
+    let dir = std::env::temp_dir().join(format!("license-server-nginx-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The temporary directory must be reachable by nginx's unprivileged workers.
+    run(Command::new("chmod").arg("755").arg(&dir));
+    run(Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem")));
+    let (http, https) = (free_port(), free_port());
+    std::fs::write(dir.join("nginx.conf"), test_config(&dir, upstreams, http, https)).unwrap();
+    let nginx = nginx_binary();
+    run(Command::new(&nginx).arg("-t").arg("-p").arg(&dir).arg("-c").arg(dir.join("nginx.conf")));
+    let child = Command::new(&nginx)
+        .arg("-p")
+        .arg(&dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nginx = Nginx { child, dir, http, https };
+    let up =
+        eventually(Duration::from_secs(10), || async { std::net::TcpStream::connect(("127.0.0.1", https)).is_ok() })
+            .await;
+    assert!(up, "nginx did not start: {}", std::fs::read_to_string(nginx.dir.join("error.log")).unwrap_or_default());
+    nginx
+}
+
+/// A response through curl: status, headers (lower-case names) and body.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.body))
+    }
+}
+
+fn curl(args: &[&str]) -> Reply {
+    let output = Command::new("curl").args(["-sS", "-k", "-i", "--max-time", "10"]).args(args).output().unwrap();
+    assert!(output.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Reply { status, headers, body: body.to_owned() }
+}
+
+fn graphql(nginx: &Nginx, key: &str, query: &str, variables: Value) -> Reply {
+    graphql_from(nginx, "127.0.0.1", key, query, variables)
+}
+
+/// A GraphQL POST from the client address `from` (any address of the loopback range).
+fn graphql_from(nginx: &Nginx, from: &str, key: &str, query: &str, variables: Value) -> Reply {
+    let body = json!({"query": query, "variables": variables}).to_string();
+    let url = format!("https://127.0.0.1:{}/graphql", nginx.https);
+    let key = format!("X-API-Key: {key}");
+    curl(&[&url, "--interface", from, "-H", "Content-Type: application/json", "-H", &key, "--data-binary", &body])
+}
+
+fn assert_security_headers(reply: &Reply) {
+    let hsts = reply.header("strict-transport-security").expect("HSTS header");
+    assert!(hsts.contains("max-age=63072000"), "{hsts}");
+    let csp = reply.header("content-security-policy").expect("CSP header");
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+    assert!(reply.header("server").is_none_or(|s| !s.contains('/')), "no version in the Server header");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
+    // The instances trust nginx (on 127.0.0.1) to tell them the client's address.
+    let options = Options {
+        auth: AuthSettings { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..AuthSettings::default() },
+        ..Options::default()
+    };
+    let first = spawn_app_with(&pool, options.clone()).await;
+    let second = spawn_app_with(&pool, options).await;
+    let (admin, client) = (first.key(Scope::Admin).await, first.key(Scope::Client).await);
+    let upstreams = [first.address.trim_start_matches("http://"), second.address.trim_start_matches("http://")];
+    let nginx = start_nginx(&upstreams).await;
+
+    // A mutation and a query over HTTPS, with the security headers on each response. The client
+    // connects from 127.0.0.2: X-Forwarded-For carries that address to the audit log.
+    let customer = graphql_from(
+        &nginx,
+        "127.0.0.2",
+        &admin,
+        "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+        json!({"i": {"name": "Through nginx", "email": "nginx@example.com"}}),
+    );
+    assert_eq!(customer.status, 200, "{}", customer.body);
+    let customer_id = customer.json()["data"]["createCustomer"]["id"].as_str().unwrap().to_owned();
+    assert_security_headers(&customer);
+    let audited_ip: Option<String> =
+        sqlx::query_scalar("SELECT host(client_ip) FROM audit_log WHERE action = 'customer.created'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(audited_ip.as_deref(), Some("127.0.0.2"), "the client's address, not nginx's");
+    let license = graphql(
+        &nginx,
+        &admin,
+        "mutation($i: CreateLicenseInput!) { createLicense(input: $i) { licenseKey } }",
+        json!({"i": {"customerId": customer_id, "deviceLimit": 2, "concurrentSessionsLimit": 2}}),
+    );
+    let license_key = license.json()["data"]["createLicense"]["licenseKey"].as_str().unwrap().to_owned();
+    let activated = graphql(
+        &nginx,
+        &client,
+        "mutation($i: ActivateInput!) { activate(input: $i) { __typename } }",
+        json!({"i": {"licenseKey": license_key, "hardwareFingerprint": "behind-nginx"}}),
+    );
+    assert_eq!(activated.json()["data"]["activate"]["__typename"], "SessionGranted", "{}", activated.body);
+    let listed = graphql(&nginx, &admin, "{ customers { totalCount } }", json!({}));
+    assert_eq!(listed.json()["data"]["customers"]["totalCount"], 1);
+    assert_security_headers(&listed);
+
+    // Error responses carry the headers too.
+    let unauthenticated = graphql(&nginx, "AF-0000-NOPE", "{ customers { totalCount } }", json!({}));
+    assert_eq!(unauthenticated.status, 401);
+    assert_security_headers(&unauthenticated);
+
+    // Plain HTTP is redirected to HTTPS, path and query kept.
+    let redirect = curl(&[&format!("http://127.0.0.1:{}/graphql?query=%7B__typename%7D", nginx.http)]);
+    assert_eq!(redirect.status, 301);
+    assert_eq!(redirect.header("location"), Some("https://127.0.0.1/graphql?query=%7B__typename%7D"));
+
+    // TLS 1.2 and 1.3 only.
+    let health = format!("https://127.0.0.1:{}/healthz", nginx.https);
+    assert_eq!(curl(&["--tlsv1.2", "--tls-max", "1.2", &health]).status, 200);
+    assert_eq!(curl(&["--tlsv1.3", &health]).status, 200);
+    // The client is made willing (security level 0), so only nginx can be the one refusing.
+    let old = Command::new("curl")
+        .args(["-sk", "--tlsv1.1", "--tls-max", "1.1", "--ciphers", "DEFAULT:@SECLEVEL=0", &health])
+        .output()
+        .unwrap();
+    assert!(!old.status.success(), "TLS 1.1 must be refused");
+
+    // Metrics stay private.
+    assert_eq!(curl(&[&format!("https://127.0.0.1:{}/metrics", nginx.https)]).status, 404);
+
+    // With one instance gone, the other serves every request.
+    drop(first);
+    for _ in 0..4 {
+        let reply = graphql(&nginx, &admin, "{ customers { totalCount } }", json!({}));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    drop(second);
+}
