@@ -46,7 +46,8 @@ pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize) -> Router
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(HttpState { app, schema, max_body_bytes })
+        .with_state(HttpState { app: app.clone(), schema: schema.clone(), max_body_bytes })
+        .merge(crate::live::ws::router(app, schema))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //!
 //! One module per domain area (customers, licenses, devices, sessions, api_keys, audit), each
 //! owning its SQL, its rules and its GraphQL types; `graphql` merges them into one schema and
-//! `http` serves it.
+//! `http` serves it; `live` carries session events to subscribers.
 
 pub mod api_keys;
 pub mod audit;
@@ -16,6 +16,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod licenses;
+pub mod live;
 pub mod partitions;
 pub mod secret;
 pub mod server;

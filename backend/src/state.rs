@@ -3,6 +3,7 @@
 use sqlx::PgPool;
 
 use crate::config::SessionSettings;
+use crate::live::LiveEvents;
 use crate::sessions::heartbeat::HeartbeatWriter;
 
 #[derive(Clone)]
@@ -13,12 +14,16 @@ pub struct AppState {
     pub sessions: SessionSettings,
     /// Group-commit writer through which every heartbeat is recorded.
     pub heartbeats: HeartbeatWriter,
+    /// This instance's `LISTEN` connection, fanning committed session events out to subscribers.
+    pub live: LiveEvents,
 }
 
 impl AppState {
-    /// Needs a running Tokio runtime: it starts the heartbeat writer.
+    /// Needs a running Tokio runtime: it starts the heartbeat writer and the event listener
+    /// (which holds one connection of `pool` until the pool is closed).
     pub fn new(pool: PgPool, sessions: SessionSettings) -> Self {
         let heartbeats = HeartbeatWriter::spawn(pool.clone(), sessions);
-        AppState { pool, sessions, heartbeats }
+        let live = LiveEvents::spawn(pool.clone());
+        AppState { pool, sessions, heartbeats, live }
     }
 }

@@ -8,6 +8,7 @@ mod embedded;
 mod helpers;
 mod http;
 mod lifecycle;
+mod live;
 mod partitions;
 mod schema;
 mod shutdown;

@@ -3,11 +3,12 @@
 pub mod ids;
 pub mod pagination;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
 use crate::licenses::{LicenseMutation, LicenseQuery};
+use crate::live::subscription::SubscriptionRoot;
 use crate::sessions::client_api::{ClientMutation, ClientQuery};
 use crate::sessions::{SessionMutation, SessionQuery};
 use crate::state::AppState;
@@ -20,7 +21,7 @@ pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, Sess
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(ClientMutation, CustomerMutation, LicenseMutation, DeviceMutation, SessionMutation);
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Deepest selection set accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -29,7 +30,7 @@ pub const MAX_COMPLEXITY: usize = 1000;
 
 /// The schema with its limits. `state` is absent only when printing the SDL.
 pub fn build(state: Option<AppState>) -> AppSchema {
-    let builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+    let builder = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)

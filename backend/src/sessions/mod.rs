@@ -21,6 +21,7 @@ use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::live::{self, SessionEvent};
 use crate::state::AppState;
 
 /// Why a session ended.
@@ -163,8 +164,8 @@ impl Selector {
 const HISTORY_COLUMNS: &str =
     "id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason";
 
-/// Moves the selected sessions to the history, each with an audit row, in the caller's
-/// transaction. A session already past its timeout was not live any more: it is filed as
+/// Moves the selected sessions to the history, each with an audit row and an `ENDED` event, in
+/// the caller's transaction. A session already past its timeout was not live any more: it is filed as
 /// `timeout`, ending at its deadline, whatever `reason` asked for.
 pub async fn end_sessions(
     conn: &mut PgConnection,
@@ -200,6 +201,7 @@ pub async fn end_sessions(
             AuditEntry::new("session.ended", "session", session.id).new_values(session),
         )
         .await?;
+        live::notify(conn, &SessionEvent::ended(session)).await?;
     }
     Ok(ended)
 }
