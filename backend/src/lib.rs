@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod customers;
+pub mod dashboard;
 pub mod db;
 pub mod devices;
 pub mod embedded_pg;

@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 use crate::config::ServeArgs;
 use crate::db::Database;
 use crate::state::AppState;
-use crate::{graphql, http, partitions, sessions};
+use crate::{dashboard, graphql, http, partitions, sessions};
 
 /// Background work of one instance, coordinated with other instances through the database.
 /// Aborted when dropped.
@@ -54,7 +54,8 @@ async fn run(args: &ServeArgs, sessions: crate::config::SessionSettings, databas
         .with_context(|| format!("cannot listen on LISTEN_ADDR={}", args.listen_addr))?;
     let address = listener.local_addr()?;
     tracing::info!("license server listening on http://{address}/ (GraphQL at /graphql, GraphiQL at /graphiql)");
-    axum::serve(listener, app(state, args.max_body_bytes as usize).into_make_service_with_connect_info::<SocketAddr>())
+    let router = app(state, args.max_body_bytes as usize).fallback_service(dashboard::service(&args.frontend_dir));
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("in-flight requests finished; shutting down");

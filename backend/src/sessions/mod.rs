@@ -21,6 +21,7 @@ use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::licenses::{self, License};
 use crate::live::{self, SessionEvent};
 use crate::state::AppState;
 
@@ -96,6 +97,11 @@ impl LiveSession {
     async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
         let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
         devices::find(&mut conn, self.device_id).await.gql()
+    }
+
+    async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
+        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        licenses::find(&mut conn, self.license_id).await.gql()
     }
 }
 
