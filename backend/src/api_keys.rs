@@ -7,9 +7,13 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use async_graphql::{Context, Object, SimpleObject, ID};
+
 use crate::audit::{self, AuditEntry};
-use crate::auth::{Actor, ActorKind, Caller, Scope};
-use crate::error::{Error, Result};
+use crate::auth::{caller, Actor, ActorKind, Caller, Permission, Require, Scope};
+use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::ids::{parse_id, to_id};
+use crate::state::AppState;
 
 const SECRET_LEN: usize = 32;
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -142,6 +146,7 @@ pub async fn authenticate(pool: &PgPool, key: &str, ip: Option<std::net::IpAddr>
             actor: Actor { kind: ActorKind::ApiKey, id: Some(id.to_string()), name },
             scope: Scope::parse(&scope)?,
             ip,
+            session: None,
         })
     }))
 }
@@ -171,5 +176,84 @@ mod tests {
             assert!(!is_well_formed(bad), "{bad}");
         }
         assert!(is_well_formed("AF-2026-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"));
+    }
+}
+
+/// An API key as admins see it: never the key itself nor its digest.
+#[derive(SimpleObject)]
+#[graphql(name = "ApiKey")]
+pub struct ApiKeyView {
+    pub id: ID,
+    pub name: String,
+    pub scope: Scope,
+    /// The first characters of the key, to recognise it by.
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyRecord> for ApiKeyView {
+    fn from(record: ApiKeyRecord) -> Self {
+        ApiKeyView {
+            id: to_id(record.id),
+            scope: Scope::parse(&record.scope).unwrap_or(Scope::Client),
+            name: record.name,
+            prefix: record.display_prefix,
+            created_by: record.created_by,
+            created_at: record.created_at,
+            last_used_at: record.last_used_at,
+            revoked_at: record.revoked_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct GeneratedApiKey {
+    /// The key itself, shown this once; only its SHA-256 digest is kept.
+    pub key: String,
+    pub api_key: ApiKeyView,
+}
+
+#[derive(Default)]
+pub struct ApiKeyQuery;
+
+#[Object]
+impl ApiKeyQuery {
+    /// Every API key, newest first, revoked ones included.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKeyView>> {
+        let pool = &ctx.data_unchecked::<AppState>().pool;
+        Ok(list(pool).await.gql()?.into_iter().map(ApiKeyView::from).collect())
+    }
+}
+
+#[derive(Default)]
+pub struct ApiKeyMutation;
+
+#[Object]
+impl ApiKeyMutation {
+    /// "System-API-Key generieren": a new key, shown once.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn generate_api_key(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        scope: Scope,
+    ) -> async_graphql::Result<GeneratedApiKey> {
+        let caller = caller(ctx).gql()?;
+        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let generated = create(pool, &caller.actor, caller.ip, &name, scope).await.gql()?;
+        Ok(GeneratedApiKey { key: generated.key, api_key: generated.record.into() })
+    }
+
+    /// Revokes a key; it stops working on the next request.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKeyView> {
+        let caller = caller(ctx).gql()?;
+        let id = parse_id(&id, "id").gql()?;
+        let pool = &ctx.data_unchecked::<AppState>().pool;
+        Ok(revoke(pool, &caller.actor, caller.ip, id).await.gql()?.into())
     }
 }

@@ -68,6 +68,7 @@ pub struct Actor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActorKind {
     ApiKey,
+    User,
     System,
     Cli,
 }
@@ -76,6 +77,7 @@ impl ActorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ActorKind::ApiKey => "api_key",
+            ActorKind::User => "user",
             ActorKind::System => "system",
             ActorKind::Cli => "cli",
         }
@@ -99,10 +101,20 @@ pub struct Caller {
     pub actor: Actor,
     pub scope: Scope,
     pub ip: Option<IpAddr>,
+    /// Set when the caller is a dashboard user signed in with the session cookie.
+    pub session: Option<crate::admin::sessions::SessionInfo>,
 }
 
 impl Caller {
+    /// The signed-in dashboard user, if the caller is one.
+    pub fn user_id(&self) -> Option<uuid::Uuid> {
+        self.session.as_ref().map(|s| s.user_id)
+    }
+
     pub fn require(&self, permission: Permission) -> Result<()> {
+        if self.session.as_ref().is_some_and(|s| s.enrollment_only) {
+            return Err(Error::TotpEnrollmentRequired);
+        }
         if permission.granted_to(self.scope) {
             Ok(())
         } else {
@@ -113,7 +125,21 @@ impl Caller {
 
 /// The caller attached to the current GraphQL request.
 pub fn caller<'a>(ctx: &Context<'a>) -> Result<&'a Caller> {
-    ctx.data_opt::<Caller>().ok_or(Error::Unauthenticated)
+    ctx.data_opt::<Caller>().ok_or_else(|| Error::Unauthenticated("sign in or send an X-API-Key header".into()))
+}
+
+/// What the transport knows about a request, authenticated or not.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    /// The client's address (from X-Forwarded-For only behind a trusted proxy).
+    pub ip: Option<IpAddr>,
+    /// The dashboard session token from the cookie, if one was sent.
+    pub session_token: Option<String>,
+}
+
+pub fn request_meta<'a>(ctx: &Context<'a>) -> &'a RequestMeta {
+    static NONE: RequestMeta = RequestMeta { ip: None, session_token: None };
+    ctx.data_opt::<RequestMeta>().unwrap_or(&NONE)
 }
 
 /// Field guard: `#[graphql(guard = "Require(Permission::Read)")]`.

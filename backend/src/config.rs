@@ -37,6 +37,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Print the GraphQL schema (SDL) generated from the code.
     Schema,
 }
@@ -63,6 +66,20 @@ pub enum ApiKeyCommand {
         #[command(flatten)]
         database: DatabaseArgs,
         id: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a dashboard user. The password is read from standard input when it is not a
+    /// terminal, else prompted for; never from the command line.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: crate::admin::users::Role,
     },
 }
 
@@ -98,6 +115,18 @@ pub struct ServeArgs {
     /// How many monthly heartbeat partitions to keep created ahead of the current month.
     #[arg(long, env = "PARTITIONS_AHEAD_MONTHS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=24))]
     pub partitions_ahead_months: u32,
+    /// Dashboard sessions end after this long without a request, in seconds.
+    #[arg(long, env = "DASHBOARD_IDLE_TIMEOUT_SECS", default_value_t = 30 * 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub dashboard_idle_timeout_secs: u32,
+    /// Dashboard sessions end this long after sign-in whatever happens, in seconds.
+    #[arg(long, env = "DASHBOARD_ABSOLUTE_TIMEOUT_SECS", default_value_t = 12 * 60 * 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub dashboard_absolute_timeout_secs: u32,
+    /// Whether users with role admin must use two-factor authentication.
+    #[arg(long, env = "REQUIRE_ADMIN_TOTP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_admin_totp: bool,
+    /// Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
     pub max_body_bytes: u32,
@@ -144,7 +173,26 @@ impl Default for SessionSettings {
     }
 }
 
+fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{value}` is neither an IP address nor a CIDR range"))
+}
+
 impl ServeArgs {
+    pub fn auth_settings(&self) -> crate::admin::AuthSettings {
+        crate::admin::AuthSettings {
+            sessions: crate::admin::sessions::SessionPolicy {
+                idle_timeout: Duration::from_secs(self.dashboard_idle_timeout_secs.into()),
+                absolute_timeout: Duration::from_secs(self.dashboard_absolute_timeout_secs.into()),
+            },
+            require_admin_totp: self.require_admin_totp,
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
+
     pub fn session_settings(&self) -> Result<SessionSettings, String> {
         SessionSettings::new(self.heartbeat_interval_secs, self.session_timeout_secs, self.cleanup_interval_secs)
     }

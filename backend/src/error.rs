@@ -15,10 +15,17 @@ pub enum Error {
     /// The entity the caller named does not exist.
     #[error("{entity} not found")]
     NotFound { entity: &'static str, field: String },
-    #[error("authentication required")]
-    Unauthenticated,
+    /// No (valid) credentials; the message says what was wrong without revealing which part.
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// An admin who must use 2FA has not enrolled yet: only enrollment is allowed.
+    #[error("two-factor authentication must be set up before anything else")]
+    TotpEnrollmentRequired,
+    /// Too many failed attempts on this account: refused without checking credentials.
+    #[error("too many failed attempts; try again after {retry_after}")]
+    TooManyAttempts { retry_after: chrono::DateTime<chrono::Utc> },
     /// Details are logged, never shown; the message is deliberately generic.
     #[error("internal server error")]
     Database(#[from] sqlx::Error),
@@ -39,8 +46,9 @@ impl Error {
         match self {
             Error::BadInput { .. } => "BAD_USER_INPUT",
             Error::NotFound { .. } => "NOT_FOUND",
-            Error::Unauthenticated => "UNAUTHENTICATED",
-            Error::Forbidden(_) => "FORBIDDEN",
+            Error::Unauthenticated(_) => "UNAUTHENTICATED",
+            Error::Forbidden(_) | Error::TotpEnrollmentRequired => "FORBIDDEN",
+            Error::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             Error::Database(_) | Error::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -69,6 +77,7 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> 
         }
         "licenses_validity_window" => ("validUntil", "validUntil must be after validFrom"),
         "licenses_customer_id_fkey" => ("customerId", "no customer with this id"),
+        "admin_users_username_key" => ("username", "this username is taken"),
         _ => return None,
     })
 }
@@ -82,6 +91,8 @@ impl ErrorExtensions for Error {
             ext.set("code", self.code());
             match self {
                 Error::BadInput { field, .. } | Error::NotFound { field, .. } => ext.set("field", field.as_str()),
+                Error::TotpEnrollmentRequired => ext.set("reason", "TOTP_ENROLLMENT_REQUIRED"),
+                Error::TooManyAttempts { retry_after } => ext.set("retryAfter", retry_after.to_rfc3339()),
                 _ => {}
             }
         })

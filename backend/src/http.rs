@@ -6,11 +6,13 @@
 //! request's `Accept` (`application/graphql-response+json` unless only `application/json` is
 //! acceptable; 406 when neither is).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
+};
 use async_graphql::{BatchRequest, ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Variables};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, State};
@@ -21,8 +23,11 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
+use ipnet::IpNet;
+
+use crate::admin::sessions;
 use crate::api_keys;
-use crate::auth::{Caller, Scope};
+use crate::auth::{Actor, ActorKind, Caller, RequestMeta, Scope};
 use crate::graphql::AppSchema;
 use crate::state::AppState;
 
@@ -97,46 +102,158 @@ fn not_acceptable() -> Response {
         .into_response()
 }
 
-fn peer_ip(request_extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+fn peer_ip(request_extensions: &axum::http::Extensions) -> Option<IpAddr> {
     request_extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
-/// Resolves the `X-API-Key` header to a caller, or answers 401.
+/// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+pub(crate) fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer?;
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    Some(forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer))
+}
+
+/// Who is calling: an API key, a dashboard session, or nobody (allowed only to sign in).
 async fn authenticate(
     state: &HttpState,
     headers: &HeaderMap,
-    ip: Option<std::net::IpAddr>,
+    meta: &RequestMeta,
     media: MediaType,
-) -> Result<Caller, Response> {
+) -> Result<Option<Caller>, Response> {
     let unauthenticated = |message: &str| error_body(StatusCode::UNAUTHORIZED, media, "UNAUTHENTICATED", message);
-    let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) else {
-        return Err(unauthenticated("an X-API-Key header is required"));
+    let internal = |err: crate::Error| {
+        tracing::error!(error = ?err, "authenticating a request failed");
+        error_body(StatusCode::SERVICE_UNAVAILABLE, media, "INTERNAL_SERVER_ERROR", "internal server error")
     };
-    match api_keys::authenticate(&state.app.pool, key.trim(), ip).await {
-        Ok(Some(caller)) => Ok(caller),
-        Ok(None) => Err(unauthenticated("the API key is malformed, unknown or revoked")),
-        Err(err) => {
-            tracing::error!(error = ?err, "authenticating an API key failed");
-            Err(error_body(StatusCode::SERVICE_UNAVAILABLE, media, "INTERNAL_SERVER_ERROR", "internal server error"))
-        }
+    if let Some(key) = headers.get("x-api-key") {
+        let key = key.to_str().unwrap_or("").trim();
+        return match api_keys::authenticate(&state.app.pool, key, meta.ip).await {
+            Ok(Some(caller)) => Ok(Some(caller)),
+            Ok(None) => Err(unauthenticated("the API key is malformed, unknown or revoked")),
+            Err(err) => Err(internal(err)),
+        };
+    }
+    let Some(token) = &meta.session_token else { return Ok(None) };
+    match sessions::lookup(&state.app.pool, token, &state.app.auth.sessions).await {
+        Ok(Some(session)) => Ok(Some(Caller {
+            actor: Actor {
+                kind: ActorKind::User,
+                id: Some(session.user_id.to_string()),
+                name: session.username.clone(),
+            },
+            scope: session.scope,
+            ip: meta.ip,
+            session: Some(session),
+        })),
+        Ok(None) => Ok(None),
+        Err(err) => Err(internal(err)),
     }
 }
 
-/// Attaches the caller and parses the document. A document that does not parse is a request
-/// error; introspection by a client key is refused outright rather than answered with nulls.
-fn prepare(mut request: Request, caller: &Caller) -> Result<Request, Box<(StatusCode, ServerError)>> {
-    request = request.data(caller.clone());
+fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Option<IpAddr>) -> RequestMeta {
+    RequestMeta {
+        ip: client_ip(peer, headers, &state.app.auth.trusted_proxies),
+        session_token: headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(sessions::token_from_cookie_header),
+    }
+}
+
+/// Whether a browser says the request comes from our own pages: `Sec-Fetch-Site`, else
+/// `Origin` against `Host`. `None` when the request carries neither (not a browser).
+fn same_origin(headers: &HeaderMap) -> Option<bool> {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return Some(matches!(site, "same-origin" | "none"));
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())?;
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
+    Some(origin_host.is_some_and(|h| h.eq_ignore_ascii_case(host)))
+}
+
+/// Root fields that someone not yet signed in may call.
+const ANONYMOUS_FIELDS: [&str; 6] = ["login", "verifyTotp", "useRecoveryCode", "logout", "me", "__typename"];
+
+fn selected_operation<'a>(document: &'a ExecutableDocument, name: Option<&str>) -> Option<&'a OperationDefinition> {
+    match &document.operations {
+        DocumentOperations::Single(op) => Some(&op.node),
+        DocumentOperations::Multiple(ops) => match name {
+            Some(name) => ops.get(name).map(|op| &op.node),
+            None if ops.len() == 1 => ops.values().next().map(|op| &op.node),
+            None => None,
+        },
+    }
+}
+
+fn only_anonymous_fields(operation: &OperationDefinition) -> bool {
+    operation.selection_set.node.items.iter().all(|item| match &item.node {
+        Selection::Field(field) => ANONYMOUS_FIELDS.contains(&field.node.name.node.as_str()),
+        _ => false,
+    })
+}
+
+type Refusal = Box<(StatusCode, ServerError)>;
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Refusal {
+    Box::new((status, with_code(ServerError::new(message, None), code)))
+}
+
+/// Attaches the caller and parses the document, then applies the rules that need the parsed
+/// operation: who may call anonymously, cross-site protection for cookie mutations, and no
+/// introspection for client keys.
+fn prepare(
+    mut request: Request,
+    caller: Option<&Caller>,
+    meta: &RequestMeta,
+    headers: &HeaderMap,
+) -> Result<Request, Refusal> {
+    request = request.data(meta.clone());
+    if let Some(caller) = caller {
+        request = request.data(caller.clone());
+    }
+    let operation_name = request.operation_name.clone();
     let document = match request.parsed_query() {
         Ok(document) => document,
-        Err(err) => {
-            return Err(Box::new((StatusCode::BAD_REQUEST, with_code(err, "GRAPHQL_PARSE_FAILED"))));
-        }
+        Err(err) => return Err(Box::new((StatusCode::BAD_REQUEST, with_code(err, "GRAPHQL_PARSE_FAILED")))),
     };
-    if caller.scope == Scope::Client && selects_introspection(document) {
-        let err = ServerError::new("introspection is not available to client keys", None);
-        return Err(Box::new((StatusCode::FORBIDDEN, with_code(err, "FORBIDDEN"))));
+    if let Some(operation) = selected_operation(document, operation_name.as_deref()) {
+        if caller.is_none() && !only_anonymous_fields(operation) {
+            return Err(refuse(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "sign in or send an X-API-Key header"));
+        }
+        let by_cookie = caller.is_none_or(|c| c.session.is_some());
+        if operation.ty == OperationType::Mutation && by_cookie {
+            // Cookie-borne mutations must come from our own pages; sign-in must not be forced
+            // on a user from another site either.
+            let allowed = match same_origin(headers) {
+                Some(same) => same,
+                None => caller.is_none(),
+            };
+            if !allowed {
+                return Err(refuse(StatusCode::FORBIDDEN, "FORBIDDEN", "cross-site request refused"));
+            }
+        }
     }
-    if caller.scope == Scope::Client {
+    if caller.is_some_and(|c| c.scope == Scope::Client) {
+        if selects_introspection(document) {
+            return Err(refuse(StatusCode::FORBIDDEN, "FORBIDDEN", "introspection is not available to client keys"));
+        }
         request = request.disable_introspection();
     }
     Ok(request)
@@ -191,30 +308,42 @@ fn finish(mut response: GqlResponse) -> (bool, serde_json::Value) {
     (request_error, body)
 }
 
-fn respond(media: MediaType, status: StatusCode, body: serde_json::Value) -> Response {
-    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()))], body.to_string()).into_response()
+fn respond(media: MediaType, status: StatusCode, body: serde_json::Value, headers: HeaderMap) -> Response {
+    let mut response =
+        (status, [(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()))], body.to_string()).into_response();
+    for (name, value) in &headers {
+        response.headers_mut().append(name, value.clone());
+    }
+    response
+}
+
+/// One request's context at the transport: who calls, from where, with which headers.
+struct Incoming<'a> {
+    state: &'a HttpState,
+    media: MediaType,
+    caller: Option<Caller>,
+    meta: RequestMeta,
+    headers: &'a HeaderMap,
 }
 
 /// Executes one request and maps request errors to 400 under `application/graphql-response+json`.
-async fn execute_one(
-    state: &HttpState,
-    media: MediaType,
-    request: Request,
-    caller: &Caller,
-) -> (StatusCode, serde_json::Value) {
-    match prepare(request, caller) {
+/// Returns the status, the body and the headers the resolvers set (the session cookie).
+async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, serde_json::Value, HeaderMap) {
+    match prepare(request, incoming.caller.as_ref(), &incoming.meta, incoming.headers) {
         Ok(request) => {
-            let (request_error, body) = finish(state.schema.execute(request).await);
-            let status = if request_error && media == MediaType::GraphqlResponseJson {
+            let response = incoming.state.schema.execute(request).await;
+            let headers = response.http_headers.clone();
+            let (request_error, body) = finish(response);
+            let status = if request_error && incoming.media == MediaType::GraphqlResponseJson {
                 StatusCode::BAD_REQUEST
             } else {
                 StatusCode::OK
             };
-            (status, body)
+            (status, body, headers)
         }
         Err(refusal) => {
             let (status, err) = *refusal;
-            (status, finish(GqlResponse::from_errors(vec![err])).1)
+            (status, finish(GqlResponse::from_errors(vec![err])).1, HeaderMap::new())
         }
     }
 }
@@ -233,9 +362,10 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
             "POST /graphql requires Content-Type: application/json",
         );
     }
-    let ip = peer_ip(request.extensions());
+    let peer = peer_ip(request.extensions());
     let (parts, body) = request.into_parts();
-    let caller = match authenticate(&state, &parts.headers, ip, media).await {
+    let meta = request_meta(&state, &parts.headers, peer);
+    let caller = match authenticate(&state, &parts.headers, &meta, media).await {
         Ok(caller) => caller,
         Err(response) => return response,
     };
@@ -261,10 +391,11 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
             )
         }
     };
+    let incoming = Incoming { state: &state, media, caller, meta, headers: &parts.headers };
     match batch {
         BatchRequest::Single(request) => {
-            let (status, body) = execute_one(&state, media, request, &caller).await;
-            respond(media, status, body)
+            let (status, body, headers) = execute_one(&incoming, request).await;
+            respond(media, status, body, headers)
         }
         BatchRequest::Batch(requests) => {
             if requests.is_empty() || requests.len() > MAX_BATCH_SIZE {
@@ -276,10 +407,13 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
                 );
             }
             let mut bodies = Vec::with_capacity(requests.len());
+            let mut headers = HeaderMap::new();
             for request in requests {
-                bodies.push(execute_one(&state, media, request, &caller).await.1);
+                let (_, body, set) = execute_one(&incoming, request).await;
+                bodies.push(body);
+                headers.extend(set);
             }
-            respond(media, StatusCode::OK, serde_json::Value::Array(bodies))
+            respond(media, StatusCode::OK, serde_json::Value::Array(bodies), headers)
         }
     }
 }
@@ -319,14 +453,7 @@ async fn graphql_get(
         gql_request = gql_request.operation_name(name);
     }
     if let Ok(document) = gql_request.parsed_query() {
-        let operation_type = match &document.operations {
-            DocumentOperations::Single(op) => Some(op.node.ty),
-            DocumentOperations::Multiple(ops) => match &params.operation_name {
-                Some(name) => ops.get(name.as_str()).map(|op| op.node.ty),
-                None if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
-                None => None,
-            },
-        };
+        let operation_type = selected_operation(document, params.operation_name.as_deref()).map(|op| op.ty);
         if matches!(operation_type, Some(OperationType::Mutation | OperationType::Subscription)) {
             let mut response = error_body(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -338,13 +465,14 @@ async fn graphql_get(
             return response;
         }
     }
-    let ip = peer_ip(request.extensions());
-    let caller = match authenticate(&state, request.headers(), ip, media).await {
+    let meta = request_meta(&state, request.headers(), peer_ip(request.extensions()));
+    let caller = match authenticate(&state, request.headers(), &meta, media).await {
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let (status, body) = execute_one(&state, media, gql_request, &caller).await;
-    respond(media, status, body)
+    let incoming = Incoming { state: &state, media, caller, meta, headers: request.headers() };
+    let (status, body, headers) = execute_one(&incoming, gql_request).await;
+    respond(media, status, body, headers)
 }
 
 async fn graphiql() -> Html<String> {

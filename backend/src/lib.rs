@@ -4,6 +4,7 @@
 //! owning its SQL, its rules and its GraphQL types; `graphql` merges them into one schema and
 //! `http` serves it; `live` carries session events to subscribers.
 
+pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

@@ -2,9 +2,9 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 use license_server::auth::Actor;
-use license_server::config::{ApiKeyCommand, Cli, Command, LogFormat};
+use license_server::config::{AdminCommand, ApiKeyCommand, Cli, Command, LogFormat};
 use license_server::db::Database;
-use license_server::{api_keys, graphql, server};
+use license_server::{admin, api_keys, graphql, server};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(format: LogFormat) {
@@ -48,6 +48,36 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ApiKey(command) => api_key(command).await,
+        Command::Admin(AdminCommand::Create { database, username, role }) => {
+            let password = read_password()?;
+            let database = Database::connect(&database).await?;
+            let result = async {
+                database.migrate().await?;
+                let user =
+                    admin::users::create(&database.pool, &Actor::cli(), None, &username, role, &password).await?;
+                println!("created {} user `{}` ({})", role.as_str(), user.username, user.id);
+                anyhow::Ok(())
+            }
+            .await;
+            database.shutdown().await;
+            result
+        }
+    }
+}
+
+/// The password comes from a prompt on a terminal, else from the first line of standard input;
+/// never from the command line, where other users could see it.
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let password = rpassword::prompt_password("Password: ")?;
+        if rpassword::prompt_password("Repeat the password: ")? != password {
+            anyhow::bail!("the passwords differ");
+        }
+        Ok(password)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
     }
 }
 

@@ -19,6 +19,7 @@ impl BackgroundTasks {
         BackgroundTasks(vec![
             tokio::spawn(sessions::cleanup::run(state.pool.clone(), state.sessions)),
             tokio::spawn(partitions::run(state.pool.clone(), partitions_ahead)),
+            tokio::spawn(purge_dashboard_sessions(state.pool.clone(), state.auth.sessions)),
         ])
     }
 }
@@ -27,6 +28,17 @@ impl Drop for BackgroundTasks {
     fn drop(&mut self) {
         for task in &self.0 {
             task.abort();
+        }
+    }
+}
+
+/// Dashboard sessions past their timeouts are refused anyway; this keeps the table small.
+async fn purge_dashboard_sessions(pool: sqlx::PgPool, policy: crate::admin::sessions::SessionPolicy) {
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        ticker.tick().await;
+        if let Err(err) = crate::admin::sessions::purge_expired(&pool, &policy).await {
+            tracing::warn!(error = ?err, "purging expired dashboard sessions failed");
         }
     }
 }
@@ -47,7 +59,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn run(args: &ServeArgs, sessions: crate::config::SessionSettings, database: &Database) -> anyhow::Result<()> {
     database.migrate().await?;
     partitions::ensure_current(&database.pool, args.partitions_ahead_months).await?;
-    let state = AppState::new(database.pool.clone(), sessions);
+    let state = AppState::new(database.pool.clone(), sessions).with_auth(args.auth_settings());
     let _background = BackgroundTasks::spawn(&state, args.partitions_ahead_months);
     let listener = tokio::net::TcpListener::bind(args.listen_addr)
         .await

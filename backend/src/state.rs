@@ -1,7 +1,10 @@
 //! The state every request handler shares.
 
+use std::sync::Arc;
+
 use sqlx::PgPool;
 
+use crate::admin::AuthSettings;
 use crate::config::SessionSettings;
 use crate::live::LiveEvents;
 use crate::sessions::heartbeat::HeartbeatWriter;
@@ -14,6 +17,8 @@ pub struct AppState {
     pub sessions: SessionSettings,
     /// Group-commit writer through which every heartbeat is recorded.
     pub heartbeats: HeartbeatWriter,
+    /// Dashboard sign-in: session timeouts, whether admins need 2FA, trusted proxies.
+    pub auth: Arc<AuthSettings>,
     /// This instance's `LISTEN` connection, fanning committed session events out to subscribers.
     pub live: LiveEvents,
 }
@@ -24,6 +29,11 @@ impl AppState {
     pub fn new(pool: PgPool, sessions: SessionSettings) -> Self {
         let heartbeats = HeartbeatWriter::spawn(pool.clone(), sessions);
         let live = LiveEvents::spawn(pool.clone());
-        AppState { pool, sessions, heartbeats, live }
+        AppState { pool, sessions, heartbeats, auth: Arc::new(AuthSettings::default()), live }
+    }
+
+    pub fn with_auth(mut self, auth: AuthSettings) -> Self {
+        self.auth = Arc::new(auth);
+        self
     }
 }

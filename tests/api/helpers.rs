@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use license_server::admin::AuthSettings;
 use license_server::api_keys;
 use license_server::auth::{Actor, Scope};
 use license_server::config::SessionSettings;
@@ -25,11 +26,12 @@ pub struct TestApp {
     stopped: mpsc::Receiver<()>,
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     pub sessions: SessionSettings,
     /// Runs the cleanup and partition maintenance like `serve` does.
     pub background: bool,
+    pub auth: AuthSettings,
 }
 
 pub async fn spawn_app(pool: &PgPool) -> TestApp {
@@ -47,7 +49,7 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         runtime.block_on(async move {
             let pool = PgPoolOptions::new().max_connections(4).connect_with(connect_options).await.unwrap();
-            let state = AppState::new(pool.clone(), options.sessions);
+            let state = AppState::new(pool.clone(), options.sessions).with_auth(options.auth);
             let background = options.background.then(|| BackgroundTasks::spawn(&state, 3));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             ready_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -250,4 +252,86 @@ pub async fn age_session(pool: &PgPool, token: &str, seconds: i64) {
 
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// A browser-like client of the dashboard API: keeps the session cookie it is given and sends
+/// `Origin` like a page of the server's own would.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+    /// The raw `Set-Cookie` headers of the last response.
+    pub last_set_cookies: Vec<String>,
+    pub origin: String,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Browser { app, cookie: None, last_set_cookies: Vec::new(), origin: app.address.clone() }
+    }
+
+    pub async fn gql(&mut self, query: &str, variables: Value) -> Reply {
+        let mut request = self
+            .app
+            .client
+            .post(format!("{}/graphql", self.app.address))
+            .header("Origin", &self.origin)
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("Cookie", cookie);
+        }
+        let response = request.send().await.expect("request failed");
+        self.last_set_cookies =
+            response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        for set in &self.last_set_cookies {
+            let pair = set.split(';').next().unwrap().to_owned();
+            // An emptied cookie is deleted, as a browser would.
+            self.cookie = if pair.ends_with('=') { None } else { Some(pair) };
+        }
+        let status = response.status().as_u16();
+        Reply { status, body: response.json().await.expect("response is not JSON") }
+    }
+
+    /// Signs in with username and password (no second factor expected).
+    pub async fn login(&mut self, username: &str, password: &str) -> Reply {
+        self.gql(
+            "mutation($u: String!, $p: String!) { login(username: $u, password: $p) {
+                __typename
+                ... on LoginSucceeded { totpEnrollmentRequired user { id username role totpEnabled } }
+                ... on TotpRequired { challenge expiresAt } } }",
+            json!({"u": username, "p": password}),
+        )
+        .await
+    }
+
+    pub async fn verify_totp(&mut self, challenge: &str, code: &str) -> Reply {
+        self.gql(
+            "mutation($c: String!, $t: String!) { verifyTotp(challenge: $c, code: $t) { __typename } }",
+            json!({"c": challenge, "t": code}),
+        )
+        .await
+    }
+}
+
+/// A dashboard user created directly through the library, as the CLI does.
+pub async fn create_user(pool: &PgPool, username: &str, role: license_server::admin::users::Role, password: &str) {
+    license_server::admin::users::create(pool, &Actor::cli(), None, username, role, password).await.unwrap();
+}
+
+/// The TOTP code an authenticator app shows for `secret` (base32) at `unix_time`, computed
+/// independently of the server's code path.
+pub fn totp_code(secret: &str, unix_time: u64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes, None, String::new()).generate(unix_time)
+}
+
+/// The current time, at least three seconds before the end of its 30-second step, so that codes
+/// computed now are still in the step the server sees.
+pub async fn step_safe_now() -> u64 {
+    loop {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        if now % 30 < 27 {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

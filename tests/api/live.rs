@@ -5,9 +5,11 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use license_server::admin::users::Role;
 use license_server::auth::Scope;
 use license_server::config::SessionSettings;
 use license_server::live::subscription::MAX_SUBSCRIPTIONS_PER_CONNECTION;
+use license_server::live::ws::REAUTHORIZE_EVERY;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::net::TcpStream;
@@ -16,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{age_session, spawn_app, spawn_app_with, Options, TestApp};
+use crate::helpers::{age_session, create_user, spawn_app, spawn_app_with, Browser, Options, TestApp};
 
 /// Longest wait for one expected message; events normally arrive within milliseconds.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -44,17 +46,29 @@ struct Refused {
     connection_error: Option<Value>,
 }
 
-async fn open(app: &TestApp, protocol: &str) -> Subscriber {
+async fn open(app: &TestApp, protocol: &str, headers: &[(&'static str, String)]) -> Subscriber {
     let url = format!("{}/ws", app.address.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
+    for (name, value) in headers {
+        request.headers_mut().insert(*name, value.parse().unwrap());
+    }
     let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("WebSocket upgrade failed");
     assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
     Subscriber { socket, legacy: protocol == LEGACY_WS, held: VecDeque::new() }
 }
 
 async fn connect(app: &TestApp, protocol: &str, init_payload: Value) -> Result<Subscriber, Refused> {
-    let mut subscriber = open(app, protocol).await;
+    connect_with_headers(app, protocol, init_payload, &[]).await
+}
+
+async fn connect_with_headers(
+    app: &TestApp,
+    protocol: &str,
+    init_payload: Value,
+    headers: &[(&'static str, String)],
+) -> Result<Subscriber, Refused> {
+    let mut subscriber = open(app, protocol, headers).await;
     subscriber.send(json!({"type": "connection_init", "payload": init_payload})).await;
     let mut connection_error = None;
     loop {
@@ -83,6 +97,19 @@ async fn connect_with_key(app: &TestApp, protocol: &str, key: &str) -> Subscribe
 impl Subscriber {
     async fn send(&mut self, message: Value) {
         self.socket.send(Message::text(message.to_string())).await.unwrap();
+    }
+
+    /// Waits for the server to close the connection; returns the close code.
+    async fn closed(&mut self, patience: Duration) -> u16 {
+        loop {
+            let frame = tokio::time::timeout(patience, self.socket.next()).await.expect("the connection stayed open");
+            match frame {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)).unwrap_or(1005),
+                Some(Ok(_)) => {}
+                Some(Err(err)) => panic!("WebSocket error instead of a close frame: {err}"),
+                None => panic!("the socket ended without a close frame"),
+            }
+        }
     }
 
     async fn next_frame(&mut self) -> Message {
@@ -221,7 +248,7 @@ async fn session_events_caused_through_one_instance_reach_a_subscriber_on_anothe
 async fn a_timeout_filed_by_another_instance_is_announced(pool: PgPool) {
     let watched = spawn_app(&pool).await;
     let sessions = SessionSettings::new(30, 60, 1).unwrap();
-    let cleaning = spawn_app_with(&pool, Options { sessions, background: true }).await;
+    let cleaning = spawn_app_with(&pool, Options { sessions, background: true, ..Default::default() }).await;
     let (admin, client) = (cleaning.key(Scope::Admin).await, cleaning.key(Scope::Client).await);
     let (license_id, license_key) = cleaning.create_license(&admin, 2, 2).await;
     let token = cleaning.session(&client, &license_key, "quiet").await;
@@ -375,4 +402,50 @@ async fn a_lost_database_connection_refreshes_live_lists_and_interrupts_event_st
     let token = acting.session(&client, &license_key, "after-reconnect").await;
     let live = subscriber.next_data("live", "liveSessions").await;
     assert_eq!(live[0]["sessionToken"], token.as_str());
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_dashboard_session_cookie_authenticates_connections_from_the_servers_own_pages(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    create_user(&pool, "anna", Role::Analyst, "correct horse battery").await;
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.login("anna", "correct horse battery").await.data("login")["__typename"], "LoginSucceeded");
+    let cookie = browser.cookie.clone().expect("a session cookie");
+
+    let own_page = [("Cookie", cookie.clone()), ("Origin", app.address.clone())];
+    let mut subscriber = connect_with_headers(&app, TRANSPORT_WS, json!({}), &own_page).await.expect("refused");
+    subscriber.subscribe("live", LIVE, json!({})).await;
+    assert_eq!(subscriber.next_data("live", "liveSessions").await, json!([]));
+
+    // The same cookie sent by another site's page is worth nothing.
+    let cross_site = [("Cookie", cookie), ("Origin", "http://evil.example".to_owned())];
+    let refused = connect_with_headers(&app, TRANSPORT_WS, json!({}), &cross_site).await.err().expect("hijacked");
+    assert_eq!(refused.close_code, 4401);
+
+    // An admin who has not enrolled in 2FA yet may only enroll.
+    create_user(&pool, "root", Role::Admin, "correct horse battery").await;
+    let mut admin = Browser::new(&app);
+    assert_eq!(admin.login("root", "correct horse battery").await.data("login")["totpEnrollmentRequired"], true);
+    let enrolling = [("Cookie", admin.cookie.clone().unwrap()), ("Origin", app.address.clone())];
+    let refused = connect_with_headers(&app, TRANSPORT_WS, json!({}), &enrolling).await.err().expect("accepted");
+    assert_eq!(refused.close_code, 4403);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn revoking_the_key_or_logging_out_closes_an_open_connection_with_4401(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let analyst = app.key(Scope::Analyst).await;
+    let mut by_key = connect_with_key(&app, TRANSPORT_WS, &analyst).await;
+    create_user(&pool, "anna", Role::Analyst, "correct horse battery").await;
+    let mut browser = Browser::new(&app);
+    browser.login("anna", "correct horse battery").await;
+    let own_page = [("Cookie", browser.cookie.clone().unwrap()), ("Origin", app.address.clone())];
+    let mut by_cookie = connect_with_headers(&app, LEGACY_WS, json!({}), &own_page).await.expect("refused");
+
+    sqlx::query("UPDATE api_keys SET revoked_at = now()").execute(&pool).await.unwrap();
+    assert_eq!(browser.gql("mutation { logout }", json!({})).await.data("logout"), true);
+
+    let patience = REAUTHORIZE_EVERY * 2;
+    let (key_closed, cookie_closed) = tokio::join!(by_key.closed(patience), by_cookie.closed(patience));
+    assert_eq!((key_closed, cookie_closed), (4401, 4401));
 }

@@ -2,11 +2,13 @@
 //! instances on real sockets.
 
 mod admin;
+mod audit_log;
 mod cleanup;
 mod concurrency;
 mod embedded;
 mod helpers;
 mod http;
+mod identity;
 mod lifecycle;
 mod live;
 mod partitions;

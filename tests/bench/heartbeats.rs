@@ -27,8 +27,8 @@ use uuid::Uuid;
 
 /// What `createLicense` allows at most; each license carries this many devices.
 const DEVICES_PER_LICENSE: usize = 10;
-/// The server's pool; as many connections as the production default is not the point here,
-/// a fixed size keeps runs comparable.
+/// The server's pool: fixed (not DATABASE_MAX_CONNECTIONS) so that runs stay comparable, and as
+/// many connections as pgbench gets clients by default.
 const POOL_CONNECTIONS: u32 = 16;
 /// The server's request body limit, as `serve` uses by default.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -72,8 +72,9 @@ async fn main() -> Result<()> {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 
     let settings = Settings::from_env()?;
-    let server_url = std::env::var("DATABASE_URL")
-        .context("DATABASE_URL must name a PostgreSQL server where we may create a database; run through scripts/with-postgres.sh")?;
+    let server_url = std::env::var("DATABASE_URL").context(
+        "DATABASE_URL must name a PostgreSQL server where we may create a database (scripts/with-postgres.sh sets it)",
+    )?;
     let database = BenchDatabase::create(&server_url).await?;
     let outcome = run(&settings, &database).await;
     // Dropped whatever happened, so failed runs leave nothing behind on a shared server.
@@ -248,7 +249,8 @@ async fn create_licenses(graphql: &GraphqlClient, admin_key: &str, count: usize)
     let customer_id = data["createCustomer"]["id"].clone();
     ensure!(customer_id.is_string(), "createCustomer returned no id: {data}");
 
-    let create = "mutation($id: ID!) { createLicense(input: {customerId: $id, deviceLimit: 10, concurrentSessionsLimit: 10}) { id licenseKey } }";
+    let create = "mutation($id: ID!) { \
+        createLicense(input: {customerId: $id, deviceLimit: 10, concurrentSessionsLimit: 10}) { id licenseKey } }";
     let mut keys = Vec::with_capacity(count);
     for _ in 0..count {
         let data = graphql
@@ -425,7 +427,8 @@ fn millis(duration: Duration) -> f64 {
 
 async fn pgbench_phase(settings: &Settings, pool: &PgPool, database: &BenchDatabase, http: &HttpFigures) -> Result<()> {
     let Some(pgbench) = find_pgbench() else {
-        println!("pgbench: not found (looked in PG_BIN_DIR, `pg_config --bindir`, /usr/lib/postgresql/*/bin and PATH); comparison skipped");
+        println!("pgbench: not found, comparison skipped");
+        println!("  (looked in PG_BIN_DIR, `pg_config --bindir`, /usr/lib/postgresql/*/bin and PATH)");
         return Ok(());
     };
     let sessions = fill_bench_tokens(pool).await?;

@@ -5,6 +5,10 @@ pub mod pagination;
 
 use async_graphql::{MergedObject, Schema};
 
+use crate::admin::login::{LoginMutation, LoginQuery};
+use crate::admin::users::{AdminUserMutation, AdminUserQuery};
+use crate::api_keys::{ApiKeyMutation, ApiKeyQuery};
+use crate::audit::AuditQuery;
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
 use crate::licenses::{LicenseMutation, LicenseQuery};
@@ -15,11 +19,30 @@ use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, SessionQuery);
+pub struct QueryRoot(
+    ClientQuery,
+    CustomerQuery,
+    LicenseQuery,
+    DeviceQuery,
+    SessionQuery,
+    LoginQuery,
+    AdminUserQuery,
+    ApiKeyQuery,
+    AuditQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(ClientMutation, CustomerMutation, LicenseMutation, DeviceMutation, SessionMutation);
+pub struct MutationRoot(
+    ClientMutation,
+    CustomerMutation,
+    LicenseMutation,
+    DeviceMutation,
+    SessionMutation,
+    LoginMutation,
+    AdminUserMutation,
+    ApiKeyMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

@@ -5,8 +5,15 @@
 //! connection that cannot authenticate is refused with the protocol's own close code: 4401
 //! (Unauthorized) without valid credentials, 4403 (Forbidden) for a `client` key, 4408 when no
 //! `connection_init` arrives in time. Under the legacy protocol a `connection_error` message
-//! precedes the close. Accepted connections carry their caller and their subscription slots as
-//! connection data; the init message is then replayed to `async-graphql`, which acknowledges it.
+//! precedes the close. Credentials: `{"apiKey": "AF-…"}` in the payload, else the dashboard's
+//! session cookie from the handshake, which counts only when the handshake's `Origin` is this
+//! server (no cross-site WebSocket hijacking). A session that must enroll in 2FA first gets 4403.
+//!
+//! Accepted connections carry their caller and their subscription slots as connection data; the
+//! init message is then replayed to `async-graphql`, which acknowledges it. Every
+//! [`REAUTHORIZE_EVERY`] the credentials are checked again (without counting as activity of the
+//! dashboard session): a revoked key, a logged-out or timed-out session or a disabled user closes
+//! the connection with 4401.
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -27,13 +34,16 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::subscription::SubscriptionSlots;
+use crate::admin::sessions;
 use crate::api_keys;
-use crate::auth::{Caller, Scope};
+use crate::auth::{Actor, ActorKind, Caller, Scope};
 use crate::graphql::AppSchema;
 use crate::state::AppState;
 
 /// How long a new connection may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often an open connection's credentials are checked again.
+pub const REAUTHORIZE_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Clone)]
 struct WsState {
@@ -61,8 +71,43 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
     };
-    let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    upgrade.protocols(ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| serve(socket, state, protocol, legacy, ip))
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let session_token = same_origin(&parts)
+        .then(|| {
+            parts
+                .headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(sessions::token_from_cookie_header)
+        })
+        .flatten();
+    let ip = crate::http::client_ip(peer, &parts.headers, &state.app.auth.trusted_proxies);
+    let handshake = Handshake { ip, session_token };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(socket, state, protocol, legacy, handshake))
+}
+
+/// What the handshake told about the client.
+struct Handshake {
+    ip: Option<IpAddr>,
+    /// The dashboard session cookie, when the handshake came from this server's own pages.
+    session_token: Option<String>,
+}
+
+/// Browsers always send `Origin` with a WebSocket handshake; it must name this server.
+fn same_origin(parts: &Parts) -> bool {
+    let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = parts
+        .headers
+        .get("x-forwarded-host")
+        .or_else(|| parts.headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    origin.split_once("://").is_some_and(|(_, rest)| rest.trim_end_matches('/').eq_ignore_ascii_case(host))
 }
 
 /// The protocol `GraphQLProtocol` picked, by the same rule (the first one known).
@@ -98,22 +143,70 @@ struct Refusal {
 const UNAUTHORIZED: Refusal =
     Refusal { code: 4401, message: "Unauthorized: connection_init must carry a valid analyst or admin apiKey" };
 
-async fn authenticate(state: &WsState, init: &InitMessage, ip: Option<IpAddr>) -> Result<Caller, Refusal> {
+const INTERNAL: Refusal = Refusal { code: 1011, message: "internal server error" };
+
+async fn authenticate(state: &WsState, init: &InitMessage, handshake: &Handshake) -> Result<Caller, Refusal> {
     if init.kind != "connection_init" {
         return Err(UNAUTHORIZED);
     }
-    let Some(key) = init.payload.as_ref().and_then(|p| p.api_key.as_deref()) else {
-        return Err(UNAUTHORIZED);
+    let internal = |err: crate::Error| {
+        tracing::error!(error = ?err, "authenticating a WebSocket connection failed");
+        INTERNAL
     };
-    match api_keys::authenticate(&state.app.pool, key.trim(), ip).await {
-        Ok(Some(caller)) if caller.scope == Scope::Client => {
+    let caller = if let Some(key) = init.payload.as_ref().and_then(|p| p.api_key.as_deref()) {
+        api_keys::authenticate(&state.app.pool, key.trim(), handshake.ip).await.map_err(internal)?
+    } else if let Some(token) = &handshake.session_token {
+        let session = sessions::lookup(&state.app.pool, token, &state.app.auth.sessions).await.map_err(internal)?;
+        session.map(|session| Caller {
+            actor: Actor {
+                kind: ActorKind::User,
+                id: Some(session.user_id.to_string()),
+                name: session.username.clone(),
+            },
+            scope: session.scope,
+            ip: handshake.ip,
+            session: Some(session),
+        })
+    } else {
+        None
+    };
+    match caller {
+        None => Err(UNAUTHORIZED),
+        Some(caller) if caller.scope == Scope::Client => {
             Err(Refusal { code: 4403, message: "Forbidden: client keys may not subscribe" })
         }
-        Ok(Some(caller)) => Ok(caller),
-        Ok(None) => Err(UNAUTHORIZED),
-        Err(err) => {
-            tracing::error!(error = ?err, "authenticating a WebSocket connection failed");
-            Err(Refusal { code: 1011, message: "internal server error" })
+        Some(caller) if caller.session.as_ref().is_some_and(|s| s.enrollment_only) => {
+            Err(Refusal { code: 4403, message: "Forbidden: set up two-factor authentication first" })
+        }
+        Some(caller) => Ok(caller),
+    }
+}
+
+/// Whether the caller's key or dashboard session is still good.
+async fn still_authorized(state: &WsState, caller: &Caller) -> crate::Result<bool> {
+    if let Some(session) = &caller.session {
+        return sessions::is_live(&state.app.pool, &session.token_hash, &state.app.auth.sessions).await;
+    }
+    let Some(key_id) = caller.actor.id.as_deref().and_then(|id| id.parse::<uuid::Uuid>().ok()) else {
+        return Ok(false);
+    };
+    Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL)")
+        .bind(key_id)
+        .fetch_one(&state.app.pool)
+        .await?)
+}
+
+/// Returns once the caller's credentials no longer hold.
+async fn revoked(state: &WsState, caller: &Caller) {
+    let mut ticker = tokio::time::interval(REAUTHORIZE_EVERY);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        match still_authorized(state, caller).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            // A database hiccup is not a revocation; the next round decides.
+            Err(err) => tracing::warn!(error = ?err, "re-checking a WebSocket connection's credentials failed"),
         }
     }
 }
@@ -141,7 +234,7 @@ async fn refuse(mut sink: SplitSink<WebSocket, Message>, legacy: bool, refusal: 
     let _ = sink.close().await;
 }
 
-async fn serve(socket: WebSocket, state: WsState, protocol: GraphQLProtocol, legacy: bool, ip: Option<IpAddr>) {
+async fn serve(socket: WebSocket, state: WsState, protocol: GraphQLProtocol, legacy: bool, handshake: Handshake) {
     let (sink, mut stream) = socket.split();
     let init_text = match tokio::time::timeout(INIT_TIMEOUT, next_text(&mut stream)).await {
         Ok(Some(text)) => text,
@@ -151,7 +244,7 @@ async fn serve(socket: WebSocket, state: WsState, protocol: GraphQLProtocol, leg
         }
     };
     let caller = match serde_json::from_str::<InitMessage>(&init_text) {
-        Ok(init) => authenticate(&state, &init, ip).await,
+        Ok(init) => authenticate(&state, &init, &handshake).await,
         Err(_) => Err(Refusal { code: 4400, message: "the first message must be connection_init" }),
     };
     let caller = match caller {
@@ -159,11 +252,19 @@ async fn serve(socket: WebSocket, state: WsState, protocol: GraphQLProtocol, leg
         Err(refusal) => return refuse(sink, legacy, refusal).await,
     };
     let mut data = Data::default();
-    data.insert(caller);
+    data.insert(caller.clone());
     data.insert(SubscriptionSlots::default());
-    let replayed = stream::once(future::ready(Ok(Message::Text(init_text.into())))).chain(stream);
-    GraphQLWebSocket::new_with_pair(sink, replayed, state.schema, protocol)
+    let mut sink = sink;
+    let mut replayed = stream::once(future::ready(Ok(Message::Text(init_text.into())))).chain(stream);
+    let graphql = GraphQLWebSocket::new_with_pair(&mut sink, &mut replayed, state.schema.clone(), protocol)
         .on_connection_init(move |_| future::ready(Ok(data)))
-        .serve()
-        .await;
+        .serve();
+    let revoked = matches!(
+        future::select(std::pin::pin!(graphql), std::pin::pin!(revoked(&state, &caller))).await,
+        future::Either::Right(_)
+    );
+    if revoked {
+        refuse(sink, legacy, Refusal { code: 4401, message: "Unauthorized: the credentials are no longer valid" })
+            .await;
+    }
 }

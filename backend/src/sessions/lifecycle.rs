@@ -226,7 +226,7 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
         }
         Some((session_id, false)) => {
             // Dead already; file it before admitting a new one.
-            let system = Caller { actor: Actor::system(), scope: caller.scope, ip: None };
+            let system = Caller { actor: Actor::system(), scope: caller.scope, ip: None, session: None };
             end_sessions(&mut tx, state, &system, Selector::Id(session_id), EndReason::Timeout).await?;
         }
         None => {}
