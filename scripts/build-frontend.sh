@@ -12,9 +12,10 @@ cd "$root"
 ensure_wasm_target
 ensure_wasm_bindgen_cli
 
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
+# FRONTEND_TARGET_DIR keeps the wasm build apart from a shared host target directory if wanted.
+target_dir="${FRONTEND_TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}}"
 dist="$root/frontend/dist"
-cargo build --quiet --target wasm32-unknown-unknown --release -p license-dashboard
+CARGO_TARGET_DIR="$target_dir" cargo build --quiet --target wasm32-unknown-unknown --release -p license-dashboard
 mkdir -p "$dist"
 wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name license_dashboard \
     "$target_dir/wasm32-unknown-unknown/release/license-dashboard.wasm"

@@ -76,10 +76,8 @@ fn Root() -> Html {
         use_effect_with((), move |()| {
             wasm_bindgen_futures::spawn_local(async move {
                 match auth::me().await {
-                    Ok(Some(user)) => {
-                        let enrollment_required = false;
-                        app.dispatch(Action::SignedIn { user, enrollment_required });
-                    }
+                    // Whether this session may only enroll shows with the first refused request.
+                    Ok(Some(user)) => app.dispatch(Action::SignedIn { user, enrollment_required: false }),
                     _ => app.dispatch(Action::SignedOut),
                 }
             });

@@ -42,7 +42,12 @@ impl AppState {
 }
 
 pub enum Action {
-    SignedIn { user: AdminUser, enrollment_required: bool },
+    SignedIn {
+        user: AdminUser,
+        enrollment_required: bool,
+    },
+    /// The server says this session may only set up 2FA.
+    EnrollmentRequired,
     EnrollmentCompleted,
     SignedOut,
     SetLang(Lang),
@@ -56,6 +61,11 @@ impl Reducible for AppState {
         match action {
             Action::SignedIn { user, enrollment_required } => {
                 next.session = Some(SessionState::SignedIn { user, enrollment_required });
+            }
+            Action::EnrollmentRequired => {
+                if let Some(SessionState::SignedIn { enrollment_required, .. }) = &mut next.session {
+                    *enrollment_required = true;
+                }
             }
             Action::EnrollmentCompleted => {
                 if let Some(SessionState::SignedIn { enrollment_required, user }) = &mut next.session {

@@ -5,6 +5,7 @@ mod admin;
 mod audit_log;
 mod cleanup;
 mod concurrency;
+mod dashboard;
 mod embedded;
 mod helpers;
 mod http;

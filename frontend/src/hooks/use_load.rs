@@ -15,7 +15,7 @@ pub enum Load<T> {
 }
 
 /// Loads with `fetch` whenever `deps` change (or `reload` is called); an expired session
-/// signs the user out.
+/// signs the user out, and a session that may only enroll in 2FA leads to the enrollment.
 #[hook]
 pub fn use_load<T, D, F, Fut>(deps: D, fetch: F) -> (UseStateHandle<Load<T>>, Callback<()>)
 where
@@ -35,6 +35,7 @@ where
                 match future.await {
                     Ok(value) => state.set(Load::Loaded(value)),
                     Err(ApiError::Unauthenticated) => app.dispatch(Action::SignedOut),
+                    Err(ApiError::EnrollmentRequired) => app.dispatch(Action::EnrollmentRequired),
                     Err(err) => state.set(Load::Failed(err)),
                 }
             });

@@ -88,9 +88,11 @@ pub fn EnrollPage() -> Html {
                         </div>
                     </div>
                     if let Some(err) = &*error {
-                        <div class="alert alert-error" role="alert">{
-                            if matches!(err, ApiError::Invalid { .. }) { app.t("login.code_failed").to_owned() } else { format!("{err:?}") }
-                        }</div>
+                        if matches!(err, ApiError::Invalid { .. }) {
+                            <div class="alert alert-error" role="alert">{ app.t("login.code_failed") }</div>
+                        } else {
+                            <ErrorBanner error={err.clone()} />
+                        }
                     }
                     <Field label={app.t("login.code")} id="enroll-code">
                         <input id="enroll-code" inputmode="numeric" autocomplete="one-time-code" maxlength="7" required=true
