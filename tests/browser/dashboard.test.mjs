@@ -181,7 +181,7 @@ test('a generated API key is shown once, with a copy button', async () => {
   await page.click('nav >> text=API keys');
   await page.fill('#key-name', 'Reporting export');
   await page.selectOption('#key-scope', 'ANALYST');
-  await page.click('form >> text=Generate system API key');
+  await page.click('form.toolbar-form button[type=submit]');
   const key = (await page.textContent('[data-testid=generated-key-value]', WAIT)).trim();
   assert.match(key, /^AF-\d{4}-[A-Z0-9]{32}$/);
   assert.ok(await page.isVisible('[data-testid=generated-key] >> text=Copy'));
@@ -200,6 +200,9 @@ test('the audit log lists those changes, old and new values side by side', async
   for (const action of ['customer.created', 'license.created', 'session.started', 'session.ended', 'api_key.created']) {
     assert.ok(await page.isVisible(`tr[data-action="${action}"]`), `${action} is listed`);
   }
+  // Newest first: the key generated above, then the client key the CLI made before the tests.
+  await page.click('tr[data-action="api_key.created"] >> nth=0 >> text=Changes');
+  assert.match(await page.textContent('.diff', WAIT), /Reporting export/);
   await page.click('tr[data-action="session.ended"] >> text=Changes');
   const diff = await page.textContent('.diff', WAIT);
   assert.match(diff, /admin_terminated/);
