@@ -4,18 +4,22 @@ CARGO ?= cargo
 
 .PHONY: run test check bench schema fmt
 
-## Build everything and start the server (embedded PostgreSQL unless DATABASE_URL is set).
+## Build everything (server and dashboard) and start the server (embedded PostgreSQL unless DATABASE_URL is set).
 run:
 	@scripts/setup.sh run
-	@echo "Starting the license server: GraphQL at http://$${LISTEN_ADDR:-127.0.0.1:8080}/graphql, GraphiQL at /graphiql"
+	scripts/build-frontend.sh
+	@echo "Starting the license server: dashboard at http://$${LISTEN_ADDR:-127.0.0.1:8080}/, GraphQL at /graphql, GraphiQL at /graphiql"
 	$(CARGO) run --release --bin license-server -- serve
 
-## Every check and every test, against a real PostgreSQL (started here if none is running).
+## Every check and every test, against a real PostgreSQL (started here if none is running):
+## the backend's tests (default workspace member), then the dashboard in headless Chromium.
 test:
 	@scripts/setup.sh test
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	scripts/with-postgres.sh $(CARGO) test --workspace
+	$(CARGO) clippy -p license-dashboard --target wasm32-unknown-unknown -- -D warnings
+	scripts/with-postgres.sh $(CARGO) test
+	scripts/with-postgres.sh tests/browser/run.sh
 
 ## The heartbeat benchmark: GraphQL heartbeats per second against pgbench on the same SQL.
 bench:

@@ -35,3 +35,27 @@ ensure_postgres_binaries() {
         apt_install postgresql
     fi
 }
+
+# The Rust standard library for wasm32, which the dashboard is built for.
+ensure_wasm_target() {
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        rustup target add wasm32-unknown-unknown
+    fi
+}
+
+# The wasm-bindgen version Cargo.lock pins (the CLI must match it exactly).
+wasm_bindgen_version() {
+    awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$(dirname "${BASH_SOURCE[0]}")/../Cargo.lock"
+}
+
+# The wasm-bindgen CLI of that version, built from crates.io when missing (a few minutes, once).
+# It builds in its own target directory so it never holds the project's build lock.
+ensure_wasm_bindgen_cli() {
+    local version
+    version="$(wasm_bindgen_version)"
+    if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$version" ]; then
+        echo "installing wasm-bindgen-cli $version (once; takes a few minutes)" >&2
+        CARGO_TARGET_DIR="${WASM_BINDGEN_BUILD_DIR:-${TMPDIR:-/tmp}/wasm-bindgen-cli-build}" \
+            cargo install --quiet wasm-bindgen-cli --version "$version"
+    fi
+}

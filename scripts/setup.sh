@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make run` / `make test` need on a fresh Debian machine, and only what is missing.
 #   scripts/setup.sh run    the toolchain, and PostgreSQL's server binaries for the embedded default
-#   scripts/setup.sh test   the above, plus rustfmt and clippy
+#   scripts/setup.sh test   the above, plus rustfmt and clippy, Chromium and Node.js for the browser tests
+# Both add the wasm32 target for the dashboard (scripts/build-frontend.sh installs wasm-bindgen's CLI).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
@@ -35,4 +36,15 @@ if [ "$purpose" = test ]; then
             rustup component add "$component"
         fi
     done
+fi
+
+ensure_wasm_target
+
+if [ "$purpose" = test ]; then
+    if [ ! -x /usr/bin/chromium ]; then
+        apt_install chromium fonts-dejavu-core
+    fi
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        apt_install nodejs npm
+    fi
 fi

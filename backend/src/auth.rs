@@ -109,6 +109,21 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A dashboard user signed in with the session cookie.
+    pub fn from_session(session: crate::admin::sessions::SessionInfo, ip: Option<IpAddr>) -> Self {
+        Caller {
+            actor: Actor {
+                kind: ActorKind::User,
+                id: Some(session.user_id.to_string()),
+                name: session.username.clone(),
+            },
+            scope: session.scope,
+            ip,
+            session: Some(session),
+            deferred_key: None,
+        }
+    }
+
     /// The signed-in dashboard user, if the caller is one.
     pub fn user_id(&self) -> Option<uuid::Uuid> {
         self.session.as_ref().map(|s| s.user_id)

@@ -51,7 +51,8 @@ pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize) -> Router
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(HttpState { app, schema, max_body_bytes })
+        .with_state(HttpState { app: app.clone(), schema: schema.clone(), max_body_bytes })
+        .merge(crate::live::ws::router(app, schema))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -107,7 +108,7 @@ fn peer_ip(request_extensions: &axum::http::Extensions) -> Option<IpAddr> {
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
 /// `X-Forwarded-For` that is not itself a trusted proxy.
-fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+pub(crate) fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     let peer = peer?;
     if !is_trusted(&peer) {
@@ -145,17 +146,7 @@ async fn authenticate(
     }
     let Some(token) = &meta.session_token else { return Ok(None) };
     match sessions::lookup(&state.app.pool, token, &state.app.auth.sessions).await {
-        Ok(Some(session)) => Ok(Some(Caller {
-            actor: Actor {
-                kind: ActorKind::User,
-                id: Some(session.user_id.to_string()),
-                name: session.username.clone(),
-            },
-            scope: session.scope,
-            ip: meta.ip,
-            session: Some(session),
-            deferred_key: None,
-        })),
+        Ok(Some(session)) => Ok(Some(Caller::from_session(session, meta.ip))),
         Ok(None) => Ok(None),
         Err(err) => Err(internal(err)),
     }

@@ -2,7 +2,7 @@
 //!
 //! One module per domain area (customers, licenses, devices, sessions, resources, crm, api_keys,
 //! audit), each owning its SQL, its rules and its GraphQL types; `graphql` merges them into one
-//! schema and `http` serves it.
+//! schema and `http` serves it; `live` carries session events to subscribers.
 
 pub mod admin;
 pub mod api_keys;
@@ -12,6 +12,7 @@ pub mod backups;
 pub mod config;
 pub mod crm;
 pub mod customers;
+pub mod dashboard;
 pub mod db;
 pub mod devices;
 pub mod embedded_pg;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod licenses;
+pub mod live;
 pub mod metrics;
 pub mod partitions;
 pub mod resources;

@@ -9,7 +9,7 @@ use crate::config::ServeArgs;
 use crate::db::Database;
 use crate::partitions::PartitionSettings;
 use crate::state::AppState;
-use crate::{backups, graphql, http, metrics, partitions, sessions};
+use crate::{backups, dashboard, graphql, http, metrics, partitions, sessions};
 
 /// Background work of one instance, coordinated with other instances through the database.
 /// Aborted when dropped.
@@ -76,7 +76,8 @@ async fn run(args: &ServeArgs, sessions: crate::config::SessionSettings, databas
         .with_context(|| format!("cannot listen on LISTEN_ADDR={}", args.listen_addr))?;
     let address = listener.local_addr()?;
     tracing::info!("license server listening on http://{address}/ (GraphQL at /graphql, GraphiQL at /graphiql)");
-    axum::serve(listener, app(state, args.max_body_bytes as usize).into_make_service_with_connect_info::<SocketAddr>())
+    let router = app(state, args.max_body_bytes as usize).fallback_service(dashboard::service(&args.frontend_dir));
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("in-flight requests finished; shutting down");

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
 use crate::config::SessionSettings;
+use crate::live::LiveEvents;
 use crate::sessions::heartbeat::HeartbeatWriter;
 
 #[derive(Clone)]
@@ -22,13 +23,17 @@ pub struct AppState {
     /// Where backups go and how they are scheduled, pushed and pruned (`with_backups`; the
     /// defaults otherwise: `./backups`, no schedule, no git remote).
     pub backups: Arc<BackupSettings>,
+    /// This instance's `LISTEN` connection, fanning committed session events out to subscribers.
+    pub live: LiveEvents,
 }
 
 impl AppState {
-    /// Needs a running Tokio runtime: it starts the heartbeat writer.
+    /// Needs a running Tokio runtime: it starts the heartbeat writer and the event listener
+    /// (which holds one connection of `pool` until the pool is closed).
     pub fn new(pool: PgPool, sessions: SessionSettings) -> Self {
         let heartbeats = HeartbeatWriter::spawn(pool.clone(), sessions);
-        AppState { pool, sessions, heartbeats, auth: Arc::default(), backups: Arc::default() }
+        let live = LiveEvents::spawn(pool.clone());
+        AppState { pool, sessions, heartbeats, auth: Arc::default(), backups: Arc::default(), live }
     }
 
     pub fn with_auth(mut self, auth: AuthSettings) -> Self {

@@ -115,6 +115,22 @@ pub async fn lookup(pool: &PgPool, token: &str, policy: &SessionPolicy) -> Resul
     }))
 }
 
+/// Whether the session still holds (known, within both timeouts, user enabled), without counting
+/// the check as activity: for long-lived connections that re-check their credentials.
+pub async fn is_live(pool: &PgPool, token_hash: &[u8], policy: &SessionPolicy) -> Result<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM admin_sessions s JOIN admin_users u ON u.id = s.user_id
+                        WHERE s.token_hash = $1 AND NOT u.is_disabled
+                          AND s.last_seen_at > now() - make_interval(secs => $2)
+                          AND s.created_at > now() - make_interval(secs => $3))",
+    )
+    .bind(token_hash)
+    .bind(policy.idle_timeout.as_secs_f64())
+    .bind(policy.absolute_timeout.as_secs_f64())
+    .fetch_one(pool)
+    .await?)
+}
+
 pub async fn end(conn: &mut PgConnection, token_hash: &[u8]) -> Result<()> {
     sqlx::query("DELETE FROM admin_sessions WHERE token_hash = $1").bind(token_hash).execute(conn).await?;
     Ok(())

@@ -10,6 +10,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
+use crate::live::{self, SessionEvent, SessionEventKind};
 use crate::sessions::{self, EndReason};
 use crate::state::AppState;
 
@@ -94,6 +95,7 @@ pub async fn deactivate(state: &AppState, caller: &Caller, id: Uuid) -> Result<D
                 .new_values(serde_json::json!({"isActive": false})),
         )
         .await?;
+        live::notify(&mut tx, &SessionEvent::device(SessionEventKind::DeviceDeactivated, license_id, id)).await?;
     }
     sessions::end_sessions(&mut tx, state, caller, sessions::Selector::Device(id), EndReason::DeviceDeactivated)
         .await?;

@@ -4,7 +4,7 @@ pub mod filter;
 pub mod ids;
 pub mod pagination;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 
 use crate::admin::login::{LoginMutation, LoginQuery};
 use crate::admin::users::{AdminUserMutation, AdminUserQuery};
@@ -15,6 +15,7 @@ use crate::crm::{CrmMutation, CrmQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
 use crate::licenses::{LicenseMutation, LicenseQuery};
+use crate::live::subscription::SubscriptionRoot;
 use crate::resources::{ResourceMutation, ResourceQuery};
 use crate::sessions::client_api::{ClientMutation, ClientQuery};
 use crate::sessions::{SessionMutation, SessionQuery};
@@ -53,7 +54,7 @@ pub struct MutationRoot(
     CrmMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Deepest selection set accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -62,7 +63,7 @@ pub const MAX_COMPLEXITY: usize = 1000;
 
 /// The schema with its limits. `state` is absent only when printing the SDL.
 pub fn build(state: Option<AppState>) -> AppSchema {
-    let builder = Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+    let builder = Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)

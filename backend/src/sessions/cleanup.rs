@@ -3,6 +3,7 @@
 //! Safe with any number of server instances: each run claims expired rows with
 //! `FOR UPDATE SKIP LOCKED`, so two instances never end the same session, and a session whose
 //! heartbeat is being written at that moment is skipped (and stays live if that heartbeat lands).
+//! Each filed session is announced (`ENDED`, reason `timeout`) in the same statement.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use sqlx::PgPool;
 
 use crate::config::SessionSettings;
 use crate::error::Result;
+use crate::live::{CHANNEL, ENDED_PAYLOAD_SQL};
 
 /// Sessions filed per statement; a run repeats until fewer are left.
 const BATCH: i64 = 1000;
@@ -18,7 +20,7 @@ const BATCH: i64 = 1000;
 pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -> Result<u64> {
     let mut total = 0;
     loop {
-        let ended: i64 = sqlx::query_scalar(
+        let ended: i64 = sqlx::query_scalar(&format!(
             "WITH expired AS (
                  SELECT id FROM license_sessions
                  WHERE last_heartbeat_at <= now() - make_interval(secs => $1)
@@ -40,11 +42,13 @@ pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -
                                            'deviceId', device_id, 'startedAt', started_at,
                                            'lastHeartbeatAt', last_heartbeat_at, 'endedAt', ended_at,
                                            'endReason', end_reason)
-                 FROM filed)
-             SELECT count(*) FROM filed",
-        )
+                 FROM filed),
+             notified AS (SELECT pg_notify($3, {ENDED_PAYLOAD_SQL}) FROM filed)
+             SELECT count(*) FROM notified"
+        ))
         .bind(settings.timeout_secs())
         .bind(BATCH)
+        .bind(CHANNEL)
         .fetch_one(pool)
         .await?;
         total += u64::try_from(ended).unwrap_or(0);

@@ -12,6 +12,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result};
 use crate::licenses::{License, LicenseKey};
+use crate::live::{self, SessionEvent, SessionEventKind};
 use crate::state::AppState;
 
 /// Why a license or activation was refused: expected business outcomes, not errors.
@@ -193,6 +194,7 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
                 })),
             )
             .await?;
+            live::notify(&mut tx, &SessionEvent::device(SessionEventKind::DeviceRegistered, license.id, id)).await?;
             id
         }
     };
@@ -216,6 +218,9 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
             .bind(timeout)
             .fetch_one(&mut *tx)
             .await?;
+            let event =
+                SessionEvent::session(SessionEventKind::Resumed, license.id, session_id, session_token, device_id);
+            live::notify(&mut tx, &event).await?;
             tx.commit().await?;
             return Ok(Activation::Granted(Granted { session_token, resumed: true, license, device_id, expires_at }));
         }
@@ -274,6 +279,8 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
         ),
     )
     .await?;
+    let event = SessionEvent::session(SessionEventKind::Started, license.id, session_id, session_token, device_id);
+    live::notify(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(Activation::Granted(Granted { session_token, resumed: false, license, device_id, expires_at }))
 }

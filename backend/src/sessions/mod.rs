@@ -21,6 +21,8 @@ use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::licenses::{self, License};
+use crate::live::{self, SessionEvent};
 use crate::state::AppState;
 
 /// Why a session ended.
@@ -96,6 +98,11 @@ impl LiveSession {
         let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
         devices::find(&mut conn, self.device_id).await.gql()
     }
+
+    async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
+        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        licenses::find(&mut conn, self.license_id).await.gql()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
@@ -163,8 +170,8 @@ impl Selector {
 const HISTORY_COLUMNS: &str =
     "id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason";
 
-/// Moves the selected sessions to the history, each with an audit row, in the caller's
-/// transaction. A session already past its timeout was not live any more: it is filed as
+/// Moves the selected sessions to the history, each with an audit row and an `ENDED` event, in
+/// the caller's transaction. A session already past its timeout was not live any more: it is filed as
 /// `timeout`, ending at its deadline, whatever `reason` asked for.
 pub async fn end_sessions(
     conn: &mut PgConnection,
@@ -200,6 +207,7 @@ pub async fn end_sessions(
             AuditEntry::new("session.ended", "session", session.id).new_values(session),
         )
         .await?;
+        live::notify(conn, &SessionEvent::ended(session)).await?;
     }
     Ok(ended)
 }

@@ -1,0 +1,86 @@
+//! One `LISTEN` connection per server instance, fanned out to every subscriber through a
+//! broadcast channel.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+
+use super::{SessionEvent, CHANNEL};
+
+/// Messages queued for a subscriber that does not keep up; past this it is told it lagged.
+const BUFFER: usize = 1024;
+/// Longest pause between attempts to re-establish a lost `LISTEN` connection.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What subscribers receive.
+#[derive(Debug, Clone)]
+pub enum LiveMessage {
+    /// A committed change.
+    Event(SessionEvent),
+    /// The `LISTEN` connection was lost and is being (or has been) re-established: notifications
+    /// in between may be missing, so anything derived from earlier events must be re-read.
+    Interrupted,
+}
+
+/// Handle to this instance's listener; cheap to clone.
+#[derive(Clone)]
+pub struct LiveEvents {
+    sender: broadcast::Sender<LiveMessage>,
+}
+
+impl LiveEvents {
+    /// Starts the listener on one connection of `pool`. It stops when the pool is closed.
+    pub fn spawn(pool: PgPool) -> Self {
+        let (sender, _) = broadcast::channel(BUFFER);
+        tokio::spawn(listen(pool, sender.clone()));
+        LiveEvents { sender }
+    }
+
+    /// Every message from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveMessage> {
+        self.sender.subscribe()
+    }
+}
+
+async fn listen(pool: PgPool, sender: broadcast::Sender<LiveMessage>) {
+    let mut backoff = Duration::from_millis(100);
+    let mut listener = loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => break listener,
+                Err(err) => tracing::warn!(error = ?err, "LISTEN failed; retrying"),
+            },
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(err) => tracing::warn!(error = ?err, "cannot connect the event listener; retrying"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    };
+    backoff = Duration::from_millis(100);
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => {
+                backoff = Duration::from_millis(100);
+                match serde_json::from_str::<SessionEvent>(notification.payload()) {
+                    // No receivers is fine: nobody is subscribed right now.
+                    Ok(event) => drop(sender.send(LiveMessage::Event(event))),
+                    Err(err) => tracing::warn!(error = %err, "ignoring a malformed session event"),
+                }
+            }
+            // The connection was lost and has been re-established (sqlx re-issues LISTEN).
+            Ok(None) => {
+                tracing::warn!("the event listener lost its database connection; reconnected");
+                drop(sender.send(LiveMessage::Interrupted));
+            }
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(err) => {
+                tracing::warn!(error = ?err, "the event listener failed; reconnecting");
+                drop(sender.send(LiveMessage::Interrupted));
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

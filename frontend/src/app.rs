@@ -1,0 +1,134 @@
+//! Routes, and the root component that finds out who is signed in.
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::components::feedback::Loading;
+use crate::components::layout::Layout;
+use crate::hooks::use_app;
+use crate::pages;
+use crate::services::auth;
+use crate::state::{Action, AppProvider, SessionState};
+
+#[derive(Clone, Routable, PartialEq, Debug)]
+pub enum Route {
+    #[at("/")]
+    Home,
+    #[at("/login")]
+    Login,
+    #[at("/two-factor")]
+    Enroll,
+    #[at("/live")]
+    Live,
+    #[at("/licenses")]
+    Licenses,
+    #[at("/licenses/new")]
+    NewLicense,
+    #[at("/licenses/:id")]
+    License { id: String },
+    #[at("/licenses/:id/edit")]
+    EditLicense { id: String },
+    #[at("/customers")]
+    Customers,
+    #[at("/api-keys")]
+    ApiKeys,
+    #[at("/audit")]
+    Audit,
+    #[at("/users")]
+    Users,
+    #[not_found]
+    #[at("/not-found")]
+    NotFound,
+}
+
+impl Route {
+    /// The navigation entry this route belongs to.
+    pub fn section(&self) -> &'static str {
+        match self {
+            Route::Home | Route::Live => "live",
+            Route::Licenses | Route::NewLicense | Route::License { .. } | Route::EditLicense { .. } => "licenses",
+            Route::Customers => "customers",
+            Route::ApiKeys => "api-keys",
+            Route::Audit => "audit",
+            Route::Users => "users",
+            Route::Login | Route::Enroll | Route::NotFound => "",
+        }
+    }
+}
+
+#[function_component]
+pub fn App() -> Html {
+    html! {
+        <BrowserRouter>
+            <AppProvider>
+                <Root />
+            </AppProvider>
+        </BrowserRouter>
+    }
+}
+
+/// Asks the server who is signed in (once), then shows the route.
+#[function_component]
+fn Root() -> Html {
+    let app = use_app();
+    {
+        let app = app.clone();
+        use_effect_with((), move |()| {
+            wasm_bindgen_futures::spawn_local(async move {
+                match auth::me().await {
+                    // Whether this session may only enroll shows with the first refused request.
+                    Ok(Some(user)) => app.dispatch(Action::SignedIn { user, enrollment_required: false }),
+                    _ => app.dispatch(Action::SignedOut),
+                }
+            });
+        });
+    }
+    if app.session.is_none() {
+        return html! { <div class="boot"><Loading /></div> };
+    }
+    html! { <Switch<Route> render={switch} /> }
+}
+
+fn switch(route: Route) -> Html {
+    html! { <Guard {route} /> }
+}
+
+#[derive(Properties, PartialEq)]
+struct GuardProps {
+    route: Route,
+}
+
+/// Signed-out visitors go to the login page; users who must set up 2FA go to enrollment.
+#[function_component]
+fn Guard(props: &GuardProps) -> Html {
+    let app = use_app();
+    let route = props.route.clone();
+    match (&app.session, route) {
+        (Some(SessionState::SignedIn { enrollment_required: false, .. }), Route::Login) => {
+            html! { <Redirect<Route> to={Route::Live} /> }
+        }
+        (_, Route::Login) => html! { <pages::login::LoginPage /> },
+        (Some(SessionState::SignedIn { .. }), Route::Enroll) => html! { <pages::enroll::EnrollPage /> },
+        (Some(SessionState::SignedIn { enrollment_required: true, .. }), _) => {
+            html! { <Redirect<Route> to={Route::Enroll} /> }
+        }
+        (Some(SessionState::SignedIn { .. }), route) => html! { <Layout>{ page(route) }</Layout> },
+        _ => html! { <Redirect<Route> to={Route::Login} /> },
+    }
+}
+
+fn page(route: Route) -> Html {
+    match route {
+        Route::Home => html! { <Redirect<Route> to={Route::Live} /> },
+        Route::Live => html! { <pages::live::LivePage /> },
+        Route::Licenses => html! { <pages::licenses::LicensesPage /> },
+        Route::NewLicense => html! { <pages::license_form::LicenseFormPage /> },
+        Route::EditLicense { id } => html! { <pages::license_form::LicenseFormPage {id} /> },
+        Route::License { id } => html! { <pages::license_detail::LicenseDetailPage {id} /> },
+        Route::Customers => html! { <pages::customers::CustomersPage /> },
+        Route::ApiKeys => html! { <pages::api_keys::ApiKeysPage /> },
+        Route::Audit => html! { <pages::audit::AuditPage /> },
+        Route::Users => html! { <pages::users::UsersPage /> },
+        Route::Login | Route::Enroll | Route::NotFound => html! { <pages::not_found::NotFoundPage /> },
+    }
+}

@@ -1,0 +1,85 @@
+//! The frame of every signed-in page: header with navigation, user and language, then content.
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::app::Route;
+use crate::hooks::use_app;
+use crate::i18n::Lang;
+use crate::services::auth;
+use crate::services::models::Role;
+use crate::state::Action;
+
+#[derive(Properties, PartialEq)]
+pub struct LayoutProps {
+    pub children: Children,
+}
+
+#[function_component]
+pub fn LanguageSwitch() -> Html {
+    let app = use_app();
+    let button = |lang: Lang| {
+        let app = app.clone();
+        let active = app.lang == lang;
+        let onclick = Callback::from(move |_: MouseEvent| app.dispatch(Action::SetLang(lang)));
+        html! {
+            <button class={classes!("lang", active.then_some("active"))} aria-pressed={active.to_string()}
+                    data-lang={lang.code()} {onclick}>{ lang.code().to_uppercase() }</button>
+        }
+    };
+    html! { <div class="lang-switch" role="group" aria-label="Language">{ button(Lang::De) }{ button(Lang::En) }</div> }
+}
+
+#[function_component]
+pub fn Layout(props: &LayoutProps) -> Html {
+    let app = use_app();
+    let route = use_route::<Route>();
+    let navigator = use_navigator().expect("inside the router");
+    let on_logout = {
+        let app = app.clone();
+        Callback::from(move |_: MouseEvent| {
+            let (app, navigator) = (app.clone(), navigator.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = auth::logout().await;
+                app.dispatch(Action::SignedOut);
+                navigator.push(&Route::Login);
+            });
+        })
+    };
+    let nav_item = |target: Route, key: &'static str| {
+        let active = route.as_ref().is_some_and(|r| r.section() == target.section());
+        html! {
+            <Link<Route> to={target} classes={classes!("nav-link", active.then_some("active"))}>{ app.t(key) }</Link<Route>>
+        }
+    };
+    let user = app.user().cloned();
+    html! {
+        <div class="shell">
+            <header class="topbar">
+                <div class="brand">
+                    <span class="brand-mark">{ "◆" }</span>
+                    <span class="brand-name">{ app.t("app.title") }</span>
+                </div>
+                <nav class="nav" aria-label="Main">
+                    { nav_item(Route::Live, "nav.live") }
+                    { nav_item(Route::Licenses, "nav.licenses") }
+                    { nav_item(Route::Customers, "nav.customers") }
+                    { nav_item(Route::ApiKeys, "nav.api_keys") }
+                    { nav_item(Route::Audit, "nav.audit") }
+                    if app.is_admin() { { nav_item(Route::Users, "nav.users") } }
+                </nav>
+                <div class="topbar-right">
+                    <LanguageSwitch />
+                    if let Some(user) = user {
+                        <div class="user" data-testid="signed-in-user">
+                            <span class="user-name">{ user.username.clone() }</span>
+                            <span class="user-role">{ if user.role == Role::Admin { app.t("role.admin") } else { app.t("role.analyst") } }</span>
+                        </div>
+                    }
+                    <button class="btn btn-small btn-ghost" onclick={on_logout}>{ app.t("logout") }</button>
+                </div>
+            </header>
+            <main class="content">{ props.children.clone() }</main>
+        </div>
+    }
+}

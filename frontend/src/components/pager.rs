@@ -1,0 +1,39 @@
+//! Previous / next paging under a list.
+
+use yew::prelude::*;
+
+use crate::hooks::use_app;
+use crate::services::models::PageInfo;
+
+#[derive(Properties, PartialEq)]
+pub struct PagerProps {
+    pub page_info: PageInfo,
+    pub total: i64,
+    pub on_previous: Callback<String>,
+    pub on_next: Callback<String>,
+}
+
+#[function_component]
+pub fn Pager(props: &PagerProps) -> Html {
+    let app = use_app();
+    let info = &props.page_info;
+    let previous = info.start_cursor.clone().filter(|_| info.has_previous_page);
+    let next = info.end_cursor.clone().filter(|_| info.has_next_page);
+    let on_previous = {
+        let (callback, cursor) = (props.on_previous.clone(), previous.clone());
+        Callback::from(move |_: MouseEvent| callback.emit(cursor.clone().unwrap_or_default()))
+    };
+    let on_next = {
+        let (callback, cursor) = (props.on_next.clone(), next.clone());
+        Callback::from(move |_: MouseEvent| callback.emit(cursor.clone().unwrap_or_default()))
+    };
+    html! {
+        <div class="pager">
+            <span class="muted">{ format!("{} {}", props.total, app.t("pager.total")) }</span>
+            <div class="pager-buttons">
+                <button class="btn btn-small" disabled={previous.is_none()} onclick={on_previous}>{ "‹ " }{ app.t("pager.previous") }</button>
+                <button class="btn btn-small" disabled={next.is_none()} onclick={on_next}>{ app.t("pager.next") }{ " ›" }</button>
+            </div>
+        </div>
+    }
+}

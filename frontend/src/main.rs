@@ -1,0 +1,13 @@
+//! The admin dashboard: a Yew single-page application served by the license server at `/`.
+
+mod app;
+mod components;
+mod hooks;
+mod i18n;
+mod pages;
+mod services;
+mod state;
+
+fn main() {
+    yew::Renderer::<app::App>::new().render();
+}

@@ -1,0 +1,180 @@
+//! API keys ("System-API-Key generieren"): generate (the key is shown once), list, revoke.
+
+use yew::prelude::*;
+
+use super::enroll::copy_to_clipboard;
+use crate::components::confirm::ConfirmDialog;
+use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
+use crate::components::field::{bind, input_value, Field};
+use crate::hooks::{use_app, use_load, Load};
+use crate::services::models::{ApiKey, GeneratedApiKey};
+use crate::services::{admin, ApiError};
+
+#[function_component]
+pub fn ApiKeysPage() -> Html {
+    let app = use_app();
+    let (keys, reload) = use_load((), |()| admin::api_keys());
+    let name = use_state(String::new);
+    let scope = use_state(|| "CLIENT".to_owned());
+    let generated = use_state(|| None::<GeneratedApiKey>);
+    let copied = use_state(|| false);
+    let error = use_state(|| None::<ApiError>);
+    let busy = use_state(|| false);
+    let revoking = use_state(|| None::<ApiKey>);
+
+    let onsubmit = {
+        let (name, scope, generated, copied, error, busy, reload) = (
+            name.clone(),
+            scope.clone(),
+            generated.clone(),
+            copied.clone(),
+            error.clone(),
+            busy.clone(),
+            reload.clone(),
+        );
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let (key_name, key_scope) = ((*name).clone(), (*scope).clone());
+            let (name, generated, copied, error, busy, reload) =
+                (name.clone(), generated.clone(), copied.clone(), error.clone(), busy.clone(), reload.clone());
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = admin::generate_api_key(&key_name, &key_scope).await;
+                busy.set(false);
+                match result {
+                    Ok(key) => {
+                        error.set(None);
+                        name.set(String::new());
+                        copied.set(false);
+                        generated.set(Some(key));
+                        reload.emit(());
+                    }
+                    Err(err) => error.set(Some(err)),
+                }
+            });
+        })
+    };
+    let on_scope = {
+        let scope = scope.clone();
+        Callback::from(move |event: Event| scope.set(input_value(&event)))
+    };
+    let on_confirm = {
+        let (revoking, busy, error, reload) = (revoking.clone(), busy.clone(), error.clone(), reload.clone());
+        Callback::from(move |()| {
+            let Some(key) = (*revoking).clone() else { return };
+            let (revoking, busy, error, reload) = (revoking.clone(), busy.clone(), error.clone(), reload.clone());
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = admin::revoke_api_key(&key.id).await;
+                busy.set(false);
+                revoking.set(None);
+                error.set(result.err());
+                reload.emit(());
+            });
+        })
+    };
+    let on_cancel = {
+        let revoking = revoking.clone();
+        Callback::from(move |()| revoking.set(None))
+    };
+    let field_error = |field: &str| error.as_ref().and_then(|e| e.for_field(field));
+    let scope_label = |scope: &str| match scope {
+        "ADMIN" => app.t("scope.admin"),
+        "ANALYST" => app.t("scope.analyst"),
+        _ => app.t("scope.client"),
+    };
+    let lang = app.lang;
+
+    html! {
+        <section class="page">
+            <div class="page-header">
+                <div>
+                    <h1>{ app.t("keys.title") }</h1>
+                    <p class="muted">{ app.t("keys.subtitle") }</p>
+                </div>
+            </div>
+            if let Some(key) = &*generated {
+                <div class="card key-once" data-testid="generated-key">
+                    <h2>{ app.t("keys.generated") }{ ": " }{ key.api_key.name.clone() }</h2>
+                    <div class="alert alert-warning">{ app.t("keys.shown_once") }</div>
+                    <div class="row">
+                        <code class="secret grow" data-testid="generated-key-value">{ key.key.clone() }</code>
+                        <button class="btn" onclick={
+                            let (text, copied) = (key.key.clone(), copied.clone());
+                            Callback::from(move |_: MouseEvent| { copy_to_clipboard(&text); copied.set(true); })
+                        }>{ if *copied { app.t("copied") } else { app.t("copy") } }</button>
+                        <button class="btn btn-ghost" onclick={
+                            let generated = generated.clone();
+                            Callback::from(move |_: MouseEvent| generated.set(None))
+                        }>{ app.t("keys.done") }</button>
+                    </div>
+                </div>
+            }
+            if app.is_admin() {
+                <form class="card toolbar-form" {onsubmit} novalidate=true>
+                    <h2>{ app.t("keys.generate") }</h2>
+                    if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
+                    <div class="row align-end">
+                        <Field label={app.t("keys.name")} id="key-name" error={field_error("name")}>
+                            <input id="key-name" placeholder={app.t("keys.name_placeholder")} value={(*name).clone()} oninput={bind(&name)} />
+                        </Field>
+                        <Field label={app.t("keys.scope")} id="key-scope" error={field_error("scope")}>
+                            <select id="key-scope" onchange={on_scope}>
+                                { for ["CLIENT", "ANALYST", "ADMIN"].into_iter().map(|s| html! {
+                                    <option value={s} selected={*scope == s}>{ scope_label(s) }</option>
+                                }) }
+                            </select>
+                        </Field>
+                        <button class="btn btn-primary" type="submit" disabled={*busy}>{ app.t("keys.generate") }</button>
+                    </div>
+                </form>
+            }
+            { match &*keys {
+                Load::Loading => html! { <Loading /> },
+                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
+                Load::Loaded(keys) if keys.is_empty() => html! { <Empty message={app.t("keys.empty")} /> },
+                Load::Loaded(keys) => html! {
+                    <div class="table-wrap">
+                    <table class="table" data-testid="api-keys">
+                        <thead><tr>
+                            <th>{ app.t("keys.name") }</th><th>{ app.t("keys.scope") }</th><th>{ app.t("keys.prefix") }</th>
+                            <th>{ app.t("keys.created_by") }</th><th>{ app.t("keys.created") }</th><th>{ app.t("keys.last_used") }</th>
+                            <th>{ app.t("license.status") }</th>
+                            if app.is_admin() { <th class="actions"></th> }
+                        </tr></thead>
+                        <tbody>
+                        { for keys.iter().map(|key| {
+                            let ask = {
+                                let (revoking, key) = (revoking.clone(), key.clone());
+                                Callback::from(move |_: MouseEvent| revoking.set(Some(key.clone())))
+                            };
+                            html! {
+                                <tr key={key.id.clone()}>
+                                    <td class="strong">{ key.name.clone() }</td>
+                                    <td>{ scope_label(&key.scope) }</td>
+                                    <td class="mono small">{ format!("{}…", key.prefix) }</td>
+                                    <td>{ key.created_by.clone() }</td>
+                                    <td>{ lang.datetime(&key.created_at) }</td>
+                                    <td>{ key.last_used_at.map(|d| lang.datetime(&d)).unwrap_or_else(|| app.t("never").to_owned()) }</td>
+                                    <td>{ if key.revoked_at.is_some() { html! { <Badge tone="grey" text={app.t("keys.revoked")} /> } } else { html! { <Badge tone="green" text={app.t("keys.active")} /> } } }</td>
+                                    if app.is_admin() {
+                                        <td class="actions">if key.revoked_at.is_none() {
+                                            <button class="btn btn-small btn-danger-outline" onclick={ask}>{ app.t("keys.revoke") }</button>
+                                        }</td>
+                                    }
+                                </tr>
+                            }
+                        }) }
+                        </tbody>
+                    </table>
+                    </div>
+                },
+            } }
+            if let Some(key) = &*revoking {
+                <ConfirmDialog title={app.t("keys.revoke_title")}
+                    message={format!("{} {}", app.t("keys.revoke_message"), key.name)}
+                    confirm_label={app.t("keys.revoke")} busy={*busy} {on_confirm} {on_cancel} />
+            }
+        </section>
+    }
+}

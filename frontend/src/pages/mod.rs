@@ -1,0 +1,13 @@
+//! One module per page.
+
+pub mod api_keys;
+pub mod audit;
+pub mod customers;
+pub mod enroll;
+pub mod license_detail;
+pub mod license_form;
+pub mod licenses;
+pub mod live;
+pub mod login;
+pub mod not_found;
+pub mod users;

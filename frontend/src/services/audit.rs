@@ -1,0 +1,50 @@
+//! The audit log.
+
+use serde_json::{json, Value};
+
+use super::models::{AuditEntry, Connection};
+use super::{gql, ApiError};
+
+/// The filters of the audit log page; empty strings mean "any".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditFilter {
+    pub entity_type: String,
+    pub action: String,
+    pub actor: String,
+    /// `YYYY-MM-DD`, inclusive, in the browser's time zone.
+    pub from: String,
+    /// `YYYY-MM-DD`, inclusive, in the browser's time zone.
+    pub to: String,
+}
+
+fn day_start(day: &str, add_days: i64) -> Option<String> {
+    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()? + chrono::Duration::days(add_days);
+    let local = date.and_hms_opt(0, 0, 0)?.and_local_timezone(chrono::Local).earliest()?;
+    Some(local.with_timezone(&chrono::Utc).to_rfc3339())
+}
+
+impl AuditFilter {
+    fn to_input(&self) -> Value {
+        let text = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+        json!({
+            "entityType": text(&self.entity_type),
+            "action": text(&self.action),
+            "actor": text(&self.actor),
+            "from": day_start(&self.from, 0),
+            "to": day_start(&self.to, 1),
+        })
+    }
+}
+
+pub const AUDIT_PAGE_SIZE: i32 = 25;
+
+pub async fn audit_log(filter: &AuditFilter, after: Option<&str>) -> Result<Connection<AuditEntry>, ApiError> {
+    gql(
+        "query($f: AuditLogFilter!, $first: Int, $after: String) { auditLog(filter: $f, first: $first, after: $after) {
+           nodes { id occurredAt actorType actorName clientIp action entityType entityId oldValues newValues }
+           totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }",
+        json!({"f": filter.to_input(), "first": AUDIT_PAGE_SIZE, "after": after}),
+        "auditLog",
+    )
+    .await
+}

@@ -1,0 +1,79 @@
+//! The one typed API layer: every request the dashboard makes goes through `gql`, and every
+//! failure becomes an [`ApiError`] a page can show.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod live;
+pub mod models;
+
+use gloo_net::http::Request;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+/// Why a request failed, in terms a page can act on.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApiError {
+    /// The server could not be reached, or answered with something that is not GraphQL.
+    Network,
+    /// Not signed in (any more): the session expired or was ended.
+    Unauthenticated,
+    /// Signed in, but two-factor authentication must be set up first.
+    EnrollmentRequired,
+    /// Signed in, but this role may not do that.
+    Forbidden(String),
+    /// The input broke a rule; `field` names the input field when the server said which.
+    Invalid { field: Option<String>, message: String },
+    /// The thing asked for does not exist (any more).
+    NotFound(String),
+    /// Anything else the server reported.
+    Server(String),
+}
+
+impl ApiError {
+    /// The message for `field`, when this error is about that field.
+    pub fn for_field(&self, field: &str) -> Option<String> {
+        match self {
+            ApiError::Invalid { field: Some(f), message } if f == field => Some(message.clone()),
+            _ => None,
+        }
+    }
+
+    /// True when the error belongs beside a form field rather than at the top of the page.
+    pub fn is_field_error(&self) -> bool {
+        matches!(self, ApiError::Invalid { field: Some(_), .. })
+    }
+
+    fn from_graphql(error: &Value) -> ApiError {
+        let message = error["message"].as_str().unwrap_or("").to_owned();
+        let extensions = &error["extensions"];
+        match extensions["code"].as_str().unwrap_or("") {
+            "UNAUTHENTICATED" => ApiError::Unauthenticated,
+            "FORBIDDEN" if extensions["reason"] == "TOTP_ENROLLMENT_REQUIRED" => ApiError::EnrollmentRequired,
+            "FORBIDDEN" => ApiError::Forbidden(message),
+            "BAD_USER_INPUT" => ApiError::Invalid { field: extensions["field"].as_str().map(str::to_owned), message },
+            "NOT_FOUND" => ApiError::NotFound(message),
+            _ => ApiError::Server(message),
+        }
+    }
+}
+
+/// Runs one operation and decodes `data.<field>`.
+pub async fn gql<T: DeserializeOwned>(query: &str, variables: Value, field: &str) -> Result<T, ApiError> {
+    let response = Request::post("/graphql")
+        .header("Accept", "application/graphql-response+json, application/json")
+        .json(&json!({"query": query, "variables": variables}))
+        .map_err(|_| ApiError::Network)?
+        .send()
+        .await
+        .map_err(|_| ApiError::Network)?;
+    if response.status() == 401 {
+        return Err(ApiError::Unauthenticated);
+    }
+    let body: Value = response.json().await.map_err(|_| ApiError::Network)?;
+    if let Some(error) = body["errors"].as_array().and_then(|errors| errors.first()) {
+        return Err(ApiError::from_graphql(error));
+    }
+    serde_json::from_value(body["data"][field].clone()).map_err(|err| ApiError::Server(err.to_string()))
+}

@@ -1,0 +1,71 @@
+//! The dashboard's files at `/`: served as they are, `index.html` for the app's own routes, and
+//! the API routes untouched.
+
+use std::net::SocketAddr;
+
+use license_server::auth::Scope;
+use license_server::dashboard;
+use license_server::server;
+use license_server::state::AppState;
+use sqlx::PgPool;
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_dashboard_is_served_at_the_root_with_index_html_for_its_own_routes(pool: PgPool) {
+    let dir = std::env::temp_dir().join(format!("license-dashboard-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>dashboard</title>").unwrap();
+    std::fs::write(dir.join("app.js"), "export default 1;").unwrap();
+    let state = AppState::new(pool.clone(), Default::default());
+    let router = server::app(state, 64 * 1024).fallback_service(dashboard::service(&dir));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("http://{address}{path}")).send();
+
+    let root = get("/").await.unwrap();
+    assert_eq!(root.status(), 200);
+    assert_eq!(root.headers()["cache-control"], "no-cache");
+    assert!(root.text().await.unwrap().contains("<title>dashboard</title>"));
+    let script = get("/app.js").await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(script.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    let deep_link = get("/licenses/0d4f7c52-5f0e-4c57-9a57-0c6d3b1f0e11").await.unwrap();
+    assert_eq!(deep_link.status(), 200);
+    assert!(deep_link.text().await.unwrap().contains("<title>dashboard</title>"));
+
+    // The API keeps its own routes and answers.
+    assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
+    let key = license_server::api_keys::create(&pool, &license_server::auth::Actor::cli(), None, "t", Scope::Analyst)
+        .await
+        .unwrap()
+        .key;
+    let reply = client
+        .post(format!("http://{address}/graphql"))
+        .header("X-API-Key", key)
+        .json(&serde_json::json!({"query": "{ liveSessions { id } }"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.json::<serde_json::Value>().await.unwrap()["data"]["liveSessions"], serde_json::json!([]));
+    server.abort();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_dashboard_build_leaves_the_api_alone_and_answers_404() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let router = dashboard::service(std::path::Path::new("/nonexistent/dashboard"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let response = reqwest::get(format!("http://{address}/")).await.unwrap();
+        assert_eq!(response.status(), 404);
+        assert!(response.text().await.unwrap().contains("scripts/build-frontend.sh"));
+        server.abort();
+    });
+}

@@ -1,0 +1,235 @@
+// The dashboard as a person uses it: headless Chromium against a real server (tests/browser/run.sh).
+// The tests run in order and share one browser profile, like one admin's working session.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE_URL = process.env.BASE_URL;
+const API_URL = BASE_URL.replace('localhost', '127.0.0.1');
+const ADMIN = { username: process.env.ADMIN_USERNAME, password: process.env.ADMIN_PASSWORD };
+const CLIENT_KEY = process.env.CLIENT_KEY;
+const SHOTS = new URL('./screenshots/', import.meta.url).pathname;
+const WAIT = { timeout: 15_000 };
+
+let context, page, profile;
+/** The TOTP secret the admin enrolled, and the last time step a code was used for. */
+let totpSecret, lastStep = 0;
+const created = {};
+
+// RFC 6238 with SHA-1, 6 digits, 30-second steps, from a base32 secret.
+function base32(secret) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const hmac = createHmac('sha1', base32(secret)).update(counter).digest();
+  const offset = hmac[hmac.length - 1] & 0xf;
+  return String((hmac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+/** A code for a step not used before (each step is accepted once per user), not about to expire. */
+async function freshCode() {
+  for (;;) {
+    const now = Date.now() / 1000;
+    const step = Math.floor(now / 30);
+    if (step > lastStep && now % 30 < 27) {
+      lastStep = step;
+      return totp(totpSecret, step);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function clientApi(query, variables) {
+  const response = await fetch(`${API_URL}/graphql`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-API-Key': CLIENT_KEY },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function shot(name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  profile = mkdtempSync(join(tmpdir(), 'license-dashboard-chromium-'));
+  // A fresh profile directory each run (Playwright passes it as --user-data-dir).
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
+      '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1366, height: 860 },
+    locale: 'en-US',
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+});
+
+after(async () => {
+  await context?.close();
+  rmSync(profile, { recursive: true, force: true });
+});
+
+test('an admin signs in with password and TOTP after enrolling 2FA, and sees who is signed in', async () => {
+  await page.goto(BASE_URL);
+  await page.waitForURL('**/login');
+  await page.fill('#username', ADMIN.username);
+  await page.fill('#password', ADMIN.password);
+  await shot('01-login');
+  await page.click('button[type=submit]');
+
+  // Admins must have 2FA: the first sign-in leads to enrollment (QR code, secret, then codes once).
+  await page.waitForURL('**/two-factor', WAIT);
+  totpSecret = (await page.textContent('[data-testid=totp-secret]', WAIT)).trim();
+  assert.match(totpSecret, /^[A-Z2-7]+=*$/);
+  assert.ok(await page.isVisible('.qr svg'), 'the QR code is shown');
+  await shot('02-enroll-2fa');
+  await page.fill('#enroll-code', await freshCode());
+  await page.click('button[type=submit]');
+  const codes = await page.locator('[data-testid=recovery-codes] li').allTextContents();
+  assert.equal(codes.length, 10, 'ten recovery codes are shown once');
+  await shot('03-recovery-codes');
+  await page.click('[data-testid=recovery-codes] .btn-primary');
+  await page.waitForURL('**/live', WAIT);
+
+  // Sign out, then in again: password first, then a code from the authenticator.
+  await page.click('text=Sign out');
+  await page.waitForURL('**/login', WAIT);
+  await page.fill('#username', ADMIN.username);
+  await page.fill('#password', ADMIN.password);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#totp-code', WAIT);
+  await page.fill('#totp-code', await freshCode());
+  await shot('04-login-totp');
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/live', WAIT);
+  assert.match(await page.textContent('[data-testid=signed-in-user]'), /admin/);
+});
+
+test('a customer and a license are created, with validation errors shown beside the field', async () => {
+  await page.click('nav >> text=Customers');
+  await page.click('text=New customer');
+  await page.fill('#name', 'ACME GmbH');
+  await page.fill('#email', 'not-an-email');
+  await page.click('[data-testid=customer-form] button[type=submit]');
+  await page.waitForSelector('.field-error[data-field=email]', WAIT);
+  await page.fill('#email', 'it@acme.example');
+  await page.click('[data-testid=customer-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=customers] >> text=ACME GmbH', WAIT);
+  await shot('05-customers');
+
+  await page.click('nav >> text=Licenses');
+  await page.click('text=New license');
+  await page.waitForSelector('#customerId', WAIT);
+  await page.fill('#deviceLimit', '2');
+  await page.fill('#concurrentSessionsLimit', '3');
+  await page.click('button[type=submit]');
+  const fieldError = await page.waitForSelector('.field-error[data-field=concurrentSessionsLimit]', WAIT);
+  assert.ok((await fieldError.textContent()).length > 0);
+  await shot('06-license-validation-error');
+  await page.fill('#concurrentSessionsLimit', '1');
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/licenses/*', WAIT);
+  created.licenseKey = (await page.textContent('[data-testid=license-key]', WAIT)).trim();
+  created.licenseUrl = page.url();
+  assert.match(created.licenseKey, /^[A-Z0-9-]+$/);
+  await shot('07-license-detail');
+
+  await page.click('nav >> text=Licenses');
+  await page.fill('input[type=search]', 'ACME');
+  await page.click('text=Search');
+  await page.waitForSelector(`[data-testid=licenses] >> text=${created.licenseKey}`, WAIT);
+});
+
+test('a device activated through the client API appears live without reload, and terminating it removes it', async () => {
+  await page.click('nav >> text=Live sessions');
+  await page.waitForSelector('[data-testid=live-indicator].on', WAIT);
+  const data = await clientApi(
+    `mutation($i: ActivateInput!) { activate(input: $i) { __typename ... on SessionGranted { sessionToken } } }`,
+    { i: { licenseKey: created.licenseKey, hardwareFingerprint: 'browser-test-laptop', deviceName: "Anna's laptop", deviceType: 'windows' } },
+  );
+  assert.equal(data.activate.__typename, 'SessionGranted');
+  const row = `tr[data-session-token="${data.activate.sessionToken}"]`;
+  await page.waitForSelector(row, WAIT);
+  assert.match(await page.textContent(row), /Anna's laptop/);
+  assert.match(await page.textContent(row), new RegExp(created.licenseKey));
+  await shot('08-live-session');
+
+  await page.click(`${row} >> text=Terminate`);
+  await page.waitForSelector('.modal', WAIT);
+  await shot('09-terminate-confirmation');
+  await page.click('.modal .btn-danger');
+  await page.waitForSelector(row, { state: 'detached', ...WAIT });
+  await page.waitForSelector('text=No live sessions right now.', WAIT);
+  await shot('10-live-empty');
+});
+
+test('a generated API key is shown once, with a copy button', async () => {
+  await page.click('nav >> text=API keys');
+  await page.fill('#key-name', 'Reporting export');
+  await page.selectOption('#key-scope', 'ANALYST');
+  await page.click('form.toolbar-form button[type=submit]');
+  const key = (await page.textContent('[data-testid=generated-key-value]', WAIT)).trim();
+  assert.match(key, /^AF-\d{4}-[A-Z0-9]{32}$/);
+  assert.ok(await page.isVisible('[data-testid=generated-key] >> text=Copy'));
+  await shot('11-api-key-generated');
+
+  await page.click('[data-testid=generated-key] >> text=Done');
+  await page.reload();
+  await page.waitForSelector('[data-testid=api-keys] >> text=Reporting export', WAIT);
+  assert.ok(!(await page.content()).includes(key), 'the key is never shown again');
+  created.apiKeyPrefix = key.slice(0, 8);
+});
+
+test('the audit log lists those changes, old and new values side by side', async () => {
+  await page.click('nav >> text=Audit log');
+  await page.waitForSelector('[data-testid=audit-log]', WAIT);
+  for (const action of ['customer.created', 'license.created', 'session.started', 'session.ended', 'api_key.created']) {
+    assert.ok(await page.isVisible(`tr[data-action="${action}"]`), `${action} is listed`);
+  }
+  // Newest first: the key generated above, then the client key the CLI made before the tests.
+  await page.click('tr[data-action="api_key.created"] >> nth=0 >> text=Changes');
+  assert.match(await page.textContent('.diff', WAIT), /Reporting export/);
+  await page.click('tr[data-action="session.ended"] >> text=Changes');
+  const diff = await page.textContent('.diff', WAIT);
+  assert.match(diff, /admin_terminated/);
+  await shot('12-audit-log');
+
+  await page.fill('#audit-entity', 'license');
+  await page.click('text=Apply filter');
+  await page.waitForSelector('tr[data-action="customer.created"]', { state: 'detached', ...WAIT });
+  assert.ok(await page.isVisible('tr[data-action="license.created"]'));
+});
+
+test('the interface switches between German and English and remembers the choice', async () => {
+  await page.goto(created.licenseUrl);
+  await page.waitForSelector('[data-testid=license-key]', WAIT);
+  await page.click('button[data-lang=de]');
+  await page.waitForSelector('nav >> text=Lizenzen', WAIT);
+  assert.ok(await page.isVisible('text=Sitzungsverlauf'));
+  await page.reload();
+  await page.waitForSelector('nav >> text=Live-Sitzungen', WAIT);
+  await shot('13-german-license-detail');
+
+  await page.setViewportSize({ width: 820, height: 1100 });
+  await page.click('nav >> text=Lizenzen');
+  await page.waitForSelector('[data-testid=licenses]', WAIT);
+  await shot('14-german-licenses-tablet');
+  await page.setViewportSize({ width: 1366, height: 860 });
+
+  await page.click('button[data-lang=en]');
+  await page.waitForSelector('nav >> text=Licenses', WAIT);
+});

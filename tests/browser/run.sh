@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Browser tests: builds the dashboard and the server, starts the real server on a fresh database
+# (with an admin user and a client key made through the CLI), and drives headless Chromium with
+# playwright-core through `node --test`. Needs DATABASE_URL naming a server where it may create
+# databases (scripts/with-postgres.sh provides one). Screenshots land in tests/browser/screenshots/.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+: "${DATABASE_URL:?DATABASE_URL must name a PostgreSQL server (run through scripts/with-postgres.sh)}"
+
+scripts/build-frontend.sh
+cargo build --quiet --bin license-server
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+server="$target_dir/debug/license-server"
+
+if [ ! -d "$here/node_modules/playwright-core" ]; then
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+database="license_browser_$$_$(date +%s)"
+base_url="${DATABASE_URL%/*}"
+admin_url="$base_url/postgres"
+test_url="$base_url/$database"
+psql "$admin_url" -qAtc "CREATE DATABASE $database" >/dev/null
+
+port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
+log="$(mktemp -t license-browser-server.XXXXXX.log)"
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    psql "$admin_url" -qAtc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+export DATABASE_URL="$test_url" DATABASE_MAX_CONNECTIONS=8
+"$server" migrate >/dev/null
+admin_password="browser-test-$(date +%s%N)"
+printf '%s\n' "$admin_password" | "$server" admin create --username admin --role admin >/dev/null
+client_key="$("$server" api-key create --name browser-test-client --scope client)"
+
+LISTEN_ADDR="127.0.0.1:$port" FRONTEND_DIR="$root/frontend/dist" CLEANUP_INTERVAL_SECS=1 \
+    "$server" serve >"$log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+    if node -e "fetch('http://127.0.0.1:$port/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"; then
+        break
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then cat "$log" >&2; exit 1; fi
+    sleep 0.1
+done
+
+status=0
+(cd "$here" && BASE_URL="http://localhost:$port" ADMIN_USERNAME=admin ADMIN_PASSWORD="$admin_password" \
+    CLIENT_KEY="$client_key" node --test dashboard.test.mjs) || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "--- server log ($log) ---" >&2
+    tail -n 50 "$log" >&2
+fi
+exit "$status"
