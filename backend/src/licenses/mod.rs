@@ -14,11 +14,11 @@ use crate::customers::{self, Customer};
 use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::filter::{
-    contains_pattern, push_filter, push_order, push_page, Conditions, DateTimeFilter, Filter, IdFilter, IntFilter,
+    contains_pattern, filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, IntFilter,
     OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::resources::{self, Resource};
 use crate::sessions::{self, EndReason, EndedSession, LiveSession};
 use crate::state::AppState;
@@ -120,12 +120,8 @@ impl License {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<EndedSession>> {
-        sessions::history(
-            &ctx.data_unchecked::<AppState>().pool,
-            Some(self.id),
-            PageArgs { after, before, first, last },
-        )
-        .await
+        let page = PageArgs { after, before, first, last };
+        sessions::history(&ctx.data_unchecked::<AppState>().pool, Some(self.id), None, Vec::new(), page).await
     }
 }
 
@@ -456,15 +452,9 @@ impl ListQuery {
 }
 
 async fn list(pool: &PgPool, query: ListQuery, args: PageArgs) -> async_graphql::Result<ListConnection<License>> {
-    let total: i64 = query.sql("SELECT count(*)").gql()?.build_query_scalar().fetch_one(pool).await.gql()?;
     let columns = COLUMNS.split(", ").map(|c| format!("l.{}", c.trim())).collect::<Vec<_>>().join(", ");
-    let mut page = query.sql(&format!("SELECT {columns}")).gql()?;
-    push_order(&mut page, &query.order, "l.created_at DESC", "l.id", order_column).gql()?;
-    paginate(args, total, |offset, limit| async move {
-        push_page(&mut page, offset, limit);
-        Ok(page.build_query_as().fetch_all(pool).await?)
-    })
-    .await
+    let order = |sql: &mut Sql| push_order(sql, &query.order, "l.created_at DESC", "l.id", order_column);
+    filtered_page(pool, &columns, |select| query.sql(select), order, args).await
 }
 
 #[derive(Default)]
