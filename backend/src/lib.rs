@@ -4,6 +4,7 @@
 //! audit), each owning its SQL, its rules and its GraphQL types; `graphql` merges them into one
 //! schema and `http` serves it.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

@@ -6,6 +6,7 @@ pub mod pagination;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
+use crate::analytics::AnalyticsQuery;
 use crate::crm::{CrmMutation, CrmQuery};
 use crate::customers::{CustomerMutation, CustomerQuery};
 use crate::devices::{DeviceMutation, DeviceQuery};
@@ -17,7 +18,16 @@ use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(ClientQuery, CustomerQuery, LicenseQuery, DeviceQuery, SessionQuery, ResourceQuery, CrmQuery);
+pub struct QueryRoot(
+    ClientQuery,
+    CustomerQuery,
+    LicenseQuery,
+    DeviceQuery,
+    SessionQuery,
+    ResourceQuery,
+    CrmQuery,
+    AnalyticsQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]

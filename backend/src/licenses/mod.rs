@@ -41,7 +41,7 @@ impl LicenseType {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    pub fn parse(s: &str) -> Self {
         match s {
             "trial" => LicenseType::Trial,
             "perpetual" => LicenseType::Perpetual,
