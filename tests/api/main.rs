@@ -2,6 +2,7 @@
 //! instances on real sockets.
 
 mod admin;
+mod analysts;
 mod analytics;
 mod cleanup;
 mod concurrency;
