@@ -12,7 +12,7 @@ use crate::helpers::{age_session, count, eventually, spawn_app_with, Options};
 async fn a_session_without_heartbeats_is_ended_with_reason_timeout(pool: PgPool) {
     // Interval 1 s, timeout 2 s, cleanup every second.
     let sessions = SessionSettings::new(1, 2, 1).unwrap();
-    let app = spawn_app_with(&pool, Options { sessions, background: true }).await;
+    let app = spawn_app_with(&pool, Options { sessions, background: true, ..Options::default() }).await;
     let (admin, client) = (app.key(Scope::Admin).await, app.key(Scope::Client).await);
     let (_, license_key) = app.create_license(&admin, 2, 2).await;
     let quiet = app.session(&client, &license_key, "quiet").await;

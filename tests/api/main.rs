@@ -11,6 +11,7 @@ mod embedded;
 mod helpers;
 mod http;
 mod lifecycle;
+mod nesting;
 mod partitions;
 mod querying;
 mod resources;

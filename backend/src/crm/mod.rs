@@ -581,7 +581,10 @@ pub struct CrmQuery;
 impl CrmQuery {
     /// Institutions ordered by name unless `orderBy` says otherwise; `search` matches the name or type.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn institutions(
         &self,
         ctx: &Context<'_>,

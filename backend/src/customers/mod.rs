@@ -14,7 +14,9 @@ use crate::graphql::filter::{
     OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::loaders::{self, LicensesOfCustomer};
 use crate::graphql::pagination::{ListConnection, PageArgs};
+use crate::graphql::NESTED_LIST_ESTIMATE;
 use crate::licenses::License;
 use crate::state::AppState;
 
@@ -39,8 +41,9 @@ impl Customer {
     }
 
     /// The customer's licenses, newest first.
+    #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
     async fn licenses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<License>> {
-        crate::licenses::list_for_customer(&ctx.data_unchecked::<AppState>().pool, self.id).await.gql()
+        Ok(loaders::load(ctx, LicensesOfCustomer(self.id)).await?.unwrap_or_default())
     }
 }
 
@@ -78,7 +81,7 @@ pub(crate) fn clean_email(email: &str) -> Result<String> {
     Ok(email.to_owned())
 }
 
-const COLUMNS: &str = "id, name, email, is_test, created_at, updated_at";
+pub const COLUMNS: &str = "id, name, email, is_test, created_at, updated_at";
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Customer>> {
     Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1")).bind(id).fetch_optional(conn).await?)
@@ -238,7 +241,10 @@ pub struct CustomerQuery;
 impl CustomerQuery {
     /// Customers ordered by name unless `orderBy` says otherwise; `search` matches name or e-mail.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn customers(
         &self,
         ctx: &Context<'_>,

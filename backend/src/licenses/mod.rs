@@ -11,6 +11,8 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::customers::{self, Customer};
+/// The most devices (and so live sessions) a license can have.
+const MAX_DEVICES: usize = 10;
 use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::filter::{
@@ -18,8 +20,10 @@ use crate::graphql::filter::{
     OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::loaders::{self, ActiveDevicesOfLicense, CustomerById, LiveSessionsOfLicense, ResourcesOfLicense};
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::resources::{self, Resource};
+use crate::graphql::NESTED_LIST_ESTIMATE;
+use crate::resources::Resource;
 use crate::sessions::{self, EndReason, EndedSession, LiveSession};
 use crate::state::AppState;
 pub use key::LicenseKey;
@@ -87,31 +91,36 @@ impl License {
     }
 
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
-        customers::find(&mut conn, self.customer_id).await.gql()
+        loaders::load(ctx, CustomerById(self.customer_id)).await
     }
 
-    /// Registered devices; deactivated ones only when asked for.
+    /// Registered devices (at most `deviceLimit` active); deactivated ones only when asked for.
+    #[graphql(complexity = "MAX_DEVICES * child_complexity")]
     async fn devices(
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] include_inactive: bool,
     ) -> async_graphql::Result<Vec<Device>> {
-        devices::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id, include_inactive).await.gql()
+        if include_inactive {
+            return devices::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id, true).await.gql();
+        }
+        Ok(loaders::load(ctx, ActiveDevicesOfLicense(self.id)).await?.unwrap_or_default())
     }
 
     /// Sessions that are live now (last heartbeat younger than the timeout).
+    #[graphql(complexity = "MAX_DEVICES * child_complexity")]
     async fn live_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LiveSession>> {
-        let state = ctx.data_unchecked::<AppState>();
-        sessions::list_live(&state.pool, &state.sessions, Some(self.id)).await.gql()
+        Ok(loaders::load(ctx, LiveSessionsOfLicense(self.id)).await?.unwrap_or_default())
     }
 
     /// The pool resources allocated to this license, by type and value.
+    #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
     async fn resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
-        resources::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id).await.gql()
+        Ok(loaders::load(ctx, ResourcesOfLicense(self.id)).await?.unwrap_or_default())
     }
 
     /// Ended sessions, most recently ended first.
+    #[graphql(complexity = "crate::graphql::page_complexity(first, last, child_complexity)")]
     async fn session_history(
         &self,
         ctx: &Context<'_>,
@@ -153,7 +162,7 @@ pub struct UpdateLicenseInput {
     pub notes: Option<String>,
 }
 
-const COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
+pub const COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
                        device_limit, concurrent_sessions_limit, notes, created_at, updated_at";
 
 /// The rules on limits and validity, checked before the database sees them (which checks again).
@@ -465,7 +474,10 @@ impl LicenseQuery {
     /// Licenses, newest first unless `orderBy` says otherwise. `search` matches the key, the
     /// customer's name or e-mail; `customerId`, `isActive` and `filter` narrow further.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn licenses(
         &self,
         ctx: &Context<'_>,

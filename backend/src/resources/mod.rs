@@ -210,7 +210,7 @@ impl ResourcePoolCount {
     }
 }
 
-const COLUMNS: &str = "id, resource_type, value, state, license_id, quarantine_reason, created_at, updated_at";
+pub const COLUMNS: &str = "id, resource_type, value, state, license_id, quarantine_reason, created_at, updated_at";
 
 /// Records moves of resources in the history, in the caller's transaction.
 async fn record_moves(
@@ -585,7 +585,10 @@ pub struct ResourceQuery;
 impl ResourceQuery {
     /// Resources ordered by type and value unless `orderBy` says otherwise.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn resources(
         &self,
         ctx: &Context<'_>,

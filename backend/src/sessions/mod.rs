@@ -339,7 +339,10 @@ impl SessionQuery {
 
     /// Ended sessions, most recently ended first unless `orderBy` says otherwise; all licenses or one.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn session_history(
         &self,
         ctx: &Context<'_>,
