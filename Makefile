@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test check bench schema fmt
+.PHONY: run test check bench bench-analytics schema fmt
 
 ## Build everything (server and dashboard) and start the server (embedded PostgreSQL unless DATABASE_URL is set).
 run:
@@ -25,6 +25,11 @@ test:
 bench:
 	@scripts/setup.sh test
 	scripts/with-postgres.sh $(CARGO) bench -p license-server --bench heartbeats
+
+## Typical analyst queries over a seeded data set (millions of heartbeats), with their query plans.
+bench-analytics:
+	@scripts/setup.sh test
+	scripts/with-postgres.sh $(CARGO) bench -p license-server --bench analytics
 
 ## Regenerate schema.graphql from the code (a test fails when it is stale).
 schema:

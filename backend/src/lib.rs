@@ -5,6 +5,7 @@
 //! schema and `http` serves it; `live` carries session events to subscribers.
 
 pub mod admin;
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;

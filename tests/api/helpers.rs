@@ -2,7 +2,8 @@
 //! typed shortcuts for the GraphQL calls the tests make.
 
 use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use license_server::admin::AuthSettings;
@@ -35,6 +36,27 @@ pub struct Options {
     pub auth: AuthSettings,
     /// Backup settings (the defaults otherwise: no schedule, no git remote).
     pub backups: Option<BackupSettings>,
+    /// Counts the SQL statements this instance's connections execute: sqlx reports each one as a
+    /// `sqlx::query` tracing event on the thread that runs it, all of which are this instance's.
+    pub statements: Option<Arc<AtomicUsize>>,
+}
+
+/// Counts `sqlx::query` events (one per executed statement).
+struct StatementCounter(Arc<AtomicUsize>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Makes the counter this thread's subscriber for the rest of its life.
+fn count_statements_on_this_thread(counter: &Arc<AtomicUsize>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let subscriber = tracing_subscriber::registry().with(StatementCounter(counter.clone()));
+    std::mem::forget(tracing::subscriber::set_default(subscriber));
 }
 
 pub async fn spawn_app(pool: &PgPool) -> TestApp {
@@ -49,7 +71,13 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (stopped_tx, stopped_rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(2).enable_all();
+        if let Some(counter) = options.statements.clone() {
+            count_statements_on_this_thread(&counter);
+            builder.on_thread_start(move || count_statements_on_this_thread(&counter));
+        }
+        let runtime = builder.build().unwrap();
         runtime.block_on(async move {
             let pool = PgPoolOptions::new().max_connections(4).connect_with(connect_options).await.unwrap();
             let mut state = AppState::new(pool.clone(), options.sessions).with_auth(options.auth);

@@ -2,6 +2,8 @@
 //! instances on real sockets.
 
 mod admin;
+mod analysts;
+mod analytics;
 mod audit_log;
 mod backups;
 mod cleanup;
@@ -15,6 +17,7 @@ mod identity;
 mod lifecycle;
 mod live;
 mod metrics;
+mod nesting;
 mod nginx;
 mod partitions;
 mod querying;

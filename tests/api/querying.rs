@@ -155,3 +155,72 @@ async fn bad_filters_are_refused_naming_the_input_and_values_never_become_sql(po
     }
     assert_eq!(count(&pool, "SELECT count(*) FROM licenses").await, 4);
 }
+
+/// `(totalCount, the values of `field` on the page)` of any list.
+async fn list_values(app: &TestApp, key: &str, query: &str, list: &str, field: &str) -> (i64, Vec<String>) {
+    let reply = app.gql(key, query, json!({})).await;
+    let connection = reply.data(list);
+    let values =
+        connection["edges"].as_array().unwrap().iter().map(|e| e["node"][field].as_str().unwrap().to_owned()).collect();
+    (connection["totalCount"].as_i64().unwrap(), values)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn customers_sessions_resources_and_institutions_take_filters_and_orders_too(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+
+    for (name, email, is_test) in
+        [("Zeta", "z@example.com", false), ("Eta", "e@test.example", true), ("Theta", "t@example.com", false)]
+    {
+        app.gql(
+            &admin,
+            "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }",
+            json!({"i": {"name": name, "email": email, "isTest": is_test}}),
+        )
+        .await
+        .data("createCustomer");
+    }
+    let customers = "{ customers(filter: {isTest: false, or: [{email: {contains: \"example.com\"}}]}, orderBy: [{field: NAME, direction: DESC}]) { totalCount edges { node { name } } } }";
+    assert_eq!(
+        list_values(&app, &analyst, customers, "customers", "name").await,
+        (2, vec!["Zeta".into(), "Theta".into()])
+    );
+
+    let (_, key) = app.create_license(&admin, 3, 3).await;
+    let first = app.session(&client, &key, "d1").await;
+    app.end_session(&client, &first).await;
+    app.session(&client, &key, "d2").await;
+    let live: String = sqlx::query_scalar("SELECT id::text FROM license_sessions").fetch_one(&pool).await.unwrap();
+    app.gql(&admin, "mutation($id: ID!) { terminateSession(id: $id) { id } }", json!({"id": live}))
+        .await
+        .data("terminateSession");
+    let sessions = "{ sessionHistory(filter: {endReason: {in: [ADMIN_TERMINATED]}, endedAt: {gte: \"2020-01-01T00:00:00Z\"}}) { totalCount edges { node { endReason } } } }";
+    assert_eq!(
+        list_values(&app, &analyst, sessions, "sessionHistory", "endReason").await,
+        (1, vec!["ADMIN_TERMINATED".into()])
+    );
+    let ordered = "{ sessionHistory(orderBy: [{field: STARTED_AT}]) { totalCount edges { node { endReason } } } }";
+    assert_eq!(
+        list_values(&app, &analyst, ordered, "sessionHistory", "endReason").await,
+        (2, vec!["CLIENT_ENDED".into(), "ADMIN_TERMINATED".into()])
+    );
+
+    app.gql(&admin, "mutation { importResources(type: DOMAIN, values: [\"a.example\", \"b.example\", \"c.example.org\"]) { added } }", json!({}))
+        .await
+        .data("importResources");
+    let resources = "{ resources(filter: {state: {in: [AVAILABLE]}, value: {contains: \".example\"}, resourceType: {eq: DOMAIN}}, orderBy: [{field: VALUE, direction: DESC}]) { totalCount edges { node { value } } } }";
+    assert_eq!(
+        list_values(&app, &analyst, resources, "resources", "value").await,
+        (3, vec!["c.example.org".into(), "b.example".into(), "a.example".into()])
+    );
+
+    for name in ["Lead One", "Lead Two"] {
+        app.gql(&admin, "mutation($n: String!) { createInstitution(input: {name: $n}) { id } }", json!({"n": name}))
+            .await
+            .data("createInstitution");
+    }
+    let leads = "{ institutions(filter: {customerId: {isNull: true}, name: {in: [\"Lead Two\", \"Nobody\"]}}) { totalCount edges { node { name } } } }";
+    assert_eq!(list_values(&app, &analyst, leads, "institutions", "name").await, (1, vec!["Lead Two".into()]));
+}

@@ -1,12 +1,14 @@
 //! Resource pools: validated imports, all-or-nothing allocation (also under parallel requests
 //! against two instances), release, quarantine, and the history of every move.
 
+use std::time::Duration;
+
 use futures_util::future::join_all;
 use license_server::auth::Scope;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::helpers::{count, spawn_app, TestApp};
+use crate::helpers::{count, eventually, spawn_app, TestApp};
 
 const IMPORT: &str = "mutation($t: ResourceType!, $v: [String!]!) {
     importResources(type: $t, values: $v) { added duplicates invalid { value reason } } }";
@@ -306,4 +308,36 @@ async fn analysts_read_the_pools_but_cannot_change_them(pool: PgPool) {
         .await;
     assert_eq!(list.data("resources")["totalCount"], 2);
     assert_eq!(list.data("resources")["edges"][0]["node"], json!({"value": "a.example", "state": "AVAILABLE"}));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_allocation_waits_for_rows_an_unfinished_request_holds_instead_of_failing(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let admin = app.key(Scope::Admin).await;
+    let (license, _) = app.create_license(&admin, 1, 1).await;
+    import(&app, &admin, "IPV4", json!(["192.0.2.1", "192.0.2.2", "192.0.2.3"])).await;
+
+    // Another request holds every free row (as one that will come up short and roll back does).
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM resource_pools WHERE state = 'available' FOR UPDATE")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+
+    let (result, ()) = tokio::join!(allocate(&app, &admin, &license, "IPV4", 3), async {
+        let waiting = eventually(Duration::from_secs(10), || async {
+            count(
+                &pool,
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%resource_pools%'",
+            )
+            .await
+                > 0
+        })
+        .await;
+        assert!(waiting, "the allocation waits for the held rows");
+        other.rollback().await.unwrap();
+    });
+    assert_eq!(result["__typename"], "ResourcesAllocated", "{result}");
+    assert_eq!(result["resources"].as_array().unwrap().len(), 3);
 }

@@ -13,9 +13,12 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::customers::{self, CreateCustomerInput, Customer};
 use crate::error::{Error, GqlResultExt, Result};
-use crate::graphql::filter::contains_pattern;
+use crate::graphql::filter::{
+    contains_pattern, filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
+    OrderDirection, Sql, StringFilter,
+};
 use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::resources::ResourceType;
 use crate::state::AppState;
 use notes::{Note, Subject};
@@ -464,29 +467,82 @@ async fn link_customer(
     Ok(new)
 }
 
+#[derive(Debug, Default, InputObject)]
+pub struct InstitutionFilter {
+    pub name: Option<StringFilter>,
+    pub institution_type: Option<StringFilter>,
+    pub address: Option<StringFilter>,
+    /// `isNull: true` for leads not yet linked to a customer.
+    pub customer_id: Option<IdFilter>,
+    pub created_at: Option<DateTimeFilter>,
+    /// All of these must hold too.
+    pub and: Option<Vec<InstitutionFilter>>,
+    /// At least one of these must hold too.
+    pub or: Option<Vec<InstitutionFilter>>,
+}
+
+impl Filter for InstitutionFilter {
+    fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
+        c.string("name", "name", &self.name)?;
+        c.string("institutionType", "institution_type", &self.institution_type)?;
+        c.string("address", "address", &self.address)?;
+        c.id("customerId", "customer_id", &self.customer_id)?;
+        c.datetime("created_at", &self.created_at);
+        Ok(())
+    }
+
+    fn and(&self) -> &[Self] {
+        self.and.as_deref().unwrap_or_default()
+    }
+
+    fn or(&self) -> &[Self] {
+        self.or.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum InstitutionOrderField {
+    Name,
+    InstitutionType,
+    CreatedAt,
+}
+
+#[derive(Debug, InputObject)]
+pub struct InstitutionOrder {
+    pub field: InstitutionOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
 async fn list_institutions(
     pool: &PgPool,
     search: Option<&str>,
+    filter: Option<InstitutionFilter>,
+    order_by: Vec<InstitutionOrder>,
     args: PageArgs,
 ) -> async_graphql::Result<ListConnection<Institution>> {
     let pattern = search.map(contains_pattern);
-    let filter = "($1::text IS NULL OR name ILIKE $1 OR institution_type ILIKE $1)";
-    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM institutions WHERE {filter}"))
-        .bind(&pattern)
-        .fetch_one(pool)
-        .await
-        .gql()?;
-    paginate(args, total, |offset, limit| async move {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {INSTITUTION_COLUMNS} FROM institutions WHERE {filter} ORDER BY name, id OFFSET $2 LIMIT $3"
-        ))
-        .bind(&pattern)
-        .bind(offset)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
-    })
-    .await
+    let query = |select: &str| -> Result<Sql> {
+        let mut sql = Sql::new(select);
+        sql.push(" FROM institutions WHERE TRUE");
+        if let Some(pattern) = &pattern {
+            sql.push(" AND (name ILIKE ").push_bind(pattern.clone());
+            sql.push(" OR institution_type ILIKE ").push_bind(pattern.clone()).push(")");
+        }
+        if let Some(filter) = &filter {
+            push_filter(&mut sql, filter)?;
+        }
+        Ok(sql)
+    };
+    let keys: Vec<_> = order_by.iter().map(|o| (o.field, o.direction)).collect();
+    let order = |sql: &mut Sql| {
+        push_order(sql, &keys, "name", "id", |field| match field {
+            InstitutionOrderField::Name => "name",
+            InstitutionOrderField::InstitutionType => "institution_type",
+            InstitutionOrderField::CreatedAt => "created_at",
+        })
+    };
+    filtered_page(pool, INSTITUTION_COLUMNS, query, order, args).await
 }
 
 /// Institutions and contacts whose name contains `query` (case-insensitive), institutions first.
@@ -523,19 +579,26 @@ pub struct CrmQuery;
 
 #[Object]
 impl CrmQuery {
-    /// Institutions ordered by name; `search` matches the name or type.
-    #[graphql(guard = "Require(Permission::Read)")]
+    /// Institutions ordered by name unless `orderBy` says otherwise; `search` matches the name or type.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn institutions(
         &self,
         ctx: &Context<'_>,
         search: Option<String>,
+        filter: Option<InstitutionFilter>,
+        order_by: Option<Vec<InstitutionOrder>>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<Institution>> {
         let pool = &ctx.data_unchecked::<AppState>().pool;
-        list_institutions(pool, search.as_deref(), PageArgs { after, before, first, last }).await
+        let page = PageArgs { after, before, first, last };
+        list_institutions(pool, search.as_deref(), filter, order_by.unwrap_or_default(), page).await
     }
 
     #[graphql(guard = "Require(Permission::Read)")]

@@ -1,6 +1,6 @@
 //! Customers: who holds licenses.
 
-use async_graphql::{ComplexObject, Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -9,8 +9,14 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::filter::{
+    contains_pattern, filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
+    OrderDirection, Sql, StringFilter,
+};
 use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::graphql::loaders::{self, LicensesOfCustomer};
+use crate::graphql::pagination::{ListConnection, PageArgs};
+use crate::graphql::NESTED_LIST_ESTIMATE;
 use crate::licenses::License;
 use crate::state::AppState;
 
@@ -35,8 +41,9 @@ impl Customer {
     }
 
     /// The customer's licenses, newest first.
+    #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
     async fn licenses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<License>> {
-        crate::licenses::list_for_customer(&ctx.data_unchecked::<AppState>().pool, self.id).await.gql()
+        Ok(loaders::load(ctx, LicensesOfCustomer(self.id)).await?.unwrap_or_default())
     }
 }
 
@@ -74,7 +81,7 @@ pub(crate) fn clean_email(email: &str) -> Result<String> {
     Ok(email.to_owned())
 }
 
-const COLUMNS: &str = "id, name, email, is_test, created_at, updated_at";
+pub const COLUMNS: &str = "id, name, email, is_test, created_at, updated_at";
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Customer>> {
     Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1")).bind(id).fetch_optional(conn).await?)
@@ -150,26 +157,81 @@ pub async fn update(
     Ok(new)
 }
 
-async fn list(pool: &PgPool, search: Option<&str>, args: PageArgs) -> async_graphql::Result<ListConnection<Customer>> {
-    let pattern =
-        search.map(|s| format!("%{}%", s.trim().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-    let filter = "($1::text IS NULL OR name ILIKE $1 OR email ILIKE $1)";
-    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM customers WHERE {filter}"))
-        .bind(&pattern)
-        .fetch_one(pool)
-        .await
-        .gql()?;
-    paginate(args, total, |offset, limit| async move {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM customers WHERE {filter} ORDER BY name, id OFFSET $2 LIMIT $3"
-        ))
-        .bind(&pattern)
-        .bind(offset)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
-    })
-    .await
+#[derive(Debug, Default, InputObject)]
+pub struct CustomerFilter {
+    pub id: Option<IdFilter>,
+    pub name: Option<StringFilter>,
+    pub email: Option<StringFilter>,
+    pub is_test: Option<bool>,
+    pub created_at: Option<DateTimeFilter>,
+    /// All of these must hold too.
+    pub and: Option<Vec<CustomerFilter>>,
+    /// At least one of these must hold too.
+    pub or: Option<Vec<CustomerFilter>>,
+}
+
+impl Filter for CustomerFilter {
+    fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
+        c.id("id", "id", &self.id)?;
+        c.string("name", "name", &self.name)?;
+        c.string("email", "email", &self.email)?;
+        c.boolean("is_test", self.is_test);
+        c.datetime("created_at", &self.created_at);
+        Ok(())
+    }
+
+    fn and(&self) -> &[Self] {
+        self.and.as_deref().unwrap_or_default()
+    }
+
+    fn or(&self) -> &[Self] {
+        self.or.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum CustomerOrderField {
+    Name,
+    Email,
+    CreatedAt,
+}
+
+#[derive(Debug, InputObject)]
+pub struct CustomerOrder {
+    pub field: CustomerOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+async fn list(
+    pool: &PgPool,
+    search: Option<&str>,
+    filter: Option<CustomerFilter>,
+    order_by: Vec<CustomerOrder>,
+    args: PageArgs,
+) -> async_graphql::Result<ListConnection<Customer>> {
+    let pattern = search.map(contains_pattern);
+    let query = |select: &str| -> Result<Sql> {
+        let mut sql = Sql::new(select);
+        sql.push(" FROM customers WHERE TRUE");
+        if let Some(pattern) = &pattern {
+            sql.push(" AND (name ILIKE ").push_bind(pattern.clone());
+            sql.push(" OR email ILIKE ").push_bind(pattern.clone()).push(")");
+        }
+        if let Some(filter) = &filter {
+            push_filter(&mut sql, filter)?;
+        }
+        Ok(sql)
+    };
+    let keys: Vec<_> = order_by.iter().map(|o| (o.field, o.direction)).collect();
+    let order = |sql: &mut Sql| {
+        push_order(sql, &keys, "name", "id", |field| match field {
+            CustomerOrderField::Name => "name",
+            CustomerOrderField::Email => "email",
+            CustomerOrderField::CreatedAt => "created_at",
+        })
+    };
+    filtered_page(pool, COLUMNS, query, order, args).await
 }
 
 #[derive(Default)]
@@ -177,18 +239,26 @@ pub struct CustomerQuery;
 
 #[Object]
 impl CustomerQuery {
-    /// Customers ordered by name; `search` matches name or e-mail.
-    #[graphql(guard = "Require(Permission::Read)")]
+    /// Customers ordered by name unless `orderBy` says otherwise; `search` matches name or e-mail.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn customers(
         &self,
         ctx: &Context<'_>,
         search: Option<String>,
+        filter: Option<CustomerFilter>,
+        order_by: Option<Vec<CustomerOrder>>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<Customer>> {
-        list(&ctx.data_unchecked::<AppState>().pool, search.as_deref(), PageArgs { after, before, first, last }).await
+        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let page = PageArgs { after, before, first, last };
+        list(pool, search.as_deref(), filter, order_by.unwrap_or_default(), page).await
     }
 
     #[graphql(guard = "Require(Permission::Read)")]

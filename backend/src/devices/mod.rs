@@ -10,8 +10,9 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::loaders::{self, LiveSessionOfDevice};
 use crate::live::{self, SessionEvent, SessionEventKind};
-use crate::sessions::{self, EndReason};
+use crate::sessions::{self, EndReason, LiveSession};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
@@ -42,11 +43,16 @@ impl Device {
     async fn license_id(&self) -> ID {
         to_id(self.license_id)
     }
+
+    /// The device's live session, if it has one.
+    async fn live_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LiveSession>> {
+        loaders::load(ctx, LiveSessionOfDevice(self.id)).await
+    }
 }
 
 /// `last_seen_at` on the row moves only at activation; heartbeats touch the session alone, so
 /// the latest heartbeat of a live or ended session is folded in when reading.
-const SELECT: &str = "SELECT d.id, d.license_id, d.hardware_fingerprint, d.device_name, d.device_type,
+pub const SELECT: &str = "SELECT d.id, d.license_id, d.hardware_fingerprint, d.device_name, d.device_type,
         d.first_activated_at,
         greatest(d.last_seen_at, s.last_heartbeat_at,
                  (SELECT max(h.last_heartbeat_at) FROM session_history h WHERE h.device_id = d.id)) AS last_seen_at,

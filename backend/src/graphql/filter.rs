@@ -5,12 +5,14 @@
 //! Within one filter object all given conditions must hold; `and` adds filters that must all
 //! hold too, `or` adds filters of which at least one must hold.
 
-use async_graphql::{Enum, InputObject, ID};
+use async_graphql::{Enum, InputObject, OutputType, ID};
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::parse_id;
+use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
 
 /// The most values one `in` list may hold.
 pub const MAX_IN_VALUES: usize = 1000;
@@ -258,4 +260,28 @@ pub fn push_order<K: Copy>(
 /// `OFFSET`/`LIMIT` of a page.
 pub fn push_page(sql: &mut Sql, offset: i64, limit: i64) {
     sql.push(" OFFSET ").push_bind(offset).push(" LIMIT ").push_bind(limit);
+}
+
+/// One page of a filtered list. `query(select)` builds `<select> FROM … WHERE …`; it runs once
+/// for the count and once, with `columns`, `order` and the page's bounds, for the nodes.
+pub async fn filtered_page<T, Q, O>(
+    pool: &PgPool,
+    columns: &str,
+    query: Q,
+    order: O,
+    args: PageArgs,
+) -> async_graphql::Result<ListConnection<T>>
+where
+    T: OutputType + for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    Q: Fn(&str) -> Result<Sql>,
+    O: FnOnce(&mut Sql) -> Result<()>,
+{
+    let total: i64 = query("SELECT count(*)").gql()?.build_query_scalar().fetch_one(pool).await.gql()?;
+    let mut page = query(&format!("SELECT {columns}")).gql()?;
+    order(&mut page).gql()?;
+    paginate(args, total, |offset, limit| async move {
+        push_page(&mut page, offset, limit);
+        Ok(page.build_query_as().fetch_all(pool).await?)
+    })
+    .await
 }

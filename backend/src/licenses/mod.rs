@@ -11,15 +11,19 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::customers::{self, Customer};
+/// The most devices (and so live sessions) a license can have.
+const MAX_DEVICES: usize = 10;
 use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::filter::{
-    contains_pattern, push_filter, push_order, push_page, Conditions, DateTimeFilter, Filter, IdFilter, IntFilter,
+    contains_pattern, filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, IntFilter,
     OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
-use crate::resources::{self, Resource};
+use crate::graphql::loaders::{self, ActiveDevicesOfLicense, CustomerById, LiveSessionsOfLicense, ResourcesOfLicense};
+use crate::graphql::pagination::{ListConnection, PageArgs};
+use crate::graphql::NESTED_LIST_ESTIMATE;
+use crate::resources::Resource;
 use crate::sessions::{self, EndReason, EndedSession, LiveSession};
 use crate::state::AppState;
 pub use key::LicenseKey;
@@ -41,7 +45,7 @@ impl LicenseType {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    pub fn parse(s: &str) -> Self {
         match s {
             "trial" => LicenseType::Trial,
             "perpetual" => LicenseType::Perpetual,
@@ -87,31 +91,36 @@ impl License {
     }
 
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
-        customers::find(&mut conn, self.customer_id).await.gql()
+        loaders::load(ctx, CustomerById(self.customer_id)).await
     }
 
-    /// Registered devices; deactivated ones only when asked for.
+    /// Registered devices (at most `deviceLimit` active); deactivated ones only when asked for.
+    #[graphql(complexity = "MAX_DEVICES * child_complexity")]
     async fn devices(
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] include_inactive: bool,
     ) -> async_graphql::Result<Vec<Device>> {
-        devices::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id, include_inactive).await.gql()
+        if include_inactive {
+            return devices::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id, true).await.gql();
+        }
+        Ok(loaders::load(ctx, ActiveDevicesOfLicense(self.id)).await?.unwrap_or_default())
     }
 
     /// Sessions that are live now (last heartbeat younger than the timeout).
+    #[graphql(complexity = "MAX_DEVICES * child_complexity")]
     async fn live_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LiveSession>> {
-        let state = ctx.data_unchecked::<AppState>();
-        sessions::list_live(&state.pool, &state.sessions, Some(self.id)).await.gql()
+        Ok(loaders::load(ctx, LiveSessionsOfLicense(self.id)).await?.unwrap_or_default())
     }
 
     /// The pool resources allocated to this license, by type and value.
+    #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
     async fn resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
-        resources::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id).await.gql()
+        Ok(loaders::load(ctx, ResourcesOfLicense(self.id)).await?.unwrap_or_default())
     }
 
     /// Ended sessions, most recently ended first.
+    #[graphql(complexity = "crate::graphql::page_complexity(first, last, child_complexity)")]
     async fn session_history(
         &self,
         ctx: &Context<'_>,
@@ -120,12 +129,8 @@ impl License {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<EndedSession>> {
-        sessions::history(
-            &ctx.data_unchecked::<AppState>().pool,
-            Some(self.id),
-            PageArgs { after, before, first, last },
-        )
-        .await
+        let page = PageArgs { after, before, first, last };
+        sessions::history(&ctx.data_unchecked::<AppState>().pool, Some(self.id), None, Vec::new(), page).await
     }
 }
 
@@ -157,7 +162,7 @@ pub struct UpdateLicenseInput {
     pub notes: Option<String>,
 }
 
-const COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
+pub const COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
                        device_limit, concurrent_sessions_limit, notes, created_at, updated_at";
 
 /// The rules on limits and validity, checked before the database sees them (which checks again).
@@ -456,15 +461,9 @@ impl ListQuery {
 }
 
 async fn list(pool: &PgPool, query: ListQuery, args: PageArgs) -> async_graphql::Result<ListConnection<License>> {
-    let total: i64 = query.sql("SELECT count(*)").gql()?.build_query_scalar().fetch_one(pool).await.gql()?;
     let columns = COLUMNS.split(", ").map(|c| format!("l.{}", c.trim())).collect::<Vec<_>>().join(", ");
-    let mut page = query.sql(&format!("SELECT {columns}")).gql()?;
-    push_order(&mut page, &query.order, "l.created_at DESC", "l.id", order_column).gql()?;
-    paginate(args, total, |offset, limit| async move {
-        push_page(&mut page, offset, limit);
-        Ok(page.build_query_as().fetch_all(pool).await?)
-    })
-    .await
+    let order = |sql: &mut Sql| push_order(sql, &query.order, "l.created_at DESC", "l.id", order_column);
+    filtered_page(pool, &columns, |select| query.sql(select), order, args).await
 }
 
 #[derive(Default)]
@@ -475,7 +474,10 @@ impl LicenseQuery {
     /// Licenses, newest first unless `orderBy` says otherwise. `search` matches the key, the
     /// customer's name or e-mail; `customerId`, `isActive` and `filter` narrow further.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn licenses(
         &self,
         ctx: &Context<'_>,

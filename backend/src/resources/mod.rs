@@ -5,7 +5,7 @@ pub mod values;
 
 use std::collections::HashSet;
 
-use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, Union, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, Union, ID};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -14,8 +14,12 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::filter::{
+    filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, OrderDirection, Sql,
+    StringFilter,
+};
 use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::licenses::{self, License};
 use crate::state::AppState;
 pub use values::ResourceType;
@@ -206,7 +210,7 @@ impl ResourcePoolCount {
     }
 }
 
-const COLUMNS: &str = "id, resource_type, value, state, license_id, quarantine_reason, created_at, updated_at";
+pub const COLUMNS: &str = "id, resource_type, value, state, license_id, quarantine_reason, created_at, updated_at";
 
 /// Records moves of resources in the history, in the caller's transaction.
 async fn record_moves(
@@ -460,38 +464,118 @@ pub async fn counts(pool: &PgPool) -> Result<Vec<ResourcePoolCount>> {
     .await?)
 }
 
-async fn list(
-    pool: &PgPool,
+#[derive(Debug, Default, InputObject)]
+pub struct ResourceFilter {
+    pub resource_type: Option<ResourceTypeFilter>,
+    pub state: Option<ResourceStateFilter>,
+    pub value: Option<StringFilter>,
+    pub license_id: Option<IdFilter>,
+    pub created_at: Option<DateTimeFilter>,
+    pub updated_at: Option<DateTimeFilter>,
+    /// All of these must hold too.
+    pub and: Option<Vec<ResourceFilter>>,
+    /// At least one of these must hold too.
+    pub or: Option<Vec<ResourceFilter>>,
+}
+
+#[derive(Debug, Default, InputObject)]
+pub struct ResourceTypeFilter {
+    pub eq: Option<ResourceType>,
+    #[graphql(name = "in")]
+    pub in_list: Option<Vec<ResourceType>>,
+}
+
+#[derive(Debug, Default, InputObject)]
+pub struct ResourceStateFilter {
+    pub eq: Option<ResourceState>,
+    #[graphql(name = "in")]
+    pub in_list: Option<Vec<ResourceState>>,
+}
+
+impl Filter for ResourceFilter {
+    fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
+        if let Some(t) = &self.resource_type {
+            let in_list = t.in_list.as_ref().map(|v| v.iter().map(|t| t.as_str()).collect());
+            c.one_of("resourceType", "resource_type", t.eq.map(ResourceType::as_str), in_list)?;
+        }
+        if let Some(s) = &self.state {
+            let in_list = s.in_list.as_ref().map(|v| v.iter().map(|s| s.as_str()).collect());
+            c.one_of("state", "state", s.eq.map(ResourceState::as_str), in_list)?;
+        }
+        c.string("value", "value", &self.value)?;
+        c.id("licenseId", "license_id", &self.license_id)?;
+        c.datetime("created_at", &self.created_at);
+        c.datetime("updated_at", &self.updated_at);
+        Ok(())
+    }
+
+    fn and(&self) -> &[Self] {
+        self.and.as_deref().unwrap_or_default()
+    }
+
+    fn or(&self) -> &[Self] {
+        self.or.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum ResourceOrderField {
+    ResourceType,
+    Value,
+    State,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, InputObject)]
+pub struct ResourceOrder {
+    pub field: ResourceOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// The older shortcut arguments, kept beside `filter`.
+struct Shortcuts {
     kind: Option<ResourceType>,
     state: Option<ResourceState>,
     license_id: Option<Uuid>,
+}
+
+async fn list(
+    pool: &PgPool,
+    shortcuts: Shortcuts,
+    filter: Option<ResourceFilter>,
+    order_by: Vec<ResourceOrder>,
     args: PageArgs,
 ) -> async_graphql::Result<ListConnection<Resource>> {
-    let filter = "($1::text IS NULL OR resource_type = $1) AND ($2::text IS NULL OR state = $2)
-                  AND ($3::uuid IS NULL OR license_id = $3)";
-    let kind = kind.map(ResourceType::as_str);
-    let state = state.map(ResourceState::as_str);
-    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM resource_pools WHERE {filter}"))
-        .bind(kind)
-        .bind(state)
-        .bind(license_id)
-        .fetch_one(pool)
-        .await
-        .gql()?;
-    paginate(args, total, |offset, limit| async move {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM resource_pools WHERE {filter}
-             ORDER BY resource_type, value OFFSET $4 LIMIT $5"
-        ))
-        .bind(kind)
-        .bind(state)
-        .bind(license_id)
-        .bind(offset)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
-    })
-    .await
+    let query = |select: &str| -> Result<Sql> {
+        let mut sql = Sql::new(select);
+        sql.push(" FROM resource_pools WHERE TRUE");
+        if let Some(kind) = shortcuts.kind {
+            sql.push(" AND resource_type = ").push_bind(kind.as_str());
+        }
+        if let Some(state) = shortcuts.state {
+            sql.push(" AND state = ").push_bind(state.as_str());
+        }
+        if let Some(license_id) = shortcuts.license_id {
+            sql.push(" AND license_id = ").push_bind(license_id);
+        }
+        if let Some(filter) = &filter {
+            push_filter(&mut sql, filter)?;
+        }
+        Ok(sql)
+    };
+    let keys: Vec<_> = order_by.iter().map(|o| (o.field, o.direction)).collect();
+    let order = |sql: &mut Sql| {
+        push_order(sql, &keys, "resource_type, value", "id", |field| match field {
+            ResourceOrderField::ResourceType => "resource_type",
+            ResourceOrderField::Value => "value",
+            ResourceOrderField::State => "state",
+            ResourceOrderField::CreatedAt => "created_at",
+            ResourceOrderField::UpdatedAt => "updated_at",
+        })
+    };
+    filtered_page(pool, COLUMNS, query, order, args).await
 }
 
 #[derive(Default)]
@@ -499,15 +583,20 @@ pub struct ResourceQuery;
 
 #[Object]
 impl ResourceQuery {
-    /// Resources ordered by type and value, optionally of one type, state or license.
+    /// Resources ordered by type and value unless `orderBy` says otherwise.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn resources(
         &self,
         ctx: &Context<'_>,
         resource_type: Option<ResourceType>,
         state: Option<ResourceState>,
         license_id: Option<ID>,
+        filter: Option<ResourceFilter>,
+        order_by: Option<Vec<ResourceOrder>>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
@@ -515,7 +604,8 @@ impl ResourceQuery {
     ) -> async_graphql::Result<ListConnection<Resource>> {
         let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
         let pool = &ctx.data_unchecked::<AppState>().pool;
-        list(pool, resource_type, state, license_id, PageArgs { after, before, first, last }).await
+        let shortcuts = Shortcuts { kind: resource_type, state, license_id };
+        list(pool, shortcuts, filter, order_by.unwrap_or_default(), PageArgs { after, before, first, last }).await
     }
 
     #[graphql(guard = "Require(Permission::Read)")]

@@ -8,7 +8,7 @@ pub mod client_api;
 pub mod heartbeat;
 pub mod lifecycle;
 
-use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -19,8 +19,12 @@ use crate::auth::{caller, Caller, Permission, Require};
 use crate::config::SessionSettings;
 use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::filter::{
+    filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, OrderDirection, Sql,
+};
 use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
+
+use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::licenses::{self, License};
 use crate::live::{self, SessionEvent};
 use crate::state::AppState;
@@ -231,29 +235,89 @@ pub async fn list_live(
     .await?)
 }
 
+#[derive(Debug, Default, InputObject)]
+pub struct EndedSessionFilter {
+    pub license_id: Option<IdFilter>,
+    pub device_id: Option<IdFilter>,
+    pub end_reason: Option<EndReasonFilter>,
+    pub started_at: Option<DateTimeFilter>,
+    pub ended_at: Option<DateTimeFilter>,
+    /// All of these must hold too.
+    pub and: Option<Vec<EndedSessionFilter>>,
+    /// At least one of these must hold too.
+    pub or: Option<Vec<EndedSessionFilter>>,
+}
+
+#[derive(Debug, Default, InputObject)]
+pub struct EndReasonFilter {
+    pub eq: Option<EndReason>,
+    #[graphql(name = "in")]
+    pub in_list: Option<Vec<EndReason>>,
+}
+
+impl Filter for EndedSessionFilter {
+    fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
+        c.id("licenseId", "license_id", &self.license_id)?;
+        c.id("deviceId", "device_id", &self.device_id)?;
+        if let Some(r) = &self.end_reason {
+            let in_list = r.in_list.as_ref().map(|v| v.iter().map(|r| r.as_str()).collect());
+            c.one_of("endReason", "end_reason", r.eq.map(EndReason::as_str), in_list)?;
+        }
+        c.datetime("started_at", &self.started_at);
+        c.datetime("ended_at", &self.ended_at);
+        Ok(())
+    }
+
+    fn and(&self) -> &[Self] {
+        self.and.as_deref().unwrap_or_default()
+    }
+
+    fn or(&self) -> &[Self] {
+        self.or.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum EndedSessionOrderField {
+    EndedAt,
+    StartedAt,
+    LastHeartbeatAt,
+}
+
+#[derive(Debug, InputObject)]
+pub struct EndedSessionOrder {
+    pub field: EndedSessionOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
 pub async fn history(
     pool: &PgPool,
     license_id: Option<Uuid>,
+    filter: Option<EndedSessionFilter>,
+    order_by: Vec<EndedSessionOrder>,
     args: PageArgs,
 ) -> async_graphql::Result<ListConnection<EndedSession>> {
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM session_history WHERE ($1::uuid IS NULL OR license_id = $1)")
-            .bind(license_id)
-            .fetch_one(pool)
-            .await
-            .gql()?;
-    paginate(args, total, |offset, limit| async move {
-        Ok(sqlx::query_as(&format!(
-            "SELECT {HISTORY_COLUMNS} FROM session_history WHERE ($1::uuid IS NULL OR license_id = $1)
-             ORDER BY ended_at DESC, id OFFSET $2 LIMIT $3"
-        ))
-        .bind(license_id)
-        .bind(offset)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
-    })
-    .await
+    let query = |select: &str| -> Result<Sql> {
+        let mut sql = Sql::new(select);
+        sql.push(" FROM session_history WHERE TRUE");
+        if let Some(license_id) = license_id {
+            sql.push(" AND license_id = ").push_bind(license_id);
+        }
+        if let Some(filter) = &filter {
+            push_filter(&mut sql, filter)?;
+        }
+        Ok(sql)
+    };
+    let keys: Vec<_> = order_by.iter().map(|o| (o.field, o.direction)).collect();
+    let order = |sql: &mut Sql| {
+        push_order(sql, &keys, "ended_at DESC", "id", |field| match field {
+            EndedSessionOrderField::EndedAt => "ended_at",
+            EndedSessionOrderField::StartedAt => "started_at",
+            EndedSessionOrderField::LastHeartbeatAt => "last_heartbeat_at",
+        })
+    };
+    filtered_page(pool, HISTORY_COLUMNS, query, order, args).await
 }
 
 /// Ends one session on an admin's word.
@@ -282,19 +346,27 @@ impl SessionQuery {
         list_live(&state.pool, &state.sessions, license_id).await.gql()
     }
 
-    /// Ended sessions, most recently ended first; all licenses or one.
-    #[graphql(guard = "Require(Permission::Read)")]
+    /// Ended sessions, most recently ended first unless `orderBy` says otherwise; all licenses or one.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn session_history(
         &self,
         ctx: &Context<'_>,
         license_id: Option<ID>,
+        filter: Option<EndedSessionFilter>,
+        order_by: Option<Vec<EndedSessionOrder>>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<EndedSession>> {
         let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
-        history(&ctx.data_unchecked::<AppState>().pool, license_id, PageArgs { after, before, first, last }).await
+        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let page = PageArgs { after, before, first, last };
+        history(pool, license_id, filter, order_by.unwrap_or_default(), page).await
     }
 }
 

@@ -1,0 +1,363 @@
+//! Aggregates for analysts: licenses by state and type, usage per license, sessions per day,
+//! heartbeats per hour or day (from the monthly partitions in range only), and peak concurrency.
+
+use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::auth::{Permission, Require};
+use crate::config::SessionSettings;
+use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::ids::{parse_id, to_id};
+use crate::licenses::LicenseType;
+use crate::sessions::EndReason;
+use crate::state::AppState;
+
+/// Where a license stands today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum LicenseState {
+    /// Active and inside its validity window.
+    Active,
+    /// Active, but its window has not started yet.
+    Pending,
+    /// Active, but its window has ended.
+    Expired,
+    /// Deactivated by an admin.
+    Inactive,
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct LicenseCount {
+    pub license_type: LicenseType,
+    pub state: LicenseState,
+    pub count: i64,
+}
+
+/// Devices and sessions of one license.
+#[derive(Debug, sqlx::FromRow, SimpleObject)]
+#[graphql(complex)]
+pub struct LicenseUsage {
+    #[graphql(skip)]
+    pub license_id: Uuid,
+    pub license_key: String,
+    pub device_limit: i32,
+    pub active_devices: i64,
+    pub concurrent_sessions_limit: i32,
+    /// Sessions whose last heartbeat is younger than the timeout.
+    pub live_sessions: i64,
+}
+
+#[ComplexObject]
+impl LicenseUsage {
+    async fn license_id(&self) -> ID {
+        to_id(self.license_id)
+    }
+}
+
+#[derive(Debug, SimpleObject)]
+pub struct ReasonCount {
+    pub reason: EndReason,
+    pub count: i64,
+}
+
+/// Sessions started and ended on one UTC day.
+#[derive(Debug, SimpleObject)]
+pub struct SessionDay {
+    pub day: NaiveDate,
+    pub started: i64,
+    pub ended: i64,
+    /// The ended sessions by why they ended.
+    pub end_reasons: Vec<ReasonCount>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum TimeBucket {
+    Hour,
+    Day,
+}
+
+impl TimeBucket {
+    fn sql(self) -> &'static str {
+        match self {
+            TimeBucket::Hour => "hour",
+            TimeBucket::Day => "day",
+        }
+    }
+
+    /// The longest range one query may cover: at most 31 × 24 hourly or 366 daily buckets.
+    fn max_range(self) -> Duration {
+        match self {
+            TimeBucket::Hour => Duration::days(31),
+            TimeBucket::Day => Duration::days(366),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow, SimpleObject)]
+pub struct HeartbeatBucket {
+    /// The start of the hour or day (UTC).
+    pub bucket_start: DateTime<Utc>,
+    pub count: i64,
+}
+
+#[derive(Debug, sqlx::FromRow, SimpleObject)]
+#[graphql(complex)]
+pub struct PeakConcurrency {
+    #[graphql(skip)]
+    pub license_id: Uuid,
+    /// The most sessions live at the same moment within the range.
+    pub peak: i64,
+    /// The first moment the peak was reached.
+    pub reached_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl PeakConcurrency {
+    async fn license_id(&self) -> ID {
+        to_id(self.license_id)
+    }
+}
+
+fn check_range(from: DateTime<Utc>, to: DateTime<Utc>, max: Duration) -> Result<()> {
+    if to <= from {
+        return Err(Error::bad_input("to", "to must be after from"));
+    }
+    if to - from > max {
+        return Err(Error::bad_input("to", format!("the range may span at most {} days", max.num_days())));
+    }
+    Ok(())
+}
+
+pub async fn license_counts(pool: &PgPool) -> Result<Vec<LicenseCount>> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT license_type,
+                CASE WHEN NOT is_active THEN 'inactive'
+                     WHEN valid_from > now() THEN 'pending'
+                     WHEN valid_until <= now() THEN 'expired'
+                     ELSE 'active' END AS state,
+                count(*)
+         FROM licenses GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(license_type, state, count)| LicenseCount {
+            license_type: LicenseType::parse(&license_type),
+            state: match state.as_str() {
+                "inactive" => LicenseState::Inactive,
+                "pending" => LicenseState::Pending,
+                "expired" => LicenseState::Expired,
+                _ => LicenseState::Active,
+            },
+            count,
+        })
+        .collect())
+}
+
+pub async fn license_usage(
+    pool: &PgPool,
+    settings: &SessionSettings,
+    license_id: Option<Uuid>,
+    limit: i32,
+) -> Result<Vec<LicenseUsage>> {
+    if !(1..=100).contains(&limit) {
+        return Err(Error::bad_input("first", "first must be between 1 and 100"));
+    }
+    Ok(sqlx::query_as(
+        "SELECT l.id AS license_id, l.license_key, l.device_limit, l.concurrent_sessions_limit,
+                (SELECT count(*) FROM device_registrations d WHERE d.license_id = l.id AND d.is_active) AS active_devices,
+                (SELECT count(*) FROM license_sessions s
+                  WHERE s.license_id = l.id AND s.last_heartbeat_at > now() - make_interval(secs => $2)) AS live_sessions
+         FROM licenses l
+         WHERE $1::uuid IS NULL OR l.id = $1
+         ORDER BY live_sessions DESC, active_devices DESC, l.created_at, l.id
+         LIMIT $3",
+    )
+    .bind(license_id)
+    .bind(settings.timeout_secs())
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?)
+}
+
+pub async fn sessions_per_day(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    license_id: Option<Uuid>,
+) -> Result<Vec<SessionDay>> {
+    check_range(from, to, Duration::days(366))?;
+    let rows: Vec<(NaiveDate, i64, i64, Option<String>, i64)> = sqlx::query_as(
+        "WITH started AS (
+             SELECT (started_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM (
+                 SELECT started_at, license_id FROM session_history
+                 UNION ALL SELECT started_at, license_id FROM license_sessions) s
+             WHERE started_at >= $1 AND started_at < $2 AND ($3::uuid IS NULL OR license_id = $3)
+             GROUP BY 1),
+         ended AS (
+             SELECT (ended_at AT TIME ZONE 'UTC')::date AS day, end_reason, count(*) AS n FROM session_history
+             WHERE ended_at >= $1 AND ended_at < $2 AND ($3::uuid IS NULL OR license_id = $3)
+             GROUP BY 1, 2),
+         days AS (SELECT day FROM started UNION SELECT day FROM ended)
+         SELECT d.day, coalesce(s.n, 0), coalesce(sum(e.n) OVER (PARTITION BY d.day), 0)::bigint, e.end_reason, coalesce(e.n, 0)
+         FROM days d LEFT JOIN started s ON s.day = d.day LEFT JOIN ended e ON e.day = d.day
+         ORDER BY d.day, e.end_reason",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(license_id)
+    .fetch_all(pool)
+    .await?;
+    let mut days: Vec<SessionDay> = Vec::new();
+    for (day, started, ended, reason, count) in rows {
+        if days.last().is_none_or(|d| d.day != day) {
+            days.push(SessionDay { day, started, ended, end_reasons: Vec::new() });
+        }
+        if let (Some(reason), Some(current)) = (reason, days.last_mut()) {
+            current.end_reasons.push(ReasonCount { reason: EndReason::parse(&reason), count });
+        }
+    }
+    Ok(days)
+}
+
+/// Heartbeats per bucket. The range is a plain `received_at` condition on bind parameters, so
+/// PostgreSQL prunes the monthly partitions outside it (at planning with a custom plan, at
+/// execution with a generic one); `tests/api/analytics.rs` checks the plan.
+pub const HEARTBEAT_BUCKETS_SQL: &str = "SELECT date_trunc($3, received_at, 'UTC') AS bucket_start, count(*) AS count
+     FROM license_heartbeats
+     WHERE received_at >= $1 AND received_at < $2 AND ($4::uuid IS NULL OR license_id = $4)
+     GROUP BY 1 ORDER BY 1";
+
+pub async fn heartbeat_buckets(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: TimeBucket,
+    license_id: Option<Uuid>,
+) -> Result<Vec<HeartbeatBucket>> {
+    check_range(from, to, bucket.max_range())?;
+    Ok(sqlx::query_as(HEARTBEAT_BUCKETS_SQL)
+        .bind(from)
+        .bind(to)
+        .bind(bucket.sql())
+        .bind(license_id)
+        .fetch_all(pool)
+        .await?)
+}
+
+/// The peak number of simultaneous sessions per license within `[from, to)`, from the intervals
+/// of ended sessions and of sessions not yet filed (live ones end now, dead ones at their
+/// deadline). A session ending at the instant another starts does not overlap it.
+pub async fn peak_concurrency(
+    pool: &PgPool,
+    settings: &SessionSettings,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    license_id: Option<Uuid>,
+    limit: i32,
+) -> Result<Vec<PeakConcurrency>> {
+    check_range(from, to, Duration::days(366))?;
+    if !(1..=100).contains(&limit) {
+        return Err(Error::bad_input("first", "first must be between 1 and 100"));
+    }
+    Ok(sqlx::query_as(
+        "WITH intervals AS (
+             SELECT license_id, started_at AS s, ended_at AS e FROM session_history
+             WHERE started_at < $2 AND ended_at > $1 AND ($3::uuid IS NULL OR license_id = $3)
+             UNION ALL
+             SELECT license_id, started_at, least(now(), last_heartbeat_at + make_interval(secs => $4))
+             FROM license_sessions WHERE started_at < $2 AND ($3::uuid IS NULL OR license_id = $3)),
+         clipped AS (
+             SELECT license_id, greatest(s, $1) AS s, least(e, $2) AS e FROM intervals),
+         events AS (
+             SELECT license_id, s AS t, 1 AS delta FROM clipped WHERE e > s
+             UNION ALL
+             SELECT license_id, e, -1 FROM clipped WHERE e > s),
+         running AS (
+             SELECT license_id, t,
+                    sum(delta) OVER (PARTITION BY license_id ORDER BY t, delta ROWS UNBOUNDED PRECEDING) AS concurrent
+             FROM events),
+         peaks AS (
+             SELECT DISTINCT ON (license_id) license_id, concurrent AS peak, t AS reached_at
+             FROM running ORDER BY license_id, concurrent DESC, t)
+         SELECT license_id, peak, reached_at FROM peaks ORDER BY peak DESC, license_id LIMIT $5",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(license_id)
+    .bind(settings.timeout_secs())
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?)
+}
+
+fn optional_id(id: Option<ID>) -> async_graphql::Result<Option<Uuid>> {
+    id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()
+}
+
+#[derive(Default)]
+pub struct AnalyticsQuery;
+
+#[Object]
+impl AnalyticsQuery {
+    /// How many licenses there are of each type in each state.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn license_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LicenseCount>> {
+        license_counts(&ctx.data_unchecked::<AppState>().pool).await.gql()
+    }
+
+    /// Active devices and live sessions per license, busiest first.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn license_usage(
+        &self,
+        ctx: &Context<'_>,
+        license_id: Option<ID>,
+        #[graphql(default = 20)] first: i32,
+    ) -> async_graphql::Result<Vec<LicenseUsage>> {
+        let state = ctx.data_unchecked::<AppState>();
+        license_usage(&state.pool, &state.sessions, optional_id(license_id)?, first).await.gql()
+    }
+
+    /// Sessions started and ended per UTC day in `[from, to)`, with the reasons they ended.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn sessions_per_day(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        license_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<SessionDay>> {
+        sessions_per_day(&ctx.data_unchecked::<AppState>().pool, from, to, optional_id(license_id)?).await.gql()
+    }
+
+    /// Heartbeats per hour (ranges up to 31 days) or day (up to 366 days) in `[from, to)`,
+    /// overall or for one license. Empty buckets are left out.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn heartbeat_counts(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket: TimeBucket,
+        license_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<HeartbeatBucket>> {
+        let pool = &ctx.data_unchecked::<AppState>().pool;
+        heartbeat_buckets(pool, from, to, bucket, optional_id(license_id)?).await.gql()
+    }
+
+    /// The most sessions live at once per license within `[from, to)`, highest first.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn peak_concurrent_sessions(
+        &self,
+        ctx: &Context<'_>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        license_id: Option<ID>,
+        #[graphql(default = 20)] first: i32,
+    ) -> async_graphql::Result<Vec<PeakConcurrency>> {
+        let state = ctx.data_unchecked::<AppState>();
+        peak_concurrency(&state.pool, &state.sessions, from, to, optional_id(license_id)?, first).await.gql()
+    }
+}

@@ -1,0 +1,189 @@
+//! Batched loading of nested lists (customers → licenses → devices → sessions → resources): each
+//! level of a nested query costs one statement however many parents the page holds.
+//!
+//! The loader keeps no cache, so it is shared by all requests: loads that arrive within the same
+//! millisecond are batched together and every request sees current data.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, ErrorExtensions};
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+use crate::config::SessionSettings;
+use crate::customers::Customer;
+use crate::devices::Device;
+use crate::error::Error;
+use crate::licenses::License;
+use crate::resources::Resource;
+use crate::sessions::LiveSession;
+
+/// Loads rows for many parents with one statement (`… WHERE <column> = ANY($1)`).
+pub struct BatchLoader {
+    pool: PgPool,
+    sessions: SessionSettings,
+}
+
+pub type AppLoader = DataLoader<BatchLoader>;
+
+pub fn new(pool: PgPool, sessions: SessionSettings) -> AppLoader {
+    DataLoader::new(BatchLoader { pool, sessions }, tokio::spawn)
+}
+
+/// A customer by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CustomerById(pub Uuid);
+/// A customer's licenses, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LicensesOfCustomer(pub Uuid);
+/// A license's active devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ActiveDevicesOfLicense(pub Uuid);
+/// A license's live sessions, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LiveSessionsOfLicense(pub Uuid);
+/// A device's live session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LiveSessionOfDevice(pub Uuid);
+/// The resources allocated to a license, by type and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResourcesOfLicense(pub Uuid);
+
+type LoadResult<K, V> = Result<HashMap<K, V>, Arc<Error>>;
+
+impl BatchLoader {
+    /// Runs `sql` with the parents' ids as `$1`.
+    async fn rows<T>(&self, sql: &str, ids: Vec<Uuid>) -> Result<Vec<T>, Arc<Error>>
+    where
+        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        sqlx::query_as(sql).bind(ids).fetch_all(&self.pool).await.map_err(|e| Arc::new(Error::from(e)))
+    }
+
+    /// Runs `sql` with the parents' ids as `$1` and the session timeout (seconds) as `$2`.
+    async fn live_rows<T>(&self, sql: &str, ids: Vec<Uuid>) -> Result<Vec<T>, Arc<Error>>
+    where
+        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        sqlx::query_as(sql)
+            .bind(ids)
+            .bind(self.sessions.timeout_secs())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| Arc::new(Error::from(e)))
+    }
+}
+
+/// Groups rows by their parent, keeping the statement's order within each group.
+fn group<K: Hash + Eq + Copy, T>(
+    keys: &[K],
+    rows: Vec<T>,
+    parent: impl Fn(&T) -> Uuid,
+    key: impl Fn(Uuid) -> K,
+) -> HashMap<K, Vec<T>> {
+    let mut map: HashMap<K, Vec<T>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+    for row in rows {
+        map.entry(key(parent(&row))).or_default().push(row);
+    }
+    map
+}
+
+fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
+    keys.iter().map(|k| id(*k)).collect()
+}
+
+impl Loader<CustomerById> for BatchLoader {
+    type Value = Customer;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[CustomerById]) -> LoadResult<CustomerById, Customer> {
+        let rows: Vec<Customer> = self
+            .rows(
+                &format!("SELECT {} FROM customers WHERE id = ANY($1)", crate::customers::COLUMNS),
+                ids(keys, |k| k.0),
+            )
+            .await?;
+        Ok(rows.into_iter().map(|c| (CustomerById(c.id), c)).collect())
+    }
+}
+
+impl Loader<LicensesOfCustomer> for BatchLoader {
+    type Value = Vec<License>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[LicensesOfCustomer]) -> LoadResult<LicensesOfCustomer, Vec<License>> {
+        let sql = format!(
+            "SELECT {} FROM licenses WHERE customer_id = ANY($1) ORDER BY created_at DESC, id",
+            crate::licenses::COLUMNS
+        );
+        let rows: Vec<License> = self.rows(&sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |l| l.customer_id, LicensesOfCustomer))
+    }
+}
+
+impl Loader<ActiveDevicesOfLicense> for BatchLoader {
+    type Value = Vec<Device>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[ActiveDevicesOfLicense]) -> LoadResult<ActiveDevicesOfLicense, Vec<Device>> {
+        let sql = format!(
+            "{} WHERE d.license_id = ANY($1) AND d.is_active ORDER BY d.first_activated_at, d.id",
+            crate::devices::SELECT
+        );
+        let rows: Vec<Device> = self.rows(&sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |d| d.license_id, ActiveDevicesOfLicense))
+    }
+}
+
+const LIVE_SESSIONS: &str = "SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
+        last_heartbeat_at + make_interval(secs => $2) AS expires_at, host(client_ip) AS client_ip
+    FROM license_sessions WHERE last_heartbeat_at > now() - make_interval(secs => $2)";
+
+impl Loader<LiveSessionsOfLicense> for BatchLoader {
+    type Value = Vec<LiveSession>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[LiveSessionsOfLicense]) -> LoadResult<LiveSessionsOfLicense, Vec<LiveSession>> {
+        let sql = format!("{LIVE_SESSIONS} AND license_id = ANY($1) ORDER BY started_at, id");
+        let rows: Vec<LiveSession> = self.live_rows(&sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |s| s.license_id, LiveSessionsOfLicense))
+    }
+}
+
+impl Loader<LiveSessionOfDevice> for BatchLoader {
+    type Value = LiveSession;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[LiveSessionOfDevice]) -> LoadResult<LiveSessionOfDevice, LiveSession> {
+        let sql = format!("{LIVE_SESSIONS} AND device_id = ANY($1)");
+        let rows: Vec<LiveSession> = self.live_rows(&sql, ids(keys, |k| k.0)).await?;
+        Ok(rows.into_iter().map(|s| (LiveSessionOfDevice(s.device_id), s)).collect())
+    }
+}
+
+impl Loader<ResourcesOfLicense> for BatchLoader {
+    type Value = Vec<Resource>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[ResourcesOfLicense]) -> LoadResult<ResourcesOfLicense, Vec<Resource>> {
+        let sql = format!(
+            "SELECT {} FROM resource_pools WHERE license_id = ANY($1) ORDER BY resource_type, value",
+            crate::resources::COLUMNS
+        );
+        let rows: Vec<Resource> = self.rows(&sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |r| r.license_id.unwrap_or_default(), ResourcesOfLicense))
+    }
+}
+
+/// Loads one key through the shared loader, keeping the error's GraphQL code.
+pub async fn load<K>(ctx: &Context<'_>, key: K) -> async_graphql::Result<Option<<BatchLoader as Loader<K>>::Value>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    BatchLoader: Loader<K, Error = Arc<Error>>,
+{
+    ctx.data_unchecked::<AppLoader>().load_one(key).await.map_err(|e| e.extend())
+}

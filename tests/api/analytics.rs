@@ -1,0 +1,261 @@
+//! Aggregates for analysts, over data placed at known moments in the past.
+
+use license_server::analytics::HEARTBEAT_BUCKETS_SQL;
+use license_server::auth::Scope;
+use serde_json::{json, Value};
+use sqlx::{PgConnection, PgPool, Row};
+use uuid::Uuid;
+
+use crate::helpers::{age_session, spawn_app, TestApp};
+
+/// A license with one registered device; returns `(license id, device id)`.
+async fn license_with_device(app: &TestApp, admin: &str, client: &str) -> (Uuid, Uuid) {
+    let (license, key) = app.create_license(admin, 5, 5).await;
+    let token = app.session(client, &key, "device").await;
+    let device: Uuid = sqlx::query_scalar("SELECT device_id FROM license_sessions WHERE session_token = $1::uuid")
+        .bind(&token)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    (license.parse().unwrap(), device)
+}
+
+/// Files an ended session with the given times (UTC, `YYYY-MM-DD HH:MM`).
+async fn ended_session(pool: &PgPool, (license, device): (Uuid, Uuid), start: &str, end: &str, reason: &str) {
+    sqlx::query(
+        "INSERT INTO session_history (id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason)
+         VALUES (gen_random_uuid(), gen_random_uuid(), $1, $2, ($3 || '+00')::timestamptz, ($4 || '+00')::timestamptz, ($4 || '+00')::timestamptz, $5)",
+    )
+    .bind(license)
+    .bind(device)
+    .bind(start)
+    .bind(end)
+    .bind(reason)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn licenses_are_counted_by_type_and_state(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, analyst) = (app.key(Scope::Admin).await, app.key(Scope::Analyst).await);
+    let customer = app.create_customer(&admin, "counts@example.com").await;
+    let base = json!({"customerId": customer, "deviceLimit": 1, "concurrentSessionsLimit": 1});
+    let with = |extra: Value| {
+        let mut input = base.clone();
+        input.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        input
+    };
+    app.create_license_for(&admin, with(json!({"licenseType": "TRIAL"}))).await;
+    app.create_license_for(&admin, with(json!({"licenseType": "TRIAL"}))).await;
+    app.create_license_for(
+        &admin,
+        with(json!({"validFrom": "2020-01-01T00:00:00Z", "validUntil": "2021-01-01T00:00:00Z"})),
+    )
+    .await;
+    app.create_license_for(&admin, with(json!({"licenseType": "PERPETUAL", "validFrom": "2099-01-01T00:00:00Z"})))
+        .await;
+    let (revoked, _) = app.create_license_for(&admin, with(json!({}))).await;
+    app.gql(&admin, "mutation($id: ID!) { deactivateLicense(id: $id) { id } }", json!({"id": revoked}))
+        .await
+        .data("deactivateLicense");
+
+    let reply = app.gql(&analyst, "{ licenseCounts { licenseType state count } }", json!({})).await;
+    assert_eq!(
+        reply.data("licenseCounts"),
+        &json!([
+            {"licenseType": "PERPETUAL", "state": "PENDING", "count": 1},
+            {"licenseType": "SUBSCRIPTION", "state": "EXPIRED", "count": 1},
+            {"licenseType": "SUBSCRIPTION", "state": "INACTIVE", "count": 1},
+            {"licenseType": "TRIAL", "state": "ACTIVE", "count": 2},
+        ])
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn usage_shows_active_devices_and_only_truly_live_sessions_per_license(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let (busy, key) = app.create_license(&admin, 4, 3).await;
+    app.session(&client, &key, "a").await;
+    app.session(&client, &key, "b").await;
+    let silent = app.session(&client, &key, "c").await;
+    age_session(&pool, &silent, 3600).await; // past the timeout, not yet filed by the cleanup
+    let (idle, _) = app.create_license(&admin, 1, 1).await;
+
+    let reply = app
+        .gql(
+            &analyst,
+            "{ licenseUsage { licenseId deviceLimit activeDevices concurrentSessionsLimit liveSessions } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        reply.data("licenseUsage"),
+        &json!([
+            {"licenseId": busy, "deviceLimit": 4, "activeDevices": 3, "concurrentSessionsLimit": 3, "liveSessions": 2},
+            {"licenseId": idle, "deviceLimit": 1, "activeDevices": 0, "concurrentSessionsLimit": 1, "liveSessions": 0},
+        ])
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn sessions_are_counted_per_day_with_their_end_reasons(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let one = license_with_device(&app, &admin, &client).await;
+    let other = license_with_device(&app, &admin, &client).await;
+    ended_session(&pool, one, "2026-01-10 08:00", "2026-01-10 09:00", "client_ended").await;
+    ended_session(&pool, one, "2026-01-10 10:00", "2026-01-10 11:00", "timeout").await;
+    ended_session(&pool, one, "2026-01-10 23:00", "2026-01-11 01:00", "timeout").await;
+    ended_session(&pool, other, "2026-01-11 12:00", "2026-01-11 13:00", "admin_terminated").await;
+    ended_session(&pool, one, "2026-01-09 12:00", "2026-01-09 13:00", "timeout").await; // out of range
+
+    let query =
+        "query($l: ID) { sessionsPerDay(from: \"2026-01-10T00:00:00Z\", to: \"2026-01-12T00:00:00Z\", licenseId: $l) {
+        day started ended endReasons { reason count } } }";
+    let reply = app.gql(&analyst, query, json!({})).await;
+    assert_eq!(
+        reply.data("sessionsPerDay"),
+        &json!([
+            {"day": "2026-01-10", "started": 3, "ended": 2, "endReasons": [{"reason": "CLIENT_ENDED", "count": 1}, {"reason": "TIMEOUT", "count": 1}]},
+            {"day": "2026-01-11", "started": 1, "ended": 2, "endReasons": [{"reason": "ADMIN_TERMINATED", "count": 1}, {"reason": "TIMEOUT", "count": 1}]},
+        ])
+    );
+    let per_license = app.gql(&analyst, query, json!({"l": other.0})).await;
+    assert_eq!(
+        per_license.data("sessionsPerDay"),
+        &json!([{"day": "2026-01-11", "started": 1, "ended": 1, "endReasons": [{"reason": "ADMIN_TERMINATED", "count": 1}]}])
+    );
+}
+
+/// The text of `EXPLAIN (ANALYZE, …)` of a statement already bound or prepared.
+async fn plan_text(
+    conn: &mut PgConnection,
+    explain: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+) -> String {
+    let rows = explain.fetch_all(conn).await.unwrap();
+    rows.iter().map(|row| row.get::<String, _>(0)).collect::<Vec<_>>().join("\n")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn heartbeats_are_counted_per_hour_or_day_reading_only_the_partitions_in_range(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let one = license_with_device(&app, &admin, &client).await;
+    let other = license_with_device(&app, &admin, &client).await;
+    sqlx::query("SELECT ensure_heartbeat_partitions('2026-01-01', 3)").execute(&pool).await.unwrap();
+    for ((license, device), at) in [
+        (one, "2026-01-15 10:05"),
+        (one, "2026-01-15 10:40"),
+        (one, "2026-01-15 11:10"),
+        (other, "2026-02-03 09:00"),
+        (other, "2026-02-03 17:00"),
+        (one, "2026-03-01 00:00"),
+    ] {
+        sqlx::query("INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at) VALUES (gen_random_uuid(), $1, $2, ($3 || '+00')::timestamptz)")
+            .bind(license)
+            .bind(device)
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    let query = "query($f: DateTime!, $t: DateTime!, $b: TimeBucket!, $l: ID) {
+        heartbeatCounts(from: $f, to: $t, bucket: $b, licenseId: $l) { bucketStart count } }";
+    let hourly =
+        app.gql(&analyst, query, json!({"f": "2026-01-15T00:00:00Z", "t": "2026-01-16T00:00:00Z", "b": "HOUR"})).await;
+    assert_eq!(
+        hourly.data("heartbeatCounts"),
+        &json!([{"bucketStart": "2026-01-15T10:00:00+00:00", "count": 2}, {"bucketStart": "2026-01-15T11:00:00+00:00", "count": 1}])
+    );
+    let daily =
+        app.gql(&analyst, query, json!({"f": "2026-01-01T00:00:00Z", "t": "2026-03-01T00:00:00Z", "b": "DAY"})).await;
+    assert_eq!(
+        daily.data("heartbeatCounts"),
+        &json!([{"bucketStart": "2026-01-15T00:00:00+00:00", "count": 3}, {"bucketStart": "2026-02-03T00:00:00+00:00", "count": 2}]),
+        "the end of the range is exclusive"
+    );
+    let for_one = app
+        .gql(
+            &analyst,
+            query,
+            json!({"f": "2026-01-01T00:00:00Z", "t": "2026-04-01T00:00:00Z", "b": "DAY", "l": other.0}),
+        )
+        .await;
+    assert_eq!(for_one.data("heartbeatCounts"), &json!([{"bucketStart": "2026-02-03T00:00:00+00:00", "count": 2}]));
+
+    for (from, to, bucket) in [
+        ("2026-01-02T00:00:00Z", "2026-01-01T00:00:00Z", "DAY"),
+        ("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z", "HOUR"),
+    ] {
+        let reply = app.gql(&analyst, query, json!({"f": from, "t": to, "b": bucket})).await;
+        assert_eq!((reply.error_code(), reply.error_field()), ("BAD_USER_INPUT", "to"), "{from} {to} {bucket}");
+    }
+
+    // The resolver's own SQL, with bound values, plans only January's partition...
+    let mut conn = pool.acquire().await.unwrap();
+    let explain = format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {HEARTBEAT_BUCKETS_SQL}");
+    let bound = sqlx::query(&explain)
+        .bind(chrono::DateTime::parse_from_rfc3339("2026-01-15T00:00:00Z").unwrap())
+        .bind(chrono::DateTime::parse_from_rfc3339("2026-01-16T00:00:00Z").unwrap())
+        .bind("hour")
+        .bind(None::<Uuid>);
+    let plan = plan_text(&mut conn, bound).await;
+    assert!(plan.contains("license_heartbeats_202601"), "{plan}");
+    for other_partition in ["license_heartbeats_202602", "license_heartbeats_202603", "license_heartbeats_default"] {
+        assert!(!plan.contains(other_partition), "{other_partition} was read:\n{plan}");
+    }
+    // ...and a generic plan (values unknown when planning) prunes the others at execution.
+    sqlx::raw_sql(&format!(
+        "SET plan_cache_mode = force_generic_plan;
+         PREPARE buckets(timestamptz, timestamptz, text, uuid) AS {HEARTBEAT_BUCKETS_SQL}"
+    ))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    let generic = sqlx::query(
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE buckets('2026-02-01+00', '2026-02-10+00', 'day', NULL)",
+    );
+    let plan = plan_text(&mut conn, generic).await;
+    assert!(plan.contains("Subplans Removed"), "{plan}");
+    assert!(plan.contains("license_heartbeats_202602"), "{plan}");
+    assert!(!plan.contains("license_heartbeats_202601") && !plan.contains("license_heartbeats_202603"), "{plan}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn peak_concurrency_counts_overlapping_sessions_and_not_back_to_back_ones(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let busy = license_with_device(&app, &admin, &client).await;
+    let serial = license_with_device(&app, &admin, &client).await;
+    ended_session(&pool, busy, "2026-01-10 10:00", "2026-01-10 11:00", "client_ended").await;
+    ended_session(&pool, busy, "2026-01-10 10:30", "2026-01-10 10:45", "client_ended").await;
+    ended_session(&pool, busy, "2026-01-10 10:40", "2026-01-10 12:00", "timeout").await;
+    ended_session(&pool, busy, "2026-01-10 11:00", "2026-01-10 11:30", "timeout").await;
+    ended_session(&pool, serial, "2026-01-10 10:00", "2026-01-10 10:30", "client_ended").await;
+    ended_session(&pool, serial, "2026-01-10 10:30", "2026-01-10 11:00", "client_ended").await;
+
+    let query =
+        "query($f: DateTime!, $t: DateTime!) { peakConcurrentSessions(from: $f, to: $t) { licenseId peak reachedAt } }";
+    let reply = app.gql(&analyst, query, json!({"f": "2026-01-10T09:00:00Z", "t": "2026-01-10T13:00:00Z"})).await;
+    assert_eq!(
+        reply.data("peakConcurrentSessions"),
+        &json!([
+            {"licenseId": busy.0.to_string(), "peak": 3, "reachedAt": "2026-01-10T10:40:00+00:00"},
+            {"licenseId": serial.0.to_string(), "peak": 1, "reachedAt": "2026-01-10T10:00:00+00:00"},
+        ])
+    );
+    // A range that starts inside the sessions counts those already running at its start.
+    let late = app.gql(&analyst, query, json!({"f": "2026-01-10T11:15:00Z", "t": "2026-01-10T13:00:00Z"})).await;
+    assert_eq!(
+        late.data("peakConcurrentSessions"),
+        &json!([{"licenseId": busy.0.to_string(), "peak": 2, "reachedAt": "2026-01-10T11:15:00+00:00"}])
+    );
+}

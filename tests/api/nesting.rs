@@ -1,0 +1,99 @@
+//! Nested queries cost a bounded number of SQL statements whatever the page size (batched
+//! loading), and a query that would fetch too much is refused before it runs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use license_server::auth::Scope;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{spawn_app_with, Options, Reply, TestApp};
+
+const NESTED: &str = "query($n: Int!) { customers(first: $n) { edges { node { name
+    licenses { licenseKey customer { name }
+        devices { deviceName liveSession { startedAt } }
+        liveSessions { startedAt }
+        resources { value } } } } } }";
+
+/// The reply and how many statements the server ran for it.
+async fn counted(app: &TestApp, statements: &AtomicUsize, key: &str, query: &str, n: i32) -> (Reply, usize) {
+    let before = statements.load(Ordering::SeqCst);
+    let reply = app.gql(key, query, json!({"n": n})).await;
+    (reply, statements.load(Ordering::SeqCst) - before)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_nested_query_runs_the_same_few_statements_for_one_customer_or_many(pool: PgPool) {
+    let statements = Arc::new(AtomicUsize::new(0));
+    let app = spawn_app_with(&pool, Options { statements: Some(statements.clone()), ..Options::default() }).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let ips: Vec<String> = (0..8).map(|i| format!("198.51.100.{i}")).collect();
+    app.gql(
+        &admin,
+        "mutation($v: [String!]!) { importResources(type: IPV4, values: $v) { added } }",
+        json!({"v": ips}),
+    )
+    .await
+    .data("importResources");
+    for c in 0..4 {
+        let customer = app.create_customer(&admin, &format!("c{c}@example.com")).await;
+        for l in 0..2 {
+            let (license, key) = app
+                .create_license_for(
+                    &admin,
+                    json!({"customerId": customer, "deviceLimit": 3, "concurrentSessionsLimit": 3}),
+                )
+                .await;
+            for d in 0..2 {
+                app.session(&client, &key, &format!("c{c}-l{l}-d{d}")).await;
+            }
+            let allocate =
+                "mutation($l: ID!) { allocateResources(licenseId: $l, type: IPV4, count: 1) { __typename } }";
+            app.gql(&admin, allocate, json!({"l": license})).await.data("allocateResources");
+        }
+    }
+
+    let (one, for_one) = counted(&app, &statements, &analyst, NESTED, 1).await;
+    let (four, for_four) = counted(&app, &statements, &analyst, NESTED, 4).await;
+    let customers = four.data("customers")["edges"].as_array().unwrap();
+    assert_eq!(customers.len(), 4);
+    for customer in customers {
+        let licenses = customer["node"]["licenses"].as_array().unwrap();
+        assert_eq!(licenses.len(), 2);
+        for license in licenses {
+            assert_eq!(license["customer"]["name"], customer["node"]["name"]);
+            assert_eq!(license["liveSessions"].as_array().unwrap().len(), 2);
+            assert_eq!(license["resources"].as_array().unwrap().len(), 1);
+            let devices = license["devices"].as_array().unwrap();
+            assert_eq!(devices.len(), 2);
+            assert!(devices.iter().all(|d| d["liveSession"]["startedAt"].is_string()));
+        }
+    }
+    assert_eq!(one.data("customers")["edges"].as_array().unwrap().len(), 1);
+    // Key check, count, page, then one statement per nested level: licenses, customers, devices,
+    // device sessions, license sessions, resources.
+    assert_eq!(for_one, for_four, "the page size does not change the number of statements");
+    assert!((3..=9).contains(&for_four), "{for_four} statements (the counter sees them, and they are few)");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_query_that_would_fetch_too_much_is_refused_before_it_runs(pool: PgPool) {
+    let statements = Arc::new(AtomicUsize::new(0));
+    let app = spawn_app_with(&pool, Options { statements: Some(statements.clone()), ..Options::default() }).await;
+    let analyst = app.key(Scope::Analyst).await;
+
+    let (reply, ran) = counted(&app, &statements, &analyst, NESTED, 100).await;
+    let message = reply.body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("too complex"), "{}", reply.body);
+    assert!(reply.body["data"].is_null());
+    assert!(ran <= 1, "only the key check ran, not the query ({ran} statements)");
+
+    // The same shape over a small page is fine; so is a wide page of a flat selection.
+    let (small, _) = counted(&app, &statements, &analyst, NESTED, 2).await;
+    assert!(small.body["errors"].is_null(), "{}", small.body);
+    let flat = "query($n: Int!) { licenses(first: $n) { totalCount edges { node { licenseKey customer { name } } } } }";
+    let (wide, _) = counted(&app, &statements, &analyst, flat, 100).await;
+    assert!(wide.body["errors"].is_null(), "{}", wide.body);
+}

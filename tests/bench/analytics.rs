@@ -1,0 +1,241 @@
+//! Analyst queries over a realistic data set: seeds a fresh database with `seed.sql` (thousands of
+//! licenses, devices and sessions, millions of heartbeats), starts the server in-process, times a
+//! set of typical analyst queries through GraphQL over HTTP, and prints the heartbeat query's plans
+//! to show that only the monthly partitions in range are read.
+//!
+//! Run: `make bench-analytics` (or `scripts/with-postgres.sh cargo bench -p license-server --bench analytics`)
+//! Settings (environment): BENCH_CUSTOMERS (500), BENCH_LICENSES (5000), BENCH_SESSIONS_PER_DEVICE
+//! (8), BENCH_HEARTBEATS (2000000), BENCH_REPEAT (5 timed runs per query).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context as _, Result};
+use chrono::Utc;
+use license_server::analytics::HEARTBEAT_BUCKETS_SQL;
+use license_server::api_keys;
+use license_server::auth::{Actor, Scope};
+use license_server::config::SessionSettings;
+use license_server::state::AppState;
+use serde_json::{json, Value};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection as _, Row as _};
+use uuid::Uuid;
+
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+fn env_or(name: &str, default: u64) -> Result<u64> {
+    match std::env::var(name) {
+        Ok(raw) => raw.trim().parse().map_err(|_| anyhow::anyhow!("{name}={raw:?} is not a valid number")),
+        Err(_) => Ok(default),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let server_url = std::env::var("DATABASE_URL")
+        .context("DATABASE_URL must name a PostgreSQL server where we may create a database; run through scripts/with-postgres.sh")?;
+    let name = format!("license_bench_analytics_{}", std::process::id());
+    let mut admin = PgConnection::connect(&server_url).await.context("cannot connect to DATABASE_URL")?;
+    sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).execute(&mut admin).await?;
+    sqlx::query(&format!(r#"CREATE DATABASE "{name}""#)).execute(&mut admin).await?;
+    let outcome = run(&with_database(&server_url, &name)?).await;
+    // Dropped whatever happened, so failed runs leave nothing behind on a shared server.
+    sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).execute(&mut admin).await?;
+    outcome
+}
+
+/// `url` naming `database` instead; user, host, port and query parameters are kept.
+fn with_database(url: &str, database: &str) -> Result<String> {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_start = base.find("://").context("DATABASE_URL must be a postgres:// URL")? + 3;
+    let authority_end = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
+    Ok(format!("{}/{database}{}", &base[..authority_end], query.map(|q| format!("?{q}")).unwrap_or_default()))
+}
+
+async fn run(url: &str) -> Result<()> {
+    let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+    sqlx::migrate!("../migrations").run(&pool).await?;
+    seed(&pool).await?;
+
+    let state = AppState::new(pool.clone(), SessionSettings::default());
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    let endpoint = format!("http://{}/graphql", listener.local_addr()?);
+    let app = license_server::server::app(state, MAX_BODY_BYTES);
+    let server =
+        tokio::spawn(
+            async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await },
+        );
+    let key = api_keys::create(&pool, &Actor::cli(), None, "bench-analyst", Scope::Analyst).await?.key;
+    let repeat = env_or("BENCH_REPEAT", 5)?.max(1) as usize;
+
+    let license: Uuid =
+        sqlx::query_scalar("SELECT license_id FROM license_heartbeats GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")
+            .fetch_one(&pool)
+            .await?;
+    let now = Utc::now();
+    let days_ago = |d: i64| (now - chrono::Duration::days(d)).to_rfc3339();
+    let queries: Vec<(&str, &str, Value)> = vec![
+        (
+            "licenses: filter (type in, active, expiring) + order + customer",
+            "query($until: DateTime!) { licenses(first: 50, filter: {licenseType: {in: [TRIAL, SUBSCRIPTION]}, isActive: true,
+                validUntil: {lt: $until}}, orderBy: [{field: VALID_UNTIL}]) { totalCount edges { node { licenseKey validUntil customer { name } } } } }",
+            json!({"until": (now + chrono::Duration::days(90)).to_rfc3339()}),
+        ),
+        ("licenses: text search over key and customer", "{ licenses(search: \"klinikum 12\", first: 20) { totalCount edges { node { licenseKey } } } }", json!({})),
+        ("licenseCounts by type and state", "{ licenseCounts { licenseType state count } }", json!({})),
+        ("licenseUsage: busiest 20", "{ licenseUsage(first: 20) { licenseKey activeDevices liveSessions } }", json!({})),
+        (
+            "sessionsPerDay, last 30 days",
+            "query($f: DateTime!, $t: DateTime!) { sessionsPerDay(from: $f, to: $t) { day started ended endReasons { reason count } } }",
+            json!({"f": days_ago(30), "t": days_ago(0)}),
+        ),
+        (
+            "heartbeatCounts per day, 90 days, all licenses",
+            "query($f: DateTime!, $t: DateTime!) { heartbeatCounts(from: $f, to: $t, bucket: DAY) { bucketStart count } }",
+            json!({"f": days_ago(90), "t": days_ago(0)}),
+        ),
+        (
+            "heartbeatCounts per hour, 7 days, one license",
+            "query($f: DateTime!, $t: DateTime!, $l: ID!) { heartbeatCounts(from: $f, to: $t, bucket: HOUR, licenseId: $l) { bucketStart count } }",
+            json!({"f": days_ago(7), "t": days_ago(0), "l": license}),
+        ),
+        (
+            "peakConcurrentSessions, last 30 days, top 20",
+            "query($f: DateTime!, $t: DateTime!) { peakConcurrentSessions(from: $f, to: $t) { licenseId peak reachedAt } }",
+            json!({"f": days_ago(30), "t": days_ago(0)}),
+        ),
+        (
+            "sessionHistory: filter (reason in, ended in range), 100",
+            "query($f: DateTime!) { sessionHistory(first: 100, filter: {endReason: {in: [TIMEOUT, ADMIN_TERMINATED]}, endedAt: {gte: $f}}) { totalCount edges { node { endedAt } } } }",
+            json!({"f": days_ago(14)}),
+        ),
+        (
+            "nested: 5 customers → licenses → devices → sessions, resources",
+            "{ customers(first: 5) { edges { node { name licenses { licenseKey devices { deviceName liveSession { startedAt } } liveSessions { startedAt } resources { value } } } } } }",
+            json!({}),
+        ),
+        ("resourcePoolCounts", "{ resourcePoolCounts { resourceType available allocated quarantined } }", json!({})),
+    ];
+
+    let client = reqwest::Client::new();
+    println!(
+        "\n{:<62} {:>10} {:>10} {:>10}",
+        format!("query ({repeat} runs after one warm-up)"),
+        "median",
+        "min",
+        "max"
+    );
+    for (name, query, variables) in &queries {
+        let mut times = Vec::with_capacity(repeat);
+        for run in 0..=repeat {
+            let started = Instant::now();
+            let body: Value = client
+                .post(&endpoint)
+                .header("X-API-Key", &key)
+                .json(&json!({"query": query, "variables": variables}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let elapsed = started.elapsed();
+            ensure!(body.get("errors").is_none(), "{name}: {body}");
+            if run > 0 {
+                times.push(elapsed);
+            }
+        }
+        times.sort_unstable();
+        println!(
+            "{name:<62} {:>10} {:>10} {:>10}",
+            ms(times[times.len() / 2]),
+            ms(times[0]),
+            ms(times[times.len() - 1])
+        );
+    }
+
+    print_plans(&pool, now).await?;
+    server.abort();
+    pool.close().await;
+    Ok(())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn seed(pool: &PgPool) -> Result<()> {
+    let sizes = [
+        ("bench.customers", env_or("BENCH_CUSTOMERS", 500)?),
+        ("bench.licenses", env_or("BENCH_LICENSES", 5000)?),
+        ("bench.sessions_per_device", env_or("BENCH_SESSIONS_PER_DEVICE", 8)?),
+        ("bench.heartbeats", env_or("BENCH_HEARTBEATS", 2_000_000)?),
+    ];
+    let mut conn = pool.acquire().await?;
+    for (setting, value) in sizes {
+        sqlx::query("SELECT set_config($1, $2, false)")
+            .bind(setting)
+            .bind(value.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    eprintln!("seeding {sizes:?} …");
+    let started = Instant::now();
+    sqlx::raw_sql(include_str!("seed.sql")).execute(&mut *conn).await.context("tests/bench/seed.sql failed")?;
+    let counts = sqlx::query(
+        "SELECT (SELECT count(*) FROM licenses), (SELECT count(*) FROM device_registrations),
+                (SELECT count(*) FROM session_history), (SELECT count(*) FROM license_sessions),
+                (SELECT count(*) FROM license_heartbeats), (SELECT count(*) FROM resource_pools)",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    println!(
+        "seeded in {:.1} s: {} licenses, {} devices, {} ended sessions, {} live sessions, {} heartbeats, {} pool resources",
+        started.elapsed().as_secs_f64(),
+        counts.get::<i64, _>(0),
+        counts.get::<i64, _>(1),
+        counts.get::<i64, _>(2),
+        counts.get::<i64, _>(3),
+        counts.get::<i64, _>(4),
+        counts.get::<i64, _>(5)
+    );
+    Ok(())
+}
+
+/// The heartbeat query's plans for the last 7 days: with bound values (pruned when planning) and
+/// as a generic plan (pruned at execution: "Subplans Removed").
+async fn print_plans(pool: &PgPool, now: chrono::DateTime<Utc>) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    let from = now - chrono::Duration::days(7);
+    println!("\nEXPLAIN (ANALYZE) of heartbeatCounts(HOUR, last 7 days), values bound:\n");
+    let rows = sqlx::query(&format!("EXPLAIN (ANALYZE, COSTS OFF) {HEARTBEAT_BUCKETS_SQL}"))
+        .bind(from)
+        .bind(now)
+        .bind("hour")
+        .bind(None::<Uuid>)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in rows {
+        println!("  {}", row.get::<String, _>(0));
+    }
+    println!("\nthe same as a generic plan (plan_cache_mode = force_generic_plan), pruned at execution:\n");
+    sqlx::raw_sql(&format!(
+        "SET plan_cache_mode = force_generic_plan;
+         PREPARE buckets(timestamptz, timestamptz, text, uuid) AS {HEARTBEAT_BUCKETS_SQL}"
+    ))
+    .execute(&mut *conn)
+    .await?;
+    let rows = sqlx::query(&format!(
+        "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE buckets('{}', '{}', 'hour', NULL)",
+        from.to_rfc3339(),
+        now.to_rfc3339()
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in rows {
+        println!("  {}", row.get::<String, _>(0));
+    }
+    sqlx::raw_sql("DEALLOCATE buckets; RESET plan_cache_mode").execute(&mut *conn).await?;
+    Ok(())
+}
