@@ -141,7 +141,7 @@ async fn no_field_an_analyst_can_read_holds_a_secret(pool: PgPool) {
     ];
     let exposed: Vec<&(String, String)> = fields
         .iter()
-        .filter(|(t, f)| !t.starts_with("__") && t != "Mutation")
+        .filter(|(t, _)| !t.starts_with("__") && t != "Mutation")
         .filter(|(t, f)| !reviewed.contains(&(t.as_str(), f.as_str())))
         .filter(|(_, f)| secret_words.iter().any(|w| f.to_lowercase().contains(w)))
         .collect();
