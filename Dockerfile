@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# The license server as one image: the server binary, the dashboard's assets (once the frontend
-# exists) and pg_dump/pg_restore for backups. It needs an external PostgreSQL (DATABASE_URL);
+# The license server as one image: the server binary, the dashboard's assets and
+# pg_dump/pg_restore for backups. It needs an external PostgreSQL (DATABASE_URL);
 # see "Docker" in README.md.
 #
 #   docker build -t license-server .
@@ -10,23 +10,23 @@
 # base images. Build arguments: RUST_VERSION, DEBIAN_RELEASE (both stages use the same release,
 # so the binary and its glibc match; `trixie` brings pg_dump 17 for PostgreSQL 16/17 servers).
 
-ARG RUST_VERSION=1.85
+ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
 
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
 WORKDIR /src
 COPY . .
-# The dashboard: built with Trunk into /dist when the frontend exists; /dist stays empty until
-# then, so the runtime stage's COPY always has a source.
-RUN mkdir -p /dist \
- && if [ -f frontend/index.html ]; then \
-        rustup target add wasm32-unknown-unknown \
-        && cargo install --locked trunk \
-        && (cd frontend && trunk build --release --dist /dist); \
-    fi
+# The dashboard (wasm32, through wasm-bindgen-cli from crates.io, exactly as `make run` builds it)
+# into /dist, then the server binary.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends pkg-config libssl-dev \
+ && rm -rf /var/lib/apt/lists/* \
+ && rustup target add wasm32-unknown-unknown
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin license-server \
+    CARGO_TARGET_DIR=/src/target scripts/build-frontend.sh \
+ && cp -r frontend/dist /dist \
+ && cargo build --release --locked --bin license-server \
  && install -D -m 0755 target/release/license-server /out/license-server
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
@@ -45,6 +45,7 @@ COPY --from=builder /dist /usr/share/license-server/dashboard
 USER license-server
 WORKDIR /var/lib/license-server
 ENV LISTEN_ADDR=0.0.0.0:8080 \
+    FRONTEND_DIR=/usr/share/license-server/dashboard \
     BACKUP_DIR=/var/lib/license-server/backups \
     LOG_FORMAT=json
 VOLUME ["/var/lib/license-server/backups"]
