@@ -22,11 +22,12 @@ fi
 
 if [ "$purpose" = test ]; then
     # The nginx test runs the real nginx with a throwaway certificate (openssl) and drives it with
-    # curl; the backup tests push to a local git repository.
+    # curl and python3 (a small WebSocket client over TLS); the backup tests push to a local git
+    # repository.
     if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
         apt_install nginx
     fi
-    for tool in openssl curl git; do
+    for tool in openssl curl git python3; do
         if ! command -v "$tool" >/dev/null; then
             apt_install "$tool"
         fi

@@ -39,6 +39,8 @@ pub struct Options {
     /// Counts the SQL statements this instance's connections execute: sqlx reports each one as a
     /// `sqlx::query` tracing event on the thread that runs it, all of which are this instance's.
     pub statements: Option<Arc<AtomicUsize>>,
+    /// Serves the dashboard from this directory, as `serve` does with FRONTEND_DIR.
+    pub frontend_dir: Option<std::path::PathBuf>,
 }
 
 /// Counts `sqlx::query` events (one per executed statement).
@@ -87,15 +89,16 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
             let background = options.background.then(|| BackgroundTasks::spawn(&state, Default::default()));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             ready_tx.send(listener.local_addr().unwrap()).unwrap();
-            axum::serve(
-                listener,
-                server::app(state, MAX_BODY_BYTES).into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-            .unwrap();
+            let mut router = server::app(state, MAX_BODY_BYTES);
+            if let Some(dir) = &options.frontend_dir {
+                router = router.fallback_service(license_server::dashboard::service(dir));
+            }
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .unwrap();
             drop(background);
             pool.close().await;
         });

@@ -181,6 +181,11 @@ async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
         auth: AuthSettings { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..AuthSettings::default() },
         ..Options::default()
     };
+    // A stand-in dashboard build: what matters here is that nginx routes `/` to the instances.
+    let frontend = std::env::temp_dir().join(format!("license-nginx-dashboard-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&frontend).unwrap();
+    std::fs::write(frontend.join("index.html"), "<!doctype html><title>dashboard through nginx</title>").unwrap();
+    let options = Options { frontend_dir: Some(frontend.clone()), ..options };
     let first = spawn_app_with(&pool, options.clone()).await;
     let second = spawn_app_with(&pool, options).await;
     let (admin, client) = (first.key(Scope::Admin).await, first.key(Scope::Client).await);
@@ -212,6 +217,19 @@ async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
         json!({"i": {"customerId": customer_id, "deviceLimit": 2, "concurrentSessionsLimit": 2}}),
     );
     let license_key = license.json()["data"]["createLicense"]["licenseKey"].as_str().unwrap().to_owned();
+
+    // A subscription over wss:// through nginx: the current list first, then the list after the
+    // activation below.
+    let mut subscriber = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/api/wss_subscribe.py"))
+        .args(["127.0.0.1", &nginx.https.to_string(), &admin, "subscription { liveSessions { sessionToken } }", "2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the WebSocket client");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(subscriber.stdout.take().unwrap()));
+    let initial: Value = serde_json::from_str(&lines.next().expect("no first message").unwrap()).unwrap();
+    assert_eq!(initial["data"]["liveSessions"], json!([]), "{initial}");
+
     let activated = graphql(
         &nginx,
         &client,
@@ -219,6 +237,15 @@ async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
         json!({"i": {"licenseKey": license_key, "hardwareFingerprint": "behind-nginx"}}),
     );
     assert_eq!(activated.json()["data"]["activate"]["__typename"], "SessionGranted", "{}", activated.body);
+    let changed: Value = serde_json::from_str(&lines.next().expect("no second message").unwrap()).unwrap();
+    assert_eq!(changed["data"]["liveSessions"].as_array().unwrap().len(), 1, "{changed}");
+    assert!(subscriber.wait().unwrap().success());
+
+    // The dashboard, with the headers it runs under.
+    let dashboard = curl(&[&format!("https://127.0.0.1:{}/", nginx.https)]);
+    assert_eq!(dashboard.status, 200);
+    assert!(dashboard.body.contains("dashboard through nginx"), "{}", dashboard.body);
+    assert_security_headers(&dashboard);
     let listed = graphql(&nginx, &admin, "{ customers { totalCount } }", json!({}));
     assert_eq!(listed.json()["data"]["customers"]["totalCount"], 1);
     assert_security_headers(&listed);
@@ -254,4 +281,5 @@ async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
     drop(second);
+    let _ = std::fs::remove_dir_all(frontend);
 }
