@@ -34,6 +34,8 @@ pub enum Route {
     ApiKeys,
     #[at("/audit")]
     Audit,
+    #[at("/backups")]
+    Backups,
     #[at("/users")]
     Users,
     #[not_found]
@@ -51,6 +53,7 @@ impl Route {
             Route::ApiKeys => "api-keys",
             Route::Audit => "audit",
             Route::Users => "users",
+            Route::Backups => "backups",
             Route::Login | Route::Enroll | Route::NotFound => "",
         }
     }
@@ -129,6 +132,7 @@ fn page(route: Route) -> Html {
         Route::ApiKeys => html! { <pages::api_keys::ApiKeysPage /> },
         Route::Audit => html! { <pages::audit::AuditPage /> },
         Route::Users => html! { <pages::users::UsersPage /> },
+        Route::Backups => html! { <pages::backups::BackupsPage /> },
         Route::Login | Route::Enroll | Route::NotFound => html! { <pages::not_found::NotFoundPage /> },
     }
 }

@@ -233,3 +233,23 @@ test('the interface switches between German and English and remembers the choice
   await page.click('button[data-lang=en]');
   await page.waitForSelector('nav >> text=Licenses', WAIT);
 });
+
+test('an admin takes a backup, sees its size and checksum, verifies it, and restoring asks first', async () => {
+  await page.click('nav >> text=Backups');
+  await page.click('[data-testid=create-backup]');
+  // The server may have taken today's scheduled backup at start; ours is the manual one.
+  await page.waitForSelector('[data-testid=backups] tbody tr:has-text("Manual")', WAIT);
+  const row = page.locator('[data-testid=backups] tbody tr:has-text("Manual")').first();
+  assert.match(await row.textContent(), /Completed/);
+  assert.match(await row.locator('td.mono').textContent(), /^[0-9a-f]{12}…$/, 'the checksum is shown');
+  assert.match(await row.textContent(), /\d(\.\d)? (B|KiB|MiB)/, 'the size is shown');
+
+  await row.locator('text=Verify').click();
+  await page.waitForSelector('.alert-success >> text=Checksum and archive are fine', WAIT);
+
+  await row.locator('text=Restore').click();
+  await page.waitForSelector('.modal >> text=changes made since are lost', WAIT);
+  await shot('15-backups-restore-confirmation');
+  await page.click('.modal >> text=Cancel');
+  await page.waitForSelector('.modal', { state: 'detached', ...WAIT });
+});

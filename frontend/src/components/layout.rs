@@ -67,6 +67,7 @@ pub fn Layout(props: &LayoutProps) -> Html {
                     { nav_item(Route::ApiKeys, "nav.api_keys") }
                     { nav_item(Route::Audit, "nav.audit") }
                     if app.is_admin() { { nav_item(Route::Users, "nav.users") } }
+                    if app.is_admin() { { nav_item(Route::Backups, "nav.backups") } }
                 </nav>
                 <div class="topbar-right">
                     <LanguageSwitch />

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod backups;
 pub mod customers;
 pub mod enroll;
 pub mod license_detail;

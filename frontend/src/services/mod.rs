@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod catalog;
 pub mod live;
 pub mod models;

@@ -197,3 +197,32 @@ pub struct AuditEntry {
     pub old_values: Option<Value>,
     pub new_values: Option<Value>,
 }
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Backup {
+    pub id: String,
+    pub file_name: String,
+    /// `MANUAL` or `SCHEDULED`.
+    pub kind: String,
+    /// `RUNNING`, `COMPLETED` or `FAILED`.
+    pub status: String,
+    pub size_bytes: Option<i64>,
+    pub sha256: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    /// `NOT_CONFIGURED`, `PENDING`, `PUSHED` or `FAILED`.
+    pub push_status: String,
+    pub push_error: Option<String>,
+    pub pushed_at: Option<DateTime<Utc>>,
+    pub pruned_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct BackupVerification {
+    pub ok: bool,
+    pub problem: Option<String>,
+    pub backup: Backup,
+}
