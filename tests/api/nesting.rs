@@ -73,9 +73,12 @@ async fn a_nested_query_runs_the_same_few_statements_for_one_customer_or_many(po
     }
     assert_eq!(one.data("customers")["edges"].as_array().unwrap().len(), 1);
     // Key check, count, page, then one statement per nested level: licenses, customers, devices,
-    // device sessions, license sessions, resources.
-    assert_eq!(for_one, for_four, "the page size does not change the number of statements");
-    assert!((3..=9).contains(&for_four), "{for_four} statements (the counter sees them, and they are few)");
+    // device sessions, license sessions, resources — 9. On a busy machine a loader's batch may
+    // split in two, so allow a little slack; per-row loading would need 30 or more for four
+    // customers (2 licenses each, 2 devices each).
+    assert!((3..=12).contains(&for_one), "{for_one} statements for one customer");
+    assert!((3..=12).contains(&for_four), "{for_four} statements for four customers");
+    assert!(for_four <= for_one + 2, "the page size barely changes the count: {for_one} vs {for_four}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -138,11 +138,7 @@ async fn sign_in(ctx: &Context<'_>, conn: &mut PgConnection, account: &Account, 
 async fn login(ctx: &Context<'_>, username: &str, password: &str) -> Result<LoginResult> {
     let state = ctx.data_unchecked::<AppState>();
     let ip = request_meta(ctx).ip;
-    let mut tx = state.pool.begin().await?;
-    if let Err(refused) = throttle::check(&mut tx, &throttle::account_key(username)).await {
-        tx.commit().await?;
-        return Err(refused);
-    }
+    let mut tx = throttle::check(state.pool.begin().await?, &throttle::account_key(username)).await?;
     let row: Option<Credentials> = sqlx::query_as(
         "SELECT id, username, role, password_hash, is_disabled, totp_secret, totp_last_step
          FROM admin_users WHERE lower(username) = lower($1)",
@@ -201,10 +197,7 @@ async fn second_factor(ctx: &Context<'_>, challenge: &str, method: &str, code: &
         return Err(Error::Unauthenticated("the sign-in challenge is unknown, used or expired: sign in again".into()));
     };
     let actor = user_actor(Some(account.id), &account.username);
-    if let Err(refused) = throttle::check(&mut tx, &throttle::account_key(&account.username)).await {
-        tx.commit().await?;
-        return Err(refused);
-    }
+    let mut tx = throttle::check(tx, &throttle::account_key(&account.username)).await?;
     let outcome = if method == "totp" {
         check_totp(&mut tx, &account, code).await?
     } else {
@@ -423,12 +416,9 @@ impl LoginMutation {
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
         let state = ctx.data_unchecked::<AppState>();
-        let mut tx = state.pool.begin().await.gql()?;
+        let tx = state.pool.begin().await.gql()?;
         let account_key = throttle::account_key(&session.username);
-        if let Err(refused) = throttle::check(&mut tx, &account_key).await {
-            tx.commit().await.gql()?;
-            return Err(refused).gql();
-        }
+        let mut tx = throttle::check(tx, &account_key).await.gql()?;
         let (_, _, pending, last_step) = load_secret_state(&mut tx, session.user_id).await.gql()?;
         let Some(pending) = pending else {
             return Err(Error::bad_input("code", "start with enrollTotp")).gql();
@@ -485,11 +475,8 @@ impl LoginMutation {
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
         let state = ctx.data_unchecked::<AppState>();
-        let mut tx = state.pool.begin().await.gql()?;
-        if let Err(refused) = throttle::check(&mut tx, &throttle::account_key(&session.username)).await {
-            tx.commit().await.gql()?;
-            return Err(refused).gql();
-        }
+        let tx = state.pool.begin().await.gql()?;
+        let mut tx = throttle::check(tx, &throttle::account_key(&session.username)).await.gql()?;
         let (hash, secret, _, last_step) = load_secret_state(&mut tx, session.user_id).await.gql()?;
         let Some(secret) = secret else {
             return Err(Error::bad_input("code", "2FA is not on")).gql();
@@ -535,11 +522,8 @@ impl LoginMutation {
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
         let state = ctx.data_unchecked::<AppState>();
-        let mut tx = state.pool.begin().await.gql()?;
-        if let Err(refused) = throttle::check(&mut tx, &throttle::account_key(&session.username)).await {
-            tx.commit().await.gql()?;
-            return Err(refused).gql();
-        }
+        let tx = state.pool.begin().await.gql()?;
+        let mut tx = throttle::check(tx, &throttle::account_key(&session.username)).await.gql()?;
         let (hash, _, _, _) = load_secret_state(&mut tx, session.user_id).await.gql()?;
         if !passwords::verify(Some(&hash), &current_password).await.gql()? {
             fail(&mut tx, ip, &actor, "auth.password_change_failed").await.gql()?;

@@ -5,7 +5,7 @@
 //! Unknown account names are throttled the same way, so throttling reveals nothing.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, Transaction};
 
 use crate::error::{Error, Result};
 
@@ -17,12 +17,13 @@ pub fn account_key(username: &str) -> String {
     username.trim().to_lowercase()
 }
 
-/// Locks the account's throttle row for the rest of the transaction (so concurrent attempts,
-/// aliased fields included, are counted one by one) and refuses if the account is locked.
-pub async fn check(conn: &mut PgConnection, account: &str) -> Result<()> {
+/// Locks the account's throttle row for the rest of the attempt's transaction (so concurrent
+/// attempts, aliased fields included, are counted one by one) and hands the transaction back. If
+/// the account is locked, the transaction is committed as it is and the attempt refused.
+pub async fn check(mut tx: Transaction<'static, Postgres>, account: &str) -> Result<Transaction<'static, Postgres>> {
     sqlx::query("INSERT INTO login_throttle (account) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(account)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await?;
     // The UPDATE takes the row lock; an hour without failures forgives the earlier ones.
     let locked_until: Option<DateTime<Utc>> = sqlx::query_scalar(
@@ -33,11 +34,14 @@ pub async fn check(conn: &mut PgConnection, account: &str) -> Result<()> {
          RETURNING CASE WHEN locked_until > now() THEN locked_until END",
     )
     .bind(account)
-    .fetch_one(&mut *conn)
+    .fetch_one(&mut *tx)
     .await?;
     match locked_until {
-        Some(retry_after) => Err(Error::TooManyAttempts { retry_after }),
-        None => Ok(()),
+        Some(retry_after) => {
+            tx.commit().await?;
+            Err(Error::TooManyAttempts { retry_after })
+        }
+        None => Ok(tx),
     }
 }
 
