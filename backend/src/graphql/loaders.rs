@@ -37,6 +37,12 @@ pub fn new(pool: PgPool, sessions: SessionSettings) -> AppLoader {
 /// A customer by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CustomerById(pub Uuid);
+/// A license by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LicenseById(pub Uuid);
+/// A device by id (active or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceById(pub Uuid);
 /// A customer's licenses, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LicensesOfCustomer(pub Uuid);
@@ -108,6 +114,29 @@ impl Loader<CustomerById> for BatchLoader {
             )
             .await?;
         Ok(rows.into_iter().map(|c| (CustomerById(c.id), c)).collect())
+    }
+}
+
+impl Loader<LicenseById> for BatchLoader {
+    type Value = License;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[LicenseById]) -> LoadResult<LicenseById, License> {
+        let rows: Vec<License> = self
+            .rows(&format!("SELECT {} FROM licenses WHERE id = ANY($1)", crate::licenses::COLUMNS), ids(keys, |k| k.0))
+            .await?;
+        Ok(rows.into_iter().map(|l| (LicenseById(l.id), l)).collect())
+    }
+}
+
+impl Loader<DeviceById> for BatchLoader {
+    type Value = Device;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[DeviceById]) -> LoadResult<DeviceById, Device> {
+        let rows: Vec<Device> =
+            self.rows(&format!("{} WHERE d.id = ANY($1)", crate::devices::SELECT), ids(keys, |k| k.0)).await?;
+        Ok(rows.into_iter().map(|d| (DeviceById(d.id), d)).collect())
     }
 }
 

@@ -17,15 +17,16 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::config::SessionSettings;
-use crate::devices::{self, Device};
+use crate::devices::Device;
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::filter::{
     filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, OrderDirection, Sql,
 };
 use crate::graphql::ids::{parse_id, to_id};
 
+use crate::graphql::loaders::{self, DeviceById, LicenseById};
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::licenses::{self, License};
+use crate::licenses::License;
 use crate::live::{self, SessionEvent};
 use crate::state::AppState;
 
@@ -99,13 +100,11 @@ impl LiveSession {
     }
 
     async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
-        devices::find(&mut conn, self.device_id).await.gql()
+        loaders::load(ctx, DeviceById(self.device_id)).await
     }
 
     async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
-        licenses::find(&mut conn, self.license_id).await.gql()
+        loaders::load(ctx, LicenseById(self.license_id)).await
     }
 }
 
@@ -146,8 +145,7 @@ impl EndedSession {
     }
 
     async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
-        devices::find(&mut conn, self.device_id).await.gql()
+        loaders::load(ctx, DeviceById(self.device_id)).await
     }
 }
 
