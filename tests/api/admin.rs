@@ -228,11 +228,12 @@ async fn admins_list_and_terminate_live_sessions_and_read_the_history(pool: PgPo
     let live = app
         .gql(
             &admin,
-            "query($id: ID) { liveSessions(licenseId: $id) { id sessionToken device { deviceName } } }",
+            "query($id: ID) { liveSessions(licenseId: $id) { totalCount nodes { id sessionToken device { deviceName } } } }",
             json!({"id": license_id}),
         )
         .await;
-    let sessions = live.data("liveSessions").as_array().unwrap().clone();
+    assert_eq!(live.data("liveSessions")["totalCount"], 2);
+    let sessions = live.data("liveSessions")["nodes"].as_array().unwrap().clone();
     assert_eq!(sessions.len(), 2);
     let target = sessions.iter().find(|s| s["sessionToken"] == token.as_str()).unwrap();
 

@@ -45,12 +45,15 @@ async fn the_dashboard_is_served_at_the_root_with_index_html_for_its_own_routes(
     let reply = client
         .post(format!("http://{address}/graphql"))
         .header("X-API-Key", key)
-        .json(&serde_json::json!({"query": "{ liveSessions { id } }"}))
+        .json(&serde_json::json!({"query": "{ liveSessions { totalCount nodes { id } } }"}))
         .send()
         .await
         .unwrap();
     assert_eq!(reply.status(), 200);
-    assert_eq!(reply.json::<serde_json::Value>().await.unwrap()["data"]["liveSessions"], serde_json::json!([]));
+    assert_eq!(
+        reply.json::<serde_json::Value>().await.unwrap()["data"]["liveSessions"],
+        serde_json::json!({"totalCount": 0, "nodes": []})
+    );
     server.abort();
     std::fs::remove_dir_all(&dir).unwrap();
 }

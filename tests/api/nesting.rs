@@ -107,14 +107,14 @@ async fn live_sessions_and_history_load_their_devices_and_licenses_in_batches(po
     let app = spawn_app_with(&pool, Options { statements: Some(statements.clone()), ..Options::default() }).await;
     let (admin, analyst, client) =
         (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
-    let query = "{ liveSessions { device { deviceName } license { licenseKey } }
+    let query = "{ liveSessions(first: 20) { nodes { device { deviceName } license { licenseKey } } }
                    sessionHistory(first: 20) { edges { node { device { deviceName } } } } }";
     let (_, key) = app.create_license(&admin, 10, 10).await;
     let first = app.session(&client, &key, "d0").await;
     app.end_session(&client, &first).await;
     app.session(&client, &key, "d1").await;
     let (one, for_one) = counted(&app, &statements, &analyst, query, 0).await;
-    assert_eq!(one.data("liveSessions").as_array().unwrap().len(), 1);
+    assert_eq!(one.data("liveSessions")["nodes"].as_array().unwrap().len(), 1);
 
     for device in 2..8 {
         let token = app.session(&client, &key, &format!("d{device}")).await;
@@ -123,9 +123,13 @@ async fn live_sessions_and_history_load_their_devices_and_licenses_in_batches(po
         }
     }
     let (many, for_many) = counted(&app, &statements, &analyst, query, 0).await;
-    assert_eq!(many.data("liveSessions").as_array().unwrap().len(), 4);
+    assert_eq!(many.data("liveSessions")["nodes"].as_array().unwrap().len(), 4);
     assert_eq!(many.data("sessionHistory")["edges"].as_array().unwrap().len(), 4);
-    assert!(many.data("liveSessions").as_array().unwrap().iter().all(|s| s["device"]["deviceName"].is_string()));
+    assert!(many.data("liveSessions")["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["device"]["deviceName"].is_string()));
     // Per-row loading would add a statement per session and field (more than 10 here).
     assert!(for_many <= for_one + 2, "{for_one} statements for 2 sessions, {for_many} for 8");
 }

@@ -224,3 +224,118 @@ async fn customers_sessions_resources_and_institutions_take_filters_and_orders_t
     let leads = "{ institutions(filter: {customerId: {isNull: true}, name: {in: [\"Lead Two\", \"Nobody\"]}}) { totalCount edges { node { name } } } }";
     assert_eq!(list_values(&app, &analyst, leads, "institutions", "name").await, (1, vec!["Lead Two".into()]));
 }
+
+/// The hardware fingerprints on a page of `devices`, or of the devices of a page of `liveSessions`.
+async fn fingerprints(app: &TestApp, key: &str, query: &str, list: &str) -> (i64, Vec<String>, Value) {
+    let reply = app.gql(key, query, json!({})).await;
+    let connection = reply.data(list).clone();
+    let values = connection["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let device = if list == "devices" { n } else { &n["device"] };
+            device["hardwareFingerprint"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    (connection["totalCount"].as_i64().unwrap(), values, connection["pageInfo"].clone())
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn devices_and_live_sessions_are_connections_with_filters_and_orders(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let (first_license, first_key) = app.create_license(&admin, 4, 4).await;
+    let (second_license, second_key) = app.create_license(&admin, 2, 2).await;
+    let first_customer: String = sqlx::query_scalar("SELECT customer_id::text FROM licenses WHERE id = $1::uuid")
+        .bind(&first_license)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    for fingerprint in ["fp-a1", "fp-a2", "fp-a3"] {
+        app.session(&client, &first_key, fingerprint).await;
+    }
+    app.session(&client, &second_key, "fp-b1").await;
+    let device = |fingerprint: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT id::text FROM device_registrations WHERE hardware_fingerprint = $1")
+                .bind(fingerprint)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    app.gql(&admin, "mutation($id: ID!) { deactivateDevice(id: $id) { id } }", json!({"id": device("fp-a2").await}))
+        .await
+        .data("deactivateDevice");
+    // fp-b1 was activated two days ago and its session went silent ten minutes ago: not live any more.
+    sqlx::query(
+        "UPDATE device_registrations SET first_activated_at = now() - interval '2 days',
+             last_seen_at = now() - interval '2 days' WHERE hardware_fingerprint = 'fp-b1'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE license_sessions SET started_at = now() - interval '2 days', last_heartbeat_at = now() - interval '10 minutes'
+         WHERE license_id = $1::uuid",
+    )
+    .bind(&second_license)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let devices = |args: &str| {
+        format!("{{ devices({args}) {{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ hardwareFingerprint }} }} }}")
+    };
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (total, page, _) = fingerprints(
+        &app,
+        &analyst,
+        &devices("filter: {isActive: true}, orderBy: [{field: FIRST_ACTIVATED_AT}]"),
+        "devices",
+    )
+    .await;
+    assert_eq!((total, page), (3, names(&["fp-b1", "fp-a1", "fp-a3"])));
+    let customer_filter = format!("filter: {{customerId: {{eq: \"{first_customer}\"}}}}, orderBy: [{{field: DEVICE_NAME, direction: DESC}}, {{field: FIRST_ACTIVATED_AT}}]");
+    let (total, _, _) = fingerprints(&app, &analyst, &devices(&customer_filter), "devices").await;
+    assert_eq!(total, 3, "the first customer's license has three devices, one deactivated");
+    let (total, page, _) = fingerprints(&app, &analyst, &devices("search: \"B1\""), "devices").await;
+    assert_eq!((total, page), (1, names(&["fp-b1"])));
+    let either = format!(
+        "filter: {{or: [{{hardwareFingerprint: {{eq: \"fp-a2\"}}}}, {{licenseId: {{eq: \"{second_license}\"}}}}]}}, orderBy: [{{field: FIRST_ACTIVATED_AT, direction: DESC}}]"
+    );
+    let (total, page, _) = fingerprints(&app, &analyst, &devices(&either), "devices").await;
+    assert_eq!((total, page), (2, names(&["fp-a2", "fp-b1"])));
+    // Last seen folds in the latest heartbeat: ten minutes ago for fp-b1, now for the others.
+    let since = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let (total, page, _) =
+        fingerprints(&app, &analyst, &devices(&format!("filter: {{lastSeenAt: {{lt: \"{since}\"}}}}")), "devices")
+            .await;
+    assert_eq!((total, page), (1, names(&["fp-b1"])));
+    let (total, first_page, info) =
+        fingerprints(&app, &analyst, &devices("first: 3, orderBy: [{field: FIRST_ACTIVATED_AT}]"), "devices").await;
+    assert_eq!((total, first_page.len(), &info["hasNextPage"]), (4, 3, &json!(true)));
+    let after = format!("first: 3, after: {}, orderBy: [{{field: FIRST_ACTIVATED_AT}}]", info["endCursor"]);
+    let (_, rest, info) = fingerprints(&app, &analyst, &devices(&after), "devices").await;
+    assert_eq!((rest, &info["hasNextPage"]), (names(&["fp-a3"]), &json!(false)));
+
+    let live = |args: &str| {
+        format!("{{ liveSessions({args}) {{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ device {{ hardwareFingerprint }} }} }} }}")
+    };
+    let (total, page, _) =
+        fingerprints(&app, &analyst, &live("orderBy: [{field: STARTED_AT, direction: DESC}]"), "liveSessions").await;
+    assert_eq!((total, page), (2, names(&["fp-a3", "fp-a1"])), "ended and silent sessions are not live");
+    let (total, page, _) =
+        fingerprints(&app, &analyst, &live(&format!("licenseId: \"{second_license}\"")), "liveSessions").await;
+    assert_eq!((total, page), (0, vec![]));
+    let one_device = format!("filter: {{deviceId: {{in: [\"{}\"]}}}}", device("fp-a3").await);
+    let (total, page, _) = fingerprints(&app, &analyst, &live(&one_device), "liveSessions").await;
+    assert_eq!((total, page), (1, names(&["fp-a3"])));
+    let (total, page, info) = fingerprints(&app, &analyst, &live("first: 1"), "liveSessions").await;
+    assert_eq!((total, page, &info["hasNextPage"]), (2, names(&["fp-a1"]), &json!(true)));
+    let refused = app.gql(&analyst, &live("first: 101"), json!({})).await;
+    assert_eq!(refused.body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{}", refused.body);
+}

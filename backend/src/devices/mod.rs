@@ -1,6 +1,6 @@
 //! Devices registered to licenses: the one device table.
 
-use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
@@ -9,8 +9,13 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
+use crate::graphql::filter::{
+    contains_pattern, filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
+    OrderDirection, Sql, StringFilter,
+};
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::loaders::{self, LiveSessionOfDevice};
+use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::live::{self, SessionEvent, SessionEventKind};
 use crate::sessions::{self, EndReason, LiveSession};
 use crate::state::AppState;
@@ -73,6 +78,101 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Device>> {
     Ok(sqlx::query_as(&format!("{SELECT} WHERE d.id = $1")).bind(id).fetch_optional(conn).await?)
 }
 
+#[derive(Debug, Default, InputObject)]
+pub struct DeviceFilter {
+    pub license_id: Option<IdFilter>,
+    /// The customer holding the device's license.
+    pub customer_id: Option<IdFilter>,
+    pub is_active: Option<bool>,
+    pub device_name: Option<StringFilter>,
+    pub device_type: Option<StringFilter>,
+    pub hardware_fingerprint: Option<StringFilter>,
+    pub first_activated_at: Option<DateTimeFilter>,
+    pub last_seen_at: Option<DateTimeFilter>,
+    pub deactivated_at: Option<DateTimeFilter>,
+    /// All of these must hold too.
+    pub and: Option<Vec<DeviceFilter>>,
+    /// At least one of these must hold too.
+    pub or: Option<Vec<DeviceFilter>>,
+}
+
+impl Filter for DeviceFilter {
+    fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
+        c.id("licenseId", "license_id", &self.license_id)?;
+        c.id("customerId", "customer_id", &self.customer_id)?;
+        c.boolean("is_active", self.is_active);
+        c.string("deviceName", "device_name", &self.device_name)?;
+        c.string("deviceType", "device_type", &self.device_type)?;
+        c.string("hardwareFingerprint", "hardware_fingerprint", &self.hardware_fingerprint)?;
+        c.datetime("first_activated_at", &self.first_activated_at);
+        c.datetime("last_seen_at", &self.last_seen_at);
+        c.datetime("deactivated_at", &self.deactivated_at);
+        Ok(())
+    }
+
+    fn and(&self) -> &[Self] {
+        self.and.as_deref().unwrap_or_default()
+    }
+
+    fn or(&self) -> &[Self] {
+        self.or.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum DeviceOrderField {
+    FirstActivatedAt,
+    LastSeenAt,
+    DeviceName,
+    DeviceType,
+}
+
+#[derive(Debug, InputObject)]
+pub struct DeviceOrder {
+    pub field: DeviceOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// One page of devices across all licenses. `search` matches the name or the fingerprint.
+pub async fn page(
+    pool: &PgPool,
+    search: Option<String>,
+    filter: Option<DeviceFilter>,
+    order_by: Vec<DeviceOrder>,
+    args: PageArgs,
+) -> async_graphql::Result<ListConnection<Device>> {
+    let pattern = search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(contains_pattern);
+    let query = |select: &str| -> Result<Sql> {
+        let mut sql = Sql::new(select);
+        // Each device with its folded-in `last_seen_at` and its license's customer, for filtering.
+        sql.push(" FROM (")
+            .push(SELECT.replacen("SELECT ", "SELECT l.customer_id, ", 1))
+            .push(" JOIN licenses l ON l.id = d.license_id) x WHERE TRUE");
+        if let Some(pattern) = &pattern {
+            sql.push(" AND (device_name ILIKE ")
+                .push_bind(pattern.clone())
+                .push(" OR hardware_fingerprint ILIKE ")
+                .push_bind(pattern.clone())
+                .push(")");
+        }
+        if let Some(filter) = &filter {
+            push_filter(&mut sql, filter)?;
+        }
+        Ok(sql)
+    };
+    let keys: Vec<_> = order_by.iter().map(|o| (o.field, o.direction)).collect();
+    let order = |sql: &mut Sql| {
+        push_order(sql, &keys, "first_activated_at DESC", "id", |field| match field {
+            DeviceOrderField::FirstActivatedAt => "first_activated_at",
+            DeviceOrderField::LastSeenAt => "last_seen_at",
+            DeviceOrderField::DeviceName => "device_name",
+            DeviceOrderField::DeviceType => "device_type",
+        })
+    };
+    filtered_page(pool, "*", query, order, args).await
+}
+
 /// Frees the device's slot and ends its session with `device_deactivated`.
 pub async fn deactivate(state: &AppState, caller: &Caller, id: Uuid) -> Result<Device> {
     let mut tx = state.pool.begin().await?;
@@ -115,6 +215,28 @@ pub struct DeviceQuery;
 
 #[Object]
 impl DeviceQuery {
+    /// Devices of all licenses, most recently first activated unless `orderBy` says otherwise.
+    /// `search` matches the device name or the hardware fingerprint.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
+    async fn devices(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        filter: Option<DeviceFilter>,
+        order_by: Option<Vec<DeviceOrder>>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ListConnection<Device>> {
+        let pool = &ctx.data_unchecked::<AppState>().pool;
+        page(pool, search, filter, order_by.unwrap_or_default(), PageArgs { after, before, first, last }).await
+    }
+
     #[graphql(guard = "Require(Permission::Read)")]
     async fn device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Device>> {
         let id = parse_id(&id, "id").gql()?;

@@ -214,23 +214,109 @@ pub async fn end_sessions(
     Ok(ended)
 }
 
+/// Every live session, oldest first; all licenses or one. The `liveSessions` subscription sends this.
 pub async fn list_live(
     pool: &PgPool,
     settings: &SessionSettings,
     license_id: Option<Uuid>,
 ) -> Result<Vec<LiveSession>> {
-    Ok(sqlx::query_as(
-        "SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
-                last_heartbeat_at + make_interval(secs => $2) AS expires_at, host(client_ip) AS client_ip
-         FROM license_sessions
-         WHERE ($1::uuid IS NULL OR license_id = $1)
-           AND last_heartbeat_at > now() - make_interval(secs => $2)
-         ORDER BY started_at, id",
+    let mut sql = Sql::new("SELECT *");
+    push_live_rows(&mut sql, settings);
+    if let Some(license_id) = license_id {
+        sql.push(" AND license_id = ").push_bind(license_id);
+    }
+    sql.push(" ORDER BY started_at, id");
+    Ok(sql.build_query_as().fetch_all(pool).await?)
+}
+
+/// Appends ` FROM (<the live rows>) s WHERE TRUE`: the still-live rows of `license_sessions` with
+/// `expires_at` and `client_ip` as text, named as [`LiveSession`]'s columns.
+fn push_live_rows(sql: &mut Sql, settings: &SessionSettings) {
+    let timeout = settings.timeout_secs();
+    sql.push(
+        " FROM (SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
+                last_heartbeat_at + make_interval(secs => ",
     )
-    .bind(license_id)
-    .bind(settings.timeout_secs())
-    .fetch_all(pool)
-    .await?)
+    .push_bind(timeout)
+    .push(
+        ") AS expires_at, host(client_ip) AS client_ip
+         FROM license_sessions WHERE last_heartbeat_at > now() - make_interval(secs => ",
+    )
+    .push_bind(timeout)
+    .push(")) s WHERE TRUE");
+}
+
+#[derive(Debug, Default, InputObject)]
+pub struct LiveSessionFilter {
+    pub license_id: Option<IdFilter>,
+    pub device_id: Option<IdFilter>,
+    pub started_at: Option<DateTimeFilter>,
+    pub last_heartbeat_at: Option<DateTimeFilter>,
+    /// All of these must hold too.
+    pub and: Option<Vec<LiveSessionFilter>>,
+    /// At least one of these must hold too.
+    pub or: Option<Vec<LiveSessionFilter>>,
+}
+
+impl Filter for LiveSessionFilter {
+    fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
+        c.id("licenseId", "license_id", &self.license_id)?;
+        c.id("deviceId", "device_id", &self.device_id)?;
+        c.datetime("started_at", &self.started_at);
+        c.datetime("last_heartbeat_at", &self.last_heartbeat_at);
+        Ok(())
+    }
+
+    fn and(&self) -> &[Self] {
+        self.and.as_deref().unwrap_or_default()
+    }
+
+    fn or(&self) -> &[Self] {
+        self.or.as_deref().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum LiveSessionOrderField {
+    StartedAt,
+    LastHeartbeatAt,
+}
+
+#[derive(Debug, InputObject)]
+pub struct LiveSessionOrder {
+    pub field: LiveSessionOrderField,
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// One page of the live sessions.
+pub async fn live_page(
+    pool: &PgPool,
+    settings: &SessionSettings,
+    license_id: Option<Uuid>,
+    filter: Option<LiveSessionFilter>,
+    order_by: Vec<LiveSessionOrder>,
+    args: PageArgs,
+) -> async_graphql::Result<ListConnection<LiveSession>> {
+    let query = |select: &str| -> Result<Sql> {
+        let mut sql = Sql::new(select);
+        push_live_rows(&mut sql, settings);
+        if let Some(license_id) = license_id {
+            sql.push(" AND license_id = ").push_bind(license_id);
+        }
+        if let Some(filter) = &filter {
+            push_filter(&mut sql, filter)?;
+        }
+        Ok(sql)
+    };
+    let keys: Vec<_> = order_by.iter().map(|o| (o.field, o.direction)).collect();
+    let order = |sql: &mut Sql| {
+        push_order(sql, &keys, "started_at", "id", |field| match field {
+            LiveSessionOrderField::StartedAt => "started_at",
+            LiveSessionOrderField::LastHeartbeatAt => "last_heartbeat_at",
+        })
+    };
+    filtered_page(pool, "*", query, order, args).await
 }
 
 #[derive(Debug, Default, InputObject)]
@@ -332,16 +418,27 @@ pub struct SessionQuery;
 
 #[Object]
 impl SessionQuery {
-    /// Sessions live now, oldest first; all licenses or one.
-    #[graphql(guard = "Require(Permission::Read)")]
+    /// Sessions live now, oldest first unless `orderBy` says otherwise; all licenses or one.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn live_sessions(
         &self,
         ctx: &Context<'_>,
         license_id: Option<ID>,
-    ) -> async_graphql::Result<Vec<LiveSession>> {
+        filter: Option<LiveSessionFilter>,
+        order_by: Option<Vec<LiveSessionOrder>>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ListConnection<LiveSession>> {
         let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
         let state = ctx.data_unchecked::<AppState>();
-        list_live(&state.pool, &state.sessions, license_id).await.gql()
+        let page = PageArgs { after, before, first, last };
+        live_page(&state.pool, &state.sessions, license_id, filter, order_by.unwrap_or_default(), page).await
     }
 
     /// Ended sessions, most recently ended first unless `orderBy` says otherwise; all licenses or one.
