@@ -30,6 +30,10 @@ pub enum Route {
     EditLicense { id: String },
     #[at("/customers")]
     Customers,
+    #[at("/crm")]
+    Crm,
+    #[at("/crm/:id")]
+    Institution { id: String },
     #[at("/api-keys")]
     ApiKeys,
     #[at("/audit")]
@@ -50,6 +54,7 @@ impl Route {
             Route::Home | Route::Live => "live",
             Route::Licenses | Route::NewLicense | Route::License { .. } | Route::EditLicense { .. } => "licenses",
             Route::Customers => "customers",
+            Route::Crm | Route::Institution { .. } => "crm",
             Route::ApiKeys => "api-keys",
             Route::Audit => "audit",
             Route::Users => "users",
@@ -129,6 +134,8 @@ fn page(route: Route) -> Html {
         Route::EditLicense { id } => html! { <pages::license_form::LicenseFormPage {id} /> },
         Route::License { id } => html! { <pages::license_detail::LicenseDetailPage {id} /> },
         Route::Customers => html! { <pages::customers::CustomersPage /> },
+        Route::Crm => html! { <pages::crm::CrmPage /> },
+        Route::Institution { id } => html! { <pages::institution::InstitutionPage {id} /> },
         Route::ApiKeys => html! { <pages::api_keys::ApiKeysPage /> },
         Route::Audit => html! { <pages::audit::AuditPage /> },
         Route::Users => html! { <pages::users::UsersPage /> },

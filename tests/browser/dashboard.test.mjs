@@ -253,3 +253,112 @@ test('an admin takes a backup, sees its size and checksum, verifies it, and rest
   await page.click('.modal >> text=Cancel');
   await page.waitForSelector('.modal', { state: 'detached', ...WAIT });
 });
+
+test('a lead gets a contact with typed phones and e-mails, versioned notes, is found by contact name and becomes a customer', async () => {
+  await page.click('nav >> text=Leads');
+  await page.click('button:has-text("New institution")');
+  // The server checks the name first, then the website; each error shows beside its field.
+  await page.fill('#institution-website', 'not a website');
+  await page.click('[data-testid=institution-form] button[type=submit]');
+  await page.waitForSelector('.field-error[data-field=institution-name]', WAIT);
+  await page.fill('#institution-name', 'St. Marien Klinikum');
+  await page.fill('#institution-type', 'hospital');
+  await page.fill('#institution-address', 'Marienplatz 1\n10115 Berlin');
+  await page.click('[data-testid=institution-form] button[type=submit]');
+  const websiteError = await page.waitForSelector('.field-error[data-field=institution-website]', WAIT);
+  assert.match(await websiteError.textContent(), /web address/);
+  assert.equal(await page.locator('.field-error[data-field=institution-name]').count(), 0, 'the fixed name shows no error');
+  await shot('16-crm-institution-field-error');
+  await page.fill('#institution-website', 'https://st-marien-klinikum.de/');
+  await page.click('[data-testid=institution-form] button[type=submit]');
+  await page.waitForURL('**/crm/*', WAIT);
+  assert.equal((await page.textContent('[data-testid=institution-name]', WAIT)).trim(), 'St. Marien Klinikum');
+  const facts = await page.textContent('[data-testid=institution-facts]');
+  assert.match(facts, /hospital/);
+  assert.match(facts, /st-marien-klinikum\.de/);
+  assert.match(facts, /Lead/);
+
+  // A contact with a mobile number and a work address; a broken address is refused beside its field.
+  await page.click('button:has-text("Add contact")');
+  await page.fill('#contact-name', 'Dr. Eva Weber');
+  await page.fill('#contact-position', 'Head of IT');
+  await page.selectOption('#contact-phone-kind', 'MOBILE');
+  await page.fill('#contact-phone', '+49 151 23456789');
+  await page.fill('#contact-email', 'eva.weber@');
+  await page.click('[data-testid=contact-form] button[type=submit]');
+  await page.waitForSelector('.field-error[data-field=contact-email]', WAIT);
+  await shot('17-crm-contact-email-error');
+  await page.fill('#contact-email', 'eva.weber@st-marien-klinikum.de');
+  await page.click('[data-testid=contact-form] button[type=submit]');
+  const contact = page.locator('[data-testid=contact]', { hasText: 'Dr. Eva Weber' });
+  await contact.waitFor(WAIT);
+  assert.match(await contact.textContent(), /Head of IT/);
+  const phones = contact.locator('[data-testid=phones]');
+  assert.match(await phones.textContent(), /Mobile\s*\+4915123456789/, 'the number is stored in E.164 with its kind');
+  assert.match(await contact.locator('[data-testid=emails]').textContent(), /Work\s*eva\.weber@st-marien-klinikum\.de/);
+
+  // A second, typed phone number: a national number is refused, an international one added.
+  await contact.locator('button:has-text("Add phone")').click();
+  await contact.locator('[data-testid=add-detail] input').fill('030 1234');
+  await contact.locator('[data-testid=add-detail] button[type=submit]').click();
+  const phoneError = contact.locator('[data-testid=add-detail] .field-error');
+  await phoneError.waitFor(WAIT);
+  assert.match(await phoneError.textContent(), /international/);
+  await contact.locator('[data-testid=add-detail] select').selectOption('FAX');
+  await contact.locator('[data-testid=add-detail] input').fill('+49 30 12345678');
+  await contact.locator('[data-testid=add-detail] button[type=submit]').click();
+  await phones.locator('text=+493012345678').waitFor(WAIT);
+  assert.equal(await phones.locator('li').count(), 2, 'the first number is kept');
+  assert.match(await phones.textContent(), /Fax\s*\+493012345678/);
+  assert.equal(await contact.locator('[data-testid=add-detail]').count(), 0, 'the form closes once saved');
+
+  // A note on the institution, edited: the new text is current and the first stays readable.
+  const notes = page.locator('[data-testid=institution-notes]');
+  await notes.locator('[data-testid=add-note] textarea').fill('First call: interested in 40 seats.');
+  await notes.locator('[data-testid=add-note] button[type=submit]').click();
+  await notes.locator('[data-testid=note-body]', { hasText: '40 seats' }).waitFor(WAIT);
+  await notes.locator('[data-testid=note] button:has-text("Edit")').click();
+  await notes.locator('[data-testid=note] textarea').fill('Second call: 60 seats, decision in March.');
+  await notes.locator('[data-testid=note] button[type=submit]').click();
+  const note = notes.locator('[data-testid=note][data-version="2"]');
+  await note.waitFor(WAIT);
+  assert.match(await note.locator('[data-testid=note-body]').textContent(), /^Second call: 60 seats, decision in March\.$/);
+  assert.equal(await notes.locator('[data-testid=note]').count(), 1, 'an edit adds a version, not a note');
+  await note.locator('button:has-text("Earlier versions")').click();
+  const versions = note.locator('[data-testid=note-versions]');
+  await versions.waitFor(WAIT);
+  assert.match(await versions.textContent(), /Version 1.*First call: interested in 40 seats\./s);
+  // A note on the contact stays with the contact.
+  await contact.locator('[data-testid=add-note] textarea').fill('Prefers e-mail over phone.');
+  await contact.locator('[data-testid=add-note] button[type=submit]').click();
+  await contact.locator('[data-testid=note-body]', { hasText: 'Prefers e-mail over phone.' }).waitFor(WAIT);
+  assert.equal(await notes.locator('text=Prefers e-mail over phone.').count(), 0);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot('18-crm-contact-and-note-versions');
+
+  // The search on the list finds the contact by name and leads to its institution.
+  await page.click('nav >> text=Leads');
+  await page.fill('[data-testid=crm-search]', 'weber');
+  await page.click('form.toolbar button[type=submit]');
+  const hits = page.locator('[data-testid=contact-hits]');
+  await hits.locator('text=Dr. Eva Weber').waitFor(WAIT);
+  assert.match(await hits.textContent(), /Dr\. Eva Weber · Head of IT — St\. Marien Klinikum/);
+  await hits.locator('a:has-text("St. Marien Klinikum")').click();
+  await page.waitForURL('**/crm/*', WAIT);
+
+  // Converting the lead creates the customer and links it.
+  await page.click('button:has-text("Convert to customer")');
+  assert.equal(await page.inputValue('#convert-name'), 'St. Marien Klinikum', 'the name is taken from the lead');
+  await page.fill('#convert-email', 'it@st-marien-klinikum.de');
+  await page.click('[data-testid=convert-form] button[type=submit]');
+  const linked = await page.waitForSelector('[data-testid=linked-customer-name]', WAIT);
+  assert.equal((await linked.textContent()).trim(), 'St. Marien Klinikum');
+  assert.match(await page.textContent('[data-testid=linked-customer]'), /it@st-marien-klinikum\.de/);
+  assert.equal(await page.locator('button:has-text("Convert to customer")').count(), 0, 'a customer is not converted twice');
+  await shot('19-crm-converted-to-customer');
+
+  await page.click('nav >> text=Leads');
+  await page.waitForSelector('[data-testid=institutions] >> text=Customer: St. Marien Klinikum', WAIT);
+  await page.click('nav >> text=Customers');
+  await page.waitForSelector('[data-testid=customers] >> text=it@st-marien-klinikum.de', WAIT);
+});

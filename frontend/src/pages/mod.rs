@@ -3,8 +3,10 @@
 pub mod api_keys;
 pub mod audit;
 pub mod backups;
+pub mod crm;
 pub mod customers;
 pub mod enroll;
+pub mod institution;
 pub mod license_detail;
 pub mod license_form;
 pub mod licenses;

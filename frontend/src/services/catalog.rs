@@ -12,7 +12,7 @@ const DEVICE: &str = "id hardwareFingerprint deviceName deviceType firstActivate
 pub const LIVE_SESSION: &str = "id sessionToken licenseId startedAt lastHeartbeatAt expiresAt clientIp \
                                 device { deviceName deviceType hardwareFingerprint } \
                                 license { id licenseKey customer { id name email } }";
-const PAGE: &str = "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }";
+pub(super) const PAGE: &str = "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }";
 
 /// Which page of a list: forwards after a cursor, or backwards before one.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -24,7 +24,7 @@ pub struct Page {
 pub const PAGE_SIZE: i32 = 20;
 
 impl Page {
-    fn variables(&self) -> Value {
+    pub(super) fn variables(&self) -> Value {
         match (&self.after, &self.before) {
             (_, Some(before)) => json!({"before": before, "last": PAGE_SIZE}),
             (after, None) => json!({"after": after, "first": PAGE_SIZE}),
@@ -32,7 +32,7 @@ impl Page {
     }
 }
 
-fn merge(mut base: Value, extra: Value) -> Value {
+pub(super) fn merge(mut base: Value, extra: Value) -> Value {
     if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
         base.extend(extra);
     }

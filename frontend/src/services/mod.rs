@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod backups;
 pub mod catalog;
+pub mod crm;
 pub mod live;
 pub mod models;
 

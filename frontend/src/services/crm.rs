@@ -1,0 +1,317 @@
+//! The lead CRM: institutions, their contacts with typed phones and e-mails, versioned notes, and
+//! the step from lead to customer.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::catalog::{merge, Page, PAGE};
+use super::models::{Connection, CustomerRef};
+use super::{gql, ApiError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PhoneKind {
+    Work,
+    Mobile,
+    Home,
+    Fax,
+    Other,
+}
+
+impl PhoneKind {
+    pub const ALL: [PhoneKind; 5] =
+        [PhoneKind::Work, PhoneKind::Mobile, PhoneKind::Home, PhoneKind::Fax, PhoneKind::Other];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneKind::Work => "WORK",
+            PhoneKind::Mobile => "MOBILE",
+            PhoneKind::Home => "HOME",
+            PhoneKind::Fax => "FAX",
+            PhoneKind::Other => "OTHER",
+        }
+    }
+
+    /// The text key of its label.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            PhoneKind::Work => "crm.kind.work",
+            PhoneKind::Mobile => "crm.kind.mobile",
+            PhoneKind::Home => "crm.kind.home",
+            PhoneKind::Fax => "crm.kind.fax",
+            PhoneKind::Other => "crm.kind.other",
+        }
+    }
+
+    pub fn parse(value: &str) -> PhoneKind {
+        PhoneKind::ALL.into_iter().find(|k| k.as_str() == value).unwrap_or(PhoneKind::Other)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EmailKind {
+    Work,
+    Personal,
+    Other,
+}
+
+impl EmailKind {
+    pub const ALL: [EmailKind; 3] = [EmailKind::Work, EmailKind::Personal, EmailKind::Other];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::Work => "WORK",
+            EmailKind::Personal => "PERSONAL",
+            EmailKind::Other => "OTHER",
+        }
+    }
+
+    /// The text key of its label.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            EmailKind::Work => "crm.kind.work",
+            EmailKind::Personal => "crm.kind.personal",
+            EmailKind::Other => "crm.kind.other",
+        }
+    }
+
+    pub fn parse(value: &str) -> EmailKind {
+        EmailKind::ALL.into_iter().find(|k| k.as_str() == value).unwrap_or(EmailKind::Other)
+    }
+}
+
+/// An institution as the list shows it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Institution {
+    pub id: String,
+    pub name: String,
+    pub institution_type: String,
+    pub address: String,
+    pub website: String,
+    pub created_at: DateTime<Utc>,
+    pub customer: Option<CustomerRef>,
+}
+
+/// An institution with its contacts and notes, for its own page.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct InstitutionDetail {
+    #[serde(flatten)]
+    pub institution: Institution,
+    pub contacts: Vec<Contact>,
+    pub notes: Vec<Note>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactPhone {
+    pub kind: PhoneKind,
+    pub number: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactEmail {
+    pub kind: EmailKind,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct Contact {
+    pub id: String,
+    pub name: String,
+    pub position: String,
+    pub phones: Vec<ContactPhone>,
+    pub emails: Vec<ContactEmail>,
+    pub notes: Vec<Note>,
+}
+
+impl Contact {
+    /// The contact as it is, in the shape `updateContact` takes (which replaces everything).
+    pub fn input(&self) -> ContactInput {
+        ContactInput {
+            name: self.name.clone(),
+            position: self.position.clone(),
+            phones: self.phones.clone(),
+            emails: self.emails.clone(),
+        }
+    }
+}
+
+/// `ContactInput` of the API: phones and e-mails given here replace all of the contact's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ContactInput {
+    pub name: String,
+    pub position: String,
+    pub phones: Vec<ContactPhone>,
+    pub emails: Vec<ContactEmail>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstitutionInput {
+    pub name: String,
+    pub institution_type: String,
+    pub address: String,
+    pub website: String,
+}
+
+impl From<&Institution> for InstitutionInput {
+    fn from(institution: &Institution) -> Self {
+        InstitutionInput {
+            name: institution.name.clone(),
+            institution_type: institution.institution_type.clone(),
+            address: institution.address.clone(),
+            website: institution.website.clone(),
+        }
+    }
+}
+
+/// A note with its current text and every version, oldest first (the last is the current one).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Note {
+    pub id: String,
+    pub body: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: DateTime<Utc>,
+    pub edited_by: String,
+    pub versions: Vec<NoteVersion>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteVersion {
+    pub version: i32,
+    pub body: String,
+    pub edited_by: String,
+    pub edited_at: DateTime<Utc>,
+}
+
+/// What a note is about.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NoteSubject {
+    Institution(String),
+    Contact(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct InstitutionRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A hit of the name search over institutions and contacts.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "__typename")]
+pub enum SearchHit {
+    #[serde(rename_all = "camelCase")]
+    Institution {
+        id: String,
+        name: String,
+        institution_type: String,
+    },
+    Contact {
+        id: String,
+        name: String,
+        position: String,
+        institution: Option<InstitutionRef>,
+    },
+}
+
+const INSTITUTION: &str = "id name institutionType address website createdAt customer { id name email }";
+const NOTE: &str = "id body version createdAt editedAt editedBy versions { version body editedBy editedAt }";
+
+fn contact_fields() -> String {
+    format!("id name position phones {{ kind number }} emails {{ kind email }} notes {{ {NOTE} }}")
+}
+
+fn detail_fields() -> String {
+    format!("{INSTITUTION} contacts {{ {} }} notes {{ {NOTE} }}", contact_fields())
+}
+
+pub async fn institutions(search: &str, page: &Page) -> Result<Connection<Institution>, ApiError> {
+    let query = format!(
+        "query($s: String, $after: String, $before: String, $first: Int, $last: Int) {{
+           institutions(search: $s, after: $after, before: $before, first: $first, last: $last) {{
+             nodes {{ {INSTITUTION} }} {PAGE} }} }}"
+    );
+    let search = (!search.trim().is_empty()).then(|| search.trim());
+    gql(&query, merge(json!({"s": search}), page.variables()), "institutions").await
+}
+
+pub async fn institution(id: &str) -> Result<Option<InstitutionDetail>, ApiError> {
+    let query = format!("query($id: ID!) {{ institution(id: $id) {{ {} }} }}", detail_fields());
+    gql(&query, json!({"id": id}), "institution").await
+}
+
+/// Institutions and contacts whose name contains `text`, institutions first.
+pub async fn search(text: &str) -> Result<Vec<SearchHit>, ApiError> {
+    let query = "query($q: String!) { searchCrm(query: $q, limit: 50) { __typename
+                   ... on Institution { id name institutionType }
+                   ... on Contact { id name position institution { id name } } } }";
+    gql(query, json!({"q": text.trim()}), "searchCrm").await
+}
+
+pub async fn create_institution(input: &InstitutionInput) -> Result<Institution, ApiError> {
+    let query = format!("mutation($i: InstitutionInput!) {{ createInstitution(input: $i) {{ {INSTITUTION} }} }}");
+    gql(&query, json!({"i": input}), "createInstitution").await
+}
+
+pub async fn update_institution(id: &str, input: &InstitutionInput) -> Result<Institution, ApiError> {
+    let query = format!(
+        "mutation($id: ID!, $i: InstitutionInput!) {{ updateInstitution(id: $id, input: $i) {{ {INSTITUTION} }} }}"
+    );
+    gql(&query, json!({"id": id, "i": input}), "updateInstitution").await
+}
+
+pub async fn create_contact(institution_id: &str, input: &ContactInput) -> Result<Contact, ApiError> {
+    let query = format!(
+        "mutation($id: ID!, $i: ContactInput!) {{ createContact(institutionId: $id, input: $i) {{ {} }} }}",
+        contact_fields()
+    );
+    gql(&query, json!({"id": institution_id, "i": input}), "createContact").await
+}
+
+/// Replaces the contact's name, position, phones and e-mails with `input`.
+pub async fn update_contact(id: &str, input: &ContactInput) -> Result<Contact, ApiError> {
+    let query = format!(
+        "mutation($id: ID!, $i: ContactInput!) {{ updateContact(id: $id, input: $i) {{ {} }} }}",
+        contact_fields()
+    );
+    gql(&query, json!({"id": id, "i": input}), "updateContact").await
+}
+
+pub async fn add_note(subject: &NoteSubject, body: &str) -> Result<Note, ApiError> {
+    let (institution_id, contact_id) = match subject {
+        NoteSubject::Institution(id) => (Some(id), None),
+        NoteSubject::Contact(id) => (None, Some(id)),
+    };
+    let query = format!(
+        "mutation($i: ID, $c: ID, $body: String!) {{ addNote(institutionId: $i, contactId: $c, body: $body) {{ {NOTE} }} }}"
+    );
+    gql(&query, json!({"i": institution_id, "c": contact_id, "body": body}), "addNote").await
+}
+
+/// Adds a version to the note; the earlier ones stay.
+pub async fn edit_note(id: &str, body: &str) -> Result<Note, ApiError> {
+    let query = format!("mutation($id: ID!, $body: String!) {{ editNote(id: $id, body: $body) {{ {NOTE} }} }}");
+    gql(&query, json!({"id": id, "body": body}), "editNote").await
+}
+
+pub async fn link_to_customer(institution_id: &str, customer_id: &str) -> Result<Institution, ApiError> {
+    let query = format!(
+        "mutation($i: ID!, $c: ID!) {{ linkInstitutionToCustomer(institutionId: $i, customerId: $c) {{ {INSTITUTION} }} }}"
+    );
+    gql(&query, json!({"i": institution_id, "c": customer_id}), "linkInstitutionToCustomer").await
+}
+
+/// Creates a customer from the lead and links it, in one step.
+pub async fn convert_to_customer(institution_id: &str, name: &str, email: &str) -> Result<Institution, ApiError> {
+    let query = format!(
+        "mutation($i: ID!, $c: CreateCustomerInput!) {{
+           convertInstitutionToCustomer(institutionId: $i, customer: $c) {{ {INSTITUTION} }} }}"
+    );
+    gql(&query, json!({"i": institution_id, "c": {"name": name, "email": email}}), "convertInstitutionToCustomer").await
+}
