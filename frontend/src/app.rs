@@ -30,6 +30,8 @@ pub enum Route {
     EditLicense { id: String },
     #[at("/customers")]
     Customers,
+    #[at("/resources")]
+    Resources,
     #[at("/crm")]
     Crm,
     #[at("/crm/:id")]
@@ -55,6 +57,7 @@ impl Route {
             Route::Licenses | Route::NewLicense | Route::License { .. } | Route::EditLicense { .. } => "licenses",
             Route::Customers => "customers",
             Route::Crm | Route::Institution { .. } => "crm",
+            Route::Resources => "resources",
             Route::ApiKeys => "api-keys",
             Route::Audit => "audit",
             Route::Users => "users",
@@ -134,6 +137,7 @@ fn page(route: Route) -> Html {
         Route::EditLicense { id } => html! { <pages::license_form::LicenseFormPage {id} /> },
         Route::License { id } => html! { <pages::license_detail::LicenseDetailPage {id} /> },
         Route::Customers => html! { <pages::customers::CustomersPage /> },
+        Route::Resources => html! { <pages::resources::ResourcesPage /> },
         Route::Crm => html! { <pages::crm::CrmPage /> },
         Route::Institution { id } => html! { <pages::institution::InstitutionPage {id} /> },
         Route::ApiKeys => html! { <pages::api_keys::ApiKeysPage /> },

@@ -362,3 +362,71 @@ test('a lead gets a contact with typed phones and e-mails, versioned notes, is f
   await page.click('nav >> text=Customers');
   await page.waitForSelector('[data-testid=customers] >> text=it@st-marien-klinikum.de', WAIT);
 });
+
+test('resources are imported with a report per value, allocated to a license all or none, quarantined with a reason and released', async () => {
+  await page.click('nav >> text=Resource pools');
+  await page.waitForSelector('[data-testid=import-form]', WAIT);
+  await page.selectOption('#import-type', 'DOMAIN');
+  await page.fill('#import-values', 'Shop.Example.COM\nnot a domain!\nshop.example.com\nmail.example.org');
+  await page.click('text=Import values');
+  const report = await page.waitForSelector('[data-testid=import-report]', WAIT);
+  const reportText = await report.textContent();
+  assert.match(reportText, /2 added/);
+  assert.match(reportText, /1 already there/);
+  assert.match(reportText, /1 invalid/);
+  assert.match(await page.textContent('[data-testid=import-invalid]'), /not a domain!/);
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=pool-DOMAIN] [data-state=AVAILABLE]')?.textContent === '2', null, WAIT);
+  await page.waitForSelector('[data-testid=resources] tr[data-value="shop.example.com"]', WAIT);
+  await shot('20-resource-pools-import');
+
+  // Three asked, two available: nothing is allocated, and the license page says why.
+  await page.goto(created.licenseUrl);
+  await page.waitForSelector('[data-testid=allocate-form]', WAIT);
+  await page.selectOption('#allocate-type', 'DOMAIN');
+  await page.fill('#allocate-count', '3');
+  await page.click('[data-testid=allocate-form] >> text=Allocate');
+  assert.match(await page.textContent('[data-testid=allocation-denied]', WAIT), /2/);
+  assert.ok(await page.isVisible('text=No resources are allocated to this license.'));
+  await page.fill('#allocate-count', '2');
+  await page.click('[data-testid=allocate-form] >> text=Allocate');
+  await page.waitForSelector('[data-testid=allocated-resources] tr[data-value="mail.example.org"]', WAIT);
+  assert.ok(await page.isVisible('[data-testid=allocated-resources] tr[data-value="shop.example.com"]'));
+  await shot('21-license-resources');
+
+  await page.click('nav >> text=Resource pools');
+  await page.selectOption('#pool-filter-state', 'ALLOCATED');
+  await page.click('[data-testid=resource-filters] >> text=Apply filter');
+  const allocated = page.locator('[data-testid=resources] tr[data-value="shop.example.com"]');
+  await allocated.waitFor(WAIT);
+  assert.match(await allocated.textContent(), new RegExp(created.licenseKey), 'the holding license is shown');
+  assert.equal(await page.locator('[data-testid=resources] tbody tr').count(), 2);
+
+  // Quarantine asks for a reason; without one the field says so and nothing changes.
+  await allocated.locator('text=Quarantine').click();
+  await page.click('.modal >> button[type=submit]');
+  await page.waitForSelector('.modal .field-error', WAIT);
+  await page.fill('#quarantine-reason', 'Blocklisted by the registrar');
+  await page.click('.modal >> button[type=submit]');
+  await page.waitForSelector('.modal', { state: 'detached', ...WAIT });
+  await page.selectOption('#pool-filter-state', '');
+  await page.click('[data-testid=resource-filters] >> text=Apply filter');
+  const quarantined = page.locator('[data-testid=resources] tr[data-value="shop.example.com"]');
+  await page.waitForFunction(
+    () => /Quarantined/.test(document.querySelector('[data-testid=resources] tr[data-value="shop.example.com"]')?.textContent),
+    null, WAIT);
+  assert.match(await quarantined.textContent(), /Blocklisted by the registrar/);
+  assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=QUARANTINED]'), '1');
+
+  await quarantined.locator('text=History').click();
+  const history = await page.waitForSelector('[data-testid=resource-history] li:nth-child(3)', WAIT);
+  assert.match(await history.textContent(), /Allocated → Quarantined/);
+  assert.match(await page.textContent('[data-testid=resource-history]'), /– → Available.*Available → Allocated/s);
+  await shot('22-resource-history');
+
+  await quarantined.locator('text=Release').click();
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=pool-DOMAIN] [data-state=AVAILABLE]')?.textContent === '1', null, WAIT);
+  assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=QUARANTINED]'), '0');
+  assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=ALLOCATED]'), '1');
+});

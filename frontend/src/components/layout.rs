@@ -65,6 +65,7 @@ pub fn Layout(props: &LayoutProps) -> Html {
                     { nav_item(Route::Licenses, "nav.licenses") }
                     { nav_item(Route::Customers, "nav.customers") }
                     { nav_item(Route::Crm, "nav.crm") }
+                    { nav_item(Route::Resources, "nav.resources") }
                     { nav_item(Route::ApiKeys, "nav.api_keys") }
                     { nav_item(Route::Audit, "nav.audit") }
                     if app.is_admin() { { nav_item(Route::Users, "nav.users") } }

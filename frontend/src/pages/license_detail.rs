@@ -4,6 +4,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use super::licenses::status_badge;
+use super::resources::LicenseResources;
 use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
@@ -177,6 +178,9 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
                     </div>
                 },
             } }
+
+            <h2>{ app.t("pool.of_license") }</h2>
+            <LicenseResources license_id={props.id.clone()} />
 
             <h2>{ app.t("license.history") }</h2>
             { match &*history {

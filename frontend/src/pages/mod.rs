@@ -13,4 +13,5 @@ pub mod licenses;
 pub mod live;
 pub mod login;
 pub mod not_found;
+pub mod resources;
 pub mod users;

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod crm;
 pub mod live;
 pub mod models;
+pub mod resources;
 
 use gloo_net::http::Request;
 use serde::de::DeserializeOwned;

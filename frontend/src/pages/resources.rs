@@ -1,0 +1,604 @@
+//! Resource pools: counts per type and state, the list with filters, bulk import with a report
+//! per value, and (admins) release and quarantine with each resource's history.
+
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::app::Route;
+use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
+use crate::components::field::{bind, input_value, Field};
+use crate::components::pager::Pager;
+use crate::hooks::{use_app, use_load, Load};
+use crate::services::catalog::Page;
+use crate::services::resources::{
+    self, AllocationResult, ImportReport, PoolCount, Resource, ResourceFilter, ResourceMove, ResourceState,
+    ResourceType,
+};
+use crate::services::ApiError;
+use crate::state::AppContext;
+
+pub fn type_label(app: &AppContext, resource_type: ResourceType) -> &'static str {
+    app.t(match resource_type {
+        ResourceType::Domain => "pool.domain",
+        ResourceType::Ipv4 => "pool.ipv4",
+        ResourceType::Phone => "pool.phone",
+    })
+}
+
+pub fn state_badge(app: &AppContext, resource: &Resource) -> Html {
+    let (tone, key) = match resource.state {
+        ResourceState::Available => ("green", "pool.available"),
+        ResourceState::Allocated => ("grey", "pool.allocated"),
+        ResourceState::Quarantined => ("amber", "pool.quarantined"),
+    };
+    html! {
+        <span title={resource.quarantine_reason.clone().unwrap_or_default()}>
+            <Badge {tone} text={app.t(key)} />
+        </span>
+    }
+}
+
+fn state_text(app: &AppContext, state: Option<ResourceState>) -> &'static str {
+    match state {
+        None => "–",
+        Some(ResourceState::Available) => app.t("pool.available"),
+        Some(ResourceState::Allocated) => app.t("pool.allocated"),
+        Some(ResourceState::Quarantined) => app.t("pool.quarantined"),
+    }
+}
+
+#[function_component]
+pub fn ResourcesPage() -> Html {
+    let app = use_app();
+    let (counts, reload_counts) = use_load((), |()| resources::pool_counts());
+    let draft = use_state(ResourceFilter::default);
+    let value = use_state(String::new);
+    let applied = use_state(ResourceFilter::default);
+    let page = use_state(Page::default);
+    let (list, reload_list) = use_load(((*applied).clone(), (*page).clone()), |(filter, page)| async move {
+        resources::resources(&filter, &page).await
+    });
+    let quarantining = use_state(|| None::<Resource>);
+    let open_history = use_state(|| None::<String>);
+    let error = use_state(|| None::<ApiError>);
+    let busy = use_state(|| false);
+
+    let reload = {
+        let (reload_counts, reload_list) = (reload_counts.clone(), reload_list.clone());
+        Callback::from(move |()| {
+            reload_counts.emit(());
+            reload_list.emit(());
+        })
+    };
+    let on_filter = {
+        let (draft, value, applied, page) = (draft.clone(), value.clone(), applied.clone(), page.clone());
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            applied.set(ResourceFilter { value: (*value).clone(), ..(*draft).clone() });
+            page.set(Page::default());
+        })
+    };
+    let on_type = {
+        let draft = draft.clone();
+        Callback::from(move |event: Event| {
+            draft.set(ResourceFilter { resource_type: ResourceType::parse(&input_value(&event)), ..(*draft).clone() })
+        })
+    };
+    let on_state = {
+        let draft = draft.clone();
+        Callback::from(move |event: Event| {
+            draft.set(ResourceFilter { state: ResourceState::parse(&input_value(&event)), ..(*draft).clone() })
+        })
+    };
+    let on_previous = {
+        let page = page.clone();
+        Callback::from(move |c: String| page.set(Page { after: None, before: Some(c) }))
+    };
+    let on_next = {
+        let page = page.clone();
+        Callback::from(move |c: String| page.set(Page { after: Some(c), before: None }))
+    };
+    let release = |resource: &Resource| {
+        let (error, busy, reload, id) = (error.clone(), busy.clone(), reload.clone(), resource.id.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (error, busy, reload, id) = (error.clone(), busy.clone(), reload.clone(), id.clone());
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = resources::release(&id).await;
+                busy.set(false);
+                error.set(result.err());
+                reload.emit(());
+            });
+        })
+    };
+    let on_quarantined = {
+        let (quarantining, reload) = (quarantining.clone(), reload.clone());
+        Callback::from(move |()| {
+            quarantining.set(None);
+            reload.emit(());
+        })
+    };
+    let on_close_quarantine = {
+        let quarantining = quarantining.clone();
+        Callback::from(move |()| quarantining.set(None))
+    };
+    let lang = app.lang;
+
+    html! {
+        <section class="page">
+            <div class="page-header">
+                <div>
+                    <h1>{ app.t("pool.title") }</h1>
+                    <p class="muted">{ app.t("pool.subtitle") }</p>
+                </div>
+            </div>
+            { match &*counts {
+                Load::Loading => html! { <Loading /> },
+                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
+                Load::Loaded(counts) => html! { <PoolCounts counts={counts.clone()} /> },
+            } }
+            if app.is_admin() { <ImportForm on_done={reload.clone()} /> }
+
+            <h2>{ app.t("pool.list") }</h2>
+            <form class="toolbar" onsubmit={on_filter} data-testid="resource-filters">
+                <select aria-label={app.t("pool.type")} id="pool-filter-type" onchange={on_type}>
+                    <option value="" selected={draft.resource_type.is_none()}>{ app.t("pool.all_types") }</option>
+                    { for ResourceType::ALL.into_iter().map(|t| html! {
+                        <option value={t.name()} selected={draft.resource_type == Some(t)}>{ type_label(&app, t) }</option>
+                    }) }
+                </select>
+                <select aria-label={app.t("pool.state")} id="pool-filter-state" onchange={on_state}>
+                    <option value="" selected={draft.state.is_none()}>{ app.t("pool.all_states") }</option>
+                    { for ResourceState::ALL.into_iter().map(|s| html! {
+                        <option value={s.name()} selected={draft.state == Some(s)}>{ state_text(&app, Some(s)) }</option>
+                    }) }
+                </select>
+                <input class="grow" type="search" id="pool-filter-value" placeholder={app.t("pool.value_search")}
+                       aria-label={app.t("pool.value_search")} value={(*value).clone()} oninput={bind(&value)} />
+                <button class="btn" type="submit">{ app.t("filter") }</button>
+            </form>
+            if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
+            { match &*list {
+                Load::Loading => html! { <Loading /> },
+                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
+                Load::Loaded(connection) if connection.nodes.is_empty() => html! { <Empty message={app.t("pool.empty")} /> },
+                Load::Loaded(connection) => html! {
+                    <>
+                        <div class="table-wrap">
+                        <table class="table" data-testid="resources">
+                            <thead><tr>
+                                <th>{ app.t("pool.value") }</th><th>{ app.t("pool.type") }</th>
+                                <th>{ app.t("pool.state") }</th><th>{ app.t("pool.license") }</th>
+                                <th>{ app.t("pool.updated") }</th><th class="actions"></th>
+                            </tr></thead>
+                            <tbody>
+                            { for connection.nodes.iter().map(|resource| {
+                                let shown = open_history.as_deref() == Some(resource.id.as_str());
+                                let toggle_history = {
+                                    let (open_history, id) = (open_history.clone(), resource.id.clone());
+                                    Callback::from(move |_: MouseEvent| {
+                                        open_history.set(if shown { None } else { Some(id.clone()) })
+                                    })
+                                };
+                                let ask_quarantine = {
+                                    let (quarantining, resource) = (quarantining.clone(), resource.clone());
+                                    Callback::from(move |_: MouseEvent| quarantining.set(Some(resource.clone())))
+                                };
+                                html! {
+                                    <>
+                                    <tr key={resource.id.clone()} data-value={resource.value.clone()}>
+                                        <td class="mono strong">{ resource.value.clone() }</td>
+                                        <td>{ type_label(&app, resource.resource_type) }</td>
+                                        <td>
+                                            { state_badge(&app, resource) }
+                                            if let Some(reason) = &resource.quarantine_reason {
+                                                <div class="muted small">{ reason.clone() }</div>
+                                            }
+                                        </td>
+                                        <td>{ match &resource.license {
+                                            Some(license) => html! {
+                                                <Link<Route> to={Route::License { id: license.id.clone() }} classes="mono">{ license.license_key.clone() }</Link<Route>>
+                                            },
+                                            None => html! { <span class="muted">{ "–" }</span> },
+                                        } }</td>
+                                        <td>{ lang.datetime(&resource.updated_at) }</td>
+                                        <td class="actions">
+                                            <button class="btn btn-small btn-ghost" onclick={toggle_history}>
+                                                { if shown { app.t("audit.hide") } else { app.t("pool.history") } }
+                                            </button>
+                                            if app.is_admin() && resource.state != ResourceState::Available {
+                                                <button class="btn btn-small" onclick={release(resource)} disabled={*busy}>{ app.t("pool.release") }</button>
+                                            }
+                                            if app.is_admin() && resource.state != ResourceState::Quarantined {
+                                                <button class="btn btn-small btn-danger-outline" onclick={ask_quarantine} disabled={*busy}>{ app.t("pool.quarantine") }</button>
+                                            }
+                                        </td>
+                                    </tr>
+                                    if shown {
+                                        <tr class="open"><td colspan="6"><History id={resource.id.clone()} /></td></tr>
+                                    }
+                                    </>
+                                }
+                            }) }
+                            </tbody>
+                        </table>
+                        </div>
+                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} {on_previous} {on_next} />
+                    </>
+                },
+            } }
+            if let Some(resource) = &*quarantining {
+                <QuarantineDialog resource={resource.clone()} on_done={on_quarantined} on_cancel={on_close_quarantine} />
+            }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct PoolCountsProps {
+    counts: Vec<PoolCount>,
+}
+
+#[function_component]
+fn PoolCounts(props: &PoolCountsProps) -> Html {
+    let app = use_app();
+    html! {
+        <div class="pool-cards">
+            { for ResourceType::ALL.into_iter().map(|t| {
+                let count = props.counts.iter().find(|c| c.resource_type == t);
+                let number = |f: fn(&PoolCount) -> i32| count.map(f).unwrap_or(0);
+                html! {
+                    <div class="card pool-card" data-testid={format!("pool-{}", t.name())}>
+                        <h3>{ type_label(&app, t) }</h3>
+                        <div class="pool-total">{ number(|c| c.total) }</div>
+                        <dl class="pool-states">
+                            <div><dt>{ app.t("pool.available") }</dt><dd data-state="AVAILABLE">{ number(|c| c.available) }</dd></div>
+                            <div><dt>{ app.t("pool.allocated") }</dt><dd data-state="ALLOCATED">{ number(|c| c.allocated) }</dd></div>
+                            <div><dt>{ app.t("pool.quarantined") }</dt><dd data-state="QUARANTINED">{ number(|c| c.quarantined) }</dd></div>
+                        </dl>
+                    </div>
+                }
+            }) }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ImportFormProps {
+    on_done: Callback<()>,
+}
+
+/// Pasted values of one type, imported together; the report says what became of each.
+#[function_component]
+fn ImportForm(props: &ImportFormProps) -> Html {
+    let app = use_app();
+    let resource_type = use_state(|| ResourceType::Domain);
+    let text = use_state(String::new);
+    let report = use_state(|| None::<ImportReport>);
+    let error = use_state(|| None::<ApiError>);
+    let busy = use_state(|| false);
+
+    let on_type = {
+        let resource_type = resource_type.clone();
+        Callback::from(move |event: Event| {
+            if let Some(t) = ResourceType::parse(&input_value(&event)) {
+                resource_type.set(t);
+            }
+        })
+    };
+    let on_text = {
+        let text = text.clone();
+        Callback::from(move |event: InputEvent| text.set(input_value(&event)))
+    };
+    let onsubmit = {
+        let (resource_type, text, report, error, busy) =
+            (resource_type.clone(), text.clone(), report.clone(), error.clone(), busy.clone());
+        let on_done = props.on_done.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let values = resources::split_values(&text);
+            let (resource_type, text, report, error, busy, on_done) =
+                (*resource_type, text.clone(), report.clone(), error.clone(), busy.clone(), on_done.clone());
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = resources::import(resource_type, values).await;
+                busy.set(false);
+                match result {
+                    Ok(done) => {
+                        error.set(None);
+                        if done.invalid.is_empty() && done.duplicates.is_empty() {
+                            text.set(String::new());
+                        }
+                        report.set(Some(done));
+                        on_done.emit(());
+                    }
+                    Err(err) => error.set(Some(err)),
+                }
+            });
+        })
+    };
+    let empty = resources::split_values(&text).is_empty();
+
+    html! {
+        <form class="card stack" {onsubmit} novalidate=true data-testid="import-form">
+            <h2>{ app.t("pool.import") }</h2>
+            <p class="muted">{ app.t("pool.import_help") }</p>
+            if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
+            <div class="row align-start">
+                <Field label={app.t("pool.type")} id="import-type">
+                    <select id="import-type" onchange={on_type}>
+                        { for ResourceType::ALL.into_iter().map(|t| html! {
+                            <option value={t.name()} selected={*resource_type == t}>{ type_label(&app, t) }</option>
+                        }) }
+                    </select>
+                </Field>
+                <div class="grow">
+                    <Field label={app.t("pool.values")} id="import-values">
+                        <textarea id="import-values" rows="4" value={(*text).clone()} oninput={on_text}
+                                  placeholder={match *resource_type {
+                                      ResourceType::Domain => "example.com\nshop.example.org",
+                                      ResourceType::Ipv4 => "192.0.2.10\n198.51.100.7",
+                                      ResourceType::Phone => "+49 30 1234567\n+1 202 555 0143",
+                                  }} />
+                    </Field>
+                </div>
+            </div>
+            <div class="row end">
+                <button class="btn btn-primary" type="submit" disabled={*busy || empty}>{ app.t("pool.import_submit") }</button>
+            </div>
+            if let Some(report) = &*report {
+                <div class="import-report" data-testid="import-report">
+                    <div class="row">
+                        <Badge tone="green" text={format!("{} {}", report.added.len(), app.t("pool.added"))} />
+                        <Badge tone="grey" text={format!("{} {}", report.duplicates.len(), app.t("pool.duplicates"))} />
+                        <Badge tone="red" text={format!("{} {}", report.invalid.len(), app.t("pool.invalid"))} />
+                    </div>
+                    if !report.duplicates.is_empty() {
+                        <p class="small"><span class="muted">{ app.t("pool.duplicates") }{ ": " }</span>
+                            <span class="mono">{ report.duplicates.join(", ") }</span></p>
+                    }
+                    if !report.invalid.is_empty() {
+                        <ul class="detail-list" data-testid="import-invalid">
+                            { for report.invalid.iter().map(|v| html! {
+                                <li><span class="mono strong">{ v.value.clone() }</span><span class="muted">{ v.reason.clone() }</span></li>
+                            }) }
+                        </ul>
+                    }
+                </div>
+            }
+        </form>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct HistoryProps {
+    id: String,
+}
+
+/// Every move of one resource: who, when, from which state to which, and the license.
+#[function_component]
+fn History(props: &HistoryProps) -> Html {
+    let app = use_app();
+    let (moves, _) = use_load(props.id.clone(), |id: String| async move { resources::history(&id).await });
+    let lang = app.lang;
+    let describe =
+        |m: &ResourceMove| format!("{} → {}", state_text(&app, m.from_state), state_text(&app, Some(m.to_state)));
+    match &*moves {
+        Load::Loading => html! { <Loading /> },
+        Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
+        Load::Loaded(moves) => html! {
+            <ol class="history-list" data-testid="resource-history">
+                { for moves.iter().map(|m| html! {
+                    <li>
+                        <span class="nowrap">{ lang.datetime(&m.occurred_at) }</span>
+                        <span class="strong">{ describe(m) }</span>
+                        if let Some(license_id) = &m.license_id {
+                            <Link<Route> to={Route::License { id: license_id.clone() }}>{ app.t("pool.license") }</Link<Route>>
+                        }
+                        if let Some(reason) = &m.reason { <span>{ format!("“{reason}”") }</span> }
+                        <span class="muted">{ m.actor_name.clone() }</span>
+                    </li>
+                }) }
+            </ol>
+        },
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct QuarantineProps {
+    resource: Resource,
+    on_done: Callback<()>,
+    on_cancel: Callback<()>,
+}
+
+/// Asks for the reason before taking a resource out of circulation.
+#[function_component]
+fn QuarantineDialog(props: &QuarantineProps) -> Html {
+    let app = use_app();
+    let reason = use_state(String::new);
+    let error = use_state(|| None::<ApiError>);
+    let busy = use_state(|| false);
+    let onsubmit = {
+        let (reason, error, busy) = (reason.clone(), error.clone(), busy.clone());
+        let (id, on_done) = (props.resource.id.clone(), props.on_done.clone());
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let (reason, error, busy, id, on_done) =
+                ((*reason).clone(), error.clone(), busy.clone(), id.clone(), on_done.clone());
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = resources::quarantine(&id, reason.trim()).await;
+                busy.set(false);
+                match result {
+                    Ok(_) => on_done.emit(()),
+                    Err(err) => error.set(Some(err)),
+                }
+            });
+        })
+    };
+    let cancel = props.on_cancel.reform(|_: MouseEvent| ());
+    let field_error = error.as_ref().and_then(|e| e.for_field("reason"));
+    let message = if props.resource.license.is_some() {
+        app.t("pool.quarantine_allocated")
+    } else {
+        app.t("pool.quarantine_message")
+    };
+    html! {
+        <div class="modal-backdrop">
+            <form class="modal" role="dialog" aria-modal="true" aria-labelledby="quarantine-title" {onsubmit} novalidate=true>
+                <h2 id="quarantine-title">{ app.t("pool.quarantine_title") }</h2>
+                <p>{ message }{ " " }<span class="mono strong">{ props.resource.value.clone() }</span></p>
+                if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
+                <Field label={app.t("pool.reason")} id="quarantine-reason" error={field_error}>
+                    <input id="quarantine-reason" value={(*reason).clone()} oninput={bind(&reason)} />
+                </Field>
+                <div class="modal-actions">
+                    <button class="btn" type="button" onclick={cancel} disabled={*busy}>{ app.t("cancel") }</button>
+                    <button class="btn btn-danger" type="submit" disabled={*busy}>{ app.t("pool.quarantine") }</button>
+                </div>
+            </form>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct LicenseResourcesProps {
+    pub license_id: String,
+}
+
+/// The resources a license holds, with release and (admins) allocation of more: all asked for, or
+/// none with how many are available.
+#[function_component]
+pub fn LicenseResources(props: &LicenseResourcesProps) -> Html {
+    let app = use_app();
+    let (held, reload) =
+        use_load(props.license_id.clone(), |id: String| async move { resources::of_license(&id).await });
+    let resource_type = use_state(|| ResourceType::Domain);
+    let count = use_state(|| "1".to_owned());
+    let error = use_state(|| None::<ApiError>);
+    let outcome = use_state(|| None::<Result<Vec<String>, String>>);
+    let busy = use_state(|| false);
+
+    let on_type = {
+        let resource_type = resource_type.clone();
+        Callback::from(move |event: Event| {
+            if let Some(t) = ResourceType::parse(&input_value(&event)) {
+                resource_type.set(t);
+            }
+        })
+    };
+    let onsubmit = {
+        let (resource_type, count, error, outcome, busy, reload) =
+            (resource_type.clone(), count.clone(), error.clone(), outcome.clone(), busy.clone(), reload.clone());
+        let (license_id, not_a_number) = (props.license_id.clone(), app.t("form.number"));
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let Ok(n) = count.trim().parse::<i32>() else {
+                error.set(Some(ApiError::Invalid { field: Some("count".into()), message: not_a_number.into() }));
+                return;
+            };
+            let (resource_type, error, outcome, busy, reload, license_id) =
+                (*resource_type, error.clone(), outcome.clone(), busy.clone(), reload.clone(), license_id.clone());
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = resources::allocate(&license_id, resource_type, n).await;
+                busy.set(false);
+                match result {
+                    Ok(AllocationResult::ResourcesAllocated { resources }) => {
+                        error.set(None);
+                        outcome.set(Some(Ok(resources.into_iter().map(|r| r.value).collect())));
+                        reload.emit(());
+                    }
+                    Ok(AllocationResult::AllocationDenied { message, .. }) => {
+                        error.set(None);
+                        outcome.set(Some(Err(message)));
+                    }
+                    Err(err) => {
+                        outcome.set(None);
+                        error.set(Some(err));
+                    }
+                }
+            });
+        })
+    };
+    let release = |resource: &Resource| {
+        let (error, busy, reload, id) = (error.clone(), busy.clone(), reload.clone(), resource.id.clone());
+        let outcome = outcome.clone();
+        Callback::from(move |_: MouseEvent| {
+            let (error, busy, reload, id, outcome) =
+                (error.clone(), busy.clone(), reload.clone(), id.clone(), outcome.clone());
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = resources::release(&id).await;
+                busy.set(false);
+                outcome.set(None);
+                error.set(result.err());
+                reload.emit(());
+            });
+        })
+    };
+    let count_error = error.as_ref().and_then(|e| e.for_field("count"));
+
+    html! {
+        <div data-testid="license-resources">
+            if app.is_admin() {
+                <form class="toolbar-form allocate-form" {onsubmit} novalidate=true data-testid="allocate-form">
+                    <div class="row align-end">
+                    <Field label={app.t("pool.type")} id="allocate-type">
+                        <select id="allocate-type" onchange={on_type}>
+                            { for ResourceType::ALL.into_iter().map(|t| html! {
+                                <option value={t.name()} selected={*resource_type == t}>{ type_label(&app, t) }</option>
+                            }) }
+                        </select>
+                    </Field>
+                    <Field label={app.t("pool.count")} id="allocate-count" error={count_error}>
+                        <input id="allocate-count" type="number" min="1" value={(*count).clone()} oninput={bind(&count)} />
+                    </Field>
+                    <button class="btn btn-primary" type="submit" disabled={*busy}>{ app.t("pool.allocate") }</button>
+                    </div>
+                </form>
+            }
+            if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
+            { match &*outcome {
+                Some(Ok(values)) => html! {
+                    <div class="alert alert-success" role="status">
+                        { app.t("pool.allocated_now") }{ " " }<span class="mono">{ values.join(", ") }</span>
+                    </div>
+                },
+                Some(Err(message)) => html! {
+                    <div class="alert alert-warning" role="alert" data-testid="allocation-denied">{ message.clone() }</div>
+                },
+                None => html! {},
+            } }
+            { match &*held {
+                Load::Loading => html! { <Loading /> },
+                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
+                Load::Loaded(held) if held.is_empty() => html! { <Empty message={app.t("pool.none_allocated")} /> },
+                Load::Loaded(held) => html! {
+                    <div class="table-wrap">
+                    <table class="table" data-testid="allocated-resources">
+                        <thead><tr>
+                            <th>{ app.t("pool.value") }</th><th>{ app.t("pool.type") }</th><th>{ app.t("pool.updated") }</th>
+                            if app.is_admin() { <th class="actions"></th> }
+                        </tr></thead>
+                        <tbody>
+                        { for held.iter().map(|resource| html! {
+                            <tr key={resource.id.clone()} data-value={resource.value.clone()}>
+                                <td class="mono strong">{ resource.value.clone() }</td>
+                                <td>{ type_label(&app, resource.resource_type) }</td>
+                                <td>{ app.lang.datetime(&resource.updated_at) }</td>
+                                if app.is_admin() {
+                                    <td class="actions">
+                                        <button class="btn btn-small" onclick={release(resource)} disabled={*busy}>{ app.t("pool.release") }</button>
+                                    </td>
+                                }
+                            </tr>
+                        }) }
+                        </tbody>
+                    </table>
+                    </div>
+                },
+            } }
+        </div>
+    }
+}

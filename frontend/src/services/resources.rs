@@ -1,0 +1,199 @@
+//! Resource pools (domains, IPv4 addresses, phone numbers): counts, the list, import, allocation
+//! to a license, release and quarantine.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::catalog::{merge, Page, PAGE};
+use super::models::Connection;
+use super::{gql, ApiError};
+
+const RESOURCE: &str = "id resourceType value state quarantineReason updatedAt license { id licenseKey }";
+const MOVE: &str = "fromState toState reason actorName occurredAt licenseId";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ResourceType {
+    Domain,
+    Ipv4,
+    Phone,
+}
+
+impl ResourceType {
+    pub const ALL: [ResourceType; 3] = [ResourceType::Domain, ResourceType::Ipv4, ResourceType::Phone];
+
+    /// The schema's name, for variables and `<select>` values.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceType::Domain => "DOMAIN",
+            ResourceType::Ipv4 => "IPV4",
+            ResourceType::Phone => "PHONE",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ResourceType> {
+        ResourceType::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ResourceState {
+    Available,
+    Allocated,
+    Quarantined,
+}
+
+impl ResourceState {
+    pub const ALL: [ResourceState; 3] =
+        [ResourceState::Available, ResourceState::Allocated, ResourceState::Quarantined];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceState::Available => "AVAILABLE",
+            ResourceState::Allocated => "ALLOCATED",
+            ResourceState::Quarantined => "QUARANTINED",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ResourceState> {
+        ResourceState::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseKeyRef {
+    pub id: String,
+    pub license_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resource {
+    pub id: String,
+    pub resource_type: ResourceType,
+    pub value: String,
+    pub state: ResourceState,
+    pub quarantine_reason: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    pub license: Option<LicenseKeyRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceMove {
+    pub from_state: Option<ResourceState>,
+    pub to_state: ResourceState,
+    pub reason: Option<String>,
+    pub actor_name: String,
+    pub occurred_at: DateTime<Utc>,
+    pub license_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolCount {
+    pub resource_type: ResourceType,
+    pub available: i32,
+    pub allocated: i32,
+    pub quarantined: i32,
+    pub total: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct InvalidValue {
+    pub value: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct ImportReport {
+    pub added: Vec<String>,
+    pub duplicates: Vec<String>,
+    pub invalid: Vec<InvalidValue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "__typename")]
+pub enum AllocationResult {
+    ResourcesAllocated { resources: Vec<Resource> },
+    AllocationDenied { available: i32, message: String },
+}
+
+/// Filters of the resource list; `None` means any.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceFilter {
+    pub resource_type: Option<ResourceType>,
+    pub state: Option<ResourceState>,
+    pub value: String,
+}
+
+pub async fn pool_counts() -> Result<Vec<PoolCount>, ApiError> {
+    let query = "query { resourcePoolCounts { resourceType available allocated quarantined total } }";
+    gql(query, json!({}), "resourcePoolCounts").await
+}
+
+/// The resources matching `filter`, by type and value.
+pub async fn resources(filter: &ResourceFilter, page: &Page) -> Result<Connection<Resource>, ApiError> {
+    let query = format!(
+        "query($t: ResourceType, $s: ResourceState, $f: ResourceFilter, $after: String, $before: String, $first: Int, $last: Int) {{
+           resources(resourceType: $t, state: $s, filter: $f, orderBy: [{{field: RESOURCE_TYPE}}, {{field: VALUE}}],
+                     after: $after, before: $before, first: $first, last: $last) {{ nodes {{ {RESOURCE} }} {PAGE} }} }}"
+    );
+    let value = filter.value.trim();
+    let variables = json!({
+        "t": filter.resource_type.map(ResourceType::name),
+        "s": filter.state.map(ResourceState::name),
+        "f": if value.is_empty() { Value::Null } else { json!({"value": {"contains": value}}) },
+    });
+    gql(&query, merge(variables, page.variables()), "resources").await
+}
+
+/// Every move of one resource, oldest first.
+pub async fn history(id: &str) -> Result<Vec<ResourceMove>, ApiError> {
+    let query = format!("query($id: ID!) {{ resource(id: $id) {{ history {{ {MOVE} }} }} }}");
+    let resource: Option<Value> = gql(&query, json!({"id": id}), "resource").await?;
+    let history = resource.ok_or_else(|| ApiError::NotFound(String::new()))?["history"].clone();
+    serde_json::from_value(history).map_err(|err| ApiError::Server(err.to_string()))
+}
+
+/// The resources a license holds.
+pub async fn of_license(license_id: &str) -> Result<Vec<Resource>, ApiError> {
+    let query = format!("query($id: ID!) {{ license(id: $id) {{ resources {{ {RESOURCE} }} }} }}");
+    let license: Option<Value> = gql(&query, json!({"id": license_id}), "license").await?;
+    let resources = license.ok_or_else(|| ApiError::NotFound(String::new()))?["resources"].clone();
+    serde_json::from_value(resources).map_err(|err| ApiError::Server(err.to_string()))
+}
+
+/// Splits pasted text into values: one per line, or separated by commas or semicolons (not by
+/// spaces: phone numbers are often written with them).
+pub fn split_values(text: &str) -> Vec<String> {
+    text.split(['\n', ',', ';']).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
+}
+
+pub async fn import(resource_type: ResourceType, values: Vec<String>) -> Result<ImportReport, ApiError> {
+    let query = "mutation($t: ResourceType!, $v: [String!]!) {
+        importResources(type: $t, values: $v) { added duplicates invalid { value reason } } }";
+    gql(query, json!({"t": resource_type.name(), "v": values}), "importResources").await
+}
+
+pub async fn allocate(license_id: &str, resource_type: ResourceType, count: i32) -> Result<AllocationResult, ApiError> {
+    let query = format!(
+        "mutation($l: ID!, $t: ResourceType!, $c: Int!) {{ allocateResources(licenseId: $l, type: $t, count: $c) {{
+           __typename ... on ResourcesAllocated {{ resources {{ {RESOURCE} }} }} ... on AllocationDenied {{ available message }} }} }}"
+    );
+    gql(&query, json!({"l": license_id, "t": resource_type.name(), "c": count}), "allocateResources").await
+}
+
+pub async fn release(id: &str) -> Result<Resource, ApiError> {
+    let query = format!("mutation($id: ID!) {{ releaseResource(id: $id) {{ {RESOURCE} }} }}");
+    gql(&query, json!({"id": id}), "releaseResource").await
+}
+
+pub async fn quarantine(id: &str, reason: &str) -> Result<Resource, ApiError> {
+    let query =
+        format!("mutation($id: ID!, $r: String!) {{ quarantineResource(id: $id, reason: $r) {{ {RESOURCE} }} }}");
+    gql(&query, json!({"id": id, "r": reason}), "quarantineResource").await
+}
