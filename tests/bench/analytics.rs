@@ -117,6 +117,13 @@ async fn run(url: &str) -> Result<()> {
             "{ customers(first: 5) { edges { node { name licenses { licenseKey devices { deviceName liveSession { startedAt } } liveSessions { startedAt } resources { value } } } } } }",
             json!({}),
         ),
+        (
+            "devices: active, seen in the last 7 days, by last seen, 100",
+            "query($f: DateTime!) { devices(first: 100, filter: {isActive: true, lastSeenAt: {gte: $f}}, orderBy: [{field: LAST_SEEN_AT, direction: DESC}]) { totalCount nodes { deviceName lastSeenAt } } }",
+            json!({"f": days_ago(7)}),
+        ),
+        ("devices: search by name", "{ devices(search: \"device 2\", first: 20) { totalCount nodes { deviceName } } }", json!({})),
+        ("liveSessions: 100 with device and license", "{ liveSessions(first: 100) { totalCount nodes { device { deviceName } license { licenseKey } } } }", json!({})),
         ("resourcePoolCounts", "{ resourcePoolCounts { resourceType available allocated quarantined } }", json!({})),
     ];
 
