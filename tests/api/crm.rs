@@ -71,6 +71,9 @@ async fn a_lead_keeps_its_contacts_typed_details_and_every_version_of_its_notes(
     assert_eq!(edited.data("editNote")["version"], 2);
     assert_eq!(edited.data("editNote")["editedBy"], "test Admin");
     app.gql(&admin, EDIT_NOTE, json!({"id": note_id, "b": "Offer sent"})).await.data("editNote");
+    // Saving the same text again is no new version.
+    let unchanged = app.gql(&admin, EDIT_NOTE, json!({"id": note_id, "b": " Offer sent "})).await;
+    assert_eq!(unchanged.data("editNote")["version"], 3);
 
     let read = app
         .gql(

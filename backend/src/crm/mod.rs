@@ -18,6 +18,10 @@ use crate::graphql::filter::{
     OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::loaders::{
+    self, ContactsOfInstitution, CustomerById, EmailsOfContact, InstitutionById, NotesOfContact, NotesOfInstitution,
+    PhonesOfContact,
+};
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::resources::ResourceType;
 use crate::state::AppState;
@@ -53,21 +57,16 @@ impl Institution {
 
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
         let Some(id) = self.customer_id else { return Ok(None) };
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
-        customers::find(&mut conn, id).await.gql()
+        loaders::load(ctx, CustomerById(id)).await
     }
 
     async fn contacts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Contact>> {
-        sqlx::query_as(&format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE institution_id = $1 ORDER BY name, id"))
-            .bind(self.id)
-            .fetch_all(&ctx.data_unchecked::<AppState>().pool)
-            .await
-            .gql()
+        Ok(loaders::load(ctx, ContactsOfInstitution(self.id)).await?.unwrap_or_default())
     }
 
     /// Notes on the institution, oldest first, each with its current text.
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        notes::list(&ctx.data_unchecked::<AppState>().pool, Subject::Institution(self.id)).await.gql()
+        Ok(loaders::load(ctx, NotesOfInstitution(self.id)).await?.unwrap_or_default())
     }
 }
 
@@ -96,28 +95,20 @@ impl Contact {
     }
 
     async fn institution(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Institution>> {
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
-        find_institution(&mut conn, self.institution_id).await.gql()
+        loaders::load(ctx, InstitutionById(self.institution_id)).await
     }
 
     async fn phones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactPhone>> {
-        sqlx::query_as("SELECT kind, number FROM contact_phones WHERE contact_id = $1 ORDER BY kind, number")
-            .bind(self.id)
-            .fetch_all(&ctx.data_unchecked::<AppState>().pool)
-            .await
-            .gql()
+        Ok(loaders::load(ctx, PhonesOfContact(self.id)).await?.unwrap_or_default())
     }
 
     async fn emails(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactEmail>> {
-        sqlx::query_as("SELECT kind, email FROM contact_emails WHERE contact_id = $1 ORDER BY kind, email")
-            .bind(self.id)
-            .fetch_all(&ctx.data_unchecked::<AppState>().pool)
-            .await
-            .gql()
+        Ok(loaders::load(ctx, EmailsOfContact(self.id)).await?.unwrap_or_default())
     }
 
+    /// Notes on the contact, oldest first, each with its current text.
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        notes::list(&ctx.data_unchecked::<AppState>().pool, Subject::Contact(self.id)).await.gql()
+        Ok(loaders::load(ctx, NotesOfContact(self.id)).await?.unwrap_or_default())
     }
 }
 
@@ -161,6 +152,9 @@ fn parse_email_kind(s: &str) -> EmailKind {
 #[graphql(complex)]
 pub struct ContactPhone {
     #[graphql(skip)]
+    #[serde(skip)]
+    pub contact_id: Uuid,
+    #[graphql(skip)]
     pub kind: String,
     /// E.164, e.g. `+493012345678`.
     pub number: String,
@@ -176,6 +170,9 @@ impl ContactPhone {
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
 pub struct ContactEmail {
+    #[graphql(skip)]
+    #[serde(skip)]
+    pub contact_id: Uuid,
     #[graphql(skip)]
     pub kind: String,
     pub email: String,
@@ -232,8 +229,9 @@ pub enum CrmSearchResult {
     Contact(Contact),
 }
 
-const INSTITUTION_COLUMNS: &str = "id, name, institution_type, address, website, customer_id, created_at, updated_at";
-const CONTACT_COLUMNS: &str = "id, institution_id, name, position, created_at, updated_at";
+pub const INSTITUTION_COLUMNS: &str =
+    "id, name, institution_type, address, website, customer_id, created_at, updated_at";
+pub const CONTACT_COLUMNS: &str = "id, institution_id, name, position, created_at, updated_at";
 
 fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String> {
     let value = value.trim();
@@ -704,7 +702,8 @@ impl CrmMutation {
         notes::add(state, caller(ctx).gql()?, subject, &body).await.gql()
     }
 
-    /// Replaces a note's text with a new version; earlier versions stay readable.
+    /// Replaces a note's text with a new version; earlier versions stay readable. The same text
+    /// again adds no version.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn edit_note(&self, ctx: &Context<'_>, id: ID, body: String) -> async_graphql::Result<Note> {
         let id = parse_id(&id, "id").gql()?;

@@ -4,13 +4,14 @@
 use async_graphql::{ComplexObject, Context, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
-use crate::error::{Error, GqlResultExt, Result};
+use crate::error::{Error, Result};
 use crate::graphql::ids::to_id;
+use crate::graphql::loaders::{self, VersionsOfNote};
 use crate::state::AppState;
 
 /// A note with its current text (the latest version).
@@ -35,6 +36,8 @@ pub struct Note {
 
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
 pub struct NoteVersion {
+    #[graphql(skip)]
+    pub note_id: Uuid,
     pub version: i32,
     pub body: String,
     pub edited_by: String,
@@ -57,13 +60,7 @@ impl Note {
 
     /// Every version, oldest first; the last one is the current text.
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<NoteVersion>> {
-        sqlx::query_as(
-            "SELECT version, body, edited_by, edited_at FROM note_versions WHERE note_id = $1 ORDER BY version",
-        )
-        .bind(self.id)
-        .fetch_all(&ctx.data_unchecked::<AppState>().pool)
-        .await
-        .gql()
+        Ok(loaders::load(ctx, VersionsOfNote(self.id)).await?.unwrap_or_default())
     }
 }
 
@@ -74,7 +71,7 @@ pub enum Subject {
     Contact(Uuid),
 }
 
-const SELECT: &str =
+pub const SELECT: &str =
     "SELECT n.id, n.institution_id, n.contact_id, v.body, v.version, n.created_at, v.edited_at, v.edited_by
     FROM notes n
     JOIN LATERAL (SELECT * FROM note_versions WHERE note_id = n.id ORDER BY version DESC LIMIT 1) v ON true";
@@ -93,21 +90,6 @@ async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Note> {
         .fetch_optional(conn)
         .await?
         .ok_or_else(|| Error::not_found("note", "id"))
-}
-
-pub async fn list(pool: &PgPool, subject: Subject) -> Result<Vec<Note>> {
-    let (institution, contact) = match subject {
-        Subject::Institution(id) => (Some(id), None),
-        Subject::Contact(id) => (None, Some(id)),
-    };
-    Ok(sqlx::query_as(&format!(
-        "{SELECT} WHERE n.institution_id IS NOT DISTINCT FROM $1 AND n.contact_id IS NOT DISTINCT FROM $2
-         ORDER BY n.created_at, n.id"
-    ))
-    .bind(institution)
-    .bind(contact)
-    .fetch_all(pool)
-    .await?)
 }
 
 pub async fn add(state: &AppState, caller: &Caller, subject: Subject, body: &str) -> Result<Note> {
@@ -136,7 +118,8 @@ pub async fn add(state: &AppState, caller: &Caller, subject: Subject, body: &str
     Ok(note)
 }
 
-/// Adds a version; the note row is locked so that two edits get consecutive version numbers.
+/// Adds a version (unless the text is unchanged); the note row is locked so that two edits get
+/// consecutive version numbers.
 pub async fn edit(state: &AppState, caller: &Caller, id: Uuid, body: &str) -> Result<Note> {
     let body = clean_body(body)?;
     let mut tx = state.pool.begin().await?;
@@ -146,6 +129,10 @@ pub async fn edit(state: &AppState, caller: &Caller, id: Uuid, body: &str) -> Re
         .await?
         .ok_or_else(|| Error::not_found("note", "id"))?;
     let old = find(&mut tx, id).await?;
+    if old.body == body {
+        // Nothing changed: no version, no audit entry.
+        return Ok(old);
+    }
     sqlx::query("INSERT INTO note_versions (note_id, version, body, edited_by) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(old.version + 1)

@@ -1,4 +1,5 @@
-//! Batched loading of nested lists (customers → licenses → devices → sessions → resources): each
+//! Batched loading of nested lists (customers → licenses → devices → sessions → resources, and
+//! institutions → contacts → phones, e-mails, notes → versions): each
 //! level of a nested query costs one statement however many parents the page holds.
 //!
 //! The loader keeps no cache, so it is shared by all requests: loads that arrive within the same
@@ -15,6 +16,8 @@ use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
 use crate::config::SessionSettings;
+use crate::crm::notes::{Note, NoteVersion};
+use crate::crm::{Contact, ContactEmail, ContactPhone, Institution};
 use crate::customers::Customer;
 use crate::devices::Device;
 use crate::error::Error;
@@ -58,6 +61,28 @@ pub struct LiveSessionOfDevice(pub Uuid);
 /// The resources allocated to a license, by type and value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ResourcesOfLicense(pub Uuid);
+
+/// An institution by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InstitutionById(pub Uuid);
+/// An institution's contacts, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContactsOfInstitution(pub Uuid);
+/// A contact's phone numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PhonesOfContact(pub Uuid);
+/// A contact's e-mail addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EmailsOfContact(pub Uuid);
+/// The notes on an institution, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NotesOfInstitution(pub Uuid);
+/// The notes on a contact, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NotesOfContact(pub Uuid);
+/// Every version of a note, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VersionsOfNote(pub Uuid);
 
 type LoadResult<K, V> = Result<HashMap<K, V>, Arc<Error>>;
 
@@ -205,6 +230,88 @@ impl Loader<ResourcesOfLicense> for BatchLoader {
         );
         let rows: Vec<Resource> = self.rows(&sql, ids(keys, |k| k.0)).await?;
         Ok(group(keys, rows, |r| r.license_id.unwrap_or_default(), ResourcesOfLicense))
+    }
+}
+
+impl Loader<InstitutionById> for BatchLoader {
+    type Value = Institution;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[InstitutionById]) -> LoadResult<InstitutionById, Institution> {
+        let sql = format!("SELECT {} FROM institutions WHERE id = ANY($1)", crate::crm::INSTITUTION_COLUMNS);
+        let rows: Vec<Institution> = self.rows(&sql, ids(keys, |k| k.0)).await?;
+        Ok(rows.into_iter().map(|i| (InstitutionById(i.id), i)).collect())
+    }
+}
+
+impl Loader<ContactsOfInstitution> for BatchLoader {
+    type Value = Vec<Contact>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[ContactsOfInstitution]) -> LoadResult<ContactsOfInstitution, Vec<Contact>> {
+        let sql = format!(
+            "SELECT {} FROM contacts WHERE institution_id = ANY($1) ORDER BY name, id",
+            crate::crm::CONTACT_COLUMNS
+        );
+        let rows: Vec<Contact> = self.rows(&sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |c| c.institution_id, ContactsOfInstitution))
+    }
+}
+
+impl Loader<PhonesOfContact> for BatchLoader {
+    type Value = Vec<ContactPhone>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[PhonesOfContact]) -> LoadResult<PhonesOfContact, Vec<ContactPhone>> {
+        let sql =
+            "SELECT contact_id, kind, number FROM contact_phones WHERE contact_id = ANY($1) ORDER BY kind, number";
+        let rows: Vec<ContactPhone> = self.rows(sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |p| p.contact_id, PhonesOfContact))
+    }
+}
+
+impl Loader<EmailsOfContact> for BatchLoader {
+    type Value = Vec<ContactEmail>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[EmailsOfContact]) -> LoadResult<EmailsOfContact, Vec<ContactEmail>> {
+        let sql = "SELECT contact_id, kind, email FROM contact_emails WHERE contact_id = ANY($1) ORDER BY kind, email";
+        let rows: Vec<ContactEmail> = self.rows(sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |e| e.contact_id, EmailsOfContact))
+    }
+}
+
+impl Loader<NotesOfInstitution> for BatchLoader {
+    type Value = Vec<Note>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[NotesOfInstitution]) -> LoadResult<NotesOfInstitution, Vec<Note>> {
+        let sql = format!("{} WHERE n.institution_id = ANY($1) ORDER BY n.created_at, n.id", crate::crm::notes::SELECT);
+        let rows: Vec<Note> = self.rows(&sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |n| n.institution_id.unwrap_or_default(), NotesOfInstitution))
+    }
+}
+
+impl Loader<NotesOfContact> for BatchLoader {
+    type Value = Vec<Note>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[NotesOfContact]) -> LoadResult<NotesOfContact, Vec<Note>> {
+        let sql = format!("{} WHERE n.contact_id = ANY($1) ORDER BY n.created_at, n.id", crate::crm::notes::SELECT);
+        let rows: Vec<Note> = self.rows(&sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |n| n.contact_id.unwrap_or_default(), NotesOfContact))
+    }
+}
+
+impl Loader<VersionsOfNote> for BatchLoader {
+    type Value = Vec<NoteVersion>;
+    type Error = Arc<Error>;
+
+    async fn load(&self, keys: &[VersionsOfNote]) -> LoadResult<VersionsOfNote, Vec<NoteVersion>> {
+        let sql = "SELECT note_id, version, body, edited_by, edited_at FROM note_versions
+                   WHERE note_id = ANY($1) ORDER BY version";
+        let rows: Vec<NoteVersion> = self.rows(sql, ids(keys, |k| k.0)).await?;
+        Ok(group(keys, rows, |v| v.note_id, VersionsOfNote))
     }
 }
 
