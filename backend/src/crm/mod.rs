@@ -14,8 +14,8 @@ use crate::auth::{caller, Caller, Permission, Require};
 use crate::customers::{self, CreateCustomerInput, Customer};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::filter::{
-    contains_pattern, filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
-    OrderDirection, Sql, StringFilter,
+    contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
+    IdFilter, OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::loaders::{
@@ -489,13 +489,7 @@ impl Filter for InstitutionFilter {
         Ok(())
     }
 
-    fn and(&self) -> &[Self] {
-        self.and.as_deref().unwrap_or_default()
-    }
-
-    fn or(&self) -> &[Self] {
-        self.or.as_deref().unwrap_or_default()
-    }
+    nested_filters!();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]

@@ -207,6 +207,20 @@ pub trait Filter: Sized {
     fn or(&self) -> &[Self];
 }
 
+/// Inside `impl Filter for X`: [`Filter::and`] and [`Filter::or`] from X's `and` and `or` fields.
+macro_rules! nested_filters {
+    () => {
+        fn and(&self) -> &[Self] {
+            self.and.as_deref().unwrap_or_default()
+        }
+
+        fn or(&self) -> &[Self] {
+            self.or.as_deref().unwrap_or_default()
+        }
+    };
+}
+pub(crate) use nested_filters;
+
 /// Appends ` AND (<filter>)` to `sql`.
 pub fn push_filter<F: Filter>(sql: &mut Sql, filter: &F) -> Result<()> {
     sql.push(" AND ");

@@ -16,8 +16,8 @@ const MAX_DEVICES: usize = 10;
 use crate::devices::{self, Device};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::filter::{
-    contains_pattern, filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, IntFilter,
-    OrderDirection, Sql, StringFilter,
+    contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
+    IdFilter, IntFilter, OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::loaders::{self, ActiveDevicesOfLicense, CustomerById, LiveSessionsOfLicense, ResourcesOfLicense};
@@ -388,13 +388,7 @@ impl Filter for LicenseFilter {
         c.string("notes", "l.notes", &self.notes)
     }
 
-    fn and(&self) -> &[Self] {
-        self.and.as_deref().unwrap_or_default()
-    }
-
-    fn or(&self) -> &[Self] {
-        self.or.as_deref().unwrap_or_default()
-    }
+    nested_filters!();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]

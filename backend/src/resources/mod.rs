@@ -15,8 +15,8 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::filter::{
-    filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, OrderDirection, Sql,
-    StringFilter,
+    filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
+    OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{ListConnection, PageArgs};
@@ -509,13 +509,7 @@ impl Filter for ResourceFilter {
         Ok(())
     }
 
-    fn and(&self) -> &[Self] {
-        self.and.as_deref().unwrap_or_default()
-    }
-
-    fn or(&self) -> &[Self] {
-        self.or.as_deref().unwrap_or_default()
-    }
+    nested_filters!();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]

@@ -20,7 +20,8 @@ use crate::config::SessionSettings;
 use crate::devices::Device;
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::filter::{
-    filtered_page, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, OrderDirection, Sql,
+    filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
+    OrderDirection, Sql,
 };
 use crate::graphql::ids::{parse_id, to_id};
 
@@ -267,13 +268,7 @@ impl Filter for LiveSessionFilter {
         Ok(())
     }
 
-    fn and(&self) -> &[Self] {
-        self.and.as_deref().unwrap_or_default()
-    }
-
-    fn or(&self) -> &[Self] {
-        self.or.as_deref().unwrap_or_default()
-    }
+    nested_filters!();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -352,13 +347,7 @@ impl Filter for EndedSessionFilter {
         Ok(())
     }
 
-    fn and(&self) -> &[Self] {
-        self.and.as_deref().unwrap_or_default()
-    }
-
-    fn or(&self) -> &[Self] {
-        self.or.as_deref().unwrap_or_default()
-    }
+    nested_filters!();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
