@@ -3,14 +3,15 @@
 use yew::prelude::*;
 
 use crate::hooks::use_app;
+use crate::services::catalog::Page;
 use crate::services::models::PageInfo;
 
 #[derive(Properties, PartialEq)]
 pub struct PagerProps {
     pub page_info: PageInfo,
     pub total: i64,
-    pub on_previous: Callback<String>,
-    pub on_next: Callback<String>,
+    /// The page the list shows; the buttons move it.
+    pub page: UseStateHandle<Page>,
 }
 
 #[function_component]
@@ -20,12 +21,12 @@ pub fn Pager(props: &PagerProps) -> Html {
     let previous = info.start_cursor.clone().filter(|_| info.has_previous_page);
     let next = info.end_cursor.clone().filter(|_| info.has_next_page);
     let on_previous = {
-        let (callback, cursor) = (props.on_previous.clone(), previous.clone());
-        Callback::from(move |_: MouseEvent| callback.emit(cursor.clone().unwrap_or_default()))
+        let (page, cursor) = (props.page.clone(), previous.clone());
+        Callback::from(move |_: MouseEvent| page.set(Page { after: None, before: cursor.clone() }))
     };
     let on_next = {
-        let (callback, cursor) = (props.on_next.clone(), next.clone());
-        Callback::from(move |_: MouseEvent| callback.emit(cursor.clone().unwrap_or_default()))
+        let (page, cursor) = (props.page.clone(), next.clone());
+        Callback::from(move |_: MouseEvent| page.set(Page { after: cursor.clone(), before: None }))
     };
     html! {
         <div class="pager">

@@ -34,14 +34,6 @@ pub fn CrmPage() -> Html {
             page.set(Page::default());
         })
     };
-    let on_previous = {
-        let page = page.clone();
-        Callback::from(move |c: String| page.set(Page { after: None, before: Some(c) }))
-    };
-    let on_next = {
-        let page = page.clone();
-        Callback::from(move |c: String| page.set(Page { after: Some(c), before: None }))
-    };
     let open_form = {
         let creating = creating.clone();
         Callback::from(move |_: MouseEvent| creating.set(true))
@@ -104,7 +96,7 @@ pub fn CrmPage() -> Html {
                             </tbody>
                         </table>
                         </div>
-                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} {on_previous} {on_next} />
+                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={page.clone()} />
                     </>
                 },
             } }

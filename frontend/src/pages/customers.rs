@@ -30,14 +30,6 @@ pub fn CustomersPage() -> Html {
             page.set(Page::default());
         })
     };
-    let on_previous = {
-        let page = page.clone();
-        Callback::from(move |c: String| page.set(Page { after: None, before: Some(c) }))
-    };
-    let on_next = {
-        let page = page.clone();
-        Callback::from(move |c: String| page.set(Page { after: Some(c), before: None }))
-    };
     let new_customer = {
         let editing = editing.clone();
         Callback::from(move |_: MouseEvent| editing.set(Some(None)))
@@ -107,7 +99,7 @@ pub fn CustomersPage() -> Html {
                             </tbody>
                         </table>
                         </div>
-                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} {on_previous} {on_next} />
+                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={page.clone()} />
                     </>
                 },
             } }

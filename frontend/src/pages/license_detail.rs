@@ -188,8 +188,6 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
                 Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
                 Load::Loaded(connection) if connection.nodes.is_empty() => html! { <Empty message={app.t("license.no_history")} /> },
                 Load::Loaded(connection) => {
-                    let on_previous = { let page = history_page.clone(); Callback::from(move |c: String| page.set(Page { after: None, before: Some(c) })) };
-                    let on_next = { let page = history_page.clone(); Callback::from(move |c: String| page.set(Page { after: Some(c), before: None })) };
                     html! {
                         <>
                             <div class="table-wrap">
@@ -210,7 +208,7 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
                                 </tbody>
                             </table>
                             </div>
-                            <Pager page_info={connection.page_info.clone()} total={connection.total_count} {on_previous} {on_next} />
+                            <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={history_page.clone()} />
                         </>
                     }
                 }

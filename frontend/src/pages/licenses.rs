@@ -53,14 +53,6 @@ pub fn LicensesPage() -> Html {
             page.set(Page::default());
         })
     };
-    let on_previous = {
-        let page = page.clone();
-        Callback::from(move |cursor: String| page.set(Page { after: None, before: Some(cursor) }))
-    };
-    let on_next = {
-        let page = page.clone();
-        Callback::from(move |cursor: String| page.set(Page { after: Some(cursor), before: None }))
-    };
     let new_license = Callback::from(move |_: MouseEvent| navigator.push(&Route::NewLicense));
 
     html! {
@@ -116,7 +108,7 @@ pub fn LicensesPage() -> Html {
                             </tbody>
                         </table>
                         </div>
-                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} {on_previous} {on_next} />
+                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={page.clone()} />
                     </>
                 },
             } }

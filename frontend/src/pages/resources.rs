@@ -90,14 +90,6 @@ pub fn ResourcesPage() -> Html {
             draft.set(ResourceFilter { state: ResourceState::parse(&input_value(&event)), ..(*draft).clone() })
         })
     };
-    let on_previous = {
-        let page = page.clone();
-        Callback::from(move |c: String| page.set(Page { after: None, before: Some(c) }))
-    };
-    let on_next = {
-        let page = page.clone();
-        Callback::from(move |c: String| page.set(Page { after: Some(c), before: None }))
-    };
     let release = |resource: &Resource| {
         let (error, busy, reload, id) = (error.clone(), busy.clone(), reload.clone(), resource.id.clone());
         Callback::from(move |_: MouseEvent| {
@@ -223,7 +215,7 @@ pub fn ResourcesPage() -> Html {
                             </tbody>
                         </table>
                         </div>
-                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} {on_previous} {on_next} />
+                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={page.clone()} />
                     </>
                 },
             } }
@@ -231,6 +223,33 @@ pub fn ResourcesPage() -> Html {
                 <QuarantineDialog resource={resource.clone()} on_done={on_quarantined} on_cancel={on_close_quarantine} />
             }
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct TypeSelectProps {
+    id: AttrValue,
+    value: UseStateHandle<ResourceType>,
+}
+
+/// A choice of one resource type, kept in `value`.
+#[function_component]
+fn TypeSelect(props: &TypeSelectProps) -> Html {
+    let app = use_app();
+    let onchange = {
+        let value = props.value.clone();
+        Callback::from(move |event: Event| {
+            if let Some(t) = ResourceType::parse(&input_value(&event)) {
+                value.set(t);
+            }
+        })
+    };
+    html! {
+        <select id={props.id.clone()} {onchange}>
+            { for ResourceType::ALL.into_iter().map(|t| html! {
+                <option value={t.name()} selected={*props.value == t}>{ type_label(&app, t) }</option>
+            }) }
+        </select>
     }
 }
 
@@ -278,14 +297,6 @@ fn ImportForm(props: &ImportFormProps) -> Html {
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
 
-    let on_type = {
-        let resource_type = resource_type.clone();
-        Callback::from(move |event: Event| {
-            if let Some(t) = ResourceType::parse(&input_value(&event)) {
-                resource_type.set(t);
-            }
-        })
-    };
     let on_text = {
         let text = text.clone();
         Callback::from(move |event: InputEvent| text.set(input_value(&event)))
@@ -326,11 +337,7 @@ fn ImportForm(props: &ImportFormProps) -> Html {
             if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
             <div class="row align-start">
                 <Field label={app.t("pool.type")} id="import-type">
-                    <select id="import-type" onchange={on_type}>
-                        { for ResourceType::ALL.into_iter().map(|t| html! {
-                            <option value={t.name()} selected={*resource_type == t}>{ type_label(&app, t) }</option>
-                        }) }
-                    </select>
+                    <TypeSelect id="import-type" value={resource_type.clone()} />
                 </Field>
                 <div class="grow">
                     <Field label={app.t("pool.values")} id="import-values">
@@ -479,14 +486,6 @@ pub fn LicenseResources(props: &LicenseResourcesProps) -> Html {
     let outcome = use_state(|| None::<Result<Vec<String>, String>>);
     let busy = use_state(|| false);
 
-    let on_type = {
-        let resource_type = resource_type.clone();
-        Callback::from(move |event: Event| {
-            if let Some(t) = ResourceType::parse(&input_value(&event)) {
-                resource_type.set(t);
-            }
-        })
-    };
     let onsubmit = {
         let (resource_type, count, error, outcome, busy, reload) =
             (resource_type.clone(), count.clone(), error.clone(), outcome.clone(), busy.clone(), reload.clone());
@@ -545,11 +544,7 @@ pub fn LicenseResources(props: &LicenseResourcesProps) -> Html {
                 <form class="toolbar-form allocate-form" {onsubmit} novalidate=true data-testid="allocate-form">
                     <div class="row align-end">
                     <Field label={app.t("pool.type")} id="allocate-type">
-                        <select id="allocate-type" onchange={on_type}>
-                            { for ResourceType::ALL.into_iter().map(|t| html! {
-                                <option value={t.name()} selected={*resource_type == t}>{ type_label(&app, t) }</option>
-                            }) }
-                        </select>
+                        <TypeSelect id="allocate-type" value={resource_type.clone()} />
                     </Field>
                     <Field label={app.t("pool.count")} id="allocate-count" error={count_error}>
                         <input id="allocate-count" type="number" min="1" value={(*count).clone()} oninput={bind(&count)} />
