@@ -222,6 +222,14 @@ async fn the_name_search_finds_institutions_and_contacts_and_analysts_may_read_b
             {"__typename": "Contact", "name": "Jens Müller", "institution": {"name": "Stadtwerke Müller"}},
         ])
     );
+    // Many matching institutions never crowd out the contacts: the limit is per kind.
+    institution(&app, &admin, "Müller Bau").await;
+    let limited =
+        "{ searchCrm(query: \"müller\", limit: 1) { __typename ... on Institution { name } ... on Contact { name } } }";
+    assert_eq!(
+        app.gql(&analyst, limited, json!({})).await.data("searchCrm"),
+        &json!([{"__typename": "Institution", "name": "Müller Bau"}, {"__typename": "Contact", "name": "Jens Müller"}])
+    );
     let none = app.gql(&analyst, search, json!({"q": "100%"})).await;
     assert_eq!(none.data("searchCrm"), &json!([]), "wildcards in the query are literal");
 

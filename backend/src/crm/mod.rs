@@ -537,7 +537,8 @@ async fn list_institutions(
     filtered_page(pool, INSTITUTION_COLUMNS, query, order, args).await
 }
 
-/// Institutions and contacts whose name contains `query` (case-insensitive), institutions first.
+/// Institutions and contacts whose name contains `query` (case-insensitive): up to `limit` of
+/// each, so that many matching institutions never hide the contacts; institutions first.
 async fn search(pool: &PgPool, query: &str, limit: i32) -> Result<Vec<CrmSearchResult>> {
     let query = text("query", query, 1, 200)?;
     if !(1..=100).contains(&limit) {
@@ -551,12 +552,11 @@ async fn search(pool: &PgPool, query: &str, limit: i32) -> Result<Vec<CrmSearchR
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
-    let remaining = i64::from(limit) - institutions.len() as i64;
     let contacts: Vec<Contact> = sqlx::query_as(&format!(
         "SELECT {CONTACT_COLUMNS} FROM contacts WHERE name ILIKE $1 ORDER BY name, id LIMIT $2"
     ))
     .bind(&pattern)
-    .bind(remaining)
+    .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
     Ok(institutions
@@ -610,7 +610,8 @@ impl CrmQuery {
             .gql()
     }
 
-    /// Institutions and contacts whose name contains `query`, institutions first.
+    /// Institutions and contacts whose name contains `query`: up to `limit` (1–100) of each,
+    /// institutions first, each kind by name.
     #[graphql(guard = "Require(Permission::Read)")]
     async fn search_crm(
         &self,
