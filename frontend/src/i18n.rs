@@ -360,6 +360,9 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("pool.allocated_now", "Allocated:", "Zugeteilt:"),
     // CRM
     ("nav.crm", "Leads", "Interessenten"),
+    ("crm.unlink", "Unlink", "Verknüpfung lösen"),
+    ("crm.unlink_title", "Unlink the customer?", "Verknüpfung zum Kunden lösen?"),
+    ("crm.unlink_message", "The institution becomes a lead again; the customer and its licenses stay. Customer:", "Die Einrichtung wird wieder ein Interessent; der Kunde und seine Lizenzen bleiben bestehen. Kunde:"),
     ("crm.title", "Leads", "Interessenten"),
     ("crm.subtitle", "Institutions that may become customers, their contacts and notes.", "Einrichtungen, die Kunden werden könnten, mit ihren Ansprechpartnern und Notizen."),
     ("crm.search", "Institution, type or contact name", "Einrichtung, Art oder Name eines Ansprechpartners"),

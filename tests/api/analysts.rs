@@ -76,6 +76,11 @@ async fn every_mutation_is_refused_to_an_analyst_and_changes_nothing(pool: PgPoo
             json!({"id": id}),
         ),
         (
+            "unlinkInstitutionFromCustomer",
+            "mutation($id: ID!) { unlinkInstitutionFromCustomer(institutionId: $id) { id } }",
+            json!({"id": id}),
+        ),
+        (
             "convertInstitutionToCustomer",
             "mutation($id: ID!, $c: CreateCustomerInput!) { convertInstitutionToCustomer(institutionId: $id, customer: $c) { id } }",
             json!({"id": id, "c": customer}),

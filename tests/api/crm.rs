@@ -201,6 +201,21 @@ async fn converting_a_lead_creates_and_links_the_customer_in_one_transaction(poo
         "one institution per customer"
     );
     assert_eq!(count(&pool, "SELECT count(*) FROM customers").await, 2);
+
+    // A wrong link is undone; the customer stays, and the customer is free for another lead.
+    let unlink =
+        "mutation($inst: ID!) { unlinkInstitutionFromCustomer(institutionId: $inst) { customerId customer { id } } }";
+    let unlinked = app.gql(&admin, unlink, json!({"inst": other})).await;
+    assert_eq!(unlinked.data("unlinkInstitutionFromCustomer"), &json!({"customerId": null, "customer": null}));
+    assert_eq!(count(&pool, "SELECT count(*) FROM customers").await, 2);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM audit_log WHERE action = 'institution.unlinked_from_customer'").await,
+        1
+    );
+    let not_linked = app.gql(&admin, unlink, json!({"inst": other})).await;
+    assert_eq!((not_linked.error_code(), not_linked.error_field()), ("BAD_USER_INPUT", "institutionId"));
+    let relinked = app.gql(&admin, link, json!({"inst": third, "c": taken})).await;
+    assert_eq!(relinked.data("linkInstitutionToCustomer")["customerId"], taken.as_str());
 }
 
 #[sqlx::test(migrations = "../migrations")]

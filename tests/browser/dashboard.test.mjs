@@ -361,6 +361,17 @@ test('a lead gets a contact with typed phones and e-mails, versioned notes, is f
   await page.waitForSelector('[data-testid=institutions] >> text=Customer: St. Marien Klinikum', WAIT);
   await page.click('nav >> text=Customers');
   await page.waitForSelector('[data-testid=customers] >> text=it@st-marien-klinikum.de', WAIT);
+
+  // A wrong link is undone after a confirmation; the customer stays.
+  await page.click('nav >> text=Leads');
+  await page.click('[data-testid=institutions] >> a:has-text("St. Marien Klinikum")');
+  await page.click('[data-testid=linked-customer] >> button:has-text("Unlink")');
+  await page.waitForSelector('.modal >> text=the customer and its licenses stay', WAIT);
+  await page.click('.modal >> button:has-text("Unlink")');
+  await page.waitForSelector('[data-testid=linked-customer] >> text=Not a customer yet.', WAIT);
+  assert.equal(await page.locator('[data-testid=linked-customer-name]').count(), 0);
+  await page.click('nav >> text=Customers');
+  await page.waitForSelector('[data-testid=customers] >> text=it@st-marien-klinikum.de', WAIT);
 });
 
 test('resources are imported with a report per value, allocated to a license all or none, quarantined with a reason and released', async () => {

@@ -465,6 +465,32 @@ async fn link_customer(
     Ok(new)
 }
 
+/// Undoes a link: the institution is a lead again; the customer and its licenses stay as they are.
+async fn unlink_customer(state: &AppState, caller: &Caller, institution_id: Uuid) -> Result<Institution> {
+    let mut tx = state.pool.begin().await?;
+    let old = lock_institution(&mut tx, institution_id, "institutionId").await?;
+    let Some(customer_id) = old.customer_id else {
+        return Err(Error::bad_input("institutionId", "this institution is not linked to a customer"));
+    };
+    let new: Institution = sqlx::query_as(&format!(
+        "UPDATE institutions SET customer_id = NULL WHERE id = $1 RETURNING {INSTITUTION_COLUMNS}"
+    ))
+    .bind(institution_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        &caller.actor,
+        caller.ip,
+        AuditEntry::new("institution.unlinked_from_customer", "institution", institution_id)
+            .old_values(serde_json::json!({"customerId": customer_id}))
+            .new_values(serde_json::json!({"customerId": null})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(new)
+}
+
 #[derive(Debug, Default, InputObject)]
 pub struct InstitutionFilter {
     pub name: Option<StringFilter>,
@@ -718,6 +744,17 @@ impl CrmMutation {
         link_customer(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, institution_id, Some(customer_id), None)
             .await
             .gql()
+    }
+
+    /// Removes the link between an institution and its customer (the customer stays).
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn unlink_institution_from_customer(
+        &self,
+        ctx: &Context<'_>,
+        institution_id: ID,
+    ) -> async_graphql::Result<Institution> {
+        let institution_id = parse_id(&institution_id, "institutionId").gql()?;
+        unlink_customer(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, institution_id).await.gql()
     }
 
     /// Turns a lead into a customer: creates the customer and links it, in one transaction.

@@ -29,6 +29,8 @@ enum Panel {
     AddContact,
     LinkCustomer,
     Convert,
+    /// The confirmation before unlinking the customer.
+    Unlink,
 }
 
 #[function_component]
@@ -38,6 +40,8 @@ pub fn InstitutionPage(props: &InstitutionPageProps) -> Html {
         crm::institution(&id).await?.ok_or_else(|| ApiError::NotFound(String::new()))
     });
     let panel = use_state(|| None::<Panel>);
+    let unlink_error = use_state(|| None::<ApiError>);
+    let busy = use_state(|| false);
 
     let detail = match &*detail {
         Load::Loading => return html! { <section class="page"><Loading /></section> },
@@ -62,6 +66,20 @@ pub fn InstitutionPage(props: &InstitutionPageProps) -> Html {
         })
     };
     let on_saved = on_done.reform(|_: Institution| ());
+    let on_unlink = {
+        let (on_done, unlink_error, busy, id) =
+            (on_done.clone(), unlink_error.clone(), busy.clone(), institution.id.clone());
+        Callback::from(move |()| {
+            let (on_done, unlink_error, busy, id) = (on_done.clone(), unlink_error.clone(), busy.clone(), id.clone());
+            busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = crm::unlink_from_customer(&id).await;
+                busy.set(false);
+                unlink_error.set(result.err());
+                on_done.emit(());
+            });
+        })
+    };
     let lang = app.lang;
 
     html! {
@@ -94,12 +112,24 @@ pub fn InstitutionPage(props: &InstitutionPageProps) -> Html {
 
             <h2>{ app.t("crm.customer") }</h2>
             <div class="card" data-testid="linked-customer">
+                if let Some(err) = &*unlink_error { <ErrorBanner error={err.clone()} /> }
                 if let Some(customer) = &institution.customer {
-                    <div class="row wrap">
-                        <Badge tone="green" text={app.t("crm.is_customer")} />
-                        <span class="strong" data-testid="linked-customer-name">{ customer.name.clone() }</span>
-                        <span class="muted">{ customer.email.clone() }</span>
+                    <div class="row wrap between">
+                        <div class="row wrap">
+                            <Badge tone="green" text={app.t("crm.is_customer")} />
+                            <span class="strong" data-testid="linked-customer-name">{ customer.name.clone() }</span>
+                            <span class="muted">{ customer.email.clone() }</span>
+                        </div>
+                        if app.is_admin() {
+                            <button class="btn btn-danger-outline" onclick={open(Panel::Unlink)}>{ app.t("crm.unlink") }</button>
+                        }
                     </div>
+                    if *panel == Some(Panel::Unlink) {
+                        <ConfirmDialog title={app.t("crm.unlink_title")}
+                            message={format!("{} {}", app.t("crm.unlink_message"), customer.name)}
+                            confirm_label={app.t("crm.unlink")} busy={*busy}
+                            on_confirm={on_unlink.clone()} on_cancel={on_close.clone()} />
+                    }
                 } else {
                     <div class="row wrap between">
                         <span class="muted">{ app.t("crm.not_customer") }</span>

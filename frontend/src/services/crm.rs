@@ -307,6 +307,12 @@ pub async fn link_to_customer(institution_id: &str, customer_id: &str) -> Result
     gql(&query, json!({"i": institution_id, "c": customer_id}), "linkInstitutionToCustomer").await
 }
 
+/// Makes the institution a lead again; the customer stays.
+pub async fn unlink_from_customer(institution_id: &str) -> Result<Institution, ApiError> {
+    let query = format!("mutation($i: ID!) {{ unlinkInstitutionFromCustomer(institutionId: $i) {{ {INSTITUTION} }} }}");
+    gql(&query, json!({"i": institution_id}), "unlinkInstitutionFromCustomer").await
+}
+
 /// Creates a customer from the lead and links it, in one step.
 pub async fn convert_to_customer(institution_id: &str, name: &str, email: &str) -> Result<Institution, ApiError> {
     let query = format!(
