@@ -11,6 +11,7 @@ import { chromium } from 'playwright-core';
 const BASE_URL = process.env.BASE_URL;
 const API_URL = BASE_URL.replace('localhost', '127.0.0.1');
 const ADMIN = { username: process.env.ADMIN_USERNAME, password: process.env.ADMIN_PASSWORD };
+const ANALYST = { username: process.env.ANALYST_USERNAME, password: process.env.ANALYST_PASSWORD };
 const CLIENT_KEY = process.env.CLIENT_KEY;
 const SHOTS = new URL('./screenshots/', import.meta.url).pathname;
 const WAIT = { timeout: 15_000 };
@@ -440,4 +441,40 @@ test('resources are imported with a report per value, allocated to a license all
     () => document.querySelector('[data-testid=pool-DOMAIN] [data-state=AVAILABLE]')?.textContent === '1', null, WAIT);
   assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=QUARANTINED]'), '0');
   assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=ALLOCATED]'), '1');
+});
+
+// Last: it signs the admin out.
+test('an analyst reads licenses, pools and leads but is offered no change anywhere', async () => {
+  await page.click('text=Sign out');
+  await page.waitForURL('**/login', WAIT);
+  await page.fill('#username', ANALYST.username);
+  await page.fill('#password', ANALYST.password);
+  await page.click('button[type=submit]');
+  await page.waitForURL('**/live', WAIT);
+  assert.match(await page.textContent('[data-testid=signed-in-user]'), /analyst/);
+  assert.equal(await page.locator('nav >> text=Users').count(), 0);
+  assert.equal(await page.locator('nav >> text=Backups').count(), 0);
+
+  await page.click('nav >> text=Resource pools');
+  await page.waitForSelector('[data-testid=resources] tr[data-value="shop.example.com"]', WAIT);
+  assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=ALLOCATED]'), '1');
+  assert.equal(await page.locator('[data-testid=import-form]').count(), 0, 'no import');
+  const actions = await page.locator('[data-testid=resources] td.actions').allTextContents();
+  assert.ok(actions.length >= 2 && actions.every((text) => text.trim() === 'History'), `only History: ${actions}`);
+  await shot('23-analyst-resource-pools');
+
+  await page.goto(created.licenseUrl);
+  await page.waitForSelector('[data-testid=allocated-resources] tr[data-value="mail.example.org"]', WAIT);
+  assert.equal(await page.locator('[data-testid=allocate-form]').count(), 0, 'no allocation');
+  assert.equal(await page.locator('[data-testid=allocated-resources] >> text=Release').count(), 0);
+  assert.equal(await page.locator('button:has-text("Deactivate")').count(), 0);
+
+  await page.click('nav >> text=Leads');
+  await page.click('[data-testid=institutions] >> a:has-text("St. Marien Klinikum")');
+  await page.waitForSelector('[data-testid=institution-name]', WAIT);
+  assert.ok(await page.isVisible('text=Dr. Eva Weber'), 'contacts are shown');
+  for (const label of ['Edit', 'Convert to customer', 'Link to customer', '+ Add contact', 'Add note']) {
+    assert.equal(await page.locator(`button:has-text("${label}")`).count(), 0, `no "${label}" button`);
+  }
+  await shot('24-analyst-institution');
 });

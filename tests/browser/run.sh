@@ -40,6 +40,8 @@ export DATABASE_URL="$test_url" DATABASE_MAX_CONNECTIONS=8
 "$server" migrate >/dev/null
 admin_password="browser-test-$(date +%s%N)"
 printf '%s\n' "$admin_password" | "$server" admin create --username admin --role admin >/dev/null
+analyst_password="browser-analyst-$(date +%s%N)"
+printf '%s\n' "$analyst_password" | "$server" admin create --username analyst --role analyst >/dev/null
 client_key="$("$server" api-key create --name browser-test-client --scope client)"
 
 LISTEN_ADDR="127.0.0.1:$port" FRONTEND_DIR="$root/frontend/dist" CLEANUP_INTERVAL_SECS=1 \
@@ -55,7 +57,7 @@ done
 
 status=0
 (cd "$here" && BASE_URL="http://localhost:$port" ADMIN_USERNAME=admin ADMIN_PASSWORD="$admin_password" \
-    CLIENT_KEY="$client_key" node --test dashboard.test.mjs) || status=$?
+    ANALYST_USERNAME=analyst ANALYST_PASSWORD="$analyst_password" CLIENT_KEY="$client_key" node --test dashboard.test.mjs) || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- server log ($log) ---" >&2
     tail -n 50 "$log" >&2
