@@ -17,7 +17,7 @@ use crate::services::resources::{
 use crate::services::ApiError;
 use crate::state::AppContext;
 
-pub fn type_label(app: &AppContext, resource_type: ResourceType) -> &'static str {
+fn type_label(app: &AppContext, resource_type: ResourceType) -> &'static str {
     app.t(match resource_type {
         ResourceType::Domain => "pool.domain",
         ResourceType::Ipv4 => "pool.ipv4",
@@ -25,7 +25,7 @@ pub fn type_label(app: &AppContext, resource_type: ResourceType) -> &'static str
     })
 }
 
-pub fn state_badge(app: &AppContext, resource: &Resource) -> Html {
+fn state_badge(app: &AppContext, resource: &Resource) -> Html {
     let (tone, key) = match resource.state {
         ResourceState::Available => ("green", "pool.available"),
         ResourceState::Allocated => ("grey", "pool.allocated"),
