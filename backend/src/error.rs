@@ -12,6 +12,10 @@ pub enum Error {
     /// The caller sent a value that breaks a rule; `field` names the input field.
     #[error("{message}")]
     BadInput { field: String, message: String },
+    /// The caller's change was based on a version that someone else has changed since; nothing
+    /// was changed. `field` names the input that carried the stale version.
+    #[error("{message}")]
+    Conflict { field: String, message: String },
     /// The entity the caller named does not exist.
     #[error("{entity} not found")]
     NotFound { entity: &'static str, field: String },
@@ -38,6 +42,10 @@ impl Error {
         Error::BadInput { field: field.into(), message: message.into() }
     }
 
+    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Conflict { field: field.into(), message: message.into() }
+    }
+
     pub fn not_found(entity: &'static str, field: impl Into<String>) -> Self {
         Error::NotFound { entity, field: field.into() }
     }
@@ -46,6 +54,7 @@ impl Error {
         match self {
             Error::BadInput { .. } => "BAD_USER_INPUT",
             Error::NotFound { .. } => "NOT_FOUND",
+            Error::Conflict { .. } => "CONFLICT",
             Error::Unauthenticated(_) => "UNAUTHENTICATED",
             Error::Forbidden(_) | Error::TotpEnrollmentRequired => "FORBIDDEN",
             Error::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
@@ -91,7 +100,9 @@ impl ErrorExtensions for Error {
         async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
             ext.set("code", self.code());
             match self {
-                Error::BadInput { field, .. } | Error::NotFound { field, .. } => ext.set("field", field.as_str()),
+                Error::BadInput { field, .. } | Error::NotFound { field, .. } | Error::Conflict { field, .. } => {
+                    ext.set("field", field.as_str())
+                }
                 Error::TotpEnrollmentRequired => ext.set("reason", "TOTP_ENROLLMENT_REQUIRED"),
                 Error::TooManyAttempts { retry_after } => ext.set("retryAfter", retry_after.to_rfc3339()),
                 _ => {}

@@ -262,3 +262,74 @@ async fn the_name_search_finds_institutions_and_contacts_and_analysts_may_read_b
     }
     assert_eq!(crm_rows(&pool).await, before);
 }
+
+/// `(ok replies, CONFLICT replies)` among `replies` to `mutation`; anything else fails the test.
+fn outcomes(replies: &[crate::helpers::Reply], mutation: &str) -> (usize, usize) {
+    let ok = replies.iter().filter(|r| r.body["errors"].is_null() && !r.body["data"][mutation].is_null()).count();
+    let conflicts = replies.iter().filter(|r| !r.body["errors"].is_null() && r.error_code() == "CONFLICT").count();
+    assert_eq!(ok + conflicts, replies.len(), "{:?}", replies.iter().map(|r| &r.body).collect::<Vec<_>>());
+    (ok, conflicts)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn edits_based_on_a_stale_read_are_refused_and_change_nothing(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let admin = app.key(Scope::Admin).await;
+    let update = "mutation($id: ID!, $n: String!, $at: DateTime) {
+        updateInstitution(id: $id, input: {name: $n}, expectedUpdatedAt: $at) { name updatedAt } }";
+    let created =
+        app.gql(&admin, "mutation { createInstitution(input: {name: \"Lead\"}) { id updatedAt } }", json!({})).await;
+    let (id, read_at) =
+        (created.data("createInstitution")["id"].clone(), created.data("createInstitution")["updatedAt"].clone());
+
+    let first = app.gql(&admin, update, json!({"id": id, "n": "First edit", "at": read_at})).await;
+    let now_at = first.data("updateInstitution")["updatedAt"].clone();
+    assert_ne!(now_at, read_at);
+    let stale = app.gql(&admin, update, json!({"id": id, "n": "Second edit", "at": read_at})).await;
+    assert_eq!((stale.error_code(), stale.error_field()), ("CONFLICT", "expectedUpdatedAt"));
+    let name: String = sqlx::query_scalar("SELECT name FROM institutions").fetch_one(&pool).await.unwrap();
+    assert_eq!(name, "First edit", "the stale edit changed nothing");
+    assert_eq!(count(&pool, "SELECT count(*) FROM audit_log WHERE action = 'institution.updated'").await, 1);
+    // Without `expectedUpdatedAt` the last write wins, as before.
+    app.gql(&admin, update, json!({"id": id, "n": "Blind edit"})).await.data("updateInstitution");
+
+    // Two admins save at the same moment from the same read: one wins, the other is told.
+    let current = app.gql(&admin, "query($id: ID!) { institution(id: $id) { updatedAt } }", json!({"id": id})).await;
+    let at = current.data("institution")["updatedAt"].clone();
+    let (a, b) = tokio::join!(
+        app.gql(&admin, update, json!({"id": id, "n": "Admin A", "at": at})),
+        app.gql(&admin, update, json!({"id": id, "n": "Admin B", "at": at})),
+    );
+    assert_eq!(outcomes(&[a, b], "updateInstitution"), (1, 1));
+
+    let contact = app
+        .gql(
+            &admin,
+            "mutation($i: ID!) { createContact(institutionId: $i, input: {name: \"Eva\", phones: [{kind: WORK, number: \"+49 30 1234567\"}]}) { id updatedAt } }",
+            json!({"i": id}),
+        )
+        .await;
+    let (contact_id, at) =
+        (contact.data("createContact")["id"].clone(), contact.data("createContact")["updatedAt"].clone());
+    let update_contact = "mutation($id: ID!, $p: [PhoneInput!]!, $at: DateTime) {
+        updateContact(id: $id, input: {name: \"Eva\", phones: $p}, expectedUpdatedAt: $at) { id } }";
+    let (a, b) = tokio::join!(
+        app.gql(&admin, update_contact, json!({"id": contact_id, "at": at, "p": [{"kind": "WORK", "number": "+49 30 1234567"}, {"kind": "MOBILE", "number": "+49 151 23456789"}]})),
+        app.gql(&admin, update_contact, json!({"id": contact_id, "at": at, "p": [{"kind": "WORK", "number": "+49 30 1234567"}, {"kind": "FAX", "number": "+49 30 7654321"}]})),
+    );
+    assert_eq!(outcomes(&[a, b], "updateContact"), (1, 1));
+    assert_eq!(count(&pool, "SELECT count(*) FROM contact_phones").await, 2, "one of the two added numbers, not both");
+
+    let note = app.gql(&admin, ADD_NOTE, json!({"inst": id, "b": "v1"})).await;
+    let note_id = note.data("addNote")["id"].clone();
+    let edit =
+        "mutation($id: ID!, $b: String!, $v: Int) { editNote(id: $id, body: $b, expectedVersion: $v) { version } }";
+    let (a, b) = tokio::join!(
+        app.gql(&admin, edit, json!({"id": note_id, "b": "v2 by A", "v": 1})),
+        app.gql(&admin, edit, json!({"id": note_id, "b": "v2 by B", "v": 1})),
+    );
+    assert_eq!(outcomes(&[a, b], "editNote"), (1, 1));
+    let stale = app.gql(&admin, edit, json!({"id": note_id, "b": "v2 again", "v": 1})).await;
+    assert_eq!((stale.error_code(), stale.error_field()), ("CONFLICT", "expectedVersion"));
+    assert_eq!(count(&pool, "SELECT count(*) FROM note_versions").await, 2);
+}

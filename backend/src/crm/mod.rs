@@ -270,11 +270,24 @@ async fn lock_institution(conn: &mut PgConnection, id: Uuid, field: &str) -> Res
         .ok_or_else(|| Error::not_found("institution", field))
 }
 
+/// Refuses a change based on a read older than the row's last change (`expected` absent: the
+/// change applies whatever happened in between).
+fn check_unchanged(what: &str, expected: Option<DateTime<Utc>>, current: DateTime<Utc>) -> Result<()> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::conflict(
+            "expectedUpdatedAt",
+            format!("the {what} was changed by someone else at {current}; read it again and repeat the change"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 async fn save_institution(
     state: &AppState,
     caller: &Caller,
     id: Option<Uuid>,
     input: InstitutionInput,
+    expected_updated_at: Option<DateTime<Utc>>,
 ) -> Result<Institution> {
     let name = text("name", &input.name, 1, 200)?;
     let institution_type = text("institutionType", &input.institution_type, 0, 100)?;
@@ -282,7 +295,11 @@ async fn save_institution(
     let website = clean_website(&input.website)?;
     let mut tx = state.pool.begin().await?;
     let old = match id {
-        Some(id) => Some(lock_institution(&mut tx, id, "id").await?),
+        Some(id) => {
+            let old = lock_institution(&mut tx, id, "id").await?;
+            check_unchanged("institution", expected_updated_at, old.updated_at)?;
+            Some(old)
+        }
         None => None,
     };
     let new: Institution = sqlx::query_as(&format!(
@@ -353,11 +370,25 @@ async fn save_contact(
     id: Option<Uuid>,
     institution_id: Option<Uuid>,
     input: ContactInput,
+    expected_updated_at: Option<DateTime<Utc>>,
 ) -> Result<Contact> {
     let name = text("name", &input.name, 1, 200)?;
     let position = text("position", &input.position, 0, 200)?;
     let (phones, emails) = clean_details(&input)?;
     let mut tx = state.pool.begin().await?;
+    let old: Option<Contact> = match id {
+        Some(id) => {
+            let old: Contact =
+                sqlx::query_as(&format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1 FOR UPDATE"))
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| Error::not_found("contact", "id"))?;
+            check_unchanged("contact", expected_updated_at, old.updated_at)?;
+            Some(old)
+        }
+        None => None,
+    };
     let contact: Contact = match id {
         None => {
             let institution_id = institution_id.ok_or_else(|| Error::bad_input("institutionId", "required"))?;
@@ -381,7 +412,7 @@ async fn save_contact(
         .await?
         .ok_or_else(|| Error::not_found("contact", "id"))?,
     };
-    let old_details: Option<serde_json::Value> = sqlx::query_scalar(
+    let old_details: serde_json::Value = sqlx::query_scalar(
         "SELECT json_build_object(
              'phones', (SELECT coalesce(json_agg(json_build_object('kind', kind, 'number', number) ORDER BY number), '[]') FROM contact_phones WHERE contact_id = $1),
              'emails', (SELECT coalesce(json_agg(json_build_object('kind', kind, 'email', email) ORDER BY email), '[]') FROM contact_emails WHERE contact_id = $1))",
@@ -415,7 +446,9 @@ async fn save_contact(
         "emails": emails.iter().map(|(k, e)| serde_json::json!({"kind": k, "email": e})).collect::<Vec<_>>(),
     });
     let entry = match id {
-        Some(_) => AuditEntry::new("contact.updated", "contact", contact.id).old_values(old_details),
+        Some(_) => AuditEntry::new("contact.updated", "contact", contact.id).old_values(
+            serde_json::json!({"contact": old, "phones": old_details["phones"], "emails": old_details["emails"]}),
+        ),
         None => AuditEntry::new("contact.created", "contact", contact.id),
     };
     audit::record(&mut tx, &caller.actor, caller.ip, entry.new_values(new_values)).await?;
@@ -660,18 +693,22 @@ impl CrmMutation {
         ctx: &Context<'_>,
         input: InstitutionInput,
     ) -> async_graphql::Result<Institution> {
-        save_institution(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, None, input).await.gql()
+        save_institution(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, None, input, None).await.gql()
     }
 
+    /// Replaces the institution's fields. With `expectedUpdatedAt` (the `updatedAt` the change is
+    /// based on) a change made by someone else in between is refused with `CONFLICT`.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn update_institution(
         &self,
         ctx: &Context<'_>,
         id: ID,
         input: InstitutionInput,
+        expected_updated_at: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Institution> {
         let id = parse_id(&id, "id").gql()?;
-        save_institution(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, Some(id), input).await.gql()
+        let (state, caller) = (ctx.data_unchecked::<AppState>(), caller(ctx).gql()?);
+        save_institution(state, caller, Some(id), input, expected_updated_at).await.gql()
     }
 
     #[graphql(guard = "Require(Permission::Write)")]
@@ -682,16 +719,25 @@ impl CrmMutation {
         input: ContactInput,
     ) -> async_graphql::Result<Contact> {
         let institution_id = parse_id(&institution_id, "institutionId").gql()?;
-        save_contact(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, None, Some(institution_id), input)
+        save_contact(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, None, Some(institution_id), input, None)
             .await
             .gql()
     }
 
-    /// Replaces the contact's name, position, phones and e-mails.
+    /// Replaces the contact's name, position, phones and e-mails. With `expectedUpdatedAt` (the
+    /// `updatedAt` the change is based on) a change made by someone else in between is refused
+    /// with `CONFLICT`.
     #[graphql(guard = "Require(Permission::Write)")]
-    async fn update_contact(&self, ctx: &Context<'_>, id: ID, input: ContactInput) -> async_graphql::Result<Contact> {
+    async fn update_contact(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: ContactInput,
+        expected_updated_at: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<Contact> {
         let id = parse_id(&id, "id").gql()?;
-        save_contact(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, Some(id), None, input).await.gql()
+        let (state, caller) = (ctx.data_unchecked::<AppState>(), caller(ctx).gql()?);
+        save_contact(state, caller, Some(id), None, input, expected_updated_at).await.gql()
     }
 
     /// Adds a note to an institution or a contact (exactly one of the two).
@@ -724,11 +770,18 @@ impl CrmMutation {
     }
 
     /// Replaces a note's text with a new version; earlier versions stay readable. The same text
-    /// again adds no version.
+    /// again adds no version. With `expectedVersion` (the version the edit is based on) an edit
+    /// made by someone else in between is refused with `CONFLICT`.
     #[graphql(guard = "Require(Permission::Write)")]
-    async fn edit_note(&self, ctx: &Context<'_>, id: ID, body: String) -> async_graphql::Result<Note> {
+    async fn edit_note(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        body: String,
+        expected_version: Option<i32>,
+    ) -> async_graphql::Result<Note> {
         let id = parse_id(&id, "id").gql()?;
-        notes::edit(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, &body).await.gql()
+        notes::edit(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, &body, expected_version).await.gql()
     }
 
     /// Links a lead to an existing customer.

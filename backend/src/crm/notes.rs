@@ -120,7 +120,13 @@ pub async fn add(state: &AppState, caller: &Caller, subject: Subject, body: &str
 
 /// Adds a version (unless the text is unchanged); the note row is locked so that two edits get
 /// consecutive version numbers.
-pub async fn edit(state: &AppState, caller: &Caller, id: Uuid, body: &str) -> Result<Note> {
+pub async fn edit(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    body: &str,
+    expected_version: Option<i32>,
+) -> Result<Note> {
     let body = clean_body(body)?;
     let mut tx = state.pool.begin().await?;
     sqlx::query("SELECT 1 FROM notes WHERE id = $1 FOR UPDATE")
@@ -129,6 +135,15 @@ pub async fn edit(state: &AppState, caller: &Caller, id: Uuid, body: &str) -> Re
         .await?
         .ok_or_else(|| Error::not_found("note", "id"))?;
     let old = find(&mut tx, id).await?;
+    if expected_version.is_some_and(|v| v != old.version) {
+        return Err(Error::conflict(
+            "expectedVersion",
+            format!(
+                "the note is at version {} now (edited by {}); read it again and repeat the edit",
+                old.version, old.edited_by
+            ),
+        ));
+    }
     if old.body == body {
         // Nothing changed: no version, no audit entry.
         return Ok(old);
