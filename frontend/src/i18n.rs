@@ -126,6 +126,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("error.enrollment", "Please set up two-factor authentication first.", "Bitte richten Sie zuerst die Zwei-Faktor-Authentisierung ein."),
     ("error.forbidden", "Your role does not allow this.", "Ihre Rolle erlaubt diese Aktion nicht."),
     ("error.not_found", "This no longer exists. It may have been removed.", "Dieser Eintrag existiert nicht (mehr)."),
+    ("error.conflict", "Someone else changed this in the meantime, so your change was not saved. Reload the page to see the current version, then repeat your change.", "Jemand anderes hat dies inzwischen geändert, daher wurde Ihre Änderung nicht gespeichert. Laden Sie die Seite neu, um den aktuellen Stand zu sehen, und wiederholen Sie dann Ihre Änderung."),
     ("error.invalid", "Please check your input:", "Bitte Eingabe prüfen:"),
     ("error.server", "Something went wrong on the server. Please try again.", "Auf dem Server ist ein Fehler aufgetreten. Bitte erneut versuchen."),
     ("login.title", "Sign in", "Anmelden"),

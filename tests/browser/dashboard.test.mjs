@@ -100,6 +100,7 @@ test('an admin signs in with password and TOTP after enrolling 2FA, and sees who
   await shot('02-enroll-2fa');
   await page.fill('#enroll-code', await freshCode());
   await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=recovery-codes] li', WAIT);
   const codes = await page.locator('[data-testid=recovery-codes] li').allTextContents();
   assert.equal(codes.length, 10, 'ten recovery codes are shown once');
   await shot('03-recovery-codes');
@@ -399,7 +400,7 @@ test('resources are imported with a report per value, allocated to a license all
   await page.fill('#allocate-count', '3');
   await page.click('[data-testid=allocate-form] >> text=Allocate');
   assert.match(await page.textContent('[data-testid=allocation-denied]', WAIT), /2/);
-  assert.ok(await page.isVisible('text=No resources are allocated to this license.'));
+  await page.waitForSelector('[data-testid=license-resources] >> text=No resources are allocated to this license.', WAIT);
   await page.fill('#allocate-count', '2');
   await page.click('[data-testid=allocate-form] >> text=Allocate');
   await page.waitForSelector('[data-testid=allocated-resources] tr[data-value="mail.example.org"]', WAIT);
@@ -441,6 +442,36 @@ test('resources are imported with a report per value, allocated to a license all
     () => document.querySelector('[data-testid=pool-DOMAIN] [data-state=AVAILABLE]')?.textContent === '1', null, WAIT);
   assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=QUARANTINED]'), '0');
   assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=ALLOCATED]'), '1');
+});
+
+test('a contact edit based on a stale read is refused, and the other change survives', async () => {
+  await page.click('nav >> text=Leads');
+  await page.click('[data-testid=institutions] >> a:has-text("St. Marien Klinikum")');
+  const card = page.locator('[data-testid=contact]').first();
+  await card.locator('.contact-head button:has-text("Edit")').click();
+  const contactId = await card.getAttribute('data-contact-id');
+  // Meanwhile, in another tab of the same admin, the contact gets a third phone number.
+  const other = await page.evaluate(async (id) => {
+    const query = `mutation($id: ID!) { updateContact(id: $id, input: {name: "Dr. Eva Weber", position: "Head of IT",
+      phones: [{kind: MOBILE, number: "+49 151 23456789"}, {kind: FAX, number: "+49 30 12345678"}, {kind: HOME, number: "+49 30 1234567"}],
+      emails: [{kind: WORK, email: "eva.weber@st-marien-klinikum.de"}]}) { id } }`;
+    const response = await fetch('/graphql', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query, variables: { id } }),
+    });
+    return response.json();
+  }, contactId);
+  assert.equal(other.errors, undefined, JSON.stringify(other.errors));
+
+  // Saving the form, which still holds the two numbers it read, would drop the third: refused.
+  await page.fill(`#contact-position-${contactId}`, 'Head of Digital');
+  await card.locator('button:has-text("Save")').click();
+  await page.waitForSelector('[data-testid=contact] .alert-error >> text=Someone else changed this in the meantime', WAIT);
+  await shot('25-crm-edit-conflict');
+  await page.reload();
+  const reloaded = page.locator('[data-testid=contact]').first();
+  await reloaded.locator('a[href="tel:+49301234567"]').waitFor(WAIT);
+  assert.match(await reloaded.textContent(), /Head of IT/);
+  assert.doesNotMatch(await reloaded.textContent(), /Head of Digital/);
 });
 
 // Last: it signs the admin out.

@@ -36,6 +36,7 @@ pub fn ErrorBanner(props: &ErrorBannerProps) -> Html {
         ApiError::EnrollmentRequired => app.t("error.enrollment").to_owned(),
         ApiError::Forbidden(_) => app.t("error.forbidden").to_owned(),
         ApiError::NotFound(_) => app.t("error.not_found").to_owned(),
+        ApiError::Conflict(_) => app.t("error.conflict").to_owned(),
         ApiError::Invalid { message, .. } => format!("{} {message}", app.t("error.invalid")),
         ApiError::Server(message) if message.is_empty() || message == "internal server error" => {
             app.t("error.server").to_owned()

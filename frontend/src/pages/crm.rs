@@ -191,7 +191,8 @@ pub fn InstitutionForm(props: &InstitutionFormProps) -> Html {
     let onsubmit = {
         let (name, institution_type, address, website, error, busy) =
             (name.clone(), institution_type.clone(), address.clone(), website.clone(), error.clone(), busy.clone());
-        let (id, on_saved) = (props.institution.as_ref().map(|i| i.id.clone()), props.on_saved.clone());
+        let (id, on_saved) =
+            (props.institution.as_ref().map(|i| (i.id.clone(), i.updated_at.clone())), props.on_saved.clone());
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             let input = InstitutionInput {
@@ -204,7 +205,7 @@ pub fn InstitutionForm(props: &InstitutionFormProps) -> Html {
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
                 let result = match &id {
-                    Some(id) => crm::update_institution(id, &input).await,
+                    Some((id, read_at)) => crm::update_institution(id, &input, read_at).await,
                     None => crm::create_institution(&input).await,
                 };
                 busy.set(false);

@@ -472,13 +472,13 @@ fn ContactCard(props: &ContactCardProps) -> Html {
     // Every change goes through `updateContact`, which replaces name, position, phones and e-mails.
     let save = {
         let (panel, busy, error, on_change) = (panel.clone(), busy.clone(), error.clone(), props.on_change.clone());
-        let id = contact.id.clone();
+        let (id, read_at) = (contact.id.clone(), contact.updated_at.clone());
         Callback::from(move |input: ContactInput| {
-            let (panel, busy, error, on_change, id) =
-                (panel.clone(), busy.clone(), error.clone(), on_change.clone(), id.clone());
+            let (panel, busy, error, on_change, id, read_at) =
+                (panel.clone(), busy.clone(), error.clone(), on_change.clone(), id.clone(), read_at.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = crm::update_contact(&id, &input).await;
+                let result = crm::update_contact(&id, &input, &read_at).await;
                 busy.set(false);
                 match result {
                     Ok(_) => {
@@ -516,11 +516,11 @@ fn ContactCard(props: &ContactCardProps) -> Html {
                 Some(ContactPanel::RemoveEmail(email)) => input.emails.retain(|e| e != email),
                 _ => return,
             }
-            let (panel, busy, error, on_change, id) =
-                (panel.clone(), busy.clone(), error.clone(), on_change.clone(), contact.id.clone());
+            let (panel, busy, error, on_change) = (panel.clone(), busy.clone(), error.clone(), on_change.clone());
+            let (id, read_at) = (contact.id.clone(), contact.updated_at.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = crm::update_contact(&id, &input).await;
+                let result = crm::update_contact(&id, &input, &read_at).await;
                 busy.set(false);
                 panel.set(None);
                 match result {
@@ -852,6 +852,7 @@ fn NoteItem(props: &NoteItemProps) -> Html {
     let onsubmit = {
         let (editing, body, error, busy, on_change, id) =
             (editing.clone(), body.clone(), error.clone(), busy.clone(), props.on_change.clone(), note.id.clone());
+        let version = note.version;
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             let text = (*body).clone();
@@ -859,7 +860,7 @@ fn NoteItem(props: &NoteItemProps) -> Html {
                 (editing.clone(), error.clone(), busy.clone(), on_change.clone(), id.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = crm::edit_note(&id, &text).await;
+                let result = crm::edit_note(&id, &text, version).await;
                 busy.set(false);
                 match result {
                     Ok(_) => {

@@ -92,6 +92,8 @@ pub struct Institution {
     pub address: String,
     pub website: String,
     pub created_at: DateTime<Utc>,
+    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+    pub updated_at: String,
     pub customer: Option<CustomerRef>,
 }
 
@@ -117,10 +119,13 @@ pub struct ContactEmail {
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Contact {
     pub id: String,
     pub name: String,
     pub position: String,
+    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+    pub updated_at: String,
     pub phones: Vec<ContactPhone>,
     pub emails: Vec<ContactEmail>,
     pub notes: Vec<Note>,
@@ -220,11 +225,11 @@ pub enum SearchHit {
     },
 }
 
-const INSTITUTION: &str = "id name institutionType address website createdAt customer { id name email }";
+const INSTITUTION: &str = "id name institutionType address website createdAt updatedAt customer { id name email }";
 const NOTE: &str = "id body version createdAt editedAt editedBy versions { version body editedBy editedAt }";
 
 fn contact_fields() -> String {
-    format!("id name position phones {{ kind number }} emails {{ kind email }} notes {{ {NOTE} }}")
+    format!("id name position updatedAt phones {{ kind number }} emails {{ kind email }} notes {{ {NOTE} }}")
 }
 
 fn detail_fields() -> String {
@@ -259,11 +264,14 @@ pub async fn create_institution(input: &InstitutionInput) -> Result<Institution,
     gql(&query, json!({"i": input}), "createInstitution").await
 }
 
-pub async fn update_institution(id: &str, input: &InstitutionInput) -> Result<Institution, ApiError> {
+/// Saves the institution, unless someone else changed it after `read_at` (its `updatedAt` when
+/// read): then [`ApiError::Conflict`].
+pub async fn update_institution(id: &str, input: &InstitutionInput, read_at: &str) -> Result<Institution, ApiError> {
     let query = format!(
-        "mutation($id: ID!, $i: InstitutionInput!) {{ updateInstitution(id: $id, input: $i) {{ {INSTITUTION} }} }}"
+        "mutation($id: ID!, $i: InstitutionInput!, $at: DateTime) {{
+           updateInstitution(id: $id, input: $i, expectedUpdatedAt: $at) {{ {INSTITUTION} }} }}"
     );
-    gql(&query, json!({"id": id, "i": input}), "updateInstitution").await
+    gql(&query, json!({"id": id, "i": input, "at": read_at}), "updateInstitution").await
 }
 
 pub async fn create_contact(institution_id: &str, input: &ContactInput) -> Result<Contact, ApiError> {
@@ -274,13 +282,14 @@ pub async fn create_contact(institution_id: &str, input: &ContactInput) -> Resul
     gql(&query, json!({"id": institution_id, "i": input}), "createContact").await
 }
 
-/// Replaces the contact's name, position, phones and e-mails with `input`.
-pub async fn update_contact(id: &str, input: &ContactInput) -> Result<Contact, ApiError> {
+/// Replaces the contact's name, position, phones and e-mails with `input`, unless someone else
+/// changed the contact after `read_at` (its `updatedAt` when read): then [`ApiError::Conflict`].
+pub async fn update_contact(id: &str, input: &ContactInput, read_at: &str) -> Result<Contact, ApiError> {
     let query = format!(
-        "mutation($id: ID!, $i: ContactInput!) {{ updateContact(id: $id, input: $i) {{ {} }} }}",
+        "mutation($id: ID!, $i: ContactInput!, $at: DateTime) {{ updateContact(id: $id, input: $i, expectedUpdatedAt: $at) {{ {} }} }}",
         contact_fields()
     );
-    gql(&query, json!({"id": id, "i": input}), "updateContact").await
+    gql(&query, json!({"id": id, "i": input, "at": read_at}), "updateContact").await
 }
 
 pub async fn add_note(subject: &NoteSubject, body: &str) -> Result<Note, ApiError> {
@@ -294,10 +303,13 @@ pub async fn add_note(subject: &NoteSubject, body: &str) -> Result<Note, ApiErro
     gql(&query, json!({"i": institution_id, "c": contact_id, "body": body}), "addNote").await
 }
 
-/// Adds a version to the note; the earlier ones stay.
-pub async fn edit_note(id: &str, body: &str) -> Result<Note, ApiError> {
-    let query = format!("mutation($id: ID!, $body: String!) {{ editNote(id: $id, body: $body) {{ {NOTE} }} }}");
-    gql(&query, json!({"id": id, "body": body}), "editNote").await
+/// Adds a version to the note (the earlier ones stay), unless someone else edited it after the
+/// `version` this edit starts from: then [`ApiError::Conflict`].
+pub async fn edit_note(id: &str, body: &str, version: i32) -> Result<Note, ApiError> {
+    let query = format!(
+        "mutation($id: ID!, $body: String!, $v: Int) {{ editNote(id: $id, body: $body, expectedVersion: $v) {{ {NOTE} }} }}"
+    );
+    gql(&query, json!({"id": id, "body": body, "v": version}), "editNote").await
 }
 
 pub async fn link_to_customer(institution_id: &str, customer_id: &str) -> Result<Institution, ApiError> {

@@ -28,6 +28,8 @@ pub enum ApiError {
     Forbidden(String),
     /// The input broke a rule; `field` names the input field when the server said which.
     Invalid { field: Option<String>, message: String },
+    /// Someone else changed the record since it was read; nothing was saved.
+    Conflict(String),
     /// The thing asked for does not exist (any more).
     NotFound(String),
     /// Anything else the server reported.
@@ -57,6 +59,7 @@ impl ApiError {
             "FORBIDDEN" => ApiError::Forbidden(message),
             "BAD_USER_INPUT" => ApiError::Invalid { field: extensions["field"].as_str().map(str::to_owned), message },
             "NOT_FOUND" => ApiError::NotFound(message),
+            "CONFLICT" => ApiError::Conflict(message),
             _ => ApiError::Server(message),
         }
     }
