@@ -76,6 +76,22 @@ impl Error {
     }
 }
 
+/// Refuses a change based on a read older than the record's last change, with `CONFLICT` naming
+/// the `expectedUpdatedAt` argument. `expected` absent: the change applies whatever happened since.
+pub fn ensure_unchanged(
+    what: &str,
+    expected: Option<chrono::DateTime<chrono::Utc>>,
+    current: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    match expected {
+        Some(expected) if expected != current => Err(Error::conflict(
+            "expectedUpdatedAt",
+            format!("the {what} was changed by someone else at {current}; read it again and repeat the change"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Constraints whose violation is the caller's doing, with the field and message to report.
 fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
     Some(match constraint {

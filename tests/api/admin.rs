@@ -356,3 +356,47 @@ async fn a_revoked_key_stops_working_on_the_next_request(pool: PgPool) {
     assert_eq!(refused.status, 401);
     assert_eq!(refused.error_code(), "UNAUTHENTICATED");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn license_and_customer_edits_from_a_stale_read_are_refused_even_when_saved_at_once(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let admin = app.key(Scope::Admin).await;
+    let (license, _) = app.create_license(&admin, 5, 2).await;
+    let read = app
+        .gql(
+            &admin,
+            "query($id: ID!) { license(id: $id) { updatedAt customer { id updatedAt } } }",
+            json!({"id": license}),
+        )
+        .await;
+    let (license_at, customer, customer_at) = (
+        read.data("license")["updatedAt"].clone(),
+        read.data("license")["customer"]["id"].clone(),
+        read.data("license")["customer"]["updatedAt"].clone(),
+    );
+
+    let update_license = "mutation($id: ID!, $n: String!, $at: DateTime) {
+        updateLicense(id: $id, input: {notes: $n}, expectedUpdatedAt: $at) { notes } }";
+    let (a, b) = tokio::join!(
+        app.gql(&admin, update_license, json!({"id": license, "n": "from A", "at": license_at})),
+        app.gql(&admin, update_license, json!({"id": license, "n": "from B", "at": license_at})),
+    );
+    let conflicts: Vec<_> = [&a, &b].into_iter().filter(|r| !r.body["errors"].is_null()).collect();
+    assert_eq!(conflicts.len(), 1, "one of two saves from the same read wins: {} / {}", a.body, b.body);
+    assert_eq!((conflicts[0].error_code(), conflicts[0].error_field()), ("CONFLICT", "expectedUpdatedAt"));
+    let winner = if a.body["errors"].is_null() { "from A" } else { "from B" };
+    let notes: String = sqlx::query_scalar("SELECT notes FROM licenses").fetch_one(&pool).await.unwrap();
+    assert_eq!(notes, winner, "the refused save changed nothing");
+    assert_eq!(count(&pool, "SELECT count(*) FROM audit_log WHERE action = 'license.updated'").await, 1);
+
+    let update_customer = "mutation($id: ID!, $n: String!, $at: DateTime) {
+        updateCustomer(id: $id, input: {name: $n}, expectedUpdatedAt: $at) { name } }";
+    app.gql(&admin, update_customer, json!({"id": customer, "n": "Renamed", "at": customer_at}))
+        .await
+        .data("updateCustomer");
+    let stale = app.gql(&admin, update_customer, json!({"id": customer, "n": "Stale", "at": customer_at})).await;
+    assert_eq!(stale.error_code(), "CONFLICT");
+    // Without `expectedUpdatedAt` an edit applies as before.
+    let blind = app.gql(&admin, update_customer, json!({"id": customer, "n": "Blind"})).await;
+    assert_eq!(blind.data("updateCustomer")["name"], "Blind");
+}

@@ -444,7 +444,14 @@ test('resources are imported with a report per value, allocated to a license all
   assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=ALLOCATED]'), '1');
 });
 
-test('a contact edit based on a stale read is refused, and the other change survives', async () => {
+test('edits from a fresh read save; a contact edit based on a stale read is refused, and the other change survives', async () => {
+  // The license form sends the updatedAt it read; with nobody in between the edit saves.
+  await page.goto(created.licenseUrl);
+  await page.click('button:has-text("Edit")');
+  await page.fill('#notes', 'Renewal due in spring.');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('.notes >> text=Renewal due in spring.', WAIT);
+
   await page.click('nav >> text=Leads');
   await page.click('[data-testid=institutions] >> a:has-text("St. Marien Klinikum")');
   const card = page.locator('[data-testid=contact]').first();

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
 use crate::customers::{self, CreateCustomerInput, Customer};
-use crate::error::{Error, GqlResultExt, Result};
+use crate::error::{ensure_unchanged, Error, GqlResultExt, Result};
 use crate::graphql::filter::{
     contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
     IdFilter, OrderDirection, Sql, StringFilter,
@@ -270,18 +270,6 @@ async fn lock_institution(conn: &mut PgConnection, id: Uuid, field: &str) -> Res
         .ok_or_else(|| Error::not_found("institution", field))
 }
 
-/// Refuses a change based on a read older than the row's last change (`expected` absent: the
-/// change applies whatever happened in between).
-fn check_unchanged(what: &str, expected: Option<DateTime<Utc>>, current: DateTime<Utc>) -> Result<()> {
-    match expected {
-        Some(expected) if expected != current => Err(Error::conflict(
-            "expectedUpdatedAt",
-            format!("the {what} was changed by someone else at {current}; read it again and repeat the change"),
-        )),
-        _ => Ok(()),
-    }
-}
-
 async fn save_institution(
     state: &AppState,
     caller: &Caller,
@@ -297,7 +285,7 @@ async fn save_institution(
     let old = match id {
         Some(id) => {
             let old = lock_institution(&mut tx, id, "id").await?;
-            check_unchanged("institution", expected_updated_at, old.updated_at)?;
+            ensure_unchanged("institution", expected_updated_at, old.updated_at)?;
             Some(old)
         }
         None => None,
@@ -384,7 +372,7 @@ async fn save_contact(
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| Error::not_found("contact", "id"))?;
-            check_unchanged("contact", expected_updated_at, old.updated_at)?;
+            ensure_unchanged("contact", expected_updated_at, old.updated_at)?;
             Some(old)
         }
         None => None,

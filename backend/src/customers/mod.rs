@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Permission, Require};
-use crate::error::{Error, GqlResultExt, Result};
+use crate::error::{ensure_unchanged, Error, GqlResultExt, Result};
 use crate::graphql::filter::{
     contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
     IdFilter, OrderDirection, Sql, StringFilter,
@@ -126,6 +126,7 @@ pub async fn update(
     caller: &crate::auth::Caller,
     id: Uuid,
     input: UpdateCustomerInput,
+    expected_updated_at: Option<DateTime<Utc>>,
 ) -> Result<Customer> {
     let name = input.name.as_deref().map(clean_name).transpose()?;
     let email = input.email.as_deref().map(clean_email).transpose()?;
@@ -135,6 +136,7 @@ pub async fn update(
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(|| Error::not_found("customer", "id"))?;
+    ensure_unchanged("customer", expected_updated_at, old.updated_at)?;
     let new: Customer = sqlx::query_as(&format!(
         "UPDATE customers SET name = coalesce($2, name), email = coalesce($3, email), is_test = coalesce($4, is_test)
          WHERE id = $1 RETURNING {COLUMNS}"
@@ -273,15 +275,18 @@ impl CustomerMutation {
         create(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, input).await.gql()
     }
 
+    /// Changes the given fields. With `expectedUpdatedAt` (the `updatedAt` the change is based on)
+    /// a change made by someone else in between is refused with `CONFLICT`.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn update_customer(
         &self,
         ctx: &Context<'_>,
         id: ID,
         input: UpdateCustomerInput,
+        expected_updated_at: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Customer> {
         let id = parse_id(&id, "id").gql()?;
-        update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input).await.gql()
+        update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input, expected_updated_at).await.gql()
     }
 }
 

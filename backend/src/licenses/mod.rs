@@ -14,7 +14,7 @@ use crate::customers::{self, Customer};
 /// The most devices (and so live sessions) a license can have.
 const MAX_DEVICES: usize = 10;
 use crate::devices::{self, Device};
-use crate::error::{Error, GqlResultExt, Result};
+use crate::error::{ensure_unchanged, Error, GqlResultExt, Result};
 use crate::graphql::filter::{
     contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
     IdFilter, IntFilter, OrderDirection, Sql, StringFilter,
@@ -247,9 +247,16 @@ pub async fn create(state: &AppState, caller: &Caller, input: CreateLicenseInput
     Ok(license)
 }
 
-pub async fn update(state: &AppState, caller: &Caller, id: Uuid, input: UpdateLicenseInput) -> Result<License> {
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    input: UpdateLicenseInput,
+    expected_updated_at: Option<DateTime<Utc>>,
+) -> Result<License> {
     let mut tx = state.pool.begin().await?;
     let old = lock(&mut tx, id).await?;
+    ensure_unchanged("license", expected_updated_at, old.updated_at)?;
     let device_limit = input.device_limit.unwrap_or(old.device_limit);
     let concurrent = input.concurrent_sessions_limit.unwrap_or(old.concurrent_sessions_limit);
     let valid_from = input.valid_from.unwrap_or(old.valid_from);
@@ -525,16 +532,19 @@ impl LicenseMutation {
         create(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, input).await.gql()
     }
 
-    /// Changes terms. Limits cannot drop below the devices and sessions in use.
+    /// Changes terms. Limits cannot drop below the devices and sessions in use. With
+    /// `expectedUpdatedAt` (the `updatedAt` the change is based on) a change made by someone else
+    /// in between is refused with `CONFLICT`.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn update_license(
         &self,
         ctx: &Context<'_>,
         id: ID,
         input: UpdateLicenseInput,
+        expected_updated_at: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<License> {
         let id = parse_id(&id, "id").gql()?;
-        update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input).await.gql()
+        update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input, expected_updated_at).await.gql()
     }
 
     #[graphql(guard = "Require(Permission::Write)")]

@@ -126,7 +126,8 @@ fn CustomerForm(props: &CustomerFormProps) -> Html {
     let onsubmit = {
         let (name, email, is_test, error, busy) =
             (name.clone(), email.clone(), is_test.clone(), error.clone(), busy.clone());
-        let (id, on_done) = (props.customer.as_ref().map(|c| c.id.clone()), props.on_done.clone());
+        let (id, on_done) =
+            (props.customer.as_ref().map(|c| (c.id.clone(), c.updated_at.clone())), props.on_done.clone());
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             let (name, email, is_test) = ((*name).clone(), (*email).clone(), *is_test);
@@ -134,7 +135,7 @@ fn CustomerForm(props: &CustomerFormProps) -> Html {
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
                 let result = match &id {
-                    Some(id) => catalog::update_customer(id, &name, &email, is_test).await,
+                    Some((id, read_at)) => catalog::update_customer(id, read_at, &name, &email, is_test).await,
                     None => catalog::create_customer(&name, &email, is_test).await,
                 };
                 busy.set(false);

@@ -126,11 +126,12 @@ fn LicenseForm(props: &FormProps) -> Html {
                 }
                 input["customerId"] = Value::String((*customer_id).clone());
             }
-            let (error, busy, navigator, id) =
-                (error.clone(), busy.clone(), navigator.clone(), license.as_ref().map(|l| l.id.clone()));
+            let existing = license.as_ref().map(|l| (l.id.clone(), l.updated_at.clone()));
+            let (error, busy, navigator) = (error.clone(), busy.clone(), navigator.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = catalog::save_license(id.as_deref(), input).await;
+                let existing = existing.as_ref().map(|(id, at)| (id.as_str(), at.as_str()));
+                let result = catalog::save_license(existing, input).await;
                 busy.set(false);
                 match result {
                     Ok(saved) => navigator.push(&Route::License { id: saved.id }),

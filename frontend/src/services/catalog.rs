@@ -5,9 +5,9 @@ use serde_json::{json, Value};
 use super::models::{Connection, Customer, Device, EndedSession, License, LicenseRef};
 use super::{gql, ApiError};
 
-const CUSTOMER: &str = "id name email isTest createdAt";
+const CUSTOMER: &str = "id name email isTest createdAt updatedAt";
 const LICENSE: &str = "id licenseKey licenseType validFrom validUntil isActive deviceLimit concurrentSessionsLimit \
-                       notes createdAt customer { id name email }";
+                       notes createdAt updatedAt customer { id name email }";
 const DEVICE: &str = "id hardwareFingerprint deviceName deviceType firstActivatedAt lastSeenAt isActive";
 pub const LIVE_SESSION: &str = "id sessionToken licenseId startedAt lastHeartbeatAt expiresAt clientIp \
                                 device { deviceName deviceType hardwareFingerprint } \
@@ -53,11 +53,20 @@ pub async fn create_customer(name: &str, email: &str, is_test: bool) -> Result<C
     gql(&query, json!({"i": {"name": name, "email": email, "isTest": is_test}}), "createCustomer").await
 }
 
-pub async fn update_customer(id: &str, name: &str, email: &str, is_test: bool) -> Result<Customer, ApiError> {
+/// Saves the customer, unless someone else changed it after `read_at` (its `updatedAt` when read).
+pub async fn update_customer(
+    id: &str,
+    read_at: &str,
+    name: &str,
+    email: &str,
+    is_test: bool,
+) -> Result<Customer, ApiError> {
     let query = format!(
-        "mutation($id: ID!, $i: UpdateCustomerInput!) {{ updateCustomer(id: $id, input: $i) {{ {CUSTOMER} }} }}"
+        "mutation($id: ID!, $i: UpdateCustomerInput!, $at: DateTime) {{
+           updateCustomer(id: $id, input: $i, expectedUpdatedAt: $at) {{ {CUSTOMER} }} }}"
     );
-    gql(&query, json!({"id": id, "i": {"name": name, "email": email, "isTest": is_test}}), "updateCustomer").await
+    let input = json!({"name": name, "email": email, "isTest": is_test});
+    gql(&query, json!({"id": id, "i": input, "at": read_at}), "updateCustomer").await
 }
 
 /// Filters of the license list.
@@ -92,17 +101,20 @@ pub async fn license_by_key(key: &str) -> Result<Option<LicenseRef>, ApiError> {
 }
 
 /// The editable terms of a license, as the form holds them (`input` of create and update).
-pub async fn save_license(id: Option<&str>, input: Value) -> Result<License, ApiError> {
-    match id {
+/// `existing`: the license's id and its `updatedAt` when read; someone else's change since then
+/// makes the update fail with [`ApiError::Conflict`].
+pub async fn save_license(existing: Option<(&str, &str)>, input: Value) -> Result<License, ApiError> {
+    match existing {
         None => {
             let query = format!("mutation($i: CreateLicenseInput!) {{ createLicense(input: $i) {{ {LICENSE} }} }}");
             gql(&query, json!({"i": input}), "createLicense").await
         }
-        Some(id) => {
+        Some((id, read_at)) => {
             let query = format!(
-                "mutation($id: ID!, $i: UpdateLicenseInput!) {{ updateLicense(id: $id, input: $i) {{ {LICENSE} }} }}"
+                "mutation($id: ID!, $i: UpdateLicenseInput!, $at: DateTime) {{
+                   updateLicense(id: $id, input: $i, expectedUpdatedAt: $at) {{ {LICENSE} }} }}"
             );
-            gql(&query, json!({"id": id, "i": input}), "updateLicense").await
+            gql(&query, json!({"id": id, "i": input, "at": read_at}), "updateLicense").await
         }
     }
 }

@@ -73,6 +73,8 @@ pub struct Customer {
     pub email: String,
     pub is_test: bool,
     pub created_at: DateTime<Utc>,
+    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+    pub updated_at: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -108,6 +110,8 @@ pub struct License {
     pub concurrent_sessions_limit: i32,
     pub notes: String,
     pub created_at: DateTime<Utc>,
+    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+    pub updated_at: String,
     pub customer: Option<CustomerRef>,
 }
 
