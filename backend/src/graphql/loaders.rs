@@ -21,6 +21,7 @@ use crate::crm::{Contact, ContactEmail, ContactPhone, Institution};
 use crate::customers::Customer;
 use crate::devices::Device;
 use crate::error::Error;
+use crate::graphql::filter::Sql;
 use crate::licenses::License;
 use crate::resources::Resource;
 use crate::sessions::LiveSession;
@@ -95,17 +96,12 @@ impl BatchLoader {
         sqlx::query_as(sql).bind(ids).fetch_all(&self.pool).await.map_err(|e| Arc::new(Error::from(e)))
     }
 
-    /// Runs `sql` with the parents' ids as `$1` and the session timeout (seconds) as `$2`.
-    async fn live_rows<T>(&self, sql: &str, ids: Vec<Uuid>) -> Result<Vec<T>, Arc<Error>>
-    where
-        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-    {
-        sqlx::query_as(sql)
-            .bind(ids)
-            .bind(self.sessions.timeout_secs())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| Arc::new(Error::from(e)))
+    /// The live sessions whose `column` is one of `ids`, oldest first.
+    async fn live_sessions(&self, column: &'static str, ids: Vec<Uuid>) -> Result<Vec<LiveSession>, Arc<Error>> {
+        let mut sql = Sql::new("SELECT *");
+        crate::sessions::push_live_rows(&mut sql, &self.sessions);
+        sql.push(" AND ").push(column).push(" = ANY(").push_bind(ids).push(") ORDER BY started_at, id");
+        sql.build_query_as().fetch_all(&self.pool).await.map_err(|e| Arc::new(Error::from(e)))
     }
 }
 
@@ -193,17 +189,12 @@ impl Loader<ActiveDevicesOfLicense> for BatchLoader {
     }
 }
 
-const LIVE_SESSIONS: &str = "SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
-        last_heartbeat_at + make_interval(secs => $2) AS expires_at, host(client_ip) AS client_ip
-    FROM license_sessions WHERE last_heartbeat_at > now() - make_interval(secs => $2)";
-
 impl Loader<LiveSessionsOfLicense> for BatchLoader {
     type Value = Vec<LiveSession>;
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[LiveSessionsOfLicense]) -> LoadResult<LiveSessionsOfLicense, Vec<LiveSession>> {
-        let sql = format!("{LIVE_SESSIONS} AND license_id = ANY($1) ORDER BY started_at, id");
-        let rows: Vec<LiveSession> = self.live_rows(&sql, ids(keys, |k| k.0)).await?;
+        let rows = self.live_sessions("license_id", ids(keys, |k| k.0)).await?;
         Ok(group(keys, rows, |s| s.license_id, LiveSessionsOfLicense))
     }
 }
@@ -213,8 +204,7 @@ impl Loader<LiveSessionOfDevice> for BatchLoader {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[LiveSessionOfDevice]) -> LoadResult<LiveSessionOfDevice, LiveSession> {
-        let sql = format!("{LIVE_SESSIONS} AND device_id = ANY($1)");
-        let rows: Vec<LiveSession> = self.live_rows(&sql, ids(keys, |k| k.0)).await?;
+        let rows = self.live_sessions("device_id", ids(keys, |k| k.0)).await?;
         Ok(rows.into_iter().map(|s| (LiveSessionOfDevice(s.device_id), s)).collect())
     }
 }

@@ -231,8 +231,9 @@ pub async fn list_live(
 }
 
 /// Appends ` FROM (<the live rows>) s WHERE TRUE`: the still-live rows of `license_sessions` with
-/// `expires_at` and `client_ip` as text, named as [`LiveSession`]'s columns.
-fn push_live_rows(sql: &mut Sql, settings: &SessionSettings) {
+/// `expires_at` and `client_ip` as text, named as [`LiveSession`]'s columns. The one definition of
+/// a live session's row: the lists, the subscription and the batch loader all read through it.
+pub fn push_live_rows(sql: &mut Sql, settings: &SessionSettings) {
     let timeout = settings.timeout_secs();
     sql.push(
         " FROM (SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
