@@ -47,6 +47,27 @@ fn state_text(app: &AppContext, state: Option<ResourceState>) -> &'static str {
     }
 }
 
+/// A Release button's action: returns the resource to the pool, shows a failure in `error`, then
+/// runs `after` (reloading what shows the resource) either way.
+fn release_on_click(
+    resource: &Resource,
+    busy: &UseStateHandle<bool>,
+    error: &UseStateHandle<Option<ApiError>>,
+    after: Callback<()>,
+) -> Callback<MouseEvent> {
+    let (busy, error, id) = (busy.clone(), error.clone(), resource.id.clone());
+    Callback::from(move |_: MouseEvent| {
+        let (busy, error, after, id) = (busy.clone(), error.clone(), after.clone(), id.clone());
+        busy.set(true);
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = resources::release(&id).await;
+            busy.set(false);
+            error.set(result.err());
+            after.emit(());
+        });
+    })
+}
+
 #[function_component]
 pub fn ResourcesPage() -> Html {
     let app = use_app();
@@ -90,19 +111,7 @@ pub fn ResourcesPage() -> Html {
             draft.set(ResourceFilter { state: ResourceState::parse(&input_value(&event)), ..(*draft).clone() })
         })
     };
-    let release = |resource: &Resource| {
-        let (error, busy, reload, id) = (error.clone(), busy.clone(), reload.clone(), resource.id.clone());
-        Callback::from(move |_: MouseEvent| {
-            let (error, busy, reload, id) = (error.clone(), busy.clone(), reload.clone(), id.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = resources::release(&id).await;
-                busy.set(false);
-                error.set(result.err());
-                reload.emit(());
-            });
-        })
-    };
+    let release = |resource: &Resource| release_on_click(resource, &busy, &error, reload.clone());
     let on_quarantined = {
         let (quarantining, reload) = (quarantining.clone(), reload.clone());
         Callback::from(move |()| {
@@ -520,22 +529,14 @@ pub fn LicenseResources(props: &LicenseResourcesProps) -> Html {
             });
         })
     };
-    let release = |resource: &Resource| {
-        let (error, busy, reload, id) = (error.clone(), busy.clone(), reload.clone(), resource.id.clone());
-        let outcome = outcome.clone();
-        Callback::from(move |_: MouseEvent| {
-            let (error, busy, reload, id, outcome) =
-                (error.clone(), busy.clone(), reload.clone(), id.clone(), outcome.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = resources::release(&id).await;
-                busy.set(false);
-                outcome.set(None);
-                error.set(result.err());
-                reload.emit(());
-            });
+    let after_release = {
+        let (outcome, reload) = (outcome.clone(), reload.clone());
+        Callback::from(move |()| {
+            outcome.set(None);
+            reload.emit(());
         })
     };
+    let release = |resource: &Resource| release_on_click(resource, &busy, &error, after_release.clone());
     let count_error = error.as_ref().and_then(|e| e.for_field("count"));
 
     html! {
