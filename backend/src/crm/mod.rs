@@ -390,15 +390,17 @@ async fn save_contact(
             .fetch_one(&mut *tx)
             .await?
         }
-        Some(id) => sqlx::query_as(&format!(
-            "UPDATE contacts SET name = $2, position = $3 WHERE id = $1 RETURNING {CONTACT_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(&name)
-        .bind(&position)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| Error::not_found("contact", "id"))?,
+        Some(id) => {
+            sqlx::query_as(&format!(
+                "UPDATE contacts SET name = $2, position = $3 WHERE id = $1 RETURNING {CONTACT_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(&name)
+            .bind(&position)
+            // Locked above, so it exists.
+            .fetch_one(&mut *tx)
+            .await?
+        }
     };
     let old_details: serde_json::Value = sqlx::query_scalar(
         "SELECT json_build_object(
