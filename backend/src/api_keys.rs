@@ -54,6 +54,28 @@ pub fn is_well_formed(key: &str) -> bool {
         && bytes[8..].iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
+/// The one rule for a key that may be used: not revoked. `alias` names the `api_keys` row.
+pub fn usable_key_sql(alias: &str) -> String {
+    format!("{alias}.revoked_at IS NULL")
+}
+
+/// Refreshes `last_used_at` of the keys with these digests, skipping a key whose row another
+/// transaction holds (bookkeeping never waits for a lock, so it cannot deadlock with anything).
+pub async fn touch(pool: &PgPool, digests: &[Vec<u8>]) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE api_keys SET last_used_at = now()
+         WHERE id IN (SELECT k.id FROM api_keys k
+                      WHERE k.key_digest = ANY ($1) AND {}
+                        AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')
+                      ORDER BY k.id FOR UPDATE SKIP LOCKED)",
+        usable_key_sql("k")
+    ))
+    .bind(digests)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 pub fn digest(key: &str) -> Vec<u8> {
     Sha256::digest(key.as_bytes()).to_vec()
 }
@@ -126,10 +148,10 @@ pub async fn authenticate(pool: &PgPool, key: &str, ip: Option<std::net::IpAddr>
     if !is_well_formed(key) {
         return Ok(None);
     }
-    let row: Option<(Uuid, String, String)> = sqlx::query_as(
+    let row: Option<(Uuid, String, String)> = sqlx::query_as(&format!(
         "WITH found AS (
-             SELECT id, name, scope, last_used_at FROM api_keys
-             WHERE key_digest = $1 AND revoked_at IS NULL
+             SELECT k.id, k.name, k.scope, k.last_used_at FROM api_keys k
+             WHERE k.key_digest = $1 AND {}
          ), touched AS (
              UPDATE api_keys SET last_used_at = now()
              FROM found
@@ -137,7 +159,8 @@ pub async fn authenticate(pool: &PgPool, key: &str, ip: Option<std::net::IpAddr>
                AND (found.last_used_at IS NULL OR found.last_used_at < now() - interval '1 minute')
          )
          SELECT id, name, scope FROM found",
-    )
+        usable_key_sql("k")
+    ))
     .bind(digest(key))
     .fetch_optional(pool)
     .await?;

@@ -29,6 +29,9 @@ impl Database {
                 (embedded.connect_options(), Some(embedded))
             }
         };
+        // A backstop: a transaction left open by mistake is ended by the server instead of
+        // holding its row locks (and the hot path behind them) for good.
+        let options = options.options([("idle_in_transaction_session_timeout", "60s")]);
         let pool = PgPoolOptions::new()
             .max_connections(args.database_max_connections)
             .acquire_timeout(std::time::Duration::from_secs(10))

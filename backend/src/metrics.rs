@@ -48,14 +48,15 @@ struct OperationOnly {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    method: String,
-    route: String,
+    /// One of a fixed set (`method_label`): a client cannot add label values with made-up methods.
+    method: &'static str,
+    route: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabel {
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -91,6 +92,9 @@ struct Metrics {
     http_requests: Family<HttpLabels, Counter>,
     http_seconds: Family<RouteLabel, Histogram, fn() -> Histogram>,
     heartbeats: Family<OutcomeLabel, Counter>,
+    heartbeats_deferred: Counter,
+    heartbeat_batch_retries: Counter,
+    heartbeat_path_answers: Counter,
     activation_denials: Family<ReasonLabel, Counter>,
     cleanup_runs: Family<OutcomeLabel, Counter>,
     sessions_timed_out: Counter,
@@ -110,6 +114,9 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         http_requests: Family::default(),
         http_seconds: Family::new_with_constructor(latency_histogram),
         heartbeats: Family::default(),
+        heartbeats_deferred: Counter::default(),
+        heartbeat_batch_retries: Counter::default(),
+        heartbeat_path_answers: Counter::default(),
         activation_denials: Family::default(),
         cleanup_runs: Family::default(),
         sessions_timed_out: Counter::default(),
@@ -134,6 +141,21 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("http_requests", "HTTP requests by method, route and status", metrics.http_requests.clone());
     registry.register("http_request_duration_seconds", "HTTP request latency by route", metrics.http_seconds.clone());
     registry.register("heartbeats", "Heartbeats by outcome (accepted, refused)", metrics.heartbeats.clone());
+    registry.register(
+        "heartbeats_deferred",
+        "Heartbeats written in a later batch because another transaction held their session row",
+        metrics.heartbeats_deferred.clone(),
+    );
+    registry.register(
+        "heartbeat_batch_retries",
+        "Heartbeat batches written again after a serialization failure, deadlock or lost connection",
+        metrics.heartbeat_batch_retries.clone(),
+    );
+    registry.register(
+        "heartbeat_path_answers",
+        "Heartbeats answered from a compiled document, without the GraphQL executor",
+        metrics.heartbeat_path_answers.clone(),
+    );
     registry.register("activation_denials", "Activations denied, by reason", metrics.activation_denials.clone());
     registry.register("cleanup_runs", "Session cleanup runs by outcome", metrics.cleanup_runs.clone());
     registry.register(
@@ -165,6 +187,17 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
 /// A heartbeat was accepted or refused.
 pub fn heartbeat(accepted: bool) {
     METRICS.heartbeats.get_or_create(&OutcomeLabel { outcome: if accepted { "accepted" } else { "refused" } }).inc();
+}
+
+/// Heartbeats whose session row another transaction held; they go into a later batch.
+pub fn heartbeats_deferred(count: usize) {
+    METRICS.heartbeats_deferred.inc_by(u64::try_from(count).unwrap_or(u64::MAX));
+}
+
+/// A heartbeat batch failed as a whole (serialization failure, deadlock, lost connection) and
+/// is written again.
+pub fn heartbeat_batch_retried() {
+    METRICS.heartbeat_batch_retries.inc();
 }
 
 /// An activation was denied; `reason` is the GraphQL enum value's name in Rust (`DeviceLimitReached`).
@@ -250,8 +283,8 @@ async fn scrape(State(state): State<AppState>) -> Response {
 /// What the log line of an HTTP request says about one GraphQL operation it carried.
 #[derive(Debug, Clone)]
 struct OperationRecord {
-    operation: String,
-    outcome: String,
+    operation: std::borrow::Cow<'static, str>,
+    outcome: std::borrow::Cow<'static, str>,
 }
 
 tokio::task_local! {
@@ -259,11 +292,39 @@ tokio::task_local! {
     static OPERATIONS: RefCell<Vec<OperationRecord>>;
 }
 
+/// A matched route as a label without an allocation per request. The router's routes are a
+/// fixed set (a path nobody routed is `unmatched`), so each is leaked once and kept.
+fn route_label(route: &str) -> &'static str {
+    static ROUTES: LazyLock<Mutex<std::collections::HashSet<&'static str>>> = LazyLock::new(Mutex::default);
+    let mut routes = ROUTES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = routes.get(route) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
+    routes.insert(leaked);
+    leaked
+}
+
+/// The method as a metric label: the standard methods by name, anything else as `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
 /// Middleware: times the request, counts it, and logs one line for it.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| route_label(p.as_str()));
     let (response, operations) = OPERATIONS
         .scope(RefCell::new(Vec::new()), async move {
             let response = next.run(request).await;
@@ -272,17 +333,84 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         .await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    METRICS.http_requests.get_or_create(&HttpLabels { method: method.to_string(), route: route.clone(), status }).inc();
-    METRICS.http_seconds.get_or_create(&RouteLabel { route: route.clone() }).observe(elapsed.as_secs_f64());
+    METRICS.http_requests.get_or_create(&HttpLabels { method: method_label(&method), route, status }).inc();
+    METRICS.http_seconds.get_or_create(&RouteLabel { route }).observe(elapsed.as_secs_f64());
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
-    let operation = operations.iter().map(|o| o.operation.as_str()).collect::<Vec<_>>().join(",");
-    let outcome = operations.iter().map(|o| o.outcome.as_str()).collect::<Vec<_>>().join(",");
-    if matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics") {
-        tracing::debug!(target: "license_server::request", %method, route, status, latency_ms, "request");
+    let operation = operations.iter().map(|o| o.operation.as_ref()).collect::<Vec<_>>().join(",");
+    let outcome = operations.iter().map(|o| o.outcome.as_ref()).collect::<Vec<_>>().join(",");
+    // Probes and successful heartbeats are counted above; a line each would be most of the log
+    // (a fleet sends one heartbeat per device every 30 s), so they are logged at debug only.
+    let routine = matches!(route, "/healthz" | "/readyz" | "/metrics")
+        || (status == 200 && outcome == "ok" && operation == "mutation.heartbeat");
+    if routine {
+        tracing::debug!(target: "license_server::request", %method, route, status, latency_ms, operation, outcome, "request");
     } else {
         tracing::info!(target: "license_server::request", %method, route, status, latency_ms, operation, outcome, "request");
     }
     response
+}
+
+/// Counts and times one GraphQL operation and names it in its HTTP request's log line (the schema
+/// extension below reports every operation the executor runs).
+fn operation_finished(operation: String, outcome: String, elapsed: std::time::Duration) {
+    METRICS.operations.get_or_create(&OperationLabels { operation: operation.clone(), outcome: outcome.clone() }).inc();
+    METRICS
+        .operation_seconds
+        .get_or_create(&OperationOnly { operation: operation.clone() })
+        .observe(elapsed.as_secs_f64());
+    let record = OperationRecord { operation: operation.into(), outcome: outcome.into() };
+    let _ = OPERATIONS.try_with(|ops| ops.borrow_mut().push(record));
+}
+
+/// The series of a successful `mutation.heartbeat`, looked up once: the HTTP heartbeat path
+/// counts into them without hashing labels per request.
+static HEARTBEAT_OK: LazyLock<(Counter, Histogram)> = LazyLock::new(|| {
+    let operation = "mutation.heartbeat".to_owned();
+    let counter = METRICS
+        .operations
+        .get_or_create(&OperationLabels { operation: operation.clone(), outcome: "ok".into() })
+        .clone();
+    let histogram = METRICS.operation_seconds.get_or_create(&OperationOnly { operation }).clone();
+    (counter, histogram)
+});
+
+/// A heartbeat answered by the HTTP heartbeat path, which does not run the executor: counted,
+/// timed and named in the request's log line as the schema extension would. `outcome` is `ok`
+/// or the error code.
+pub fn heartbeat_operation(outcome: &str, elapsed: std::time::Duration) {
+    METRICS.heartbeat_path_answers.inc();
+    if outcome == "ok" {
+        let (counter, histogram) = &*HEARTBEAT_OK;
+        counter.inc();
+        histogram.observe(elapsed.as_secs_f64());
+        let record = || OperationRecord { operation: "mutation.heartbeat".into(), outcome: "ok".into() };
+        let _ = OPERATIONS.try_with(|ops| ops.borrow_mut().push(record()));
+    } else {
+        operation_finished("mutation.heartbeat".into(), outcome.into(), elapsed);
+    }
+}
+
+/// Runs `work` on a task of its own and waits for it. If the client goes away meanwhile, the
+/// request's future is dropped but `work` still runs to its end: a transaction is never cut off
+/// half-way (sqlx can return a connection whose `BEGIN` was cancelled to the pool with the
+/// transaction still open on the server, where the next statement would run inside it and hold
+/// its locks for good). The operations `work` reports reach the request's log line as usual.
+/// `None` when the task could not finish (the runtime is shutting down; a panic is resumed).
+pub async fn run_to_completion<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Option<T> {
+    let task = tokio::spawn(OPERATIONS.scope(RefCell::new(Vec::new()), async move {
+        let output = work.await;
+        (output, OPERATIONS.with(|ops| ops.take()))
+    }));
+    match task.await {
+        Ok((output, operations)) => {
+            let _ = OPERATIONS.try_with(|outer| outer.borrow_mut().extend(operations));
+            Some(output)
+        }
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        Err(_) => None,
+    }
 }
 
 /// The schema extension that counts and times GraphQL operations.
@@ -344,16 +472,7 @@ impl Extension for OperationMetricsExtension {
                 _ => format!("{}.multiple", fields[0].split('.').next().unwrap_or("operation")),
             }
         };
-        let outcome = outcome_of(&response);
-        METRICS
-            .operations
-            .get_or_create(&OperationLabels { operation: operation.clone(), outcome: outcome.clone() })
-            .inc();
-        METRICS
-            .operation_seconds
-            .get_or_create(&OperationOnly { operation: operation.clone() })
-            .observe(elapsed.as_secs_f64());
-        let _ = OPERATIONS.try_with(|ops| ops.borrow_mut().push(OperationRecord { operation, outcome }));
+        operation_finished(operation, outcome_of(&response), elapsed);
         response
     }
 

@@ -177,10 +177,11 @@ pub async fn deactivate(state: &AppState, caller: &Caller, id: Uuid) -> Result<D
         .ok_or_else(|| Error::not_found("device", "id"))?;
     // License first, then device, then session: the lock order activation uses too.
     crate::licenses::lock(&mut tx, license_id).await?;
-    let was_active: bool = sqlx::query_scalar("SELECT is_active FROM device_registrations WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let was_active: bool =
+        sqlx::query_scalar("SELECT is_active FROM device_registrations WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     sqlx::query("UPDATE device_registrations SET is_active = false, deactivated_at = coalesce(deactivated_at, now()) WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

@@ -196,8 +196,13 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<License>> 
 }
 
 /// Locks the license row: every change to a license's devices and sessions admission goes through here.
+///
+/// `FOR NO KEY UPDATE`, the lock an update of non-key columns takes: it serialises admissions
+/// just the same, but does not conflict with the key-share locks that inserts referencing the
+/// license take (a session filed into the history by the cleanup), so those never wait for an
+/// admission and cannot close a wait cycle with one.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<License> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1 FOR UPDATE"))
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE id = $1 FOR NO KEY UPDATE"))
         .bind(id)
         .fetch_optional(conn)
         .await?

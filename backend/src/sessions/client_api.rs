@@ -127,6 +127,33 @@ pub enum LicenseValidation {
     LicenseInvalid(LicenseInvalid),
 }
 
+/// What a heartbeat's outcome answers, counted in the metrics: the one mapping the resolver and
+/// the HTTP heartbeat path share.
+pub fn heartbeat_answer(state: &AppState, outcome: HeartbeatOutcome) -> crate::Result<HeartbeatResult> {
+    crate::metrics::heartbeat(matches!(outcome, HeartbeatOutcome::Accepted { .. }));
+    Ok(match outcome {
+        HeartbeatOutcome::Accepted { last_heartbeat_at } => HeartbeatResult::HeartbeatAccepted(HeartbeatAccepted {
+            next_deadline: last_heartbeat_at + state.sessions.session_timeout,
+            heartbeat_interval_seconds: state.sessions.interval_secs(),
+        }),
+        HeartbeatOutcome::Unauthenticated => {
+            return Err(Error::Unauthenticated("the API key is malformed, unknown or revoked".into()))
+        }
+        HeartbeatOutcome::Forbidden => {
+            return Err(Error::Forbidden("a caller with this API key's scope may not send heartbeats".into()))
+        }
+        HeartbeatOutcome::Expired | HeartbeatOutcome::NotFound => {
+            let reason = if outcome == HeartbeatOutcome::Expired {
+                SessionRefusalReason::SessionExpired
+            } else {
+                SessionRefusalReason::SessionNotFound
+            };
+            let (reason, message) = refusal(reason);
+            HeartbeatResult::HeartbeatRefused(HeartbeatRefused { reason, message })
+        }
+    })
+}
+
 fn refusal(reason: SessionRefusalReason) -> (SessionRefusalReason, String) {
     let message = match reason {
         SessionRefusalReason::SessionExpired => "the session has ended or missed its deadline; activate again",
@@ -208,28 +235,7 @@ impl ClientMutation {
         let state = ctx.data_unchecked::<AppState>();
         let caller = caller(ctx).gql()?;
         let outcome = state.heartbeats.record(session_token, caller.deferred_key.clone()).await.gql()?;
-        crate::metrics::heartbeat(matches!(outcome, HeartbeatOutcome::Accepted { .. }));
-        Ok(match outcome {
-            HeartbeatOutcome::Accepted { last_heartbeat_at } => HeartbeatResult::HeartbeatAccepted(HeartbeatAccepted {
-                next_deadline: last_heartbeat_at + state.sessions.session_timeout,
-                heartbeat_interval_seconds: state.sessions.interval_secs(),
-            }),
-            HeartbeatOutcome::Unauthenticated => {
-                return Err(Error::Unauthenticated("the API key is malformed, unknown or revoked".into())).gql()
-            }
-            HeartbeatOutcome::Forbidden => {
-                return Err(Error::Forbidden("a caller with this API key's scope may not send heartbeats".into())).gql()
-            }
-            HeartbeatOutcome::Expired | HeartbeatOutcome::NotFound => {
-                let reason = if outcome == HeartbeatOutcome::Expired {
-                    SessionRefusalReason::SessionExpired
-                } else {
-                    SessionRefusalReason::SessionNotFound
-                };
-                let (reason, message) = refusal(reason);
-                HeartbeatResult::HeartbeatRefused(HeartbeatRefused { reason, message })
-            }
-        })
+        heartbeat_answer(state, outcome).gql()
     }
 
     /// Ends the client's session (`CLIENT_ENDED`), freeing its slot at once.

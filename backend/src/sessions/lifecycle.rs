@@ -121,7 +121,7 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
 
     let mut tx = state.pool.begin().await?;
     let Some(license) = sqlx::query_as::<_, License>(&format!(
-        "SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1 FOR UPDATE"
+        "SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1 FOR NO KEY UPDATE"
     ))
     .bind(key.as_str())
     .fetch_optional(&mut *tx)

@@ -6,7 +6,10 @@
 //! request's `Accept` (`application/graphql-response+json` unless only `application/json` is
 //! acceptable; 406 when neither is).
 
+mod heartbeat;
+
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
@@ -42,6 +45,8 @@ struct HttpState {
     app: AppState,
     schema: AppSchema,
     max_body_bytes: usize,
+    /// Compiled heartbeat documents (the heartbeat path).
+    heartbeat_plans: Arc<heartbeat::PlanCache>,
 }
 
 /// The whole HTTP surface; serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
@@ -51,7 +56,12 @@ pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize) -> Router
         .route("/graphiql", get(graphiql))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(HttpState { app: app.clone(), schema: schema.clone(), max_body_bytes })
+        .with_state(HttpState {
+            app: app.clone(),
+            schema: schema.clone(),
+            max_body_bytes,
+            heartbeat_plans: Arc::default(),
+        })
         .merge(crate::live::ws::router(app, schema))
 }
 
@@ -319,9 +329,12 @@ fn finish(mut response: GqlResponse) -> (bool, serde_json::Value) {
     (request_error, body)
 }
 
+fn respond_text(media: MediaType, status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()))], body).into_response()
+}
+
 fn respond(media: MediaType, status: StatusCode, body: serde_json::Value, headers: HeaderMap) -> Response {
-    let mut response =
-        (status, [(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()))], body.to_string()).into_response();
+    let mut response = respond_text(media, status, body.to_string());
     for (name, value) in &headers {
         response.headers_mut().append(name, value.clone());
     }
@@ -367,6 +380,9 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
     }
 }
 
+/// `POST /graphql`. Reading and checking the request, and the heartbeat path (whose write
+/// belongs to the heartbeat writer, not to this request), happen here; everything else runs to
+/// completion whether or not the client waits for the answer.
 async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Request) -> Response {
     let Some(media) = MediaType::negotiate(request.headers()) else {
         return not_acceptable();
@@ -383,7 +399,6 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
     }
     let peer = peer_ip(request.extensions());
     let (parts, body) = request.into_parts();
-    let meta = request_meta(&state, &parts.headers, peer);
     let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -395,6 +410,26 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
             )
         }
     };
+    if let Some(response) = heartbeat::answer(&state.app, &state.heartbeat_plans, &parts.headers, &bytes, media).await {
+        return response;
+    }
+    crate::metrics::run_to_completion(serve_post(state, parts.headers, peer, bytes, media))
+        .await
+        .unwrap_or_else(shutting_down)
+}
+
+fn shutting_down() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down").into_response()
+}
+
+async fn serve_post(
+    state: HttpState,
+    headers: HeaderMap,
+    peer: Option<IpAddr>,
+    bytes: axum::body::Bytes,
+    media: MediaType,
+) -> Response {
+    let meta = request_meta(&state, &headers, peer);
     let mut batch: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(batch) => batch,
         Err(_) => {
@@ -406,7 +441,7 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
             )
         }
     };
-    let caller = match deferred_key(&parts.headers, &mut batch) {
+    let caller = match deferred_key(&headers, &mut batch) {
         Some(digest) => Some(Caller {
             actor: Actor { kind: ActorKind::ApiKey, id: None, name: "API key (checked with the heartbeat)".into() },
             scope: Scope::Client,
@@ -414,12 +449,12 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
             session: None,
             deferred_key: Some(digest),
         }),
-        None => match authenticate(&state, &parts.headers, &meta, media).await {
+        None => match authenticate(&state, &headers, &meta, media).await {
             Ok(caller) => caller,
             Err(response) => return response,
         },
     };
-    let incoming = Incoming { state: &state, media, caller, meta, headers: &parts.headers };
+    let incoming = Incoming { state: &state, media, caller, meta, headers: &headers };
     match batch {
         BatchRequest::Single(request) => {
             let (status, body, headers) = execute_one(&incoming, request).await;
@@ -455,8 +490,17 @@ struct GetParams {
 }
 
 /// GET runs queries only: a mutation here is 405, so no link or image tag can change anything.
+/// Run to completion whether or not the client waits for the answer.
 async fn graphql_get(
     State(state): State<HttpState>,
+    params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
+    request: axum::extract::Request,
+) -> Response {
+    crate::metrics::run_to_completion(serve_get(state, params, request)).await.unwrap_or_else(shutting_down)
+}
+
+async fn serve_get(
+    state: HttpState,
     params: Result<Query<GetParams>, axum::extract::rejection::QueryRejection>,
     request: axum::extract::Request,
 ) -> Response {

@@ -1,0 +1,372 @@
+//! The heartbeat path: the one request every installed client sends every 30 seconds, answered
+//! without parsing, validating and executing the same document again each time.
+//!
+//! A heartbeat document is compiled once into a plan (which response key, where the token comes
+//! from, which fields of `HeartbeatAccepted` / `HeartbeatRefused` to answer, in order) and cached
+//! by its text. A request whose document has a plan, sent with a well-formed API key, is answered
+//! from the plan: the token goes to the group-commit writer (which checks the key in the same
+//! statement), and the answer is built from the same [`heartbeat_answer`] the resolver uses and
+//! serialised by the same code as every other response. Documents the compiler does not fully
+//! understand — fragments spread by name, directives, nested fragments, repeated response keys,
+//! anything but one `heartbeat` field — get no plan and take the general path, as does every
+//! request whose variables do not fit the plan, so a client always gets exactly the answer the
+//! schema defines. `tests/api/http.rs` holds both paths to that, document by document.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
+
+use async_graphql::parser::types::{
+    BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet, Type,
+};
+use async_graphql::parser::{parse_query, Pos, Positioned};
+use async_graphql::{ErrorExtensions, Name, PathSegment, ScalarType, Value};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{finish, respond, respond_text, MediaType};
+use crate::api_keys;
+use crate::error::Error;
+use crate::sessions::client_api::{heartbeat_answer, HeartbeatAccepted, HeartbeatResult};
+use crate::sessions::heartbeat::HeartbeatOutcome;
+use crate::state::AppState;
+
+/// Documents whose compilation is remembered. Past this the cache starts afresh, so documents
+/// made up by a caller cost a compilation each but never memory without bound.
+const CACHE_CAPACITY: usize = 256;
+/// Longest document considered; real heartbeat documents are a few hundred bytes.
+const MAX_DOCUMENT_LEN: usize = 2048;
+
+/// Compiled heartbeat documents by their text (`None`: not one this path answers).
+#[derive(Default)]
+pub struct PlanCache(RwLock<HashMap<Box<str>, Option<Arc<Plan>>>>);
+
+impl PlanCache {
+    fn plan(&self, document: &str) -> Option<Arc<Plan>> {
+        if document.len() > MAX_DOCUMENT_LEN || !document.contains("heartbeat") {
+            return None;
+        }
+        if let Some(known) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(document) {
+            return known.clone();
+        }
+        let plan = Plan::compile(document).map(Arc::new);
+        let mut cache = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(document.into(), plan.clone());
+        plan
+    }
+}
+
+/// One field of the answer, as the document selects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaf {
+    Typename,
+    NextDeadline,
+    HeartbeatIntervalSeconds,
+    Reason,
+    Message,
+}
+
+#[derive(Debug)]
+enum TokenSource {
+    Variable(Name),
+    Literal(Uuid),
+}
+
+/// How to answer one heartbeat document.
+#[derive(Debug)]
+pub struct Plan {
+    operation_name: Option<String>,
+    /// The root field's response key (its alias, or `heartbeat`) and position.
+    key: Name,
+    pos: Pos,
+    token: TokenSource,
+    /// The fields answered for each result type, in the order the document selects them.
+    accepted: Vec<(Name, Leaf)>,
+    refused: Vec<(Name, Leaf)>,
+    /// The accepted answer rendered once around a placeholder for `nextDeadline`, which is all
+    /// that changes from one heartbeat to the next (the interval is fixed for the process).
+    accepted_body: OnceLock<AcceptedBody>,
+}
+
+/// An accepted answer's body: `before`, the deadline as a JSON string if selected, `after`.
+struct AcceptedBody {
+    before: String,
+    after: Option<String>,
+}
+
+impl std::fmt::Debug for AcceptedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptedBody").finish_non_exhaustive()
+    }
+}
+
+/// Stands for the deadline while the accepted answer is rendered; no other value of the answer
+/// (type names, an interval) can contain it.
+const DEADLINE_PLACEHOLDER: &str = "@@nextDeadline@@";
+
+impl Plan {
+    /// A plan for `document` when it is one `heartbeat` mutation this path answers exactly as
+    /// the executor would; `None` sends it down the general path.
+    fn compile(document: &str) -> Option<Plan> {
+        let document: ExecutableDocument = parse_query(document).ok()?;
+        if !document.fragments.is_empty() {
+            return None;
+        }
+        let (operation_name, operation) = match &document.operations {
+            DocumentOperations::Single(operation) => (None, operation),
+            DocumentOperations::Multiple(operations) if operations.len() == 1 => {
+                let (name, operation) = operations.iter().next()?;
+                (Some(name.to_string()), operation)
+            }
+            DocumentOperations::Multiple(_) => return None,
+        };
+        let operation = &operation.node;
+        if operation.ty != OperationType::Mutation || !operation.directives.is_empty() {
+            return None;
+        }
+        let root = only_field(&operation.selection_set.node)?;
+        let field = &root.node;
+        if field.name.node != "heartbeat" || !field.directives.is_empty() || field.arguments.len() != 1 {
+            return None;
+        }
+        let (argument, value) = &field.arguments[0];
+        if argument.node != "sessionToken" {
+            return None;
+        }
+        let token = match (&value.node, operation.variable_definitions.as_slice()) {
+            (async_graphql_value::Value::String(literal), []) => TokenSource::Literal(Uuid::parse_str(literal).ok()?),
+            (async_graphql_value::Value::Variable(name), [definition]) => {
+                let definition = &definition.node;
+                let uuid_non_null =
+                    definition.var_type.node == Type { base: BaseType::Named(Name::new("UUID")), nullable: false };
+                if definition.name.node != *name
+                    || !uuid_non_null
+                    || definition.default_value.is_some()
+                    || !definition.directives.is_empty()
+                {
+                    return None;
+                }
+                TokenSource::Variable(name.clone())
+            }
+            _ => return None,
+        };
+        let (accepted, refused) = branches(&field.selection_set.node)?;
+        Some(Plan {
+            operation_name,
+            key: field.response_key().node.clone(),
+            pos: root.pos,
+            token,
+            accepted,
+            refused,
+            accepted_body: OnceLock::new(),
+        })
+    }
+
+    fn token(&self, variables: Option<&serde_json::Map<String, serde_json::Value>>) -> Option<Uuid> {
+        match &self.token {
+            TokenSource::Literal(token) => variables.is_none_or(|v| v.is_empty()).then_some(*token),
+            TokenSource::Variable(name) => {
+                let variables = variables?;
+                if variables.len() != 1 {
+                    return None;
+                }
+                Uuid::parse_str(variables.get(name.as_str())?.as_str()?).ok()
+            }
+        }
+    }
+
+    /// The body of an accepted answer, rendered by the same code as every response: once, with
+    /// a placeholder for the deadline, then by splicing in each heartbeat's deadline.
+    fn accepted_body(&self, accepted: &HeartbeatAccepted) -> String {
+        let template = self.accepted_body.get_or_init(|| {
+            let sample = HeartbeatResult::HeartbeatAccepted(HeartbeatAccepted {
+                next_deadline: accepted.next_deadline,
+                heartbeat_interval_seconds: accepted.heartbeat_interval_seconds,
+            });
+            let data = self.data(&sample, |_| Value::String(DEADLINE_PLACEHOLDER.into()));
+            let rendered = finish(async_graphql::Response::new(data)).1.to_string();
+            match rendered.split_once(&format!("\"{DEADLINE_PLACEHOLDER}\"")) {
+                Some((before, after)) => AcceptedBody { before: before.to_owned(), after: Some(after.to_owned()) },
+                None => AcceptedBody { before: rendered, after: None },
+            }
+        });
+        let Some(after) = &template.after else { return template.before.clone() };
+        let deadline = match <DateTime<Utc> as ScalarType>::to_value(&accepted.next_deadline) {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
+        let deadline = serde_json::Value::String(deadline).to_string();
+        let mut body = String::with_capacity(template.before.len() + deadline.len() + after.len());
+        body.push_str(&template.before);
+        body.push_str(&deadline);
+        body.push_str(after);
+        body
+    }
+
+    /// The answer's `data` for `result`; `deadline` renders `nextDeadline`.
+    fn data(&self, result: &HeartbeatResult, deadline: impl Fn(&DateTime<Utc>) -> Value) -> Value {
+        let mut fields = async_graphql::indexmap::IndexMap::new();
+        match result {
+            HeartbeatResult::HeartbeatAccepted(accepted) => {
+                for (key, leaf) in &self.accepted {
+                    let value = match leaf {
+                        Leaf::Typename => Value::String("HeartbeatAccepted".into()),
+                        Leaf::NextDeadline => deadline(&accepted.next_deadline),
+                        Leaf::HeartbeatIntervalSeconds => Value::from(accepted.heartbeat_interval_seconds),
+                        Leaf::Reason | Leaf::Message => continue,
+                    };
+                    fields.insert(key.clone(), value);
+                }
+            }
+            HeartbeatResult::HeartbeatRefused(refused) => {
+                for (key, leaf) in &self.refused {
+                    let value = match leaf {
+                        Leaf::Typename => Value::String("HeartbeatRefused".into()),
+                        Leaf::Reason => async_graphql::resolver_utils::enum_value(refused.reason),
+                        Leaf::Message => Value::String(refused.message.clone()),
+                        Leaf::NextDeadline | Leaf::HeartbeatIntervalSeconds => continue,
+                    };
+                    fields.insert(key.clone(), value);
+                }
+            }
+        }
+        let mut data = async_graphql::indexmap::IndexMap::new();
+        data.insert(self.key.clone(), Value::Object(fields));
+        Value::Object(data)
+    }
+}
+
+fn only_field(set: &SelectionSet) -> Option<&Positioned<async_graphql::parser::types::Field>> {
+    match set.items.as_slice() {
+        [Positioned { node: Selection::Field(field), .. }] => Some(field),
+        _ => None,
+    }
+}
+
+/// The leaves selected for each member of `HeartbeatResult`: `__typename` and inline fragments
+/// on a member (or on the union, or without a type condition) holding that member's scalar
+/// fields. Response keys must be unique across the whole selection, so no merging is needed.
+#[allow(clippy::type_complexity)]
+fn branches(set: &SelectionSet) -> Option<(Vec<(Name, Leaf)>, Vec<(Name, Leaf)>)> {
+    let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    let mut keys = Vec::new();
+    let mut leaf_of = |field: &async_graphql::parser::types::Field, on: &str| -> Option<(Name, Leaf)> {
+        if !field.arguments.is_empty() || !field.directives.is_empty() || !field.selection_set.node.items.is_empty() {
+            return None;
+        }
+        let leaf = match (on, field.name.node.as_str()) {
+            (_, "__typename") => Leaf::Typename,
+            ("HeartbeatAccepted", "nextDeadline") => Leaf::NextDeadline,
+            ("HeartbeatAccepted", "heartbeatIntervalSeconds") => Leaf::HeartbeatIntervalSeconds,
+            ("HeartbeatRefused", "reason") => Leaf::Reason,
+            ("HeartbeatRefused", "message") => Leaf::Message,
+            _ => return None,
+        };
+        let key = field.response_key().node.clone();
+        if keys.contains(&key) {
+            return None;
+        }
+        keys.push(key.clone());
+        Some((key, leaf))
+    };
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => {
+                let (key, leaf) = leaf_of(&field.node, "HeartbeatResult")?;
+                accepted.push((key.clone(), leaf));
+                refused.push((key, leaf));
+            }
+            Selection::InlineFragment(fragment) => {
+                let fragment = &fragment.node;
+                if !fragment.directives.is_empty() {
+                    return None;
+                }
+                let on = fragment.type_condition.as_ref().map_or("HeartbeatResult", |c| c.node.on.node.as_str());
+                for inner in &fragment.selection_set.node.items {
+                    let Selection::Field(field) = &inner.node else { return None };
+                    let selected = leaf_of(&field.node, on)?;
+                    match on {
+                        "HeartbeatAccepted" => accepted.push(selected),
+                        "HeartbeatRefused" => refused.push(selected),
+                        "HeartbeatResult" => {
+                            accepted.push(selected.clone());
+                            refused.push(selected);
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            Selection::FragmentSpread(_) => return None,
+        }
+    }
+    (!set.items.is_empty()).then_some((accepted, refused))
+}
+
+/// The JSON request body, read only as far as this path needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    #[serde(borrow)]
+    query: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    operation_name: Option<String>,
+    #[serde(default)]
+    variables: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    extensions: Option<serde_json::Value>,
+}
+
+/// Answers `body` when it is a heartbeat this path has a plan for, sent with a well-formed API
+/// key; `None` leaves the request to the general path (nothing has been done then).
+pub(super) async fn answer(
+    state: &AppState,
+    plans: &PlanCache,
+    headers: &HeaderMap,
+    body: &[u8],
+    media: MediaType,
+) -> Option<Response> {
+    let started = Instant::now();
+    let key = headers.get("x-api-key")?.to_str().ok()?.trim();
+    if !api_keys::is_well_formed(key) {
+        return None;
+    }
+    let body: Body = serde_json::from_slice(body).ok()?;
+    if body.extensions.is_some() {
+        return None;
+    }
+    let plan = plans.plan(&body.query)?;
+    if body.operation_name.is_some() && body.operation_name != plan.operation_name {
+        return None;
+    }
+    let token = plan.token(body.variables.as_ref())?;
+    let response = match state.heartbeats.record(token, Some(api_keys::digest(key))).await {
+        // Nothing was written: the general path checks the key again and answers the error.
+        Ok(HeartbeatOutcome::Unauthenticated | HeartbeatOutcome::Forbidden) => return None,
+        Ok(outcome) => match heartbeat_answer(state, outcome) {
+            Ok(HeartbeatResult::HeartbeatAccepted(accepted)) => {
+                let body = plan.accepted_body(&accepted);
+                crate::metrics::heartbeat_operation("ok", started.elapsed());
+                return Some(respond_text(media, StatusCode::OK, body));
+            }
+            Ok(refused) => async_graphql::Response::new(plan.data(&refused, ScalarType::to_value)),
+            Err(err) => error_response(&plan, err),
+        },
+        Err(err) => error_response(&plan, err),
+    };
+    let outcome = response.errors.first().map_or("ok", |_| "INTERNAL_SERVER_ERROR");
+    crate::metrics::heartbeat_operation(outcome, started.elapsed());
+    let (_, body) = finish(response);
+    Some(respond(media, StatusCode::OK, body, HeaderMap::new()))
+}
+
+/// The root field failed: `data` is null (the field is non-null), the error carries its path.
+fn error_response(plan: &Plan, err: Error) -> async_graphql::Response {
+    let error = err.extend().into_server_error(plan.pos).with_path(vec![PathSegment::Field(plan.key.to_string())]);
+    async_graphql::Response::from_errors(vec![error])
+}
