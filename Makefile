@@ -21,10 +21,12 @@ test:
 	scripts/with-postgres.sh $(CARGO) test
 	scripts/with-postgres.sh tests/browser/run.sh
 
-## The heartbeat benchmark: GraphQL heartbeats per second against pgbench on the same SQL.
+## The heartbeat benchmark: the release server as `make run` starts it, driven by wrk over real
+## sockets (activation rush, then heartbeats from thousands of sessions), against pgbench on the
+## same database; then 100,000 live sessions for the memory figure.
 bench:
-	@scripts/setup.sh test
-	scripts/with-postgres.sh $(CARGO) bench -p license-server --bench heartbeats
+	@scripts/setup.sh bench
+	$(CARGO) bench -p license-server --bench heartbeats
 
 ## Typical analyst queries over a seeded data set (millions of heartbeats), with their query plans.
 bench-analytics:

@@ -2,6 +2,7 @@
 # Installs what `make run` / `make test` need on a fresh Debian machine, and only what is missing.
 #   scripts/setup.sh run    the toolchain, and PostgreSQL's server binaries for the embedded default
 #   scripts/setup.sh test   the above, plus rustfmt and clippy, Chromium and Node.js for the browser tests
+#   scripts/setup.sh bench  the above for `run`, plus wrk (the load generator) and pgbench
 # Both add the wasm32 target for the dashboard (scripts/build-frontend.sh installs wasm-bindgen's CLI).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,8 +14,12 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-if [ -z "${DATABASE_URL:-}" ] || [ "$purpose" = test ]; then
+if [ -z "${DATABASE_URL:-}" ] || [ "$purpose" != run ]; then
+    # The server binaries, which Debian ships with pgbench.
     ensure_postgres_binaries
+fi
+if [ "$purpose" = bench ] && ! command -v wrk >/dev/null; then
+    apt_install wrk
 fi
 if ! command -v psql >/dev/null; then
     apt_install postgresql-client
