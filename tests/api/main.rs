@@ -12,6 +12,7 @@ mod crm;
 mod dashboard;
 mod embedded;
 mod helpers;
+mod hot_path;
 mod http;
 mod identity;
 mod lifecycle;
