@@ -245,12 +245,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn scrape(State(state): State<AppState>) -> Response {
-    let live: Result<i64, sqlx::Error> = sqlx::query_scalar(
-        "SELECT count(*) FROM license_sessions WHERE last_heartbeat_at > now() - make_interval(secs => $1)",
-    )
-    .bind(state.sessions.timeout_secs())
-    .fetch_one(&state.pool)
-    .await;
+    let live: Result<i64, sqlx::Error> =
+        sqlx::query_scalar("SELECT count(*) FROM license_sessions WHERE session_is_live(last_heartbeat_at, $1)")
+            .bind(state.sessions.timeout_secs())
+            .fetch_one(&state.pool)
+            .await;
     match live {
         Ok(live) => {
             METRICS.live_sessions.set(live);

@@ -169,7 +169,7 @@ pub async fn license_usage(
         "SELECT l.id AS license_id, l.license_key, l.device_limit, l.concurrent_sessions_limit,
                 (SELECT count(*) FROM device_registrations d WHERE d.license_id = l.id AND d.is_active) AS active_devices,
                 (SELECT count(*) FROM license_sessions s
-                  WHERE s.license_id = l.id AND s.last_heartbeat_at > now() - make_interval(secs => $2)) AS live_sessions
+                  WHERE s.license_id = l.id AND session_is_live(s.last_heartbeat_at, $2)) AS live_sessions
          FROM licenses l
          WHERE $1::uuid IS NULL OR l.id = $1
          ORDER BY live_sessions DESC, active_devices DESC, l.created_at, l.id
@@ -267,7 +267,7 @@ pub async fn peak_concurrency(
              SELECT license_id, started_at AS s, ended_at AS e FROM session_history
              WHERE started_at < $2 AND ended_at > $1 AND ($3::uuid IS NULL OR license_id = $3)
              UNION ALL
-             SELECT license_id, started_at, least(now(), last_heartbeat_at + make_interval(secs => $4))
+             SELECT license_id, started_at, least(now(), session_deadline(last_heartbeat_at, $4))
              FROM license_sessions WHERE started_at < $2 AND ($3::uuid IS NULL OR license_id = $3)),
          clipped AS (
              SELECT license_id, greatest(s, $1) AS s, least(e, $2) AS e FROM intervals),

@@ -277,7 +277,7 @@ pub async fn update(
     let (active_devices, live_sessions): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM device_registrations WHERE license_id = $1 AND is_active),
                 (SELECT count(*) FROM license_sessions
-                  WHERE license_id = $1 AND last_heartbeat_at > now() - make_interval(secs => $2))",
+                  WHERE license_id = $1 AND session_is_live(last_heartbeat_at, $2))",
     )
     .bind(id)
     .bind(state.sessions.timeout_secs())

@@ -23,7 +23,7 @@ pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -
         let ended: i64 = sqlx::query_scalar(&format!(
             "WITH expired AS (
                  SELECT id FROM license_sessions
-                 WHERE last_heartbeat_at <= now() - make_interval(secs => $1)
+                 WHERE NOT session_is_live(last_heartbeat_at, $1)
                  ORDER BY last_heartbeat_at
                  LIMIT $2
                  FOR UPDATE SKIP LOCKED),
@@ -32,7 +32,7 @@ pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -
                  INSERT INTO session_history
                      (id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason, client_ip)
                  SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
-                        last_heartbeat_at + make_interval(secs => $1), 'timeout', client_ip
+                        session_deadline(last_heartbeat_at, $1), 'timeout', client_ip
                  FROM ended
                  RETURNING *),
              audited AS (

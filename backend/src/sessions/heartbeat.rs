@@ -298,7 +298,7 @@ fn write_sql(lock: &str) -> String {
          locked AS (
              SELECT s.id FROM license_sessions s
              WHERE s.session_token = ANY (ARRAY(SELECT token FROM verdicts WHERE verdict = 'ok'))
-               AND s.last_heartbeat_at > now() - make_interval(secs => $2)
+               AND session_is_live(s.last_heartbeat_at, $2)
              ORDER BY s.id {lock}),
          touched AS (
              UPDATE license_sessions s SET last_heartbeat_at = greatest(s.last_heartbeat_at, now())
@@ -313,7 +313,7 @@ fn write_sql(lock: &str) -> String {
                      WHEN t.session_token IS NOT NULL THEN 'accepted'
                      -- Live, but another transaction holds its row (or ended it meanwhile).
                      WHEN EXISTS (SELECT 1 FROM license_sessions WHERE session_token = v.token
-                                    AND last_heartbeat_at > now() - make_interval(secs => $2)) THEN 'held'
+                                    AND session_is_live(last_heartbeat_at, $2)) THEN 'held'
                      WHEN EXISTS (SELECT 1 FROM license_sessions WHERE session_token = v.token)
                        OR EXISTS (SELECT 1 FROM session_history WHERE session_token = v.token) THEN 'expired'
                      ELSE 'not_found' END,

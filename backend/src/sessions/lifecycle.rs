@@ -200,7 +200,7 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
     };
 
     let existing: Option<(Uuid, bool)> = sqlx::query_as(
-        "SELECT id, last_heartbeat_at > now() - make_interval(secs => $2)
+        "SELECT id, session_is_live(last_heartbeat_at, $2)
          FROM license_sessions WHERE device_id = $1 FOR UPDATE",
     )
     .bind(device_id)
@@ -212,7 +212,7 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
             let (session_token, expires_at): (Uuid, DateTime<Utc>) = sqlx::query_as(
                 "UPDATE license_sessions SET last_heartbeat_at = greatest(last_heartbeat_at, clock_timestamp())
                  WHERE id = $1
-                 RETURNING session_token, last_heartbeat_at + make_interval(secs => $2)",
+                 RETURNING session_token, session_deadline(last_heartbeat_at, $2)",
             )
             .bind(session_id)
             .bind(timeout)
@@ -235,9 +235,9 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
 
     let live: Vec<LiveSessionSummary> = sqlx::query_as(
         "SELECT d.device_name, d.device_type, s.started_at, s.last_heartbeat_at,
-                s.last_heartbeat_at + make_interval(secs => $2) AS expires_at
+                session_deadline(s.last_heartbeat_at, $2) AS expires_at
          FROM license_sessions s JOIN device_registrations d ON d.id = s.device_id
-         WHERE s.license_id = $1 AND s.last_heartbeat_at > now() - make_interval(secs => $2)
+         WHERE s.license_id = $1 AND session_is_live(s.last_heartbeat_at, $2)
          ORDER BY s.last_heartbeat_at",
     )
     .bind(license.id)
@@ -261,7 +261,7 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
     let (session_id, expires_at): (Uuid, DateTime<Utc>) = sqlx::query_as(
         "INSERT INTO license_sessions (session_token, license_id, device_id, started_at, last_heartbeat_at, client_ip)
          VALUES ($1, $2, $3, clock_timestamp(), clock_timestamp(), $4::inet)
-         RETURNING id, last_heartbeat_at + make_interval(secs => $5)",
+         RETURNING id, session_deadline(last_heartbeat_at, $5)",
     )
     .bind(session_token)
     .bind(license.id)
@@ -341,7 +341,7 @@ pub async fn validate(
     }
     let device: Option<bool> = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM license_sessions s WHERE s.device_id = d.id
-                          AND s.last_heartbeat_at > now() - make_interval(secs => $3))
+                          AND session_is_live(s.last_heartbeat_at, $3))
          FROM device_registrations d
          WHERE d.license_id = $1 AND d.hardware_fingerprint = $2 AND d.is_active",
     )

@@ -189,10 +189,10 @@ pub async fn end_sessions(
          INSERT INTO session_history
              (id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason, client_ip)
          SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
-                CASE WHEN last_heartbeat_at > now() - make_interval(secs => $2)
+                CASE WHEN session_is_live(last_heartbeat_at, $2)
                      THEN greatest(clock_timestamp(), last_heartbeat_at)
-                     ELSE last_heartbeat_at + make_interval(secs => $2) END,
-                CASE WHEN last_heartbeat_at > now() - make_interval(secs => $2) THEN $3 ELSE 'timeout' END,
+                     ELSE session_deadline(last_heartbeat_at, $2) END,
+                CASE WHEN session_is_live(last_heartbeat_at, $2) THEN $3 ELSE 'timeout' END,
                 client_ip
          FROM ended
          RETURNING {HISTORY_COLUMNS}"
@@ -237,12 +237,12 @@ pub fn push_live_rows(sql: &mut Sql, settings: &SessionSettings) {
     let timeout = settings.timeout_secs();
     sql.push(
         " FROM (SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
-                last_heartbeat_at + make_interval(secs => ",
+                session_deadline(last_heartbeat_at, ",
     )
     .push_bind(timeout)
     .push(
         ") AS expires_at, host(client_ip) AS client_ip
-         FROM license_sessions WHERE last_heartbeat_at > now() - make_interval(secs => ",
+         FROM license_sessions WHERE session_is_live(last_heartbeat_at, ",
     )
     .push_bind(timeout)
     .push(")) s WHERE TRUE");
