@@ -30,9 +30,10 @@ pub enum Error {
     /// Too many failed attempts on this account: refused without checking credentials.
     #[error("too many failed attempts; try again after {retry_after}")]
     TooManyAttempts { retry_after: chrono::DateTime<chrono::Utc> },
-    /// Details are logged, never shown; the message is deliberately generic.
+    /// Details are logged, never shown; the message is deliberately generic. Constraint
+    /// violations a caller can cause never end up here: `From<sqlx::Error>` maps them first.
     #[error("internal server error")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("internal server error")]
     Internal(#[from] anyhow::Error),
 }
@@ -61,10 +62,12 @@ impl Error {
             Error::Database(_) | Error::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
+}
 
-    /// Turns database constraint violations that a caller can cause into input errors naming the
-    /// field; everything else stays internal.
-    pub fn from_db(err: sqlx::Error) -> Self {
+/// Every database error converts through here, so `?` alone turns a constraint violation that a
+/// caller can cause into an input error naming the field; everything else stays internal.
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err {
             if let Some(constraint) = db.constraint() {
                 if let Some((field, message)) = constraint_message(constraint) {

@@ -99,8 +99,7 @@ pub async fn create(
     .bind(role.as_str())
     .bind(hash)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(Error::from_db)?;
+    .await?;
     audit::record(&mut tx, actor, ip, AuditEntry::new("user.created", "admin_user", user.id).new_values(&user)).await?;
     tx.commit().await?;
     Ok(user)

@@ -302,8 +302,7 @@ async fn save_institution(
     .bind(address)
     .bind(website)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(Error::from_db)?;
+    .await?;
     let entry = match &old {
         Some(old) => AuditEntry::new("institution.updated", "institution", new.id).old_values(old),
         None => AuditEntry::new("institution.created", "institution", new.id),
@@ -473,8 +472,7 @@ async fn link_customer(
     .bind(institution_id)
     .bind(customer_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(Error::from_db)?;
+    .await?;
     audit::record(
         &mut tx,
         &caller.actor,

@@ -103,8 +103,7 @@ pub async fn add(state: &AppState, caller: &Caller, subject: Subject, body: &str
         .bind(institution)
         .bind(contact)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(Error::from_db)?;
+        .await?;
     sqlx::query("INSERT INTO note_versions (note_id, version, body, edited_by) VALUES ($1, 1, $2, $3)")
         .bind(id)
         .bind(&body)

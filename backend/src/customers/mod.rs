@@ -109,8 +109,7 @@ pub async fn insert(
     .bind(email)
     .bind(input.is_test)
     .fetch_one(&mut *conn)
-    .await
-    .map_err(Error::from_db)?;
+    .await?;
     audit::record(
         conn,
         &caller.actor,
@@ -146,8 +145,7 @@ pub async fn update(
     .bind(email)
     .bind(input.is_test)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(Error::from_db)?;
+    .await?;
     audit::record(
         &mut tx,
         &caller.actor,

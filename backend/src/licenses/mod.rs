@@ -239,8 +239,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: CreateLicenseInput
     .bind(input.concurrent_sessions_limit)
     .bind(input.notes.trim())
     .fetch_one(&mut *tx)
-    .await
-    .map_err(Error::from_db)?;
+    .await?;
     audit::record(
         &mut tx,
         &caller.actor,
@@ -311,8 +310,7 @@ pub async fn update(
     .bind(valid_until)
     .bind(notes)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(Error::from_db)?;
+    .await?;
     audit::record(
         &mut tx,
         &caller.actor,

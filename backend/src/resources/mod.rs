@@ -348,8 +348,7 @@ pub async fn allocate(
     .bind(&ids)
     .bind(license_id)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(Error::from_db)?;
+    .await?;
     record_moves(
         &mut tx,
         caller,
