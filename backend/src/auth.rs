@@ -102,7 +102,7 @@ pub struct Caller {
     pub scope: Scope,
     pub ip: Option<IpAddr>,
     /// Set when the caller is a dashboard user signed in with the session cookie.
-    pub session: Option<crate::admin::sessions::SessionInfo>,
+    pub session: Option<crate::admin::dashboard_sessions::SessionInfo>,
     /// For a lone heartbeat: the digest of an API key not yet looked up, checked by the
     /// heartbeat's own batched statement instead (see `http::deferred_key`).
     pub deferred_key: Option<Vec<u8>>,
@@ -110,7 +110,7 @@ pub struct Caller {
 
 impl Caller {
     /// A dashboard user signed in with the session cookie.
-    pub fn from_session(session: crate::admin::sessions::SessionInfo, ip: Option<IpAddr>) -> Self {
+    pub fn from_session(session: crate::admin::dashboard_sessions::SessionInfo, ip: Option<IpAddr>) -> Self {
         Caller {
             actor: Actor {
                 kind: ActorKind::User,

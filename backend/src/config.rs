@@ -299,7 +299,7 @@ fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
 impl ServeArgs {
     pub fn auth_settings(&self) -> crate::admin::AuthSettings {
         crate::admin::AuthSettings {
-            sessions: crate::admin::sessions::SessionPolicy {
+            sessions: crate::admin::dashboard_sessions::SessionPolicy {
                 idle_timeout: Duration::from_secs(self.dashboard_idle_timeout_secs.into()),
                 absolute_timeout: Duration::from_secs(self.dashboard_absolute_timeout_secs.into()),
             },

@@ -36,11 +36,11 @@ impl Drop for BackgroundTasks {
 }
 
 /// Dashboard sessions past their timeouts are refused anyway; this keeps the table small.
-async fn purge_dashboard_sessions(pool: sqlx::PgPool, policy: crate::admin::sessions::SessionPolicy) {
+async fn purge_dashboard_sessions(pool: sqlx::PgPool, policy: crate::admin::dashboard_sessions::SessionPolicy) {
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         ticker.tick().await;
-        if let Err(err) = crate::admin::sessions::purge_expired(&pool, &policy).await {
+        if let Err(err) = crate::admin::dashboard_sessions::purge_expired(&pool, &policy).await {
             tracing::warn!(error = ?err, "purging expired dashboard sessions failed");
         }
     }

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::sessions::{self, SessionInfo};
+use super::dashboard_sessions::{self, SessionInfo};
 use super::totp::{self, Verification};
 use super::users::{self, AdminUser};
 use super::{passwords, throttle};
@@ -118,7 +118,7 @@ async fn sign_in(ctx: &Context<'_>, conn: &mut PgConnection, account: &Account, 
     let ip = request_meta(ctx).ip;
     throttle::reset(conn, &throttle::account_key(&account.username)).await?;
     let enrollment_only = account.role == "admin" && state.auth.require_admin_totp && account.totp_secret.is_none();
-    let token = sessions::create(conn, account.id, enrollment_only, ip).await?;
+    let token = dashboard_sessions::create(conn, account.id, enrollment_only, ip).await?;
     sqlx::query("UPDATE admin_users SET last_login_at = now() WHERE id = $1")
         .bind(account.id)
         .execute(&mut *conn)
@@ -131,7 +131,7 @@ async fn sign_in(ctx: &Context<'_>, conn: &mut PgConnection, account: &Account, 
     )
     .await?;
     let user = users::find(conn, account.id).await?.ok_or_else(|| Error::not_found("user", "username"))?;
-    ctx.append_http_header("set-cookie", sessions::set_cookie(&token));
+    ctx.append_http_header("set-cookie", dashboard_sessions::set_cookie(&token));
     Ok(LoginResult::LoginSucceeded(LoginSucceeded { user, totp_enrollment_required: enrollment_only }))
 }
 
@@ -161,7 +161,7 @@ async fn login(ctx: &Context<'_>, username: &str, password: &str) -> Result<Logi
         totp_last_step: user.totp_last_step,
     };
     if account.totp_secret.is_some() {
-        let challenge = sessions::new_token();
+        let challenge = dashboard_sessions::new_token();
         let expires_at: DateTime<Utc> = sqlx::query_scalar(
             "INSERT INTO login_challenges (token_hash, user_id, expires_at)
              VALUES ($1, $2, now() + make_interval(mins => $3)) RETURNING expires_at",
@@ -357,13 +357,13 @@ impl LoginMutation {
 
     /// Ends the current dashboard session on the server and clears the cookie.
     async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        ctx.append_http_header("set-cookie", sessions::clear_cookie());
+        ctx.append_http_header("set-cookie", dashboard_sessions::clear_cookie());
         let Some(session) = ctx.data_opt::<crate::auth::Caller>().and_then(|c| c.session.as_ref()) else {
             return Ok(false);
         };
         let state = ctx.data_unchecked::<AppState>();
         let mut tx = state.pool.begin().await.gql()?;
-        sessions::end(&mut tx, &session.token_hash).await.gql()?;
+        dashboard_sessions::end(&mut tx, &session.token_hash).await.gql()?;
         audit::record(
             &mut tx,
             &user_actor(Some(session.user_id), &session.username),
@@ -500,7 +500,7 @@ impl LoginMutation {
             .execute(&mut *tx)
             .await
             .gql()?;
-        sessions::end_all_for_user(&mut tx, session.user_id, Some(&session.token_hash)).await.gql()?;
+        dashboard_sessions::end_all_for_user(&mut tx, session.user_id, Some(&session.token_hash)).await.gql()?;
         audit::record(&mut tx, &actor, ip, AuditEntry::new("user.totp_disabled", "admin_user", session.user_id))
             .await
             .gql()?;
@@ -537,7 +537,7 @@ impl LoginMutation {
             .execute(&mut *tx)
             .await
             .gql()?;
-        sessions::end_all_for_user(&mut tx, session.user_id, Some(&session.token_hash)).await.gql()?;
+        dashboard_sessions::end_all_for_user(&mut tx, session.user_id, Some(&session.token_hash)).await.gql()?;
         audit::record(&mut tx, &actor, ip, AuditEntry::new("user.password_changed", "admin_user", session.user_id))
             .await
             .gql()?;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::{passwords, sessions};
+use super::{dashboard_sessions, passwords};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Actor, Caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
@@ -133,7 +133,7 @@ async fn change(
         .fetch_one(&mut *tx)
         .await?;
     if consequence != Consequence::None {
-        sessions::end_all_for_user(&mut tx, id, None).await?;
+        dashboard_sessions::end_all_for_user(&mut tx, id, None).await?;
     }
     if consequence == Consequence::EndSessionsAndForgetRecoveryCodes {
         sqlx::query("DELETE FROM admin_recovery_codes WHERE user_id = $1").bind(id).execute(&mut *tx).await?;

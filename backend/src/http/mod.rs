@@ -28,7 +28,7 @@ use serde_json::json;
 
 use ipnet::IpNet;
 
-use crate::admin::sessions;
+use crate::admin::dashboard_sessions;
 use crate::api_keys;
 use crate::auth::{Actor, ActorKind, Caller, RequestMeta, Scope};
 use crate::graphql::AppSchema;
@@ -155,7 +155,7 @@ async fn authenticate(
         };
     }
     let Some(token) = &meta.session_token else { return Ok(None) };
-    match sessions::lookup(&state.app.pool, token, &state.app.auth.sessions).await {
+    match dashboard_sessions::lookup(&state.app.pool, token, &state.app.auth.sessions).await {
         Ok(Some(session)) => Ok(Some(Caller::from_session(session, meta.ip))),
         Ok(None) => Ok(None),
         Err(err) => Err(internal(err)),
@@ -169,7 +169,7 @@ fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Option<IpAddr>) ->
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(sessions::token_from_cookie_header),
+            .find_map(dashboard_sessions::token_from_cookie_header),
     }
 }
 

@@ -34,7 +34,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::subscription::SubscriptionSlots;
-use crate::admin::sessions;
+use crate::admin::dashboard_sessions;
 use crate::api_keys;
 use crate::auth::{Caller, Scope};
 use crate::graphql::AppSchema;
@@ -79,7 +79,7 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
                 .get_all(header::COOKIE)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
-                .find_map(sessions::token_from_cookie_header)
+                .find_map(dashboard_sessions::token_from_cookie_header)
         })
         .flatten();
     let ip = crate::http::client_ip(peer, &parts.headers, &state.app.auth.trusted_proxies);
@@ -156,7 +156,8 @@ async fn authenticate(state: &WsState, init: &InitMessage, handshake: &Handshake
     let caller = if let Some(key) = init.payload.as_ref().and_then(|p| p.api_key.as_deref()) {
         api_keys::authenticate(&state.app.pool, key.trim(), handshake.ip).await.map_err(internal)?
     } else if let Some(token) = &handshake.session_token {
-        let session = sessions::lookup(&state.app.pool, token, &state.app.auth.sessions).await.map_err(internal)?;
+        let session =
+            dashboard_sessions::lookup(&state.app.pool, token, &state.app.auth.sessions).await.map_err(internal)?;
         session.map(|session| Caller::from_session(session, handshake.ip))
     } else {
         None
@@ -176,7 +177,7 @@ async fn authenticate(state: &WsState, init: &InitMessage, handshake: &Handshake
 /// Whether the caller's key or dashboard session is still good.
 async fn still_authorized(state: &WsState, caller: &Caller) -> crate::Result<bool> {
     if let Some(session) = &caller.session {
-        return sessions::is_live(&state.app.pool, &session.token_hash, &state.app.auth.sessions).await;
+        return dashboard_sessions::is_live(&state.app.pool, &session.token_hash, &state.app.auth.sessions).await;
     }
     let Some(key_id) = caller.actor.id.as_deref().and_then(|id| id.parse::<uuid::Uuid>().ok()) else {
         return Ok(false);
