@@ -7,6 +7,7 @@
 //! acceptable; 406 when neither is).
 
 mod heartbeat;
+pub(crate) mod identity;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -26,9 +27,6 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-use ipnet::IpNet;
-
-use crate::admin::dashboard_sessions;
 use crate::api_keys;
 use crate::auth::{Actor, ActorKind, Caller, RequestMeta, Scope};
 use crate::graphql::AppSchema;
@@ -116,24 +114,6 @@ fn peer_ip(request_extensions: &axum::http::Extensions) -> Option<IpAddr> {
     request_extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
-/// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
-/// `X-Forwarded-For` that is not itself a trusted proxy.
-pub(crate) fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    let peer = peer?;
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|part| part.trim().parse().ok())
-        .collect();
-    Some(forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer))
-}
-
 /// Who is calling: an API key, a dashboard session, or nobody (allowed only to sign in).
 async fn authenticate(
     state: &HttpState,
@@ -146,47 +126,19 @@ async fn authenticate(
         tracing::error!(error = ?err, "authenticating a request failed");
         error_body(StatusCode::SERVICE_UNAVAILABLE, media, "INTERNAL_SERVER_ERROR", "internal server error")
     };
-    if let Some(key) = headers.get("x-api-key") {
-        let key = key.to_str().unwrap_or("").trim();
-        return match api_keys::authenticate(&state.app.pool, key, meta.ip).await {
-            Ok(Some(caller)) => Ok(Some(caller)),
-            Ok(None) => Err(unauthenticated("the API key is malformed, unknown or revoked")),
-            Err(err) => Err(internal(err)),
-        };
-    }
-    let Some(token) = &meta.session_token else { return Ok(None) };
-    match dashboard_sessions::lookup(&state.app.pool, token, &state.app.auth.sessions).await {
-        Ok(Some(session)) => Ok(Some(Caller::from_session(session, meta.ip))),
-        Ok(None) => Ok(None),
+    let key = headers.get("x-api-key").map(|key| key.to_str().unwrap_or("").trim());
+    match identity::resolve(&state.app, key, meta.session_token.as_deref(), meta.ip).await {
+        Ok(None) if key.is_some() => Err(unauthenticated("the API key is malformed, unknown or revoked")),
+        Ok(caller) => Ok(caller),
         Err(err) => Err(internal(err)),
     }
 }
 
 fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Option<IpAddr>) -> RequestMeta {
     RequestMeta {
-        ip: client_ip(peer, headers, &state.app.auth.trusted_proxies),
-        session_token: headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(dashboard_sessions::token_from_cookie_header),
+        ip: identity::client_ip(peer, headers, &state.app.auth.trusted_proxies),
+        session_token: identity::session_cookie(headers),
     }
-}
-
-/// Whether a browser says the request comes from our own pages: `Sec-Fetch-Site`, else
-/// `Origin` against `Host`. `None` when the request carries neither (not a browser).
-fn same_origin(headers: &HeaderMap) -> Option<bool> {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        return Some(matches!(site, "same-origin" | "none"));
-    }
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())?;
-    let host = headers
-        .get("x-forwarded-host")
-        .or_else(|| headers.get(header::HOST))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let origin_host = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
-    Some(origin_host.is_some_and(|h| h.eq_ignore_ascii_case(host)))
 }
 
 /// The hot path of client applications: a request that is one lone `heartbeat` mutation with a
@@ -262,7 +214,7 @@ fn prepare(
         if operation.ty == OperationType::Mutation && by_cookie {
             // Cookie-borne mutations must come from our own pages; sign-in must not be forced
             // on a user from another site either.
-            let allowed = match same_origin(headers) {
+            let allowed = match identity::same_origin(headers) {
                 Some(same) => same,
                 None => caller.is_none(),
             };

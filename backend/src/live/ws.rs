@@ -35,9 +35,9 @@ use serde_json::json;
 
 use super::subscription::SubscriptionSlots;
 use crate::admin::dashboard_sessions;
-use crate::api_keys;
 use crate::auth::{Caller, Scope};
 use crate::graphql::AppSchema;
+use crate::http::identity;
 use crate::state::AppState;
 
 /// How long a new connection may take to send `connection_init`.
@@ -72,17 +72,12 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
         Err(rejection) => return rejection.into_response(),
     };
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let session_token = same_origin(&parts)
-        .then(|| {
-            parts
-                .headers
-                .get_all(header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(dashboard_sessions::token_from_cookie_header)
-        })
+    // Browsers always send `Origin` with a WebSocket handshake; the cookie counts only when it
+    // names this server.
+    let session_token = (identity::origin_matches_host(&parts.headers) == Some(true))
+        .then(|| identity::session_cookie(&parts.headers))
         .flatten();
-    let ip = crate::http::client_ip(peer, &parts.headers, &state.app.auth.trusted_proxies);
+    let ip = identity::client_ip(peer, &parts.headers, &state.app.auth.trusted_proxies);
     let handshake = Handshake { ip, session_token };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -94,20 +89,6 @@ struct Handshake {
     ip: Option<IpAddr>,
     /// The dashboard session cookie, when the handshake came from this server's own pages.
     session_token: Option<String>,
-}
-
-/// Browsers always send `Origin` with a WebSocket handshake; it must name this server.
-fn same_origin(parts: &Parts) -> bool {
-    let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let host = parts
-        .headers
-        .get("x-forwarded-host")
-        .or_else(|| parts.headers.get(header::HOST))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    origin.split_once("://").is_some_and(|(_, rest)| rest.trim_end_matches('/').eq_ignore_ascii_case(host))
 }
 
 /// The protocol `GraphQLProtocol` picked, by the same rule (the first one known).
@@ -153,15 +134,9 @@ async fn authenticate(state: &WsState, init: &InitMessage, handshake: &Handshake
         tracing::error!(error = ?err, "authenticating a WebSocket connection failed");
         INTERNAL
     };
-    let caller = if let Some(key) = init.payload.as_ref().and_then(|p| p.api_key.as_deref()) {
-        api_keys::authenticate(&state.app.pool, key.trim(), handshake.ip).await.map_err(internal)?
-    } else if let Some(token) = &handshake.session_token {
-        let session =
-            dashboard_sessions::lookup(&state.app.pool, token, &state.app.auth.sessions).await.map_err(internal)?;
-        session.map(|session| Caller::from_session(session, handshake.ip))
-    } else {
-        None
-    };
+    let key = init.payload.as_ref().and_then(|p| p.api_key.as_deref()).map(str::trim);
+    let caller =
+        identity::resolve(&state.app, key, handshake.session_token.as_deref(), handshake.ip).await.map_err(internal)?;
     match caller {
         None => Err(UNAUTHORIZED),
         Some(caller) if caller.scope == Scope::Client => {

@@ -1,0 +1,77 @@
+//! Who is calling and from where, for HTTP requests and WebSocket handshakes alike: the client's
+//! address, whether a browser request comes from this server's own pages, the dashboard session
+//! cookie, and the one credential resolver (an API key, else a dashboard session).
+
+use std::net::IpAddr;
+
+use axum::http::{header, HeaderMap};
+use ipnet::IpNet;
+
+use crate::admin::dashboard_sessions;
+use crate::api_keys;
+use crate::auth::Caller;
+use crate::state::AppState;
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+pub(crate) fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer?;
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|part| part.trim().parse().ok())
+        .collect();
+    Some(forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer))
+}
+
+/// Whether `Origin` names the host the request was sent to; `None` without an `Origin`.
+pub(crate) fn origin_matches_host(headers: &HeaderMap) -> Option<bool> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())?;
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
+    Some(origin_host.is_some_and(|h| h.eq_ignore_ascii_case(host)))
+}
+
+/// Whether a browser says the request comes from our own pages: `Sec-Fetch-Site`, else
+/// `Origin` against `Host`. `None` when the request carries neither (not a browser).
+pub(crate) fn same_origin(headers: &HeaderMap) -> Option<bool> {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return Some(matches!(site, "same-origin" | "none"));
+    }
+    origin_matches_host(headers)
+}
+
+/// The dashboard session token from the request's cookies.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(dashboard_sessions::token_from_cookie_header)
+}
+
+/// The caller an API key names (when one was presented, it alone counts: `None` if it is
+/// malformed, unknown or revoked), else the dashboard session, else nobody.
+pub(crate) async fn resolve(
+    app: &AppState,
+    api_key: Option<&str>,
+    session_token: Option<&str>,
+    ip: Option<IpAddr>,
+) -> crate::Result<Option<Caller>> {
+    if let Some(key) = api_key {
+        return api_keys::authenticate(&app.pool, key, ip).await;
+    }
+    let Some(token) = session_token else { return Ok(None) };
+    let session = dashboard_sessions::lookup(&app.pool, token, &app.auth.sessions).await?;
+    Ok(session.map(|session| Caller::from_session(session, ip)))
+}
