@@ -72,6 +72,9 @@ enum Leaf {
     Message,
 }
 
+/// The fields answered for one member of `HeartbeatResult`: response key and field, in order.
+type Branch = Vec<(Name, Leaf)>;
+
 #[derive(Debug)]
 enum TokenSource {
     Variable(Name),
@@ -87,8 +90,8 @@ pub struct Plan {
     pos: Pos,
     token: TokenSource,
     /// The fields answered for each result type, in the order the document selects them.
-    accepted: Vec<(Name, Leaf)>,
-    refused: Vec<(Name, Leaf)>,
+    accepted: Branch,
+    refused: Branch,
     /// The accepted answer rendered once around a placeholder for `nextDeadline`, which is all
     /// that changes from one heartbeat to the next (the interval is fixed for the process).
     accepted_body: OnceLock<AcceptedBody>,
@@ -252,8 +255,7 @@ fn only_field(set: &SelectionSet) -> Option<&Positioned<async_graphql::parser::t
 /// The leaves selected for each member of `HeartbeatResult`: `__typename` and inline fragments
 /// on a member (or on the union, or without a type condition) holding that member's scalar
 /// fields. Response keys must be unique across the whole selection, so no merging is needed.
-#[allow(clippy::type_complexity)]
-fn branches(set: &SelectionSet) -> Option<(Vec<(Name, Leaf)>, Vec<(Name, Leaf)>)> {
+fn branches(set: &SelectionSet) -> Option<(Branch, Branch)> {
     let (mut accepted, mut refused) = (Vec::new(), Vec::new());
     let mut keys = Vec::new();
     let mut leaf_of = |field: &async_graphql::parser::types::Field, on: &str| -> Option<(Name, Leaf)> {

@@ -31,8 +31,10 @@ use crate::error::{Error, Result};
 
 /// Upper bound of heartbeats in one statement.
 const MAX_BATCH: usize = 1000;
-/// Batches written at the same time; more queue up meanwhile and grow. Two keep the database
-/// busy while the other batch's answers travel back, without taking many pool connections.
+/// Batches of one instance written at the same time; what arrives meanwhile queues up and forms
+/// the next batch. One: batches grow with the load (fewer, larger statements; in the benchmark
+/// about a fifth less database CPU per heartbeat than with two, at the same throughput), and an
+/// instance's batches never contend with each other for rows.
 const MAX_IN_FLIGHT: usize = 1;
 /// Requests waiting for the writer before senders are slowed down.
 const QUEUE_CAPACITY: usize = 20_000;
