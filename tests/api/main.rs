@@ -25,3 +25,4 @@ mod querying;
 mod resources;
 mod schema;
 mod shutdown;
+mod text_input;

@@ -4,6 +4,7 @@ pub mod filter;
 pub mod ids;
 pub mod loaders;
 pub mod pagination;
+pub mod text_input;
 
 use async_graphql::{MergedObject, Schema};
 
@@ -81,7 +82,8 @@ pub fn build(state: Option<AppState>) -> AppSchema {
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
         .limit_directives(10)
-        .extension(crate::metrics::OperationMetrics);
+        .extension(crate::metrics::OperationMetrics)
+        .extension(text_input::RejectNulText);
     match state {
         Some(state) => {
             let loader = loaders::new(state.pool.clone(), state.sessions);
