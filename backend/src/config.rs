@@ -111,7 +111,7 @@ pub struct BackupArgs {
     #[arg(long, env = "BACKUP_TIMEZONE", default_value = "UTC")]
     pub backup_timezone: String,
     /// Git remote every backup is pushed to (a separate repository); nothing there is ever deleted.
-    #[arg(long, env = "BACKUP_GIT_REMOTE")]
+    #[arg(long, env = "BACKUP_GIT_REMOTE", hide_env_values = true)]
     pub backup_git_remote: Option<SecretString>,
     /// Branch of BACKUP_GIT_REMOTE that receives the backups.
     #[arg(long, env = "BACKUP_GIT_BRANCH", default_value = "main")]
@@ -196,7 +196,7 @@ pub enum AdminCommand {
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// PostgreSQL connection URL. Without it the server runs its own cluster in --data-dir.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<SecretString>,
     /// Where the embedded PostgreSQL cluster lives when DATABASE_URL is not set.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]

@@ -27,3 +27,19 @@ fn without_database_url_the_cli_runs_its_own_cluster_and_stops_it_again() {
     assert!(!dir.join("postgres/postmaster.pid").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn serve_help_never_prints_the_credentials_in_its_environment() {
+    let output = Command::new(env!("CARGO_BIN_EXE_license-server"))
+        .args(["serve", "--help"])
+        .env("DATABASE_URL", "postgres://app:db-s3cret@db.example/licenses")
+        .env("BACKUP_GIT_REMOTE", "https://backup:git-t0ken@git.example/backups.git")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("DATABASE_URL") && help.contains("BACKUP_GIT_REMOTE"), "{help}");
+    for secret in ["db-s3cret", "git-t0ken"] {
+        assert!(!help.contains(secret), "--help shows {secret}");
+    }
+}

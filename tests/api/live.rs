@@ -449,3 +449,27 @@ async fn revoking_the_key_or_logging_out_closes_an_open_connection_with_4401(poo
     let (key_closed, cookie_closed) = tokio::join!(by_key.closed(patience), by_cookie.closed(patience));
     assert_eq!((key_closed, cookie_closed), (4401, 4401));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_websocket_message_over_64_kib_ends_the_connection_before_anything_is_read(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let analyst = app.key(Scope::Analyst).await;
+    let mut subscriber = open(&app, TRANSPORT_WS, &[]).await;
+    let oversized =
+        json!({"type": "connection_init", "payload": {"apiKey": analyst, "padding": "x".repeat(100 * 1024)}});
+    // The server may already have closed while the message was still being written.
+    let _ = subscriber.socket.send(Message::text(oversized.to_string())).await;
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match subscriber.socket.next().await {
+                Some(Ok(Message::Text(text))) => panic!("the oversized message was answered: {text}"),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the connection ends");
+    // A message of ordinary size is served as before.
+    connect_with_key(&app, TRANSPORT_WS, &analyst).await;
+}

@@ -40,6 +40,9 @@ use crate::graphql::AppSchema;
 use crate::http::identity;
 use crate::state::AppState;
 
+/// Largest message (and frame) a client may send: the protocol's messages are small, and nothing
+/// larger is buffered, before authentication or after (axum's default would be 64 MiB).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// How long a new connection may take to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an open connection's credentials are checked again.
@@ -80,6 +83,8 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
     let ip = identity::client_ip(peer, &parts.headers, &state.app.auth.trusted_proxies);
     let handshake = Handshake { ip, session_token };
     upgrade
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| serve(socket, state, protocol, legacy, handshake))
 }
