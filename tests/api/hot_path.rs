@@ -1,7 +1,6 @@
 //! The heartbeat hot path: never a failed heartbeat, never a deadlock, never a stall, and the
 //! heartbeat path's answers equal to the GraphQL executor's.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -11,6 +10,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::helpers::{age_session, count, eventually, spawn_app, spawn_app_with, Options, TestApp};
+use crate::metrics::{moved, scrape};
 
 const HEARTBEAT: &str = "mutation($t: UUID!) { heartbeat(sessionToken: $t) { __typename \
     ... on HeartbeatAccepted { nextDeadline } ... on HeartbeatRefused { reason } } }";
@@ -24,25 +24,10 @@ async fn deadlocks(pool: &PgPool) -> i64 {
         .unwrap()
 }
 
-async fn scrape(app: &TestApp) -> HashMap<String, f64> {
-    let body = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
-    body.lines()
-        .filter(|line| !line.starts_with('#') && !line.is_empty())
-        .filter_map(|line| {
-            let (key, value) = line.rsplit_once(' ')?;
-            Some((key.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
 /// POSTs `body` as it is (a request object or a batch); the future owns everything it needs.
 fn post(app: &TestApp, key: &str, body: Value) -> impl std::future::Future<Output = Value> + Send + 'static {
     let (http, url, key) = (app.client.clone(), format!("{}/graphql", app.address), key.to_owned());
     async move { http.post(url).header("X-API-Key", key).json(&body).send().await.unwrap().json().await.unwrap() }
-}
-
-fn metric(samples: &HashMap<String, f64>, key: &str) -> f64 {
-    samples.get(key).copied().unwrap_or(0.0)
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -269,8 +254,7 @@ async fn the_heartbeat_path_answers_every_document_exactly_as_the_executor_does(
         }
     }
     let after = scrape(&app).await;
-    let answered = metric(&after, "license_server_heartbeat_path_answers_total")
-        - metric(&before, "license_server_heartbeat_path_answers_total");
+    let answered = moved(&before, &after, "license_server_heartbeat_path_answers_total");
     // Four compiled documents × three tokens × (variable, literal, upper-case variable).
     assert!(compiled >= 4, "live sessions were accepted ({compiled})");
     assert!(answered >= 36.0, "the heartbeat path answered the compiled documents ({answered})");

@@ -13,7 +13,7 @@ use sqlx::{ConnectOptions, PgPool};
 use crate::helpers::{eventually, spawn_app, spawn_app_with, Options, TestApp};
 
 /// Every sample of a scrape, keyed by `name{labels}` as the exposition writes it.
-async fn scrape(app: &TestApp) -> HashMap<String, f64> {
+pub(crate) async fn scrape(app: &TestApp) -> HashMap<String, f64> {
     let response = app.client.get(format!("{}/metrics", app.address)).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
@@ -34,7 +34,7 @@ fn sample(samples: &HashMap<String, f64>, key: &str) -> f64 {
 
 /// How much `key` grew between two scrapes. Counters are per process and tests run in
 /// parallel, so a test asserts at least its own traffic.
-fn moved(before: &HashMap<String, f64>, after: &HashMap<String, f64>, key: &str) -> f64 {
+pub(crate) fn moved(before: &HashMap<String, f64>, after: &HashMap<String, f64>, key: &str) -> f64 {
     sample(after, key) - sample(before, key)
 }
 

@@ -9,12 +9,12 @@ local query = "mutation Activate($i: ActivateInput!) { activate(input: $i) { __t
     .. "... on SessionGranted { sessionToken resumed } ... on ActivationDenied { reason } } }"
 
 setup = common.setup
+request = common.request
 
 function init(args)
-    wrk.method = "POST"
-    wrk.headers["Content-Type"] = "application/json"
-    wrk.headers["X-API-Key"] = args[2]
-    requests = {}
+    common.start(args[2])
+    new_sessions = 0
+    resumed = 0
     local n = 0
     for line in io.lines(args[1]) do
         n = n + 1
@@ -25,17 +25,6 @@ function init(args)
                 .. fingerprint .. '","deviceName":"bench device"}}}')
         end
     end
-    position = 1
-    new_sessions = 0
-    resumed = 0
-    failed = 0
-    first_failure = nil
-end
-
-function request()
-    local formatted = requests[position]
-    position = position % #requests + 1
-    return formatted
 end
 
 function response(status, headers, body)

@@ -39,6 +39,23 @@ function common.report(summary, latency, counters)
     end
 end
 
+-- POSTs of JSON with the API key; each thread sends its formatted `requests` in turn.
+function common.start(api_key)
+    wrk.method = "POST"
+    wrk.headers["Content-Type"] = "application/json"
+    wrk.headers["X-API-Key"] = api_key
+    requests = {}
+    position = 1
+    failed = 0
+    first_failure = nil
+end
+
+function common.request()
+    local formatted = requests[position]
+    position = position % #requests + 1
+    return formatted
+end
+
 -- Counts a response that is not the expected one, remembering the first.
 function common.failure(status, body)
     failed = failed + 1

@@ -9,6 +9,7 @@ local query = "mutation Heartbeat($t: UUID!) { heartbeat(sessionToken: $t) { __t
     .. "... on HeartbeatAccepted { nextDeadline } ... on HeartbeatRefused { reason } } }"
 
 setup = common.setup
+request = common.request
 
 function init(args)
     local tokens = {}
@@ -22,22 +23,10 @@ function init(args)
     end
     -- Every request is formatted once here, so that the load generator spends its CPU on
     -- sending, not on building strings (it shares the machine with the server).
-    wrk.method = "POST"
-    wrk.headers["Content-Type"] = "application/json"
-    wrk.headers["X-API-Key"] = args[2]
-    requests = {}
+    common.start(args[2])
     for i, token in ipairs(tokens) do
         requests[i] = wrk.format(nil, nil, nil, '{"query":"' .. query .. '","variables":{"t":"' .. token .. '"}}')
     end
-    position = 1
-    failed = 0
-    first_failure = nil
-end
-
-function request()
-    local formatted = requests[position]
-    position = position % #requests + 1
-    return formatted
 end
 
 function response(status, headers, body)
