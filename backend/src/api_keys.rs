@@ -13,7 +13,6 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Actor, ActorKind, Caller, Permission, Require, Scope};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
-use crate::state::AppState;
 
 const SECRET_LEN: usize = 32;
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -248,7 +247,7 @@ impl ApiKeyQuery {
     /// Every API key, newest first, revoked ones included.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKeyView>> {
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         Ok(list(pool).await.gql()?.into_iter().map(ApiKeyView::from).collect())
     }
 }
@@ -267,7 +266,7 @@ impl ApiKeyMutation {
         scope: Scope,
     ) -> async_graphql::Result<GeneratedApiKey> {
         let caller = caller(ctx).gql()?;
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         let generated = create(pool, &caller.actor, caller.ip, &name, scope).await.gql()?;
         Ok(GeneratedApiKey { key: generated.key, api_key: generated.record.into() })
     }
@@ -277,7 +276,7 @@ impl ApiKeyMutation {
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKeyView> {
         let caller = caller(ctx).gql()?;
         let id = parse_id(&id, "id").gql()?;
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         Ok(revoke(pool, &caller.actor, caller.ip, id).await.gql()?.into())
     }
 }

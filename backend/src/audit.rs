@@ -12,7 +12,6 @@ use sqlx::{PgConnection, PgPool};
 use crate::auth::{Actor, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::pagination::{ConnectionTotals, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use crate::state::AppState;
 
 /// What changed. Old and new values are JSON snapshots that never contain secrets.
 pub struct AuditEntry {
@@ -209,6 +208,6 @@ impl AuditQuery {
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<AuditLogConnection> {
-        audit_log(&ctx.data_unchecked::<AppState>().pool, filter.unwrap_or_default(), first, after).await.gql()
+        audit_log(ctx.data_unchecked::<PgPool>(), filter.unwrap_or_default(), first, after).await.gql()
     }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::Settings;
+use crate::db::DatabaseArgs;
 use crate::secret::SecretString;
+use crate::sessions::SessionSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -194,19 +197,6 @@ pub enum AdminCommand {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct DatabaseArgs {
-    /// PostgreSQL connection URL. Without it the server runs its own cluster in --data-dir.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<SecretString>,
-    /// Where the embedded PostgreSQL cluster lives when DATABASE_URL is not set.
-    #[arg(long, env = "DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
-    /// Maximum connections in the database pool.
-    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub database_max_connections: u32,
-}
-
-#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -250,44 +240,6 @@ pub struct ServeArgs {
     pub frontend_dir: PathBuf,
 }
 
-/// The session rules the lifecycle, the heartbeat writer and the cleanup share.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionSettings {
-    pub heartbeat_interval: Duration,
-    pub session_timeout: Duration,
-    pub cleanup_interval: Duration,
-}
-
-impl SessionSettings {
-    /// Checks the rule that a client may miss one heartbeat without losing its session.
-    pub fn new(interval_secs: u32, timeout_secs: u32, cleanup_secs: u32) -> Result<Self, String> {
-        if u64::from(timeout_secs) < 2 * u64::from(interval_secs) {
-            return Err(format!(
-                "SESSION_TIMEOUT_SECS ({timeout_secs}) must be at least twice HEARTBEAT_INTERVAL_SECS ({interval_secs})"
-            ));
-        }
-        Ok(SessionSettings {
-            heartbeat_interval: Duration::from_secs(interval_secs.into()),
-            session_timeout: Duration::from_secs(timeout_secs.into()),
-            cleanup_interval: Duration::from_secs(cleanup_secs.into()),
-        })
-    }
-
-    pub fn timeout_secs(&self) -> f64 {
-        self.session_timeout.as_secs_f64()
-    }
-
-    pub fn interval_secs(&self) -> i32 {
-        i32::try_from(self.heartbeat_interval.as_secs()).unwrap_or(i32::MAX)
-    }
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        SessionSettings::new(30, 60, 10).expect("defaults are consistent")
-    }
-}
-
 fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
     let value = value.trim();
     value
@@ -317,5 +269,16 @@ impl ServeArgs {
 
     pub fn session_settings(&self) -> Result<SessionSettings, String> {
         SessionSettings::new(self.heartbeat_interval_secs, self.session_timeout_secs, self.cleanup_interval_secs)
+    }
+
+    /// The instance's settings, checked.
+    pub fn settings(&self) -> Result<Settings, String> {
+        Ok(Settings {
+            sessions: self.session_settings()?,
+            auth: self.auth_settings(),
+            backups: self.backups.settings(&self.database),
+            partitions: self.partition_settings(),
+            max_body_bytes: self.max_body_bytes as usize,
+        })
     }
 }

@@ -1,12 +1,28 @@
 //! Connecting to PostgreSQL: the configured URL, or the embedded cluster.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::Context as _;
+use clap::Args;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 
-use crate::config::DatabaseArgs;
+use crate::secret::SecretString;
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL. Without it the server runs its own cluster in --data-dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+    /// Where the embedded PostgreSQL cluster lives when DATABASE_URL is not set.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Maximum connections in the database pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
+}
+
 use crate::embedded_pg::EmbeddedPostgres;
 
 /// The migrations in `migrations/`, compiled into the binary.

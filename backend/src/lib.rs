@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod api_keys;
+pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod backups;
@@ -25,9 +26,9 @@ pub mod live;
 pub mod metrics;
 pub mod partitions;
 pub mod resources;
+pub mod schema;
 pub mod secret;
 pub mod server;
 pub mod sessions;
-pub mod state;
 
 pub use error::{Error, Result};

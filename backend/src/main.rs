@@ -4,7 +4,7 @@ use clap::Parser;
 use license_server::auth::Actor;
 use license_server::config::{AdminCommand, ApiKeyCommand, Cli, Command, LogFormat};
 use license_server::db::Database;
-use license_server::{admin, api_keys, backups, graphql, server};
+use license_server::{admin, api_keys, backups, schema, server};
 use tracing_subscriber::EnvFilter;
 
 fn init_logging(format: LogFormat) {
@@ -44,7 +44,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Schema => {
-            print!("{}", graphql::sdl());
+            print!("{}", schema::sdl());
             Ok(())
         }
         Command::ApiKey(command) => api_key(command).await,

@@ -19,12 +19,10 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextRequest, NextResolve, ResolveInfo,
 };
 use async_graphql::{Response as GqlResponse, ServerResult, Value};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -32,8 +30,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-
-use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
@@ -239,32 +235,23 @@ fn screaming_snake(camel: &str) -> String {
     out
 }
 
-/// `GET /metrics`.
-pub fn router(state: AppState) -> Router {
-    Router::new().route("/metrics", get(scrape)).with_state(state)
-}
-
-async fn scrape(State(state): State<AppState>) -> Response {
-    let live: Result<i64, sqlx::Error> =
-        sqlx::query_scalar("SELECT count(*) FROM license_sessions WHERE session_is_live(last_heartbeat_at, $1)")
-            .bind(state.sessions.timeout_secs())
-            .fetch_one(&state.pool)
-            .await;
-    match live {
-        Ok(live) => {
+/// The `/metrics` response, given the live sessions just counted (`None` when the database did
+/// not answer) and the pool whose use it reports.
+pub fn render(live_sessions: Option<i64>, pool: &sqlx::PgPool) -> Response {
+    match live_sessions {
+        Some(live) => {
             METRICS.live_sessions.set(live);
             METRICS.database_up.set(1);
         }
-        Err(err) => {
-            tracing::warn!(error = ?err, "metrics: counting live sessions failed");
+        None => {
             METRICS.database_up.set(0);
         }
     }
-    let idle = i64::try_from(state.pool.num_idle()).unwrap_or(i64::MAX);
-    let open = i64::from(state.pool.size());
+    let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+    let open = i64::from(pool.size());
     METRICS.pool_connections.get_or_create(&StateLabel { state: "idle" }).set(idle);
     METRICS.pool_connections.get_or_create(&StateLabel { state: "in_use" }).set((open - idle).max(0));
-    METRICS.pool_max_connections.set(i64::from(state.pool.options().get_max_connections()));
+    METRICS.pool_max_connections.set(i64::from(pool.options().get_max_connections()));
     let mut body = String::new();
     if encode(&mut body, &METRICS.registry).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

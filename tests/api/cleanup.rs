@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use license_server::auth::Scope;
-use license_server::config::SessionSettings;
+use license_server::sessions::SessionSettings;
 use sqlx::PgPool;
 
 use crate::helpers::{age_session, count, eventually, spawn_app_with, Options};

@@ -1,12 +1,8 @@
 //! The dashboard's files at `/`: served as they are, `index.html` for the app's own routes, and
 //! the API routes untouched.
 
-use std::net::SocketAddr;
-
 use license_server::auth::Scope;
-use license_server::dashboard;
-use license_server::server;
-use license_server::state::AppState;
+use license_server::server::Application;
 use sqlx::PgPool;
 
 #[sqlx::test(migrations = "../migrations")]
@@ -15,13 +11,10 @@ async fn the_dashboard_is_served_at_the_root_with_index_html_for_its_own_routes(
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), "<!doctype html><title>dashboard</title>").unwrap();
     std::fs::write(dir.join("app.js"), "export default 1;").unwrap();
-    let state = AppState::new(pool.clone(), Default::default());
-    let router = server::app(state, 64 * 1024).fallback_service(dashboard::service(&dir));
+    let app = Application::new(pool.clone(), Default::default()).with_dashboard(&dir);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
+    let server = tokio::spawn(async move { app.serve(listener, std::future::pending()).await.unwrap() });
     let client = reqwest::Client::new();
     let get = |path: &str| client.get(format!("http://{address}{path}")).send();
 
@@ -62,7 +55,7 @@ async fn the_dashboard_is_served_at_the_root_with_index_html_for_its_own_routes(
 fn a_missing_dashboard_build_leaves_the_api_alone_and_answers_404() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let router = dashboard::service(std::path::Path::new("/nonexistent/dashboard"));
+        let router = license_server::dashboard::service(std::path::Path::new("/nonexistent/dashboard"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });

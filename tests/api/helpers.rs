@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use license_server::admin::AuthSettings;
 use license_server::api_keys;
+use license_server::app::Settings;
 use license_server::auth::{Actor, Scope};
 use license_server::backups::BackupSettings;
-use license_server::config::SessionSettings;
-use license_server::server::{self, BackgroundTasks};
-use license_server::state::AppState;
+use license_server::server::Application;
+use license_server::sessions::SessionSettings;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -82,23 +82,25 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
         let runtime = builder.build().unwrap();
         runtime.block_on(async move {
             let pool = PgPoolOptions::new().max_connections(4).connect_with(connect_options).await.unwrap();
-            let mut state = AppState::new(pool.clone(), options.sessions).with_auth(options.auth);
-            if let Some(backups) = options.backups {
-                state = state.with_backups(backups);
+            let settings = Settings {
+                sessions: options.sessions,
+                auth: options.auth,
+                backups: options.backups.unwrap_or_default(),
+                max_body_bytes: MAX_BODY_BYTES,
+                ..Settings::default()
+            };
+            let mut app = Application::new(pool.clone(), settings);
+            if let Some(dir) = &options.frontend_dir {
+                app = app.with_dashboard(dir);
             }
-            let background = options.background.then(|| BackgroundTasks::spawn(&state, Default::default()));
+            let background = options.background.then(|| app.start_background());
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             ready_tx.send(listener.local_addr().unwrap()).unwrap();
-            let mut router = server::app(state, MAX_BODY_BYTES);
-            if let Some(dir) = &options.frontend_dir {
-                router = router.fallback_service(license_server::dashboard::service(dir));
-            }
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async {
-                    let _ = stop_rx.await;
-                })
-                .await
-                .unwrap();
+            app.serve(listener, async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .unwrap();
             drop(background);
             pool.close().await;
         });

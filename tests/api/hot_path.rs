@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use license_server::auth::Scope;
-use license_server::config::SessionSettings;
+use license_server::sessions::SessionSettings;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 

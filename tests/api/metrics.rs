@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use license_server::auth::Scope;
-use license_server::config::SessionSettings;
+use license_server::sessions::SessionSettings;
 use serde_json::json;
 use sqlx::{ConnectOptions, PgPool};
 

@@ -7,7 +7,7 @@
 //! Settings (environment): BENCH_CUSTOMERS (500), BENCH_LICENSES (5000), BENCH_SESSIONS_PER_DEVICE
 //! (8), BENCH_HEARTBEATS (2000000), BENCH_REPEAT (5 timed runs per query).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _, Result};
@@ -15,14 +15,11 @@ use chrono::Utc;
 use license_server::analytics::HEARTBEAT_BUCKETS_SQL;
 use license_server::api_keys;
 use license_server::auth::{Actor, Scope};
-use license_server::config::SessionSettings;
-use license_server::state::AppState;
+use license_server::server::Application;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Row as _};
 use uuid::Uuid;
-
-const MAX_BODY_BYTES: usize = 64 * 1024;
 
 fn env_or(name: &str, default: u64) -> Result<u64> {
     match std::env::var(name) {
@@ -60,14 +57,10 @@ async fn run(url: &str) -> Result<()> {
     sqlx::migrate!("../migrations").run(&pool).await?;
     seed(&pool).await?;
 
-    let state = AppState::new(pool.clone(), SessionSettings::default());
+    let app = Application::new(pool.clone(), Default::default());
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
-    let app = license_server::server::app(state, MAX_BODY_BYTES);
-    let server =
-        tokio::spawn(
-            async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await },
-        );
+    let server = tokio::spawn(async move { app.serve(listener, std::future::pending()).await });
     let key = api_keys::create(&pool, &Actor::cli(), None, "bench-analyst", Scope::Analyst).await?.key;
     let repeat = env_or("BENCH_REPEAT", 5)?.max(1) as usize;
 

@@ -7,16 +7,18 @@ use rand::rngs::OsRng;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::dashboard_sessions::{self, SessionInfo};
 use super::totp::{self, Verification};
 use super::users::{self, AdminUser};
 use super::{passwords, throttle};
+use crate::admin::AuthSettings;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, request_meta, Actor, ActorKind};
 use crate::error::{Error, GqlResultExt, Result};
-use crate::state::AppState;
+use std::sync::Arc;
 
 const CHALLENGE_MINUTES: i32 = 5;
 const RECOVERY_CODES: usize = 10;
@@ -114,10 +116,11 @@ async fn fail(
 
 /// Starts a session for a user who passed every factor, sets the cookie, and audits the login.
 async fn sign_in(ctx: &Context<'_>, conn: &mut PgConnection, account: &Account, method: &str) -> Result<LoginResult> {
-    let state = ctx.data_unchecked::<AppState>();
     let ip = request_meta(ctx).ip;
     throttle::reset(conn, &throttle::account_key(&account.username)).await?;
-    let enrollment_only = account.role == "admin" && state.auth.require_admin_totp && account.totp_secret.is_none();
+    let enrollment_only = account.role == "admin"
+        && ctx.data_unchecked::<Arc<AuthSettings>>().require_admin_totp
+        && account.totp_secret.is_none();
     let token = dashboard_sessions::create(conn, account.id, enrollment_only, ip).await?;
     sqlx::query("UPDATE admin_users SET last_login_at = now() WHERE id = $1")
         .bind(account.id)
@@ -136,9 +139,9 @@ async fn sign_in(ctx: &Context<'_>, conn: &mut PgConnection, account: &Account, 
 }
 
 async fn login(ctx: &Context<'_>, username: &str, password: &str) -> Result<LoginResult> {
-    let state = ctx.data_unchecked::<AppState>();
+    let pool = ctx.data_unchecked::<PgPool>();
     let ip = request_meta(ctx).ip;
-    let mut tx = throttle::check(state.pool.begin().await?, &throttle::account_key(username)).await?;
+    let mut tx = throttle::check(pool.begin().await?, &throttle::account_key(username)).await?;
     let row: Option<Credentials> = sqlx::query_as(
         "SELECT id, username, role, password_hash, is_disabled, totp_secret, totp_last_step
          FROM admin_users WHERE lower(username) = lower($1)",
@@ -181,9 +184,9 @@ async fn login(ctx: &Context<'_>, username: &str, password: &str) -> Result<Logi
 
 /// Redeems a sign-in challenge with a second factor: a TOTP code or a recovery code.
 async fn second_factor(ctx: &Context<'_>, challenge: &str, method: &str, code: &str) -> Result<LoginResult> {
-    let state = ctx.data_unchecked::<AppState>();
+    let pool = ctx.data_unchecked::<PgPool>();
     let ip = request_meta(ctx).ip;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let account: Option<Account> = sqlx::query_as(
         "SELECT u.id, u.username, u.role, u.totp_secret, u.totp_last_step
          FROM login_challenges c JOIN admin_users u ON u.id = c.user_id
@@ -320,7 +323,7 @@ impl LoginQuery {
         let Some(session) = ctx.data_opt::<crate::auth::Caller>().and_then(|c| c.session.as_ref()) else {
             return Ok(None);
         };
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
         users::find(&mut conn, session.user_id).await.gql()
     }
 }
@@ -361,8 +364,8 @@ impl LoginMutation {
         let Some(session) = ctx.data_opt::<crate::auth::Caller>().and_then(|c| c.session.as_ref()) else {
             return Ok(false);
         };
-        let state = ctx.data_unchecked::<AppState>();
-        let mut tx = state.pool.begin().await.gql()?;
+        let pool = ctx.data_unchecked::<PgPool>();
+        let mut tx = pool.begin().await.gql()?;
         dashboard_sessions::end(&mut tx, &session.token_hash).await.gql()?;
         audit::record(
             &mut tx,
@@ -379,8 +382,8 @@ impl LoginMutation {
     /// Starts 2FA enrollment: a new secret, its otpauth URI and QR code. Confirm with `confirmTotp`.
     async fn enroll_totp(&self, ctx: &Context<'_>) -> async_graphql::Result<TotpEnrollment> {
         let session = session(ctx).gql()?;
-        let state = ctx.data_unchecked::<AppState>();
-        let mut tx = state.pool.begin().await.gql()?;
+        let pool = ctx.data_unchecked::<PgPool>();
+        let mut tx = pool.begin().await.gql()?;
         let (_, active, _, _) = load_secret_state(&mut tx, session.user_id).await.gql()?;
         if active.is_some() {
             return Err(Error::bad_input("totp", "2FA is already on; disable it first to enroll a new device")).gql();
@@ -415,8 +418,8 @@ impl LoginMutation {
         let session = session(ctx).gql()?;
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
-        let state = ctx.data_unchecked::<AppState>();
-        let tx = state.pool.begin().await.gql()?;
+        let pool = ctx.data_unchecked::<PgPool>();
+        let tx = pool.begin().await.gql()?;
         let account_key = throttle::account_key(&session.username);
         let mut tx = throttle::check(tx, &account_key).await.gql()?;
         let (_, _, pending, last_step) = load_secret_state(&mut tx, session.user_id).await.gql()?;
@@ -474,8 +477,8 @@ impl LoginMutation {
         let session = full_session(ctx).gql()?;
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
-        let state = ctx.data_unchecked::<AppState>();
-        let tx = state.pool.begin().await.gql()?;
+        let pool = ctx.data_unchecked::<PgPool>();
+        let tx = pool.begin().await.gql()?;
         let mut tx = throttle::check(tx, &throttle::account_key(&session.username)).await.gql()?;
         let (hash, secret, _, last_step) = load_secret_state(&mut tx, session.user_id).await.gql()?;
         let Some(secret) = secret else {
@@ -521,8 +524,8 @@ impl LoginMutation {
         passwords::check_new(&new_password, "newPassword").gql()?;
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
-        let state = ctx.data_unchecked::<AppState>();
-        let tx = state.pool.begin().await.gql()?;
+        let pool = ctx.data_unchecked::<PgPool>();
+        let tx = pool.begin().await.gql()?;
         let mut tx = throttle::check(tx, &throttle::account_key(&session.username)).await.gql()?;
         let (hash, _, _, _) = load_secret_state(&mut tx, session.user_id).await.gql()?;
         if !passwords::verify(Some(&hash), &current_password).await.gql()? {

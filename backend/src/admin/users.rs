@@ -11,7 +11,6 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Actor, Caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -115,14 +114,14 @@ enum Consequence {
 
 /// Applies one change to a user, audited with before and after.
 async fn change(
-    state: &AppState,
+    pool: &PgPool,
     caller: &Caller,
     id: Uuid,
     action: &'static str,
     set: &str,
     consequence: Consequence,
 ) -> Result<AdminUser> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let old: AdminUser = sqlx::query_as(&format!("SELECT {COLUMNS} FROM admin_users WHERE id = $1 FOR UPDATE"))
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -172,7 +171,7 @@ impl AdminUserQuery {
     #[graphql(guard = "Require(Permission::Write)")]
     async fn admin_users(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AdminUser>> {
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM admin_users ORDER BY lower(username)"))
-            .fetch_all(&ctx.data_unchecked::<AppState>().pool)
+            .fetch_all(ctx.data_unchecked::<PgPool>())
             .await
             .gql()
     }
@@ -190,16 +189,9 @@ impl AdminUserMutation {
         input: CreateAdminUserInput,
     ) -> async_graphql::Result<AdminUser> {
         let caller = caller(ctx).gql()?;
-        create(
-            &ctx.data_unchecked::<AppState>().pool,
-            &caller.actor,
-            caller.ip,
-            &input.username,
-            input.role,
-            &input.password,
-        )
-        .await
-        .gql()
+        create(ctx.data_unchecked::<PgPool>(), &caller.actor, caller.ip, &input.username, input.role, &input.password)
+            .await
+            .gql()
     }
 
     /// Disables the user and ends all their sessions at once.
@@ -208,7 +200,7 @@ impl AdminUserMutation {
         let (id, caller) = (parse_id(&id, "id").gql()?, caller(ctx).gql()?);
         not_yourself(caller, id, "disable").gql()?;
         change(
-            ctx.data_unchecked::<AppState>(),
+            ctx.data_unchecked::<PgPool>(),
             caller,
             id,
             "user.disabled",
@@ -223,7 +215,7 @@ impl AdminUserMutation {
     async fn enable_admin_user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<AdminUser> {
         let id = parse_id(&id, "id").gql()?;
         change(
-            ctx.data_unchecked::<AppState>(),
+            ctx.data_unchecked::<PgPool>(),
             caller(ctx).gql()?,
             id,
             "user.enabled",
@@ -240,7 +232,7 @@ impl AdminUserMutation {
         let (id, caller) = (parse_id(&id, "id").gql()?, caller(ctx).gql()?);
         not_yourself(caller, id, "change the role of").gql()?;
         let set = format!("role = '{}'", role.as_str());
-        change(ctx.data_unchecked::<AppState>(), caller, id, "user.role_changed", &set, Consequence::EndSessions)
+        change(ctx.data_unchecked::<PgPool>(), caller, id, "user.role_changed", &set, Consequence::EndSessions)
             .await
             .gql()
     }
@@ -251,7 +243,7 @@ impl AdminUserMutation {
     async fn reset_admin_user_totp(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<AdminUser> {
         let id = parse_id(&id, "id").gql()?;
         change(
-            ctx.data_unchecked::<AppState>(),
+            ctx.data_unchecked::<PgPool>(),
             caller(ctx).gql()?,
             id,
             "user.totp_reset",

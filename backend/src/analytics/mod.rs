@@ -7,12 +7,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::{Permission, Require};
-use crate::config::SessionSettings;
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
 use crate::licenses::LicenseType;
 use crate::sessions::EndReason;
-use crate::state::AppState;
+use crate::sessions::SessionSettings;
 
 /// Where a license stands today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -305,7 +304,7 @@ impl AnalyticsQuery {
     /// How many licenses there are of each type in each state.
     #[graphql(guard = "Require(Permission::Read)")]
     async fn license_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LicenseCount>> {
-        license_counts(&ctx.data_unchecked::<AppState>().pool).await.gql()
+        license_counts(ctx.data_unchecked::<PgPool>()).await.gql()
     }
 
     /// Active devices and live sessions per license, busiest first.
@@ -316,8 +315,8 @@ impl AnalyticsQuery {
         license_id: Option<ID>,
         #[graphql(default = 20)] first: i32,
     ) -> async_graphql::Result<Vec<LicenseUsage>> {
-        let state = ctx.data_unchecked::<AppState>();
-        license_usage(&state.pool, &state.sessions, optional_id(license_id)?, first).await.gql()
+        let pool = ctx.data_unchecked::<PgPool>();
+        license_usage(pool, ctx.data_unchecked::<SessionSettings>(), optional_id(license_id)?, first).await.gql()
     }
 
     /// Sessions started and ended per UTC day in `[from, to)`, with the reasons they ended.
@@ -329,7 +328,7 @@ impl AnalyticsQuery {
         to: DateTime<Utc>,
         license_id: Option<ID>,
     ) -> async_graphql::Result<Vec<SessionDay>> {
-        sessions_per_day(&ctx.data_unchecked::<AppState>().pool, from, to, optional_id(license_id)?).await.gql()
+        sessions_per_day(ctx.data_unchecked::<PgPool>(), from, to, optional_id(license_id)?).await.gql()
     }
 
     /// Heartbeats per hour (ranges up to 31 days) or day (up to 366 days) in `[from, to)`,
@@ -343,7 +342,7 @@ impl AnalyticsQuery {
         bucket: TimeBucket,
         license_id: Option<ID>,
     ) -> async_graphql::Result<Vec<HeartbeatBucket>> {
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         heartbeat_buckets(pool, from, to, bucket, optional_id(license_id)?).await.gql()
     }
 
@@ -357,7 +356,9 @@ impl AnalyticsQuery {
         license_id: Option<ID>,
         #[graphql(default = 20)] first: i32,
     ) -> async_graphql::Result<Vec<PeakConcurrency>> {
-        let state = ctx.data_unchecked::<AppState>();
-        peak_concurrency(&state.pool, &state.sessions, from, to, optional_id(license_id)?, first).await.gql()
+        let pool = ctx.data_unchecked::<PgPool>();
+        peak_concurrency(pool, ctx.data_unchecked::<SessionSettings>(), from, to, optional_id(license_id)?, first)
+            .await
+            .gql()
     }
 }

@@ -4,12 +4,14 @@
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::BackupSettings;
 use super::{Backup, BackupKind, BackupStatus, PushStatus};
 use crate::auth::{caller, Permission, Require};
 use crate::error::{Error, GqlResultExt};
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
-use crate::state::AppState;
+use sqlx::PgPool;
+use std::sync::Arc;
 
 #[Object]
 impl Backup {
@@ -100,7 +102,7 @@ impl BackupQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<Backup>> {
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         let total = super::count(pool).await.gql()?;
         paginate(PageArgs { after, before, first, last }, total, |offset, limit| super::list(pool, offset, limit)).await
     }
@@ -108,7 +110,7 @@ impl BackupQuery {
     #[graphql(guard = "Require(Permission::Read)")]
     async fn backup(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Backup>> {
         let id = parse_id(&id, "id").gql()?;
-        super::find(&ctx.data_unchecked::<AppState>().pool, id).await.gql()
+        super::find(ctx.data_unchecked::<PgPool>(), id).await.gql()
     }
 }
 
@@ -121,17 +123,17 @@ impl BackupMutation {
     /// remote is configured; a failed push shows in `pushStatus` and is retried).
     #[graphql(guard = "Require(Permission::Write)")]
     async fn create_backup(&self, ctx: &Context<'_>) -> async_graphql::Result<Backup> {
-        let state = ctx.data_unchecked::<AppState>();
+        let pool = ctx.data_unchecked::<PgPool>();
         let caller = caller(ctx).gql()?;
-        super::create(&state.pool, &state.backups, &caller.actor, caller.ip).await.gql()
+        super::create(pool, ctx.data_unchecked::<Arc<BackupSettings>>(), &caller.actor, caller.ip).await.gql()
     }
 
     /// Checks a backup's archive without changing anything.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn verify_backup(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<BackupVerification> {
-        let state = ctx.data_unchecked::<AppState>();
+        let pool = ctx.data_unchecked::<PgPool>();
         let id = parse_id(&id, "id").gql()?;
-        let verification = super::verify(&state.pool, &state.backups, id).await.gql()?;
+        let verification = super::verify(pool, ctx.data_unchecked::<Arc<BackupSettings>>(), id).await.gql()?;
         Ok(BackupVerification {
             backup: verification.backup,
             ok: verification.problem.is_none(),
@@ -144,7 +146,7 @@ impl BackupMutation {
     /// database stays as it was.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn restore_backup(&self, ctx: &Context<'_>, id: ID, confirm: bool) -> async_graphql::Result<Backup> {
-        let state = ctx.data_unchecked::<AppState>();
+        let pool = ctx.data_unchecked::<PgPool>();
         let caller = caller(ctx).gql()?;
         let id = parse_id(&id, "id").gql()?;
         if !confirm {
@@ -154,6 +156,6 @@ impl BackupMutation {
             ))
             .gql();
         }
-        super::restore(&state.pool, &state.backups, &caller.actor, caller.ip, id).await.gql()
+        super::restore(pool, ctx.data_unchecked::<Arc<BackupSettings>>(), &caller.actor, caller.ip, id).await.gql()
     }
 }

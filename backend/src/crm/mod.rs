@@ -24,7 +24,6 @@ use crate::graphql::loaders::{
 };
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::resources::ResourceType;
-use crate::state::AppState;
 use notes::{Note, Subject};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
@@ -271,7 +270,7 @@ async fn lock_institution(conn: &mut PgConnection, id: Uuid, field: &str) -> Res
 }
 
 async fn save_institution(
-    state: &AppState,
+    pool: &PgPool,
     caller: &Caller,
     id: Option<Uuid>,
     input: InstitutionInput,
@@ -281,7 +280,7 @@ async fn save_institution(
     let institution_type = text("institutionType", &input.institution_type, 0, 100)?;
     let address = text("address", &input.address, 0, 500)?;
     let website = clean_website(&input.website)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let old = match id {
         Some(id) => {
             let old = lock_institution(&mut tx, id, "id").await?;
@@ -352,7 +351,7 @@ fn clean_details(input: &ContactInput) -> Result<(Vec<KindAndValue>, Vec<KindAnd
 
 /// Creates (`id` absent, `institution_id` given) or updates a contact with its phones and e-mails.
 async fn save_contact(
-    state: &AppState,
+    pool: &PgPool,
     caller: &Caller,
     id: Option<Uuid>,
     institution_id: Option<Uuid>,
@@ -362,7 +361,7 @@ async fn save_contact(
     let name = text("name", &input.name, 1, 200)?;
     let position = text("position", &input.position, 0, 200)?;
     let (phones, emails) = clean_details(&input)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let old: Option<Contact> = match id {
         Some(id) => {
             let old: Contact =
@@ -448,13 +447,13 @@ async fn save_contact(
 /// Links a lead to an existing customer, or (with `new_customer`) creates the customer in the
 /// same transaction and links it.
 async fn link_customer(
-    state: &AppState,
+    pool: &PgPool,
     caller: &Caller,
     institution_id: Uuid,
     customer_id: Option<Uuid>,
     new_customer: Option<CreateCustomerInput>,
 ) -> Result<Institution> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let old = lock_institution(&mut tx, institution_id, "institutionId").await?;
     if old.customer_id.is_some() {
         return Err(Error::bad_input("institutionId", "this institution is already linked to a customer"));
@@ -487,8 +486,8 @@ async fn link_customer(
 }
 
 /// Undoes a link: the institution is a lead again; the customer and its licenses stay as they are.
-async fn unlink_customer(state: &AppState, caller: &Caller, institution_id: Uuid) -> Result<Institution> {
-    let mut tx = state.pool.begin().await?;
+async fn unlink_customer(pool: &PgPool, caller: &Caller, institution_id: Uuid) -> Result<Institution> {
+    let mut tx = pool.begin().await?;
     let old = lock_institution(&mut tx, institution_id, "institutionId").await?;
     let Some(customer_id) = old.customer_id else {
         return Err(Error::bad_input("institutionId", "this institution is not linked to a customer"));
@@ -635,7 +634,7 @@ impl CrmQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<Institution>> {
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         let page = PageArgs { after, before, first, last };
         list_institutions(pool, search.as_deref(), filter, order_by.unwrap_or_default(), page).await
     }
@@ -643,7 +642,7 @@ impl CrmQuery {
     #[graphql(guard = "Require(Permission::Read)")]
     async fn institution(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Institution>> {
         let id = parse_id(&id, "id").gql()?;
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
         find_institution(&mut conn, id).await.gql()
     }
 
@@ -652,7 +651,7 @@ impl CrmQuery {
         let id = parse_id(&id, "id").gql()?;
         sqlx::query_as(&format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&ctx.data_unchecked::<AppState>().pool)
+            .fetch_optional(ctx.data_unchecked::<PgPool>())
             .await
             .gql()
     }
@@ -666,7 +665,7 @@ impl CrmQuery {
         query: String,
         #[graphql(default = 20)] limit: i32,
     ) -> async_graphql::Result<Vec<CrmSearchResult>> {
-        search(&ctx.data_unchecked::<AppState>().pool, &query, limit).await.gql()
+        search(ctx.data_unchecked::<PgPool>(), &query, limit).await.gql()
     }
 }
 
@@ -681,7 +680,7 @@ impl CrmMutation {
         ctx: &Context<'_>,
         input: InstitutionInput,
     ) -> async_graphql::Result<Institution> {
-        save_institution(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, None, input, None).await.gql()
+        save_institution(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, None, input, None).await.gql()
     }
 
     /// Replaces the institution's fields. With `expectedUpdatedAt` (the `updatedAt` the change is
@@ -695,8 +694,8 @@ impl CrmMutation {
         expected_updated_at: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Institution> {
         let id = parse_id(&id, "id").gql()?;
-        let (state, caller) = (ctx.data_unchecked::<AppState>(), caller(ctx).gql()?);
-        save_institution(state, caller, Some(id), input, expected_updated_at).await.gql()
+        let (pool, caller) = (ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?);
+        save_institution(pool, caller, Some(id), input, expected_updated_at).await.gql()
     }
 
     #[graphql(guard = "Require(Permission::Write)")]
@@ -707,7 +706,7 @@ impl CrmMutation {
         input: ContactInput,
     ) -> async_graphql::Result<Contact> {
         let institution_id = parse_id(&institution_id, "institutionId").gql()?;
-        save_contact(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, None, Some(institution_id), input, None)
+        save_contact(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, None, Some(institution_id), input, None)
             .await
             .gql()
     }
@@ -724,8 +723,8 @@ impl CrmMutation {
         expected_updated_at: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Contact> {
         let id = parse_id(&id, "id").gql()?;
-        let (state, caller) = (ctx.data_unchecked::<AppState>(), caller(ctx).gql()?);
-        save_contact(state, caller, Some(id), None, input, expected_updated_at).await.gql()
+        let (pool, caller) = (ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?);
+        save_contact(pool, caller, Some(id), None, input, expected_updated_at).await.gql()
     }
 
     /// Adds a note to an institution or a contact (exactly one of the two).
@@ -744,17 +743,17 @@ impl CrmMutation {
                 return Err(Error::bad_input("institutionId", "give exactly one of institutionId and contactId")).gql()
             }
         };
-        let state = ctx.data_unchecked::<AppState>();
+        let pool = ctx.data_unchecked::<PgPool>();
         let (sql, id, field) = match subject {
             Subject::Institution(id) => {
                 ("SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1)", id, "institutionId")
             }
             Subject::Contact(id) => ("SELECT EXISTS (SELECT 1 FROM contacts WHERE id = $1)", id, "contactId"),
         };
-        if !sqlx::query_scalar::<_, bool>(sql).bind(id).fetch_one(&state.pool).await.gql()? {
+        if !sqlx::query_scalar::<_, bool>(sql).bind(id).fetch_one(pool).await.gql()? {
             return Err(Error::not_found("note subject", field)).gql();
         }
-        notes::add(state, caller(ctx).gql()?, subject, &body).await.gql()
+        notes::add(pool, caller(ctx).gql()?, subject, &body).await.gql()
     }
 
     /// Replaces a note's text with a new version; earlier versions stay readable. The same text
@@ -769,7 +768,7 @@ impl CrmMutation {
         expected_version: Option<i32>,
     ) -> async_graphql::Result<Note> {
         let id = parse_id(&id, "id").gql()?;
-        notes::edit(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, &body, expected_version).await.gql()
+        notes::edit(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, id, &body, expected_version).await.gql()
     }
 
     /// Links a lead to an existing customer.
@@ -782,7 +781,7 @@ impl CrmMutation {
     ) -> async_graphql::Result<Institution> {
         let institution_id = parse_id(&institution_id, "institutionId").gql()?;
         let customer_id = parse_id(&customer_id, "customerId").gql()?;
-        link_customer(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, institution_id, Some(customer_id), None)
+        link_customer(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, institution_id, Some(customer_id), None)
             .await
             .gql()
     }
@@ -795,7 +794,7 @@ impl CrmMutation {
         institution_id: ID,
     ) -> async_graphql::Result<Institution> {
         let institution_id = parse_id(&institution_id, "institutionId").gql()?;
-        unlink_customer(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, institution_id).await.gql()
+        unlink_customer(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, institution_id).await.gql()
     }
 
     /// Turns a lead into a customer: creates the customer and links it, in one transaction.
@@ -807,7 +806,7 @@ impl CrmMutation {
         customer: CreateCustomerInput,
     ) -> async_graphql::Result<Institution> {
         let institution_id = parse_id(&institution_id, "institutionId").gql()?;
-        link_customer(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, institution_id, None, Some(customer))
+        link_customer(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, institution_id, None, Some(customer))
             .await
             .gql()
     }

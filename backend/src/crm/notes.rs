@@ -5,6 +5,7 @@ use async_graphql::{ComplexObject, Context, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
@@ -12,7 +13,6 @@ use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::graphql::ids::to_id;
 use crate::graphql::loaders::{self, VersionsOfNote};
-use crate::state::AppState;
 
 /// A note with its current text (the latest version).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
@@ -92,13 +92,13 @@ async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Note> {
         .ok_or_else(|| Error::not_found("note", "id"))
 }
 
-pub async fn add(state: &AppState, caller: &Caller, subject: Subject, body: &str) -> Result<Note> {
+pub async fn add(pool: &PgPool, caller: &Caller, subject: Subject, body: &str) -> Result<Note> {
     let body = clean_body(body)?;
     let (institution, contact) = match subject {
         Subject::Institution(id) => (Some(id), None),
         Subject::Contact(id) => (None, Some(id)),
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let id: Uuid = sqlx::query_scalar("INSERT INTO notes (institution_id, contact_id) VALUES ($1, $2) RETURNING id")
         .bind(institution)
         .bind(contact)
@@ -119,15 +119,9 @@ pub async fn add(state: &AppState, caller: &Caller, subject: Subject, body: &str
 
 /// Adds a version (unless the text is unchanged); the note row is locked so that two edits get
 /// consecutive version numbers.
-pub async fn edit(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-    body: &str,
-    expected_version: Option<i32>,
-) -> Result<Note> {
+pub async fn edit(pool: &PgPool, caller: &Caller, id: Uuid, body: &str, expected_version: Option<i32>) -> Result<Note> {
     let body = clean_body(body)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     sqlx::query("SELECT 1 FROM notes WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(&mut *tx)

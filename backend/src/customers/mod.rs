@@ -18,7 +18,6 @@ use crate::graphql::loaders::{self, LicensesOfCustomer};
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::graphql::NESTED_LIST_ESTIMATE;
 use crate::licenses::License;
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
@@ -87,8 +86,8 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Customer>>
     Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1")).bind(id).fetch_optional(conn).await?)
 }
 
-pub async fn create(state: &AppState, caller: &crate::auth::Caller, input: CreateCustomerInput) -> Result<Customer> {
-    let mut tx = state.pool.begin().await?;
+pub async fn create(pool: &PgPool, caller: &crate::auth::Caller, input: CreateCustomerInput) -> Result<Customer> {
+    let mut tx = pool.begin().await?;
     let customer = insert(&mut tx, caller, input).await?;
     tx.commit().await?;
     Ok(customer)
@@ -121,7 +120,7 @@ pub async fn insert(
 }
 
 pub async fn update(
-    state: &AppState,
+    pool: &PgPool,
     caller: &crate::auth::Caller,
     id: Uuid,
     input: UpdateCustomerInput,
@@ -129,7 +128,7 @@ pub async fn update(
 ) -> Result<Customer> {
     let name = input.name.as_deref().map(clean_name).transpose()?;
     let email = input.email.as_deref().map(clean_email).transpose()?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let old: Customer = sqlx::query_as(&format!("SELECT {COLUMNS} FROM customers WHERE id = $1 FOR UPDATE"))
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -250,7 +249,7 @@ impl CustomerQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<Customer>> {
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         let page = PageArgs { after, before, first, last };
         list(pool, search.as_deref(), filter, order_by.unwrap_or_default(), page).await
     }
@@ -258,7 +257,7 @@ impl CustomerQuery {
     #[graphql(guard = "Require(Permission::Read)")]
     async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Customer>> {
         let id = parse_id(&id, "id").gql()?;
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
         find(&mut conn, id).await.gql()
     }
 }
@@ -270,7 +269,7 @@ pub struct CustomerMutation;
 impl CustomerMutation {
     #[graphql(guard = "Require(Permission::Write)")]
     async fn create_customer(&self, ctx: &Context<'_>, input: CreateCustomerInput) -> async_graphql::Result<Customer> {
-        create(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, input).await.gql()
+        create(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, input).await.gql()
     }
 
     /// Changes the given fields. With `expectedUpdatedAt` (the `updatedAt` the change is based on)
@@ -284,7 +283,7 @@ impl CustomerMutation {
         expected_updated_at: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<Customer> {
         let id = parse_id(&id, "id").gql()?;
-        update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input, expected_updated_at).await.gql()
+        update(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, id, input, expected_updated_at).await.gql()
     }
 }
 

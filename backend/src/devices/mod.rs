@@ -17,8 +17,8 @@ use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::loaders::{self, LiveSessionOfDevice};
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::live::{self, SessionEvent, SessionEventKind};
+use crate::sessions::SessionSettings;
 use crate::sessions::{self, EndReason, LiveSession};
-use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
@@ -168,8 +168,8 @@ pub async fn page(
 }
 
 /// Frees the device's slot and ends its session with `device_deactivated`.
-pub async fn deactivate(state: &AppState, caller: &Caller, id: Uuid) -> Result<Device> {
-    let mut tx = state.pool.begin().await?;
+pub async fn deactivate(pool: &PgPool, settings: &SessionSettings, caller: &Caller, id: Uuid) -> Result<Device> {
+    let mut tx = pool.begin().await?;
     let license_id: Uuid = sqlx::query_scalar("SELECT license_id FROM device_registrations WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -198,7 +198,7 @@ pub async fn deactivate(state: &AppState, caller: &Caller, id: Uuid) -> Result<D
         .await?;
         live::notify(&mut tx, &SessionEvent::device(SessionEventKind::DeviceDeactivated, license_id, id)).await?;
     }
-    sessions::end_sessions(&mut tx, state, caller, sessions::Selector::Device(id), EndReason::DeviceDeactivated)
+    sessions::end_sessions(&mut tx, settings, caller, sessions::Selector::Device(id), EndReason::DeviceDeactivated)
         .await?;
     let device = find(&mut tx, id).await?.ok_or_else(|| Error::not_found("device", "id"))?;
     tx.commit().await?;
@@ -228,14 +228,14 @@ impl DeviceQuery {
         first: Option<i32>,
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<Device>> {
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         page(pool, search, filter, order_by.unwrap_or_default(), PageArgs { after, before, first, last }).await
     }
 
     #[graphql(guard = "Require(Permission::Read)")]
     async fn device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Device>> {
         let id = parse_id(&id, "id").gql()?;
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
         find(&mut conn, id).await.gql()
     }
 }
@@ -250,6 +250,8 @@ impl DeviceMutation {
     #[graphql(guard = "Require(Permission::Write)")]
     async fn deactivate_device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Device> {
         let id = parse_id(&id, "id").gql()?;
-        deactivate(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id).await.gql()
+        deactivate(ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>(), caller(ctx).gql()?, id)
+            .await
+            .gql()
     }
 }

@@ -15,7 +15,6 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
-use crate::config::SessionSettings;
 use crate::crm::notes::{Note, NoteVersion};
 use crate::crm::{Contact, ContactEmail, ContactPhone, Institution};
 use crate::customers::Customer;
@@ -25,6 +24,7 @@ use crate::graphql::filter::Sql;
 use crate::licenses::License;
 use crate::resources::Resource;
 use crate::sessions::LiveSession;
+use crate::sessions::SessionSettings;
 
 /// Loads rows for many parents with one statement (`… WHERE <column> = ANY($1)`).
 pub struct BatchLoader {

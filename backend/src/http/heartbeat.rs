@@ -29,10 +29,10 @@ use uuid::Uuid;
 
 use super::{finish, respond, respond_text, MediaType};
 use crate::api_keys;
+use crate::app::AppState;
 use crate::error::Error;
 use crate::sessions::client_api::{heartbeat_answer, HeartbeatAccepted, HeartbeatResult};
 use crate::sessions::heartbeat::HeartbeatOutcome;
-use crate::state::AppState;
 
 /// Documents whose compilation is remembered. Past this the cache starts afresh, so documents
 /// made up by a caller cost a compilation each but never memory without bound.
@@ -350,7 +350,7 @@ pub(super) async fn answer(
     let response = match state.heartbeats.record(token, Some(api_keys::digest(key))).await {
         // Nothing was written: the general path checks the key again and answers the error.
         Ok(HeartbeatOutcome::Unauthenticated | HeartbeatOutcome::Forbidden) => return None,
-        Ok(outcome) => match heartbeat_answer(state, outcome) {
+        Ok(outcome) => match heartbeat_answer(&state.sessions, outcome) {
             Ok(HeartbeatResult::HeartbeatAccepted(accepted)) => {
                 let body = plan.accepted_body(&accepted);
                 crate::metrics::heartbeat_operation("ok", started.elapsed());

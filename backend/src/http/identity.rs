@@ -9,8 +9,8 @@ use ipnet::IpNet;
 
 use crate::admin::dashboard_sessions;
 use crate::api_keys;
+use crate::app::AppState;
 use crate::auth::Caller;
-use crate::state::AppState;
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
 /// `X-Forwarded-For` that is not itself a trusted proxy.

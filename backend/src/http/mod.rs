@@ -6,19 +6,19 @@
 //! request's `Accept` (`application/graphql-response+json` unless only `application/json` is
 //! acceptable; 406 when neither is).
 
+mod health;
 mod heartbeat;
 pub(crate) mod identity;
+pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
 };
 use async_graphql::{BatchRequest, ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Variables};
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -28,9 +28,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::api_keys;
+use crate::app::AppState;
 use crate::auth::{Actor, ActorKind, Caller, RequestMeta, Scope};
-use crate::graphql::AppSchema;
-use crate::state::AppState;
+use crate::schema::AppSchema;
 
 /// Most operations one batched POST may carry.
 pub const MAX_BATCH_SIZE: usize = 10;
@@ -52,15 +52,14 @@ pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize) -> Router
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphiql", get(graphiql))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         .with_state(HttpState {
             app: app.clone(),
             schema: schema.clone(),
             max_body_bytes,
             heartbeat_plans: Arc::default(),
         })
-        .merge(crate::live::ws::router(app, schema))
+        .merge(ws::router(app.clone(), schema))
+        .merge(health::router(app))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -501,21 +500,4 @@ async fn serve_get(
 
 async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").title("License server GraphiQL").finish())
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-/// Ready when the database answers within two seconds.
-async fn readyz(State(state): State<HttpState>) -> Response {
-    let check = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.app.pool);
-    match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(_)) => (StatusCode::OK, "ready").into_response(),
-        Ok(Err(err)) => {
-            tracing::warn!(error = ?err, "readiness check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Body::from("database unreachable")).into_response()
-        }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Body::from("database did not answer in time")).into_response(),
-    }
 }

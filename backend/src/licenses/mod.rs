@@ -24,8 +24,8 @@ use crate::graphql::loaders::{self, ActiveDevicesOfLicense, CustomerById, LiveSe
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::graphql::NESTED_LIST_ESTIMATE;
 use crate::resources::Resource;
+use crate::sessions::SessionSettings;
 use crate::sessions::{self, EndReason, EndedSession, LiveSession};
-use crate::state::AppState;
 pub use key::LicenseKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
@@ -102,7 +102,7 @@ impl License {
         #[graphql(default)] include_inactive: bool,
     ) -> async_graphql::Result<Vec<Device>> {
         if include_inactive {
-            return devices::list_for_license(&ctx.data_unchecked::<AppState>().pool, self.id, true).await.gql();
+            return devices::list_for_license(ctx.data_unchecked::<PgPool>(), self.id, true).await.gql();
         }
         Ok(loaders::load(ctx, ActiveDevicesOfLicense(self.id)).await?.unwrap_or_default())
     }
@@ -130,7 +130,7 @@ impl License {
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<EndedSession>> {
         let page = PageArgs { after, before, first, last };
-        sessions::history(&ctx.data_unchecked::<AppState>().pool, Some(self.id), None, Vec::new(), page).await
+        sessions::history(ctx.data_unchecked::<PgPool>(), Some(self.id), None, Vec::new(), page).await
     }
 }
 
@@ -216,11 +216,11 @@ pub async fn list_for_customer(pool: &PgPool, customer_id: Uuid) -> Result<Vec<L
         .await?)
 }
 
-pub async fn create(state: &AppState, caller: &Caller, input: CreateLicenseInput) -> Result<License> {
+pub async fn create(pool: &PgPool, caller: &Caller, input: CreateLicenseInput) -> Result<License> {
     let customer_id = parse_id(&input.customer_id, "customerId")?;
     let valid_from = input.valid_from.unwrap_or_else(Utc::now);
     check_terms(input.device_limit, input.concurrent_sessions_limit, valid_from, input.valid_until, &input.notes)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     if customers::find(&mut tx, customer_id).await?.is_none() {
         return Err(Error::not_found("customer", "customerId"));
     }
@@ -252,13 +252,14 @@ pub async fn create(state: &AppState, caller: &Caller, input: CreateLicenseInput
 }
 
 pub async fn update(
-    state: &AppState,
+    pool: &PgPool,
+    settings: &SessionSettings,
     caller: &Caller,
     id: Uuid,
     input: UpdateLicenseInput,
     expected_updated_at: Option<DateTime<Utc>>,
 ) -> Result<License> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let old = lock(&mut tx, id).await?;
     ensure_unchanged("license", expected_updated_at, old.updated_at)?;
     let device_limit = input.device_limit.unwrap_or(old.device_limit);
@@ -279,7 +280,7 @@ pub async fn update(
                   WHERE license_id = $1 AND session_is_live(last_heartbeat_at, $2))",
     )
     .bind(id)
-    .bind(state.sessions.timeout_secs())
+    .bind(settings.timeout_secs())
     .fetch_one(&mut *tx)
     .await?;
     if i64::from(device_limit) < active_devices {
@@ -323,8 +324,14 @@ pub async fn update(
 }
 
 /// Activates or deactivates a license. Deactivation ends its sessions with `license_revoked`.
-pub async fn set_active(state: &AppState, caller: &Caller, id: Uuid, active: bool) -> Result<License> {
-    let mut tx = state.pool.begin().await?;
+pub async fn set_active(
+    pool: &PgPool,
+    settings: &SessionSettings,
+    caller: &Caller,
+    id: Uuid,
+    active: bool,
+) -> Result<License> {
+    let mut tx = pool.begin().await?;
     let old = lock(&mut tx, id).await?;
     let new: License = sqlx::query_as(&format!("UPDATE licenses SET is_active = $2 WHERE id = $1 RETURNING {COLUMNS}"))
         .bind(id)
@@ -342,7 +349,7 @@ pub async fn set_active(state: &AppState, caller: &Caller, id: Uuid, active: boo
     )
     .await?;
     if !active {
-        sessions::end_sessions(&mut tx, state, caller, sessions::Selector::License(id), EndReason::LicenseRevoked)
+        sessions::end_sessions(&mut tx, settings, caller, sessions::Selector::License(id), EndReason::LicenseRevoked)
             .await?;
     }
     tx.commit().await?;
@@ -503,13 +510,13 @@ impl LicenseQuery {
             filter,
             order: order_by.unwrap_or_default().iter().map(|o| (o.field, o.direction)).collect(),
         };
-        list(&ctx.data_unchecked::<AppState>().pool, query, PageArgs { after, before, first, last }).await
+        list(ctx.data_unchecked::<PgPool>(), query, PageArgs { after, before, first, last }).await
     }
 
     #[graphql(guard = "Require(Permission::Read)")]
     async fn license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<License>> {
         let id = parse_id(&id, "id").gql()?;
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
         find(&mut conn, id).await.gql()
     }
 
@@ -519,7 +526,7 @@ impl LicenseQuery {
         let key = LicenseKey::parse(&license_key).map_err(|e| Error::bad_input("licenseKey", e.to_string())).gql()?;
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE license_key = $1"))
             .bind(key.as_str())
-            .fetch_optional(&ctx.data_unchecked::<AppState>().pool)
+            .fetch_optional(ctx.data_unchecked::<PgPool>())
             .await
             .gql()
     }
@@ -532,7 +539,7 @@ pub struct LicenseMutation;
 impl LicenseMutation {
     #[graphql(guard = "Require(Permission::Write)")]
     async fn create_license(&self, ctx: &Context<'_>, input: CreateLicenseInput) -> async_graphql::Result<License> {
-        create(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, input).await.gql()
+        create(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, input).await.gql()
     }
 
     /// Changes terms. Limits cannot drop below the devices and sessions in use. With
@@ -547,19 +554,44 @@ impl LicenseMutation {
         expected_updated_at: Option<DateTime<Utc>>,
     ) -> async_graphql::Result<License> {
         let id = parse_id(&id, "id").gql()?;
-        update(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, input, expected_updated_at).await.gql()
+        update(
+            ctx.data_unchecked::<PgPool>(),
+            ctx.data_unchecked::<SessionSettings>(),
+            caller(ctx).gql()?,
+            id,
+            input,
+            expected_updated_at,
+        )
+        .await
+        .gql()
     }
 
     #[graphql(guard = "Require(Permission::Write)")]
     async fn activate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
         let id = parse_id(&id, "id").gql()?;
-        set_active(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, true).await.gql()
+        set_active(
+            ctx.data_unchecked::<PgPool>(),
+            ctx.data_unchecked::<SessionSettings>(),
+            caller(ctx).gql()?,
+            id,
+            true,
+        )
+        .await
+        .gql()
     }
 
     /// Deactivates the license and ends its live sessions (`LICENSE_REVOKED`).
     #[graphql(guard = "Require(Permission::Write)")]
     async fn deactivate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
         let id = parse_id(&id, "id").gql()?;
-        set_active(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, false).await.gql()
+        set_active(
+            ctx.data_unchecked::<PgPool>(),
+            ctx.data_unchecked::<SessionSettings>(),
+            caller(ctx).gql()?,
+            id,
+            false,
+        )
+        .await
+        .gql()
     }
 }

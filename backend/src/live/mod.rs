@@ -8,7 +8,6 @@
 
 pub mod listener;
 pub mod subscription;
-pub mod ws;
 
 use async_graphql::{ComplexObject, Enum, SimpleObject, ID};
 use chrono::{DateTime, Utc};

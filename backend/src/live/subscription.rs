@@ -4,16 +4,16 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, Subscription, ID};
 use futures_util::{stream, Stream};
+use sqlx::PgPool;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use super::{LiveMessage, SessionEvent, SessionEventKind};
+use super::{LiveEvents, LiveMessage, SessionEvent, SessionEventKind};
 use crate::auth::{Permission, Require};
 use crate::error::GqlResultExt;
 use crate::graphql::ids::parse_id;
-use crate::sessions::{list_live, LiveSession};
-use crate::state::AppState;
+use crate::sessions::{list_live, LiveSession, SessionSettings};
 
 /// Most subscriptions one WebSocket connection may hold at once.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 16;
@@ -67,7 +67,7 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SessionEvent>>> {
         let license_id = license_filter(license_id)?;
         let slot = take_slot(ctx)?;
-        let receiver = ctx.data_unchecked::<AppState>().live.subscribe();
+        let receiver = ctx.data_unchecked::<LiveEvents>().subscribe();
         let feed = Some((receiver, slot));
         Ok(stream::unfold(feed, move |feed| async move {
             let (mut receiver, slot) = feed?;
@@ -99,22 +99,23 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Vec<LiveSession>>>> {
         let license_id = license_filter(license_id)?;
         let slot = take_slot(ctx)?;
-        let state = ctx.data_unchecked::<AppState>().clone();
+        let (pool, settings) = (ctx.data_unchecked::<PgPool>().clone(), *ctx.data_unchecked::<SessionSettings>());
         // Subscribed before the first read, so no change between the two is missed.
-        let receiver = state.live.subscribe();
-        let feed = LiveSessionsFeed { state, receiver, license_id, first: true, _slot: slot };
+        let receiver = ctx.data_unchecked::<LiveEvents>().subscribe();
+        let feed = LiveSessionsFeed { pool, settings, receiver, license_id, first: true, _slot: slot };
         Ok(stream::unfold(feed, |mut feed| async move {
             if !std::mem::take(&mut feed.first) && !feed.changed().await {
                 return None;
             }
-            let list = list_live(&feed.state.pool, &feed.state.sessions, feed.license_id).await.gql();
+            let list = list_live(&feed.pool, &feed.settings, feed.license_id).await.gql();
             Some((list, feed))
         }))
     }
 }
 
 struct LiveSessionsFeed {
-    state: AppState,
+    pool: PgPool,
+    settings: SessionSettings,
     receiver: broadcast::Receiver<LiveMessage>,
     license_id: Option<Uuid>,
     first: bool,

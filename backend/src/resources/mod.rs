@@ -21,7 +21,6 @@ use crate::graphql::filter::{
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::licenses::{self, License};
-use crate::state::AppState;
 pub use values::ResourceType;
 
 /// The most values one import may carry.
@@ -98,7 +97,7 @@ impl Resource {
     /// The license holding the resource, while allocated.
     async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
         let Some(license_id) = self.license_id else { return Ok(None) };
-        let mut conn = ctx.data_unchecked::<AppState>().pool.acquire().await.gql()?;
+        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
         licenses::find(&mut conn, license_id).await.gql()
     }
 
@@ -109,7 +108,7 @@ impl Resource {
              FROM resource_history WHERE resource_id = $1 ORDER BY occurred_at, id",
         )
         .bind(self.id)
-        .fetch_all(&ctx.data_unchecked::<AppState>().pool)
+        .fetch_all(ctx.data_unchecked::<PgPool>())
         .await
         .gql()
     }
@@ -240,12 +239,7 @@ async fn record_moves(
 }
 
 /// Validates, normalises and adds `values` in one transaction: a database error adds nothing.
-pub async fn import(
-    state: &AppState,
-    caller: &Caller,
-    kind: ResourceType,
-    values: Vec<String>,
-) -> Result<ImportReport> {
+pub async fn import(pool: &PgPool, caller: &Caller, kind: ResourceType, values: Vec<String>) -> Result<ImportReport> {
     if values.len() > MAX_IMPORT {
         return Err(Error::bad_input("values", format!("at most {MAX_IMPORT} values per import")));
     }
@@ -260,7 +254,7 @@ pub async fn import(
         }
     }
     let normals: Vec<&str> = candidates.iter().map(|(_, n)| n.as_str()).collect();
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     // Rows already in the pool (or committed concurrently) are skipped, not errors.
     let inserted: Vec<(Uuid, String)> = sqlx::query_as(
         "INSERT INTO resource_pools (resource_type, value)
@@ -305,7 +299,7 @@ pub async fn import(
 /// up short tries again waiting for those locks, serialised per type with other short requests,
 /// and is refused only if the rows it can lock after that are still too few.
 pub async fn allocate(
-    state: &AppState,
+    pool: &PgPool,
     caller: &Caller,
     license_id: Uuid,
     kind: ResourceType,
@@ -316,7 +310,7 @@ pub async fn allocate(
     }
     let pick = "SELECT id FROM resource_pools WHERE resource_type = $1 AND state = 'available'
                 ORDER BY created_at, value LIMIT $2 FOR UPDATE";
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     if licenses::find(&mut tx, license_id).await?.is_none() {
         return Err(Error::not_found("license", "licenseId"));
     }
@@ -327,7 +321,7 @@ pub async fn allocate(
         .await?;
     if ids.len() < count as usize {
         tx.rollback().await?;
-        tx = state.pool.begin().await?;
+        tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('resource_pools allocation ' || $1))")
             .bind(kind.as_str())
             .execute(&mut *tx)
@@ -385,14 +379,14 @@ async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Resource> {
 
 /// Moves one resource to `to`; the caller has checked that the move is allowed.
 async fn move_one(
-    state: &AppState,
+    pool: &PgPool,
     caller: &Caller,
     id: Uuid,
     to: ResourceState,
     reason: Option<&str>,
     allowed_from: &[ResourceState],
 ) -> Result<Resource> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let old = lock(&mut tx, id).await?;
     let from = ResourceState::parse(&old.state);
     if !allowed_from.contains(&from) {
@@ -424,19 +418,19 @@ async fn move_one(
 }
 
 /// Returns an allocated or quarantined resource to the pool.
-pub async fn release(state: &AppState, caller: &Caller, id: Uuid) -> Result<Resource> {
+pub async fn release(pool: &PgPool, caller: &Caller, id: Uuid) -> Result<Resource> {
     let from = [ResourceState::Allocated, ResourceState::Quarantined];
-    move_one(state, caller, id, ResourceState::Available, None, &from).await
+    move_one(pool, caller, id, ResourceState::Available, None, &from).await
 }
 
 /// Takes a resource out of circulation (from the pool or from its license) with a reason.
-pub async fn quarantine(state: &AppState, caller: &Caller, id: Uuid, reason: &str) -> Result<Resource> {
+pub async fn quarantine(pool: &PgPool, caller: &Caller, id: Uuid, reason: &str) -> Result<Resource> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(Error::bad_input("reason", "reason must be 1 to 500 characters"));
     }
     let from = [ResourceState::Available, ResourceState::Allocated];
-    move_one(state, caller, id, ResourceState::Quarantined, Some(reason), &from).await
+    move_one(pool, caller, id, ResourceState::Quarantined, Some(reason), &from).await
 }
 
 pub async fn list_for_license(pool: &PgPool, license_id: Uuid) -> Result<Vec<Resource>> {
@@ -596,7 +590,7 @@ impl ResourceQuery {
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<Resource>> {
         let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         let shortcuts = Shortcuts { kind: resource_type, state, license_id };
         list(pool, shortcuts, filter, order_by.unwrap_or_default(), PageArgs { after, before, first, last }).await
     }
@@ -606,7 +600,7 @@ impl ResourceQuery {
         let id = parse_id(&id, "id").gql()?;
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM resource_pools WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&ctx.data_unchecked::<AppState>().pool)
+            .fetch_optional(ctx.data_unchecked::<PgPool>())
             .await
             .gql()
     }
@@ -614,7 +608,7 @@ impl ResourceQuery {
     /// How many resources of each type are available, allocated and quarantined.
     #[graphql(guard = "Require(Permission::Read)")]
     async fn resource_pool_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ResourcePoolCount>> {
-        counts(&ctx.data_unchecked::<AppState>().pool).await.gql()
+        counts(ctx.data_unchecked::<PgPool>()).await.gql()
     }
 }
 
@@ -632,7 +626,7 @@ impl ResourceMutation {
         #[graphql(name = "type")] resource_type: ResourceType,
         values: Vec<String>,
     ) -> async_graphql::Result<ImportReport> {
-        import(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, resource_type, values).await.gql()
+        import(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, resource_type, values).await.gql()
     }
 
     /// Allocates `count` available resources of a type to a license: all of them, or none
@@ -646,20 +640,20 @@ impl ResourceMutation {
         count: i32,
     ) -> async_graphql::Result<AllocationResult> {
         let license_id = parse_id(&license_id, "licenseId").gql()?;
-        allocate(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, license_id, resource_type, count).await.gql()
+        allocate(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, license_id, resource_type, count).await.gql()
     }
 
     /// Returns an allocated resource, or one in quarantine, to the pool.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn release_resource(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Resource> {
         let id = parse_id(&id, "id").gql()?;
-        release(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id).await.gql()
+        release(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, id).await.gql()
     }
 
     /// Takes a resource out of circulation (from the pool or its license) until released.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn quarantine_resource(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<Resource> {
         let id = parse_id(&id, "id").gql()?;
-        quarantine(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id, &reason).await.gql()
+        quarantine(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, id, &reason).await.gql()
     }
 }

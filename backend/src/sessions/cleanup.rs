@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use crate::config::SessionSettings;
 use crate::error::Result;
 use crate::live::{CHANNEL, ENDED_PAYLOAD_SQL};
+use crate::sessions::SessionSettings;
 
 /// Sessions filed per statement; a run repeats until fewer are left.
 const BATCH: i64 = 1000;

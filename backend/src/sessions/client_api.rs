@@ -5,14 +5,16 @@
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, Union, ID};
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::heartbeat::HeartbeatOutcome;
+use super::heartbeat::HeartbeatWriter;
 use super::lifecycle::{self, Activation, ActivationRequest, DenialReason, EndOutcome, LiveSessionSummary};
 use crate::auth::{caller, Permission, Require};
 use crate::error::{Error, GqlResultExt};
 use crate::graphql::ids::to_id;
-use crate::state::AppState;
+use crate::sessions::SessionSettings;
 
 #[derive(Debug, InputObject)]
 pub struct ActivateInput {
@@ -129,12 +131,12 @@ pub enum LicenseValidation {
 
 /// What a heartbeat's outcome answers, counted in the metrics: the one mapping the resolver and
 /// the HTTP heartbeat path share.
-pub fn heartbeat_answer(state: &AppState, outcome: HeartbeatOutcome) -> crate::Result<HeartbeatResult> {
+pub fn heartbeat_answer(settings: &SessionSettings, outcome: HeartbeatOutcome) -> crate::Result<HeartbeatResult> {
     crate::metrics::heartbeat(matches!(outcome, HeartbeatOutcome::Accepted { .. }));
     Ok(match outcome {
         HeartbeatOutcome::Accepted { last_heartbeat_at } => HeartbeatResult::HeartbeatAccepted(HeartbeatAccepted {
-            next_deadline: last_heartbeat_at + state.sessions.session_timeout,
-            heartbeat_interval_seconds: state.sessions.interval_secs(),
+            next_deadline: last_heartbeat_at + settings.session_timeout,
+            heartbeat_interval_seconds: settings.interval_secs(),
         }),
         HeartbeatOutcome::Unauthenticated => {
             return Err(Error::Unauthenticated("the API key is malformed, unknown or revoked".into()))
@@ -175,8 +177,8 @@ impl ClientQuery {
         license_key: String,
         hardware_fingerprint: String,
     ) -> async_graphql::Result<LicenseValidation> {
-        let state = ctx.data_unchecked::<AppState>();
-        Ok(match lifecycle::validate(state, &license_key, &hardware_fingerprint).await.gql()? {
+        let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
+        Ok(match lifecycle::validate(pool, settings, &license_key, &hardware_fingerprint).await.gql()? {
             Ok(valid) => LicenseValidation::LicenseValid(LicenseValid {
                 license_id: to_id(valid.license.id),
                 valid_until: valid.license.valid_until,
@@ -199,21 +201,21 @@ impl ClientMutation {
     /// Registers the device if needed and starts (or resumes) its session.
     #[graphql(guard = "Require(Permission::ClientOperations)")]
     async fn activate(&self, ctx: &Context<'_>, input: ActivateInput) -> async_graphql::Result<ActivationResult> {
-        let state = ctx.data_unchecked::<AppState>();
+        let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
         let request = ActivationRequest {
             license_key: input.license_key,
             hardware_fingerprint: input.hardware_fingerprint,
             device_name: input.device_name,
             device_type: input.device_type,
         };
-        Ok(match lifecycle::activate(state, caller(ctx).gql()?, request).await.gql()? {
+        Ok(match lifecycle::activate(pool, settings, caller(ctx).gql()?, request).await.gql()? {
             Activation::Granted(granted) => ActivationResult::SessionGranted(SessionGranted {
                 session_token: granted.session_token,
                 resumed: granted.resumed,
                 license_id: to_id(granted.license.id),
                 device_id: to_id(granted.device_id),
-                heartbeat_interval_seconds: state.sessions.interval_secs(),
-                session_timeout_seconds: i32::try_from(state.sessions.session_timeout.as_secs()).unwrap_or(i32::MAX),
+                heartbeat_interval_seconds: settings.interval_secs(),
+                session_timeout_seconds: i32::try_from(settings.session_timeout.as_secs()).unwrap_or(i32::MAX),
                 expires_at: granted.expires_at,
                 license_valid_until: granted.license.valid_until,
             }),
@@ -232,17 +234,18 @@ impl ClientMutation {
     /// Keeps a live session alive. Refused once the session has ended or expired.
     #[graphql(guard = "Require(Permission::ClientOperations)")]
     async fn heartbeat(&self, ctx: &Context<'_>, session_token: Uuid) -> async_graphql::Result<HeartbeatResult> {
-        let state = ctx.data_unchecked::<AppState>();
+        let settings = ctx.data_unchecked::<SessionSettings>();
         let caller = caller(ctx).gql()?;
-        let outcome = state.heartbeats.record(session_token, caller.deferred_key.clone()).await.gql()?;
-        heartbeat_answer(state, outcome).gql()
+        let outcome =
+            ctx.data_unchecked::<HeartbeatWriter>().record(session_token, caller.deferred_key.clone()).await.gql()?;
+        heartbeat_answer(settings, outcome).gql()
     }
 
     /// Ends the client's session (`CLIENT_ENDED`), freeing its slot at once.
     #[graphql(guard = "Require(Permission::ClientOperations)")]
     async fn end_session(&self, ctx: &Context<'_>, session_token: Uuid) -> async_graphql::Result<EndSessionResult> {
-        let state = ctx.data_unchecked::<AppState>();
-        Ok(match lifecycle::end(state, caller(ctx).gql()?, session_token).await.gql()? {
+        let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
+        Ok(match lifecycle::end(pool, settings, caller(ctx).gql()?, session_token).await.gql()? {
             EndOutcome::Ended { ended_at } => EndSessionResult::SessionEnded(SessionEnded { session_token, ended_at }),
             EndOutcome::Expired => {
                 let (reason, message) = refusal(SessionRefusalReason::SessionExpired);

@@ -26,8 +26,8 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use uuid::Uuid;
 
-use crate::config::SessionSettings;
 use crate::error::{Error, Result};
+use crate::sessions::SessionSettings;
 
 /// Upper bound of heartbeats in one statement.
 const MAX_BATCH: usize = 1000;

@@ -5,15 +5,16 @@
 //! never be overshot, and a device can never hold two sessions.
 
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::SessionSettings;
 use super::{end_sessions, EndReason, Selector};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{Actor, Caller};
 use crate::error::{Error, Result};
 use crate::licenses::{License, LicenseKey};
 use crate::live::{self, SessionEvent, SessionEventKind};
-use crate::state::AppState;
 
 /// Why a license or activation was refused: expected business outcomes, not errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
@@ -106,7 +107,12 @@ fn license_denial(license: &License, now: DateTime<Utc>) -> Option<Activation> {
 const LICENSE_COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
                                device_limit, concurrent_sessions_limit, notes, created_at, updated_at";
 
-pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequest) -> Result<Activation> {
+pub async fn activate(
+    pool: &PgPool,
+    settings: &SessionSettings,
+    caller: &Caller,
+    request: ActivationRequest,
+) -> Result<Activation> {
     let key = parse_key(&request.license_key)?;
     let fingerprint = clean_fingerprint(&request.hardware_fingerprint)?;
     let device_name = request.device_name.trim();
@@ -117,9 +123,9 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
     if device_type.chars().count() > 100 {
         return Err(Error::bad_input("deviceType", "deviceType must be at most 100 characters"));
     }
-    let timeout = state.sessions.timeout_secs();
+    let timeout = settings.timeout_secs();
 
-    let mut tx = state.pool.begin().await?;
+    let mut tx = pool.begin().await?;
     let Some(license) = sqlx::query_as::<_, License>(&format!(
         "SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1 FOR NO KEY UPDATE"
     ))
@@ -228,7 +234,7 @@ pub async fn activate(state: &AppState, caller: &Caller, request: ActivationRequ
             // Dead already; file it before admitting a new one.
             let system =
                 Caller { actor: Actor::system(), scope: caller.scope, ip: None, session: None, deferred_key: None };
-            end_sessions(&mut tx, state, &system, Selector::Id(session_id), EndReason::Timeout).await?;
+            end_sessions(&mut tx, settings, &system, Selector::Id(session_id), EndReason::Timeout).await?;
         }
         None => {}
     }
@@ -292,9 +298,14 @@ pub enum EndOutcome {
 }
 
 /// The client ends its own session (`client_ended`).
-pub async fn end(state: &AppState, caller: &Caller, session_token: Uuid) -> Result<EndOutcome> {
-    let mut tx = state.pool.begin().await?;
-    let ended = end_sessions(&mut tx, state, caller, Selector::Token(session_token), EndReason::ClientEnded).await?;
+pub async fn end(
+    pool: &PgPool,
+    settings: &SessionSettings,
+    caller: &Caller,
+    session_token: Uuid,
+) -> Result<EndOutcome> {
+    let mut tx = pool.begin().await?;
+    let ended = end_sessions(&mut tx, settings, caller, Selector::Token(session_token), EndReason::ClientEnded).await?;
     tx.commit().await?;
     if let Some(session) = ended.first() {
         return Ok(if session.end_reason == EndReason::ClientEnded.as_str() {
@@ -305,7 +316,7 @@ pub async fn end(state: &AppState, caller: &Caller, session_token: Uuid) -> Resu
     }
     let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM session_history WHERE session_token = $1)")
         .bind(session_token)
-        .fetch_one(&state.pool)
+        .fetch_one(pool)
         .await?;
     Ok(if known { EndOutcome::Expired } else { EndOutcome::NotFound })
 }
@@ -317,7 +328,8 @@ pub struct Validation {
 
 /// Is this license usable on this device right now? Reads only.
 pub async fn validate(
-    state: &AppState,
+    pool: &PgPool,
+    settings: &SessionSettings,
     license_key: &str,
     fingerprint: &str,
 ) -> Result<std::result::Result<Validation, Denied>> {
@@ -326,7 +338,7 @@ pub async fn validate(
     let license: Option<License> =
         sqlx::query_as(&format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1"))
             .bind(key.as_str())
-            .fetch_optional(&state.pool)
+            .fetch_optional(pool)
             .await?;
     let Some(license) = license else {
         return Ok(Err(Denied {
@@ -335,7 +347,7 @@ pub async fn validate(
             live_sessions: vec![],
         }));
     };
-    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(&state.pool).await?;
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
     if let Some(Activation::Denied(denial)) = license_denial(&license, now) {
         return Ok(Err(denial));
     }
@@ -347,8 +359,8 @@ pub async fn validate(
     )
     .bind(license.id)
     .bind(fingerprint)
-    .bind(state.sessions.timeout_secs())
-    .fetch_optional(&state.pool)
+    .bind(settings.timeout_secs())
+    .fetch_optional(pool)
     .await?;
     match device {
         Some(has_live_session) => Ok(Ok(Validation { license, has_live_session })),

@@ -7,6 +7,7 @@ pub mod cleanup;
 pub mod client_api;
 pub mod heartbeat;
 pub mod lifecycle;
+pub mod settings;
 
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -16,7 +17,6 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
-use crate::config::SessionSettings;
 use crate::devices::Device;
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::filter::{
@@ -24,12 +24,12 @@ use crate::graphql::filter::{
     OrderDirection, Sql,
 };
 use crate::graphql::ids::{parse_id, to_id};
+pub use settings::SessionSettings;
 
 use crate::graphql::loaders::{self, DeviceById, LicenseById};
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::licenses::License;
 use crate::live::{self, SessionEvent};
-use crate::state::AppState;
 
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
@@ -173,12 +173,20 @@ impl Selector {
 const HISTORY_COLUMNS: &str =
     "id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason";
 
+/// How many sessions are live right now, across all licenses.
+pub async fn count_live(pool: &PgPool, settings: &SessionSettings) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM license_sessions WHERE session_is_live(last_heartbeat_at, $1)")
+        .bind(settings.timeout_secs())
+        .fetch_one(pool)
+        .await?)
+}
+
 /// Moves the selected sessions to the history, each with an audit row and an `ENDED` event, in
 /// the caller's transaction. A session already past its timeout was not live any more: it is filed as
 /// `timeout`, ending at its deadline, whatever `reason` asked for.
 pub async fn end_sessions(
     conn: &mut PgConnection,
-    state: &AppState,
+    settings: &SessionSettings,
     caller: &Caller,
     selector: Selector,
     reason: EndReason,
@@ -198,7 +206,7 @@ pub async fn end_sessions(
          RETURNING {HISTORY_COLUMNS}"
     ))
     .bind(value)
-    .bind(state.sessions.timeout_secs())
+    .bind(settings.timeout_secs())
     .bind(reason.as_str())
     .fetch_all(&mut *conn)
     .await?;
@@ -395,9 +403,9 @@ pub async fn history(
 }
 
 /// Ends one session on an admin's word.
-pub async fn terminate(state: &AppState, caller: &Caller, id: Uuid) -> Result<EndedSession> {
-    let mut tx = state.pool.begin().await?;
-    let ended = end_sessions(&mut tx, state, caller, Selector::Id(id), EndReason::AdminTerminated).await?;
+pub async fn terminate(pool: &PgPool, settings: &SessionSettings, caller: &Caller, id: Uuid) -> Result<EndedSession> {
+    let mut tx = pool.begin().await?;
+    let ended = end_sessions(&mut tx, settings, caller, Selector::Id(id), EndReason::AdminTerminated).await?;
     let session = ended.into_iter().next().ok_or_else(|| Error::not_found("live session", "id"))?;
     tx.commit().await?;
     Ok(session)
@@ -426,9 +434,10 @@ impl SessionQuery {
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<LiveSession>> {
         let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
-        let state = ctx.data_unchecked::<AppState>();
+        let pool = ctx.data_unchecked::<PgPool>();
         let page = PageArgs { after, before, first, last };
-        live_page(&state.pool, &state.sessions, license_id, filter, order_by.unwrap_or_default(), page).await
+        live_page(pool, ctx.data_unchecked::<SessionSettings>(), license_id, filter, order_by.unwrap_or_default(), page)
+            .await
     }
 
     /// Ended sessions, most recently ended first unless `orderBy` says otherwise; all licenses or one.
@@ -449,7 +458,7 @@ impl SessionQuery {
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<EndedSession>> {
         let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
-        let pool = &ctx.data_unchecked::<AppState>().pool;
+        let pool = ctx.data_unchecked::<PgPool>();
         let page = PageArgs { after, before, first, last };
         history(pool, license_id, filter, order_by.unwrap_or_default(), page).await
     }
@@ -464,6 +473,8 @@ impl SessionMutation {
     #[graphql(guard = "Require(Permission::Write)")]
     async fn terminate_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<EndedSession> {
         let id = parse_id(&id, "id").gql()?;
-        terminate(ctx.data_unchecked::<AppState>(), caller(ctx).gql()?, id).await.gql()
+        terminate(ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>(), caller(ctx).gql()?, id)
+            .await
+            .gql()
     }
 }

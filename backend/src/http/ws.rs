@@ -33,12 +33,12 @@ use futures_util::{future, stream, SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::subscription::SubscriptionSlots;
+use super::identity;
 use crate::admin::dashboard_sessions;
+use crate::app::AppState;
 use crate::auth::{Caller, Scope};
-use crate::graphql::AppSchema;
-use crate::http::identity;
-use crate::state::AppState;
+use crate::live::subscription::SubscriptionSlots;
+use crate::schema::AppSchema;
 
 /// Largest message (and frame) a client may send: the protocol's messages are small, and nothing
 /// larger is buffered, before authentication or after (axum's default would be 64 MiB).

@@ -1,0 +1,71 @@
+//! The GraphQL schema: every domain's queries and mutations merged into one, with its limits.
+
+use async_graphql::{MergedObject, Schema, SchemaBuilder};
+
+use crate::admin::login::{LoginMutation, LoginQuery};
+use crate::admin::users::{AdminUserMutation, AdminUserQuery};
+use crate::analytics::AnalyticsQuery;
+use crate::api_keys::{ApiKeyMutation, ApiKeyQuery};
+use crate::audit::AuditQuery;
+use crate::backups::{BackupMutation, BackupQuery};
+use crate::crm::{CrmMutation, CrmQuery};
+use crate::customers::{CustomerMutation, CustomerQuery};
+use crate::devices::{DeviceMutation, DeviceQuery};
+use crate::graphql::{text_input, MAX_COMPLEXITY, MAX_DEPTH};
+use crate::licenses::{LicenseMutation, LicenseQuery};
+use crate::live::subscription::SubscriptionRoot;
+use crate::resources::{ResourceMutation, ResourceQuery};
+use crate::sessions::client_api::{ClientMutation, ClientQuery};
+use crate::sessions::{SessionMutation, SessionQuery};
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(
+    ClientQuery,
+    CustomerQuery,
+    LicenseQuery,
+    DeviceQuery,
+    SessionQuery,
+    LoginQuery,
+    AdminUserQuery,
+    ApiKeyQuery,
+    AuditQuery,
+    BackupQuery,
+    ResourceQuery,
+    CrmQuery,
+    AnalyticsQuery,
+);
+
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(
+    ClientMutation,
+    CustomerMutation,
+    LicenseMutation,
+    DeviceMutation,
+    SessionMutation,
+    LoginMutation,
+    AdminUserMutation,
+    ApiKeyMutation,
+    BackupMutation,
+    ResourceMutation,
+    CrmMutation,
+);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// The schema's limits and extensions, before the data of an instance is added (`app::AppState::schema`).
+pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(32)
+        .limit_directives(10)
+        .extension(crate::metrics::OperationMetrics)
+        .extension(text_input::RejectNulText)
+}
+
+/// The SDL that `schema.graphql` must equal.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
