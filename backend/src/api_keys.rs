@@ -106,8 +106,7 @@ pub async fn create(
     .await?;
     audit::record(
         &mut tx,
-        actor,
-        ip,
+        (actor, ip),
         AuditEntry::new("api_key.created", "api_key", record.id).new_values(
             serde_json::json!({"name": record.name, "scope": record.scope, "prefix": record.display_prefix}),
         ),
@@ -136,7 +135,7 @@ pub async fn revoke(pool: &PgPool, actor: &Actor, ip: Option<std::net::IpAddr>, 
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| Error::not_found("API key", "id"))?;
-    audit::record(&mut tx, actor, ip, AuditEntry::new("api_key.revoked", "api_key", id)).await?;
+    audit::record(&mut tx, (actor, ip), AuditEntry::new("api_key.revoked", "api_key", id)).await?;
     tx.commit().await?;
     Ok(record)
 }

@@ -12,7 +12,7 @@ use crate::live::LiveEvents;
 use crate::partitions::PartitionSettings;
 use crate::schema::{self, AppSchema};
 use crate::sessions::heartbeat::HeartbeatWriter;
-use crate::sessions::SessionSettings;
+use crate::sessions::{LiveSessionLoader, SessionSettings};
 
 /// Everything an instance is configured with (`ServeArgs::settings` for `serve`; the defaults
 /// are those of `serve` without options).
@@ -78,7 +78,8 @@ impl AppState {
             .data(self.auth.clone())
             .data(self.backups.clone())
             .data(self.live.clone())
-            .data(loaders::new(self.pool.clone(), self.sessions))
+            .data(loaders::new(self.pool.clone()))
+            .data(LiveSessionLoader::new(self.pool.clone(), self.sessions))
             .finish()
     }
 }

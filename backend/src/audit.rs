@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
-use crate::auth::{Actor, Permission, Require};
+use crate::auth::{Actor, Caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::pagination::{ConnectionTotals, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
@@ -38,7 +38,29 @@ impl AuditEntry {
     }
 }
 
-pub async fn record(conn: &mut PgConnection, actor: &Actor, ip: Option<IpAddr>, entry: AuditEntry) -> Result<()> {
+/// Who made a change: the actor and the address of the request. A request's caller converts
+/// into one (`audit::record(&mut tx, caller, …)`); work of the server itself or the CLI passes
+/// `(&actor, None)`.
+pub struct Author<'a> {
+    actor: &'a Actor,
+    ip: Option<IpAddr>,
+}
+
+impl<'a> From<&'a Caller> for Author<'a> {
+    fn from(caller: &'a Caller) -> Self {
+        Author { actor: &caller.actor, ip: caller.ip }
+    }
+}
+
+impl<'a> From<(&'a Actor, Option<IpAddr>)> for Author<'a> {
+    fn from((actor, ip): (&'a Actor, Option<IpAddr>)) -> Self {
+        Author { actor, ip }
+    }
+}
+
+/// Writes one audit row in the transaction of the change it describes.
+pub async fn record<'a>(conn: &mut PgConnection, by: impl Into<Author<'a>>, entry: AuditEntry) -> Result<()> {
+    let Author { actor, ip } = by.into();
     sqlx::query(
         "INSERT INTO audit_log
              (actor_type, actor_id, actor_name, client_ip, action, entity_type, entity_id, old_values, new_values)

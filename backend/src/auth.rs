@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use async_graphql::{Context, Guard};
+use uuid::Uuid;
 
 use crate::error::{Error, GqlResultExt, Result};
 
@@ -95,6 +96,18 @@ impl Actor {
     }
 }
 
+/// A live dashboard session as one request sees it (the dashboard's cookie sessions are
+/// `admin::dashboard_sessions`).
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub token_hash: Vec<u8>,
+    pub user_id: Uuid,
+    pub username: String,
+    pub scope: Scope,
+    /// Only `me`, `enrollTotp`, `confirmTotp` and `logout` are allowed.
+    pub enrollment_only: bool,
+}
+
 /// The authenticated caller of one request.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -102,7 +115,7 @@ pub struct Caller {
     pub scope: Scope,
     pub ip: Option<IpAddr>,
     /// Set when the caller is a dashboard user signed in with the session cookie.
-    pub session: Option<crate::admin::dashboard_sessions::SessionInfo>,
+    pub session: Option<SessionInfo>,
     /// For a lone heartbeat: the digest of an API key not yet looked up, checked by the
     /// heartbeat's own batched statement instead (see `http::deferred_key`).
     pub deferred_key: Option<Vec<u8>>,
@@ -110,7 +123,7 @@ pub struct Caller {
 
 impl Caller {
     /// A dashboard user signed in with the session cookie.
-    pub fn from_session(session: crate::admin::dashboard_sessions::SessionInfo, ip: Option<IpAddr>) -> Self {
+    pub fn from_session(session: SessionInfo, ip: Option<IpAddr>) -> Self {
         Caller {
             actor: Actor {
                 kind: ActorKind::User,
@@ -125,7 +138,7 @@ impl Caller {
     }
 
     /// The signed-in dashboard user, if the caller is one.
-    pub fn user_id(&self) -> Option<uuid::Uuid> {
+    pub fn user_id(&self) -> Option<Uuid> {
         self.session.as_ref().map(|s| s.user_id)
     }
 

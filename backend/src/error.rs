@@ -95,20 +95,34 @@ pub fn ensure_unchanged(
     }
 }
 
-/// Constraints whose violation is the caller's doing, with the field and message to report.
-fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
-    Some(match constraint {
-        "customers_email_key" => ("email", "a customer with this e-mail address already exists"),
-        "licenses_device_limit_range" => ("deviceLimit", "deviceLimit must be between 1 and 10"),
-        "licenses_concurrent_limit_range" => {
-            ("concurrentSessionsLimit", "concurrentSessionsLimit must be between 1 and deviceLimit")
+/// A constraint whose violation is the caller's doing, with the field and message to report.
+/// The domain that owns the table registers it beside its SQL with [`input_constraint!`]; `?` on
+/// any statement then maps a violation to `BAD_USER_INPUT` without a call-site reminder.
+pub struct InputConstraint {
+    pub name: &'static str,
+    pub field: &'static str,
+    pub message: &'static str,
+}
+
+inventory::collect!(InputConstraint);
+
+/// Registers constraints: `input_constraint!("customers_email_key" => "email", "message");`.
+#[macro_export]
+macro_rules! input_constraint {
+    ($($name:literal => $field:literal, $message:literal;)+) => {$(
+        inventory::submit! {
+            $crate::error::InputConstraint { name: $name, field: $field, message: $message }
         }
-        "licenses_validity_window" => ("validUntil", "validUntil must be after validFrom"),
-        "licenses_customer_id_fkey" => ("customerId", "no customer with this id"),
-        "admin_users_username_key" => ("username", "this username is taken"),
-        "institutions_customer_id_key" => ("customerId", "this customer is already linked to another institution"),
-        _ => return None,
-    })
+    )+};
+}
+
+/// Every constraint registered by a domain.
+pub fn input_constraints() -> impl Iterator<Item = &'static InputConstraint> {
+    inventory::iter::<InputConstraint>.into_iter()
+}
+
+fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> {
+    input_constraints().find(|c| c.name == constraint).map(|c| (c.field, c.message))
 }
 
 impl ErrorExtensions for Error {

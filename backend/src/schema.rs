@@ -9,14 +9,14 @@ use crate::api_keys::{ApiKeyMutation, ApiKeyQuery};
 use crate::audit::AuditQuery;
 use crate::backups::{BackupMutation, BackupQuery};
 use crate::crm::{CrmMutation, CrmQuery};
-use crate::customers::{CustomerMutation, CustomerQuery};
-use crate::devices::{DeviceMutation, DeviceQuery};
+use crate::customers::graphql::{CustomerMutation, CustomerQuery};
+use crate::devices::graphql::{DeviceMutation, DeviceQuery};
 use crate::graphql::{text_input, MAX_COMPLEXITY, MAX_DEPTH};
-use crate::licenses::{LicenseMutation, LicenseQuery};
+use crate::licenses::graphql::{LicenseMutation, LicenseQuery};
 use crate::live::subscription::SubscriptionRoot;
-use crate::resources::{ResourceMutation, ResourceQuery};
+use crate::resources::graphql::{ResourceMutation, ResourceQuery};
 use crate::sessions::client_api::{ClientMutation, ClientQuery};
-use crate::sessions::{SessionMutation, SessionQuery};
+use crate::sessions::graphql::{SessionMutation, SessionQuery};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]

@@ -124,3 +124,57 @@ async fn every_acknowledged_heartbeat_from_parallel_clients_is_in_the_database(p
     assert_eq!(acknowledged, 200);
     assert_eq!(count(&pool, "SELECT count(*) FROM license_heartbeats").await, 200);
 }
+
+/// An activation that waited for its license's lock decides at the time it got the lock, not at
+/// its transaction's start: here the device's own session passes its deadline while the
+/// activation waits, and the admission holding the lock meanwhile (another device, seeing that
+/// session dead) takes the only concurrent slot. Deciding with the stale start time would revive
+/// the dead session and leave two live sessions on a limit of one.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_activation_that_waited_for_the_license_lock_decides_at_the_time_it_got_it(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, client) = (app.key(Scope::Admin).await, app.key(Scope::Client).await);
+    let (license_id, license_key) = app.create_license(&admin, 2, 1).await;
+    let token = app.session(&client, &license_key, "device-a").await;
+    // One second of the 60-second timeout left.
+    crate::helpers::age_session(&pool, &token, 59).await;
+
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query("SELECT id FROM licenses WHERE id = $1::uuid FOR NO KEY UPDATE")
+        .bind(&license_id)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let admit_other = async {
+        // The activation below has begun and waits for the lock; its session's deadline passes.
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let device: uuid::Uuid = sqlx::query_scalar(
+            "INSERT INTO device_registrations (license_id, hardware_fingerprint, device_name, device_type)
+             VALUES ($1::uuid, 'device-b', 'Device B', 'test') RETURNING id",
+        )
+        .bind(&license_id)
+        .fetch_one(&mut *other)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO license_sessions (session_token, license_id, device_id, started_at, last_heartbeat_at)
+             VALUES (gen_random_uuid(), $1::uuid, $2, clock_timestamp(), clock_timestamp())",
+        )
+        .bind(&license_id)
+        .bind(device)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+        other.commit().await.unwrap();
+    };
+    let (resumed, ()) = tokio::join!(app.activate(&client, &license_key, "device-a"), admit_other);
+
+    assert_eq!(resumed["__typename"], "ActivationDenied", "{resumed}");
+    assert_eq!(resumed["reason"], "CONCURRENT_LIMIT_REACHED", "{resumed}");
+    let live = count(
+        &pool,
+        &format!("SELECT count(*) FROM license_sessions WHERE license_id = '{license_id}' AND session_is_live(last_heartbeat_at, 60)"),
+    )
+    .await;
+    assert_eq!(live, 1, "one live session on a concurrent limit of one");
+}

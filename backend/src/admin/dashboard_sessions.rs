@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::auth::Scope;
+use crate::auth::{Scope, SessionInfo};
 use crate::error::Result;
 
 pub const COOKIE_NAME: &str = "__Host-license-session";
@@ -32,17 +32,6 @@ impl Default for SessionPolicy {
             absolute_timeout: Duration::from_secs(12 * 60 * 60),
         }
     }
-}
-
-/// A live dashboard session as one request sees it.
-#[derive(Debug, Clone)]
-pub struct SessionInfo {
-    pub token_hash: Vec<u8>,
-    pub user_id: Uuid,
-    pub username: String,
-    pub scope: Scope,
-    /// Only `me`, `enrollTotp`, `confirmTotp` and `logout` are allowed.
-    pub enrollment_only: bool,
 }
 
 pub fn digest(token: &str) -> Vec<u8> {

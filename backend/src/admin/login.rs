@@ -10,12 +10,13 @@ use sqlx::PgConnection;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::dashboard_sessions::{self, SessionInfo};
+use super::dashboard_sessions;
 use super::totp::{self, Verification};
 use super::users::{self, AdminUser};
 use super::{passwords, throttle};
 use crate::admin::AuthSettings;
 use crate::audit::{self, AuditEntry};
+use crate::auth::SessionInfo;
 use crate::auth::{caller, request_meta, Actor, ActorKind};
 use crate::error::{Error, GqlResultExt, Result};
 use std::sync::Arc;
@@ -99,13 +100,13 @@ async fn fail(
 ) -> Result<()> {
     let account = throttle::account_key(&actor.name);
     let locked_until = throttle::record_failure(conn, &account).await?;
-    audit::record(conn, actor, ip, AuditEntry::new(action, "admin_user", actor.id.clone().unwrap_or_default())).await?;
+    audit::record(conn, (actor, ip), AuditEntry::new(action, "admin_user", actor.id.clone().unwrap_or_default()))
+        .await?;
     if let Some(until) = locked_until {
         tracing::warn!(account = %actor.name, %until, "account locked after repeated failed sign-ins");
         audit::record(
             conn,
-            actor,
-            ip,
+            (actor, ip),
             AuditEntry::new("auth.locked", "admin_user", actor.id.clone().unwrap_or_default())
                 .new_values(serde_json::json!({"lockedUntil": until})),
         )
@@ -128,8 +129,7 @@ async fn sign_in(ctx: &Context<'_>, conn: &mut PgConnection, account: &Account, 
         .await?;
     audit::record(
         conn,
-        &user_actor(Some(account.id), &account.username),
-        ip,
+        (&user_actor(Some(account.id), &account.username), ip),
         AuditEntry::new("auth.login", "admin_user", account.id).new_values(serde_json::json!({"method": method})),
     )
     .await?;
@@ -369,8 +369,7 @@ impl LoginMutation {
         dashboard_sessions::end(&mut tx, &session.token_hash).await.gql()?;
         audit::record(
             &mut tx,
-            &user_actor(Some(session.user_id), &session.username),
-            request_meta(ctx).ip,
+            (&user_actor(Some(session.user_id), &session.username), request_meta(ctx).ip),
             AuditEntry::new("auth.logout", "admin_user", session.user_id),
         )
         .await
@@ -397,8 +396,7 @@ impl LoginMutation {
             .gql()?;
         audit::record(
             &mut tx,
-            &user_actor(Some(session.user_id), &session.username),
-            request_meta(ctx).ip,
+            (&user_actor(Some(session.user_id), &session.username), request_meta(ctx).ip),
             AuditEntry::new("user.totp_enrollment_started", "admin_user", session.user_id),
         )
         .await
@@ -460,7 +458,7 @@ impl LoginMutation {
             .await
             .gql()?;
         throttle::reset(&mut tx, &account_key).await.gql()?;
-        audit::record(&mut tx, &actor, ip, AuditEntry::new("user.totp_enabled", "admin_user", session.user_id))
+        audit::record(&mut tx, (&actor, ip), AuditEntry::new("user.totp_enabled", "admin_user", session.user_id))
             .await
             .gql()?;
         tx.commit().await.gql()?;
@@ -504,7 +502,7 @@ impl LoginMutation {
             .await
             .gql()?;
         dashboard_sessions::end_all_for_user(&mut tx, session.user_id, Some(&session.token_hash)).await.gql()?;
-        audit::record(&mut tx, &actor, ip, AuditEntry::new("user.totp_disabled", "admin_user", session.user_id))
+        audit::record(&mut tx, (&actor, ip), AuditEntry::new("user.totp_disabled", "admin_user", session.user_id))
             .await
             .gql()?;
         let user =
@@ -541,7 +539,7 @@ impl LoginMutation {
             .await
             .gql()?;
         dashboard_sessions::end_all_for_user(&mut tx, session.user_id, Some(&session.token_hash)).await.gql()?;
-        audit::record(&mut tx, &actor, ip, AuditEntry::new("user.password_changed", "admin_user", session.user_id))
+        audit::record(&mut tx, (&actor, ip), AuditEntry::new("user.password_changed", "admin_user", session.user_id))
             .await
             .gql()?;
         tx.commit().await.gql()?;

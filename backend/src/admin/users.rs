@@ -59,6 +59,10 @@ impl AdminUser {
     }
 }
 
+crate::input_constraint! {
+    "admin_users_username_key" => "username", "this username is taken";
+}
+
 pub const COLUMNS: &str =
     "id, username, role, is_disabled, totp_secret IS NOT NULL AS totp_enabled, created_at, last_login_at";
 
@@ -99,7 +103,8 @@ pub async fn create(
     .bind(hash)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(&mut tx, actor, ip, AuditEntry::new("user.created", "admin_user", user.id).new_values(&user)).await?;
+    audit::record(&mut tx, (actor, ip), AuditEntry::new("user.created", "admin_user", user.id).new_values(&user))
+        .await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -137,13 +142,7 @@ async fn change(
     if consequence == Consequence::EndSessionsAndForgetRecoveryCodes {
         sqlx::query("DELETE FROM admin_recovery_codes WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
     }
-    audit::record(
-        &mut tx,
-        &caller.actor,
-        caller.ip,
-        AuditEntry::new(action, "admin_user", id).old_values(&old).new_values(&new),
-    )
-    .await?;
+    audit::record(&mut tx, caller, AuditEntry::new(action, "admin_user", id).old_values(&old).new_values(&new)).await?;
     tx.commit().await?;
     Ok(new)
 }

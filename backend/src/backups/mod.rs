@@ -225,7 +225,7 @@ async fn start(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(backup) = &backup {
-        audit::record(conn, actor, ip, AuditEntry::new("backup.created", "backup", backup.id).new_values(backup))
+        audit::record(conn, (actor, ip), AuditEntry::new("backup.created", "backup", backup.id).new_values(backup))
             .await?;
     }
     Ok(backup)
@@ -294,8 +294,7 @@ async fn take(pool: &PgPool, settings: &BackupSettings, backup: Backup) -> Resul
     let action = if result.is_ok() { "backup.completed" } else { "backup.failed" };
     audit::record(
         &mut tx,
-        &Actor::system(),
-        None,
+        (&Actor::system(), None),
         AuditEntry::new(action, "backup", done.id).old_values(&backup).new_values(&done),
     )
     .await?;
@@ -414,8 +413,7 @@ pub async fn restore(
     let mut tx = pool.begin().await?;
     audit::record(
         &mut tx,
-        actor,
-        ip,
+        (actor, ip),
         AuditEntry::new("backup.restored", "backup", id).new_values(serde_json::json!({
             "fileName": verification.backup.file_name,
             "sha256": verification.backup.sha256,
@@ -457,8 +455,7 @@ pub async fn prune(pool: &PgPool, settings: &BackupSettings) -> Result<Vec<Uuid>
         sqlx::query("UPDATE backups SET pruned_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
         audit::record(
             &mut tx,
-            &Actor::system(),
-            None,
+            (&Actor::system(), None),
             AuditEntry::new("backup.pruned", "backup", id).new_values(serde_json::json!({"fileName": file_name})),
         )
         .await?;

@@ -1,6 +1,7 @@
 //! The lead CRM: institutions, their contacts (with typed phones and e-mails), versioned notes,
 //! and the step from lead to customer.
 
+mod loaders;
 pub mod notes;
 
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, Union, ID};
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
+use crate::customers::CustomerById;
 use crate::customers::{self, CreateCustomerInput, Customer};
 use crate::error::{ensure_unchanged, Error, GqlResultExt, Result};
 use crate::graphql::filter::{
@@ -18,12 +20,13 @@ use crate::graphql::filter::{
     IdFilter, OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::loaders::{
-    self, ContactsOfInstitution, CustomerById, EmailsOfContact, InstitutionById, NotesOfContact, NotesOfInstitution,
-    PhonesOfContact,
-};
+use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::resources::ResourceType;
+pub use loaders::{
+    ContactsOfInstitution, EmailsOfContact, InstitutionById, NotesOfContact, NotesOfInstitution, PhonesOfContact,
+    VersionsOfNote,
+};
 use notes::{Note, Subject};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
@@ -56,16 +59,16 @@ impl Institution {
 
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
         let Some(id) = self.customer_id else { return Ok(None) };
-        loaders::load(ctx, CustomerById(id)).await
+        load(ctx, CustomerById(id)).await
     }
 
     async fn contacts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Contact>> {
-        Ok(loaders::load(ctx, ContactsOfInstitution(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, ContactsOfInstitution(self.id)).await?.unwrap_or_default())
     }
 
     /// Notes on the institution, oldest first, each with its current text.
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        Ok(loaders::load(ctx, NotesOfInstitution(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, NotesOfInstitution(self.id)).await?.unwrap_or_default())
     }
 }
 
@@ -94,20 +97,20 @@ impl Contact {
     }
 
     async fn institution(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Institution>> {
-        loaders::load(ctx, InstitutionById(self.institution_id)).await
+        load(ctx, InstitutionById(self.institution_id)).await
     }
 
     async fn phones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactPhone>> {
-        Ok(loaders::load(ctx, PhonesOfContact(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, PhonesOfContact(self.id)).await?.unwrap_or_default())
     }
 
     async fn emails(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactEmail>> {
-        Ok(loaders::load(ctx, EmailsOfContact(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, EmailsOfContact(self.id)).await?.unwrap_or_default())
     }
 
     /// Notes on the contact, oldest first, each with its current text.
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        Ok(loaders::load(ctx, NotesOfContact(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, NotesOfContact(self.id)).await?.unwrap_or_default())
     }
 }
 
@@ -228,6 +231,10 @@ pub enum CrmSearchResult {
     Contact(Contact),
 }
 
+crate::input_constraint! {
+    "institutions_customer_id_key" => "customerId", "this customer is already linked to another institution";
+}
+
 pub const INSTITUTION_COLUMNS: &str =
     "id, name, institution_type, address, website, customer_id, created_at, updated_at";
 pub const CONTACT_COLUMNS: &str = "id, institution_id, name, position, created_at, updated_at";
@@ -306,7 +313,7 @@ async fn save_institution(
         Some(old) => AuditEntry::new("institution.updated", "institution", new.id).old_values(old),
         None => AuditEntry::new("institution.created", "institution", new.id),
     };
-    audit::record(&mut tx, &caller.actor, caller.ip, entry.new_values(&new)).await?;
+    audit::record(&mut tx, caller, entry.new_values(&new)).await?;
     tx.commit().await?;
     Ok(new)
 }
@@ -439,7 +446,7 @@ async fn save_contact(
         ),
         None => AuditEntry::new("contact.created", "contact", contact.id),
     };
-    audit::record(&mut tx, &caller.actor, caller.ip, entry.new_values(new_values)).await?;
+    audit::record(&mut tx, caller, entry.new_values(new_values)).await?;
     tx.commit().await?;
     Ok(contact)
 }
@@ -474,8 +481,7 @@ async fn link_customer(
     .await?;
     audit::record(
         &mut tx,
-        &caller.actor,
-        caller.ip,
+        caller,
         AuditEntry::new("institution.linked_to_customer", "institution", institution_id)
             .old_values(serde_json::json!({"customerId": old.customer_id}))
             .new_values(serde_json::json!({"customerId": customer_id})),
@@ -500,8 +506,7 @@ async fn unlink_customer(pool: &PgPool, caller: &Caller, institution_id: Uuid) -
     .await?;
     audit::record(
         &mut tx,
-        &caller.actor,
-        caller.ip,
+        caller,
         AuditEntry::new("institution.unlinked_from_customer", "institution", institution_id)
             .old_values(serde_json::json!({"customerId": customer_id}))
             .new_values(serde_json::json!({"customerId": null})),

@@ -8,11 +8,12 @@ use sqlx::PgConnection;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::VersionsOfNote;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::graphql::ids::to_id;
-use crate::graphql::loaders::{self, VersionsOfNote};
+use crate::graphql::loaders::load;
 
 /// A note with its current text (the latest version).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
@@ -60,7 +61,7 @@ impl Note {
 
     /// Every version, oldest first; the last one is the current text.
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<NoteVersion>> {
-        Ok(loaders::load(ctx, VersionsOfNote(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, VersionsOfNote(self.id)).await?.unwrap_or_default())
     }
 }
 
@@ -111,8 +112,7 @@ pub async fn add(pool: &PgPool, caller: &Caller, subject: Subject, body: &str) -
         .execute(&mut *tx)
         .await?;
     let note = find(&mut tx, id).await?;
-    audit::record(&mut tx, &caller.actor, caller.ip, AuditEntry::new("note.created", "note", id).new_values(&note))
-        .await?;
+    audit::record(&mut tx, caller, AuditEntry::new("note.created", "note", id).new_values(&note)).await?;
     tx.commit().await?;
     Ok(note)
 }
@@ -149,13 +149,8 @@ pub async fn edit(pool: &PgPool, caller: &Caller, id: Uuid, body: &str, expected
         .execute(&mut *tx)
         .await?;
     let new = find(&mut tx, id).await?;
-    audit::record(
-        &mut tx,
-        &caller.actor,
-        caller.ip,
-        AuditEntry::new("note.edited", "note", id).old_values(&old).new_values(&new),
-    )
-    .await?;
+    audit::record(&mut tx, caller, AuditEntry::new("note.edited", "note", id).old_values(&old).new_values(&new))
+        .await?;
     tx.commit().await?;
     Ok(new)
 }

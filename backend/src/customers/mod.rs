@@ -1,23 +1,21 @@
 //! Customers: who holds licenses.
 
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
+pub mod graphql;
+mod loaders;
+use async_graphql::{Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
-use crate::auth::{caller, Permission, Require};
-use crate::error::{ensure_unchanged, Error, GqlResultExt, Result};
+use crate::error::{ensure_unchanged, Error, Result};
 use crate::graphql::filter::{
     contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
     IdFilter, OrderDirection, Sql, StringFilter,
 };
-use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::loaders::{self, LicensesOfCustomer};
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::graphql::NESTED_LIST_ESTIMATE;
-use crate::licenses::License;
+pub use loaders::CustomerById;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
@@ -31,19 +29,6 @@ pub struct Customer {
     pub is_test: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-#[ComplexObject]
-impl Customer {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    /// The customer's licenses, newest first.
-    #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
-    async fn licenses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<License>> {
-        Ok(loaders::load(ctx, LicensesOfCustomer(self.id)).await?.unwrap_or_default())
-    }
 }
 
 #[derive(Debug, InputObject)]
@@ -80,6 +65,10 @@ pub(crate) fn clean_email(email: &str) -> Result<String> {
     Ok(email.to_owned())
 }
 
+crate::input_constraint! {
+    "customers_email_key" => "email", "a customer with this e-mail address already exists";
+}
+
 pub const COLUMNS: &str = "id, name, email, is_test, created_at, updated_at";
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Customer>> {
@@ -109,13 +98,8 @@ pub async fn insert(
     .bind(input.is_test)
     .fetch_one(&mut *conn)
     .await?;
-    audit::record(
-        conn,
-        &caller.actor,
-        caller.ip,
-        AuditEntry::new("customer.created", "customer", customer.id).new_values(&customer),
-    )
-    .await?;
+    audit::record(conn, caller, AuditEntry::new("customer.created", "customer", customer.id).new_values(&customer))
+        .await?;
     Ok(customer)
 }
 
@@ -147,8 +131,7 @@ pub async fn update(
     .await?;
     audit::record(
         &mut tx,
-        &caller.actor,
-        caller.ip,
+        caller,
         AuditEntry::new("customer.updated", "customer", id).old_values(&old).new_values(&new),
     )
     .await?;
@@ -225,66 +208,6 @@ async fn list(
         })
     };
     filtered_page(pool, COLUMNS, query, order, args).await
-}
-
-#[derive(Default)]
-pub struct CustomerQuery;
-
-#[Object]
-impl CustomerQuery {
-    /// Customers ordered by name unless `orderBy` says otherwise; `search` matches name or e-mail.
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(
-        guard = "Require(Permission::Read)",
-        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
-    )]
-    async fn customers(
-        &self,
-        ctx: &Context<'_>,
-        search: Option<String>,
-        filter: Option<CustomerFilter>,
-        order_by: Option<Vec<CustomerOrder>>,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> async_graphql::Result<ListConnection<Customer>> {
-        let pool = ctx.data_unchecked::<PgPool>();
-        let page = PageArgs { after, before, first, last };
-        list(pool, search.as_deref(), filter, order_by.unwrap_or_default(), page).await
-    }
-
-    #[graphql(guard = "Require(Permission::Read)")]
-    async fn customer(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Customer>> {
-        let id = parse_id(&id, "id").gql()?;
-        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
-        find(&mut conn, id).await.gql()
-    }
-}
-
-#[derive(Default)]
-pub struct CustomerMutation;
-
-#[Object]
-impl CustomerMutation {
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn create_customer(&self, ctx: &Context<'_>, input: CreateCustomerInput) -> async_graphql::Result<Customer> {
-        create(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, input).await.gql()
-    }
-
-    /// Changes the given fields. With `expectedUpdatedAt` (the `updatedAt` the change is based on)
-    /// a change made by someone else in between is refused with `CONFLICT`.
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn update_customer(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: UpdateCustomerInput,
-        expected_updated_at: Option<DateTime<Utc>>,
-    ) -> async_graphql::Result<Customer> {
-        let id = parse_id(&id, "id").gql()?;
-        update(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, id, input, expected_updated_at).await.gql()
-    }
 }
 
 #[cfg(test)]

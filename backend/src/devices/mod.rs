@@ -1,24 +1,25 @@
 //! Devices registered to licenses: the one device table.
 
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
+pub mod graphql;
+mod loaders;
+use async_graphql::{Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
-use crate::auth::{caller, Caller, Permission, Require};
-use crate::error::{Error, GqlResultExt, Result};
+use crate::auth::Caller;
+use crate::error::{Error, Result};
 use crate::graphql::filter::{
     contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
     IdFilter, OrderDirection, Sql, StringFilter,
 };
-use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::loaders::{self, LiveSessionOfDevice};
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::live::{self, SessionEvent, SessionEventKind};
+use crate::sessions::events::{self, SessionEvent, SessionEventKind};
 use crate::sessions::SessionSettings;
-use crate::sessions::{self, EndReason, LiveSession};
+use crate::sessions::{self, EndReason};
+pub use loaders::{ActiveDevicesOfLicense, DeviceById};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
@@ -39,22 +40,6 @@ pub struct Device {
     pub deactivated_at: Option<DateTime<Utc>>,
 }
 
-#[ComplexObject]
-impl Device {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn license_id(&self) -> ID {
-        to_id(self.license_id)
-    }
-
-    /// The device's live session, if it has one.
-    async fn live_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LiveSession>> {
-        loaders::load(ctx, LiveSessionOfDevice(self.id)).await
-    }
-}
-
 /// `last_seen_at` on the row moves only at activation; heartbeats touch the session alone, so
 /// the latest heartbeat of a live or ended session is folded in when reading.
 pub const SELECT: &str = "SELECT d.id, d.license_id, d.hardware_fingerprint, d.device_name, d.device_type,
@@ -72,6 +57,92 @@ pub async fn list_for_license(pool: &PgPool, license_id: Uuid, include_inactive:
     .bind(include_inactive)
     .fetch_all(pool)
     .await?)
+}
+
+/// A device presenting itself to a license: what `activate` registers.
+pub struct Registration<'a> {
+    pub license_id: Uuid,
+    pub fingerprint: &'a str,
+    pub device_name: &'a str,
+    pub device_type: &'a str,
+}
+
+/// The license's registration of this hardware, if any: its id and whether it is active.
+pub async fn find_by_fingerprint(
+    conn: &mut PgConnection,
+    license_id: Uuid,
+    fingerprint: &str,
+) -> Result<Option<(Uuid, bool)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, is_active FROM device_registrations WHERE license_id = $1 AND hardware_fingerprint = $2",
+    )
+    .bind(license_id)
+    .bind(fingerprint)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// How many of the license's device slots are taken.
+pub async fn count_active(conn: &mut PgConnection, license_id: Uuid) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM device_registrations WHERE license_id = $1 AND is_active")
+        .bind(license_id)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// An active device activated again: its name and type as it reports them now (kept when it
+/// sends none), and when it was last seen.
+pub async fn seen(conn: &mut PgConnection, id: Uuid, device_name: &str, device_type: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE device_registrations
+         SET device_name = coalesce(nullif($2, ''), device_name),
+             device_type = coalesce(nullif($3, ''), device_type),
+             last_seen_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(device_name)
+    .bind(device_type)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Gives the device a slot of its license (new, or a deactivated one back), audited and
+/// announced. The caller holds the license's lock and has checked that a slot is free.
+pub async fn register(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    device: &Registration<'_>,
+    reactivated: bool,
+) -> Result<Uuid> {
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO device_registrations (license_id, hardware_fingerprint, device_name, device_type)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (license_id, hardware_fingerprint) DO UPDATE
+         SET is_active = true, deactivated_at = NULL, last_seen_at = now(),
+             device_name = coalesce(nullif(EXCLUDED.device_name, ''), device_registrations.device_name),
+             device_type = coalesce(nullif(EXCLUDED.device_type, ''), device_registrations.device_type)
+         RETURNING id",
+    )
+    .bind(device.license_id)
+    .bind(device.fingerprint)
+    .bind(device.device_name)
+    .bind(device.device_type)
+    .fetch_one(&mut *conn)
+    .await?;
+    let action = if reactivated { "device.reactivated" } else { "device.registered" };
+    audit::record(
+        &mut *conn,
+        caller,
+        AuditEntry::new(action, "device", id).new_values(serde_json::json!({
+            "licenseId": device.license_id, "deviceName": device.device_name,
+            "deviceType": device.device_type, "isActive": true
+        })),
+    )
+    .await?;
+    events::notify(conn, &SessionEvent::device(SessionEventKind::DeviceRegistered, device.license_id, id)).await?;
+    Ok(id)
 }
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<Device>> {
@@ -189,69 +260,17 @@ pub async fn deactivate(pool: &PgPool, settings: &SessionSettings, caller: &Call
     if was_active {
         audit::record(
             &mut tx,
-            &caller.actor,
-            caller.ip,
+            caller,
             AuditEntry::new("device.deactivated", "device", id)
                 .old_values(serde_json::json!({"isActive": true}))
                 .new_values(serde_json::json!({"isActive": false})),
         )
         .await?;
-        live::notify(&mut tx, &SessionEvent::device(SessionEventKind::DeviceDeactivated, license_id, id)).await?;
+        events::notify(&mut tx, &SessionEvent::device(SessionEventKind::DeviceDeactivated, license_id, id)).await?;
     }
     sessions::end_sessions(&mut tx, settings, caller, sessions::Selector::Device(id), EndReason::DeviceDeactivated)
         .await?;
     let device = find(&mut tx, id).await?.ok_or_else(|| Error::not_found("device", "id"))?;
     tx.commit().await?;
     Ok(device)
-}
-
-#[derive(Default)]
-pub struct DeviceQuery;
-
-#[Object]
-impl DeviceQuery {
-    /// Devices of all licenses, most recently first activated unless `orderBy` says otherwise.
-    /// `search` matches the device name or the hardware fingerprint.
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(
-        guard = "Require(Permission::Read)",
-        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
-    )]
-    async fn devices(
-        &self,
-        ctx: &Context<'_>,
-        search: Option<String>,
-        filter: Option<DeviceFilter>,
-        order_by: Option<Vec<DeviceOrder>>,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> async_graphql::Result<ListConnection<Device>> {
-        let pool = ctx.data_unchecked::<PgPool>();
-        page(pool, search, filter, order_by.unwrap_or_default(), PageArgs { after, before, first, last }).await
-    }
-
-    #[graphql(guard = "Require(Permission::Read)")]
-    async fn device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Device>> {
-        let id = parse_id(&id, "id").gql()?;
-        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
-        find(&mut conn, id).await.gql()
-    }
-}
-
-#[derive(Default)]
-pub struct DeviceMutation;
-
-#[Object]
-impl DeviceMutation {
-    /// Frees the device's slot on its license and ends its live session (`DEVICE_DEACTIVATED`).
-    /// The same device may register again later while a slot is free.
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn deactivate_device(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Device> {
-        let id = parse_id(&id, "id").gql()?;
-        deactivate(ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>(), caller(ctx).gql()?, id)
-            .await
-            .gql()
-    }
 }

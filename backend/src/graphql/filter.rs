@@ -170,7 +170,7 @@ impl Conditions<'_> {
     }
 
     /// Equality or membership on a column holding an enum's database names.
-    pub fn one_of(
+    fn one_of(
         &mut self,
         field: &str,
         column: &str,
@@ -185,6 +185,14 @@ impl Conditions<'_> {
             self.cond(column, " = ANY(").push_bind(v).push(")");
         }
         Ok(())
+    }
+
+    /// `column` equal to the filter's `eq`, or one of its `in` (an [`enum_filter!`] input).
+    pub fn enumeration<F: EnumFilter>(&mut self, field: &str, column: &str, filter: &Option<F>) -> Result<()> {
+        match filter {
+            Some(filter) => self.one_of(field, column, filter.eq(), filter.in_list()),
+            None => Ok(()),
+        }
     }
 
     fn is_null(&mut self, column: &str, is_null: Option<bool>) {
@@ -298,4 +306,37 @@ where
         Ok(page.build_query_as().fetch_all(pool).await?)
     })
     .await
+}
+
+/// The filter input of an enum column, declared with [`enum_filter!`]: the values as the column
+/// holds them.
+pub trait EnumFilter {
+    fn eq(&self) -> Option<&'static str>;
+    fn in_list(&self) -> Option<Vec<&'static str>>;
+}
+
+/// Declares the filter input of an enum column, `eq` one value or `in` several:
+/// `enum_filter!(LicenseTypeFilter: LicenseType => LicenseType::as_str);`, used with
+/// [`Conditions::enumeration`].
+#[macro_export]
+macro_rules! enum_filter {
+    ($(#[$doc:meta])* $name:ident: $enum:ty => $as_str:path;) => {
+        $(#[$doc])*
+        #[derive(Debug, Default, async_graphql::InputObject)]
+        pub struct $name {
+            pub eq: Option<$enum>,
+            #[graphql(name = "in")]
+            pub in_list: Option<Vec<$enum>>,
+        }
+
+        impl $crate::graphql::filter::EnumFilter for $name {
+            fn eq(&self) -> Option<&'static str> {
+                self.eq.map($as_str)
+            }
+
+            fn in_list(&self) -> Option<Vec<&'static str>> {
+                self.in_list.as_ref().map(|values| values.iter().copied().map($as_str).collect())
+            }
+        }
+    };
 }

@@ -1,32 +1,31 @@
 //! Licenses: keys, limits, validity windows, and the admin operations on them.
 
+pub mod graphql;
 pub mod key;
+mod loaders;
 
-use async_graphql::{ComplexObject, Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject, ID};
+use async_graphql::{Enum, InputObject, MaybeUndefined, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
-use crate::auth::{caller, Caller, Permission, Require};
-use crate::customers::{self, Customer};
+use crate::auth::Caller;
+use crate::customers::{self};
 /// The most devices (and so live sessions) a license can have.
 const MAX_DEVICES: usize = 10;
-use crate::devices::{self, Device};
-use crate::error::{ensure_unchanged, Error, GqlResultExt, Result};
+use crate::error::{ensure_unchanged, Error, Result};
 use crate::graphql::filter::{
-    contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
-    IdFilter, IntFilter, OrderDirection, Sql, StringFilter,
+    filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, IntFilter,
+    OrderDirection, Sql, StringFilter,
 };
-use crate::graphql::ids::{parse_id, to_id};
-use crate::graphql::loaders::{self, ActiveDevicesOfLicense, CustomerById, LiveSessionsOfLicense, ResourcesOfLicense};
+use crate::graphql::ids::parse_id;
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::graphql::NESTED_LIST_ESTIMATE;
-use crate::resources::Resource;
 use crate::sessions::SessionSettings;
-use crate::sessions::{self, EndReason, EndedSession, LiveSession};
+use crate::sessions::{self, EndReason};
 pub use key::LicenseKey;
+pub use loaders::{LicenseById, LicensesOfCustomer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -76,64 +75,6 @@ pub struct License {
     pub updated_at: DateTime<Utc>,
 }
 
-#[ComplexObject]
-impl License {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn customer_id(&self) -> ID {
-        to_id(self.customer_id)
-    }
-
-    async fn license_type(&self) -> LicenseType {
-        LicenseType::parse(&self.license_type)
-    }
-
-    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
-        loaders::load(ctx, CustomerById(self.customer_id)).await
-    }
-
-    /// Registered devices (at most `deviceLimit` active); deactivated ones only when asked for.
-    #[graphql(complexity = "MAX_DEVICES * child_complexity")]
-    async fn devices(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default)] include_inactive: bool,
-    ) -> async_graphql::Result<Vec<Device>> {
-        if include_inactive {
-            return devices::list_for_license(ctx.data_unchecked::<PgPool>(), self.id, true).await.gql();
-        }
-        Ok(loaders::load(ctx, ActiveDevicesOfLicense(self.id)).await?.unwrap_or_default())
-    }
-
-    /// Sessions that are live now (last heartbeat younger than the timeout).
-    #[graphql(complexity = "MAX_DEVICES * child_complexity")]
-    async fn live_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LiveSession>> {
-        Ok(loaders::load(ctx, LiveSessionsOfLicense(self.id)).await?.unwrap_or_default())
-    }
-
-    /// The pool resources allocated to this license, by type and value.
-    #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
-    async fn resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
-        Ok(loaders::load(ctx, ResourcesOfLicense(self.id)).await?.unwrap_or_default())
-    }
-
-    /// Ended sessions, most recently ended first.
-    #[graphql(complexity = "crate::graphql::page_complexity(first, last, child_complexity)")]
-    async fn session_history(
-        &self,
-        ctx: &Context<'_>,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> async_graphql::Result<ListConnection<EndedSession>> {
-        let page = PageArgs { after, before, first, last };
-        sessions::history(ctx.data_unchecked::<PgPool>(), Some(self.id), None, Vec::new(), page).await
-    }
-}
-
 #[derive(Debug, InputObject)]
 pub struct CreateLicenseInput {
     pub customer_id: ID,
@@ -160,6 +101,13 @@ pub struct UpdateLicenseInput {
     /// `null` makes the license open-ended.
     pub valid_until: MaybeUndefined<DateTime<Utc>>,
     pub notes: Option<String>,
+}
+
+crate::input_constraint! {
+    "licenses_device_limit_range" => "deviceLimit", "deviceLimit must be between 1 and 10";
+    "licenses_concurrent_limit_range" => "concurrentSessionsLimit", "concurrentSessionsLimit must be between 1 and deviceLimit";
+    "licenses_validity_window" => "validUntil", "validUntil must be after validFrom";
+    "licenses_customer_id_fkey" => "customerId", "no customer with this id";
 }
 
 pub const COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
@@ -209,6 +157,22 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<License> {
         .ok_or_else(|| Error::not_found("license", "id"))
 }
 
+/// The license with this key, read for an admission check (`validateLicense`).
+pub async fn find_by_key(pool: &PgPool, key: &LicenseKey) -> Result<Option<License>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE license_key = $1"))
+        .bind(key.as_str())
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// The license with this key, locked as [`lock`] locks it: an activation admits through here.
+pub async fn lock_by_key(conn: &mut PgConnection, key: &LicenseKey) -> Result<Option<License>> {
+    Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE license_key = $1 FOR NO KEY UPDATE"))
+        .bind(key.as_str())
+        .fetch_optional(conn)
+        .await?)
+}
+
 pub async fn list_for_customer(pool: &PgPool, customer_id: Uuid) -> Result<Vec<License>> {
     Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE customer_id = $1 ORDER BY created_at DESC, id"))
         .bind(customer_id)
@@ -240,13 +204,8 @@ pub async fn create(pool: &PgPool, caller: &Caller, input: CreateLicenseInput) -
     .bind(input.notes.trim())
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        &caller.actor,
-        caller.ip,
-        AuditEntry::new("license.created", "license", license.id).new_values(&license),
-    )
-    .await?;
+    audit::record(&mut tx, caller, AuditEntry::new("license.created", "license", license.id).new_values(&license))
+        .await?;
     tx.commit().await?;
     Ok(license)
 }
@@ -312,13 +271,8 @@ pub async fn update(
     .bind(notes)
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(
-        &mut tx,
-        &caller.actor,
-        caller.ip,
-        AuditEntry::new("license.updated", "license", id).old_values(&old).new_values(&new),
-    )
-    .await?;
+    audit::record(&mut tx, caller, AuditEntry::new("license.updated", "license", id).old_values(&old).new_values(&new))
+        .await?;
     tx.commit().await?;
     Ok(new)
 }
@@ -341,8 +295,7 @@ pub async fn set_active(
     let action = if active { "license.activated" } else { "license.deactivated" };
     audit::record(
         &mut tx,
-        &caller.actor,
-        caller.ip,
+        caller,
         AuditEntry::new(action, "license", id)
             .old_values(serde_json::json!({"isActive": old.is_active}))
             .new_values(serde_json::json!({"isActive": new.is_active})),
@@ -378,12 +331,7 @@ pub struct LicenseFilter {
     pub or: Option<Vec<LicenseFilter>>,
 }
 
-#[derive(Debug, Default, InputObject)]
-pub struct LicenseTypeFilter {
-    pub eq: Option<LicenseType>,
-    #[graphql(name = "in")]
-    pub in_list: Option<Vec<LicenseType>>,
-}
+crate::enum_filter!(LicenseTypeFilter: LicenseType => LicenseType::as_str;);
 
 impl Filter for LicenseFilter {
     fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
@@ -392,10 +340,7 @@ impl Filter for LicenseFilter {
         c.id("customerId", "l.customer_id", &self.customer_id)?;
         c.string("customerName", "c.name", &self.customer_name)?;
         c.string("customerEmail", "c.email", &self.customer_email)?;
-        if let Some(t) = &self.license_type {
-            let in_list = t.in_list.as_ref().map(|v| v.iter().map(|t| t.as_str()).collect());
-            c.one_of("licenseType", "l.license_type", t.eq.map(LicenseType::as_str), in_list)?;
-        }
+        c.enumeration("licenseType", "l.license_type", &self.license_type)?;
         c.boolean("l.is_active", self.is_active);
         c.int("deviceLimit", "l.device_limit", &self.device_limit)?;
         c.int("concurrentSessionsLimit", "l.concurrent_sessions_limit", &self.concurrent_sessions_limit)?;
@@ -475,123 +420,4 @@ async fn list(pool: &PgPool, query: ListQuery, args: PageArgs) -> async_graphql:
     let columns = COLUMNS.split(", ").map(|c| format!("l.{}", c.trim())).collect::<Vec<_>>().join(", ");
     let order = |sql: &mut Sql| push_order(sql, &query.order, "l.created_at DESC", "l.id", order_column);
     filtered_page(pool, &columns, |select| query.sql(select), order, args).await
-}
-
-#[derive(Default)]
-pub struct LicenseQuery;
-
-#[Object]
-impl LicenseQuery {
-    /// Licenses, newest first unless `orderBy` says otherwise. `search` matches the key, the
-    /// customer's name or e-mail; `customerId`, `isActive` and `filter` narrow further.
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(
-        guard = "Require(Permission::Read)",
-        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
-    )]
-    async fn licenses(
-        &self,
-        ctx: &Context<'_>,
-        search: Option<String>,
-        customer_id: Option<ID>,
-        is_active: Option<bool>,
-        filter: Option<LicenseFilter>,
-        order_by: Option<Vec<LicenseOrder>>,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> async_graphql::Result<ListConnection<License>> {
-        let customer_id = customer_id.as_ref().map(|id| parse_id(id, "customerId")).transpose().gql()?;
-        let query = ListQuery {
-            pattern: search.as_deref().map(contains_pattern),
-            customer_id,
-            is_active,
-            filter,
-            order: order_by.unwrap_or_default().iter().map(|o| (o.field, o.direction)).collect(),
-        };
-        list(ctx.data_unchecked::<PgPool>(), query, PageArgs { after, before, first, last }).await
-    }
-
-    #[graphql(guard = "Require(Permission::Read)")]
-    async fn license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<License>> {
-        let id = parse_id(&id, "id").gql()?;
-        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
-        find(&mut conn, id).await.gql()
-    }
-
-    /// Looks a license up by its key as a person would type it.
-    #[graphql(guard = "Require(Permission::Read)")]
-    async fn license_by_key(&self, ctx: &Context<'_>, license_key: String) -> async_graphql::Result<Option<License>> {
-        let key = LicenseKey::parse(&license_key).map_err(|e| Error::bad_input("licenseKey", e.to_string())).gql()?;
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE license_key = $1"))
-            .bind(key.as_str())
-            .fetch_optional(ctx.data_unchecked::<PgPool>())
-            .await
-            .gql()
-    }
-}
-
-#[derive(Default)]
-pub struct LicenseMutation;
-
-#[Object]
-impl LicenseMutation {
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn create_license(&self, ctx: &Context<'_>, input: CreateLicenseInput) -> async_graphql::Result<License> {
-        create(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, input).await.gql()
-    }
-
-    /// Changes terms. Limits cannot drop below the devices and sessions in use. With
-    /// `expectedUpdatedAt` (the `updatedAt` the change is based on) a change made by someone else
-    /// in between is refused with `CONFLICT`.
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn update_license(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: UpdateLicenseInput,
-        expected_updated_at: Option<DateTime<Utc>>,
-    ) -> async_graphql::Result<License> {
-        let id = parse_id(&id, "id").gql()?;
-        update(
-            ctx.data_unchecked::<PgPool>(),
-            ctx.data_unchecked::<SessionSettings>(),
-            caller(ctx).gql()?,
-            id,
-            input,
-            expected_updated_at,
-        )
-        .await
-        .gql()
-    }
-
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn activate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
-        let id = parse_id(&id, "id").gql()?;
-        set_active(
-            ctx.data_unchecked::<PgPool>(),
-            ctx.data_unchecked::<SessionSettings>(),
-            caller(ctx).gql()?,
-            id,
-            true,
-        )
-        .await
-        .gql()
-    }
-
-    /// Deactivates the license and ends its live sessions (`LICENSE_REVOKED`).
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn deactivate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
-        let id = parse_id(&id, "id").gql()?;
-        set_active(
-            ctx.data_unchecked::<PgPool>(),
-            ctx.data_unchecked::<SessionSettings>(),
-            caller(ctx).gql()?,
-            id,
-            false,
-        )
-        .await
-        .gql()
-    }
 }

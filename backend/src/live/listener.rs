@@ -7,7 +7,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::broadcast;
 
-use super::{SessionEvent, CHANNEL};
+use crate::sessions::events::{SessionEvent, CHANNEL};
 
 /// Messages queued for a subscriber that does not keep up; past this it is told it lagged.
 const BUFFER: usize = 1024;

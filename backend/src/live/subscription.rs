@@ -9,10 +9,11 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use super::{LiveEvents, LiveMessage, SessionEvent, SessionEventKind};
+use super::{LiveEvents, LiveMessage};
 use crate::auth::{Permission, Require};
 use crate::error::GqlResultExt;
 use crate::graphql::ids::parse_id;
+use crate::sessions::events::{SessionEvent, SessionEventKind};
 use crate::sessions::{list_live, LiveSession, SessionSettings};
 
 /// Most subscriptions one WebSocket connection may hold at once.

@@ -1,26 +1,28 @@
 //! Resource pools: domains, IPv4 addresses and phone numbers, imported in bulk, allocated to
 //! licenses all-or-nothing, released and quarantined, with every move kept in `resource_history`.
 
+pub mod graphql;
+mod loaders;
 pub mod values;
 
 use std::collections::HashSet;
 
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, Union, ID};
+use async_graphql::{Enum, InputObject, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
-use crate::auth::{caller, Caller, Permission, Require};
-use crate::error::{Error, GqlResultExt, Result};
+use crate::auth::Caller;
+use crate::error::{Error, Result};
 use crate::graphql::filter::{
     filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
     OrderDirection, Sql, StringFilter,
 };
-use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::licenses::{self, License};
+use crate::licenses::{self};
+pub use loaders::ResourcesOfLicense;
 pub use values::ResourceType;
 
 /// The most values one import may carry.
@@ -76,44 +78,6 @@ pub struct Resource {
     pub updated_at: DateTime<Utc>,
 }
 
-#[ComplexObject]
-impl Resource {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn resource_type(&self) -> ResourceType {
-        ResourceType::parse(&self.resource_type)
-    }
-
-    async fn state(&self) -> ResourceState {
-        ResourceState::parse(&self.state)
-    }
-
-    async fn license_id(&self) -> Option<ID> {
-        self.license_id.map(to_id)
-    }
-
-    /// The license holding the resource, while allocated.
-    async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
-        let Some(license_id) = self.license_id else { return Ok(None) };
-        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
-        licenses::find(&mut conn, license_id).await.gql()
-    }
-
-    /// Every move of this resource, oldest first.
-    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ResourceMove>> {
-        sqlx::query_as(
-            "SELECT from_state, to_state, license_id, reason, actor_name, occurred_at
-             FROM resource_history WHERE resource_id = $1 ORDER BY occurred_at, id",
-        )
-        .bind(self.id)
-        .fetch_all(ctx.data_unchecked::<PgPool>())
-        .await
-        .gql()
-    }
-}
-
 /// One move of a resource between states.
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
@@ -129,23 +93,6 @@ pub struct ResourceMove {
     /// Who moved it (API key name or user).
     pub actor_name: String,
     pub occurred_at: DateTime<Utc>,
-}
-
-#[ComplexObject]
-impl ResourceMove {
-    /// Absent for the import that created the resource.
-    async fn from_state(&self) -> Option<ResourceState> {
-        self.from_state.as_deref().map(ResourceState::parse)
-    }
-
-    async fn to_state(&self) -> ResourceState {
-        ResourceState::parse(&self.to_state)
-    }
-
-    /// The license it was allocated to or released from.
-    async fn license_id(&self) -> Option<ID> {
-        self.license_id.map(to_id)
-    }
 }
 
 /// What an import did with each value it was given.
@@ -200,13 +147,6 @@ pub struct ResourcePoolCount {
     pub allocated: i64,
     pub quarantined: i64,
     pub total: i64,
-}
-
-#[ComplexObject]
-impl ResourcePoolCount {
-    async fn resource_type(&self) -> ResourceType {
-        ResourceType::parse(&self.resource_type)
-    }
 }
 
 pub const COLUMNS: &str = "id, resource_type, value, state, license_id, quarantine_reason, created_at, updated_at";
@@ -277,8 +217,7 @@ pub async fn import(pool: &PgPool, caller: &Caller, kind: ResourceType, values: 
     record_moves(&mut tx, caller, &ids, None, ResourceState::Available, None, None).await?;
     audit::record(
         &mut tx,
-        &caller.actor,
-        caller.ip,
+        caller,
         AuditEntry::new("resources.imported", "resource_pool", kind.as_str()).new_values(serde_json::json!({
             "resourceType": kind,
             "added": report.added,
@@ -355,8 +294,7 @@ pub async fn allocate(
     .await?;
     audit::record(
         &mut tx,
-        &caller.actor,
-        caller.ip,
+        caller,
         AuditEntry::new("resources.allocated", "license", license_id).new_values(serde_json::json!({
             "resourceType": kind,
             "resources": resources.iter().map(|r| serde_json::json!({"id": r.id, "value": r.value})).collect::<Vec<_>>(),
@@ -406,13 +344,7 @@ async fn move_one(
         ResourceState::Quarantined => "resource.quarantined",
         _ => "resource.released",
     };
-    audit::record(
-        &mut tx,
-        &caller.actor,
-        caller.ip,
-        AuditEntry::new(action, "resource", id).old_values(&old).new_values(&new),
-    )
-    .await?;
+    audit::record(&mut tx, caller, AuditEntry::new(action, "resource", id).old_values(&old).new_values(&new)).await?;
     tx.commit().await?;
     Ok(new)
 }
@@ -471,30 +403,13 @@ pub struct ResourceFilter {
     pub or: Option<Vec<ResourceFilter>>,
 }
 
-#[derive(Debug, Default, InputObject)]
-pub struct ResourceTypeFilter {
-    pub eq: Option<ResourceType>,
-    #[graphql(name = "in")]
-    pub in_list: Option<Vec<ResourceType>>,
-}
-
-#[derive(Debug, Default, InputObject)]
-pub struct ResourceStateFilter {
-    pub eq: Option<ResourceState>,
-    #[graphql(name = "in")]
-    pub in_list: Option<Vec<ResourceState>>,
-}
+crate::enum_filter!(ResourceTypeFilter: ResourceType => ResourceType::as_str;);
+crate::enum_filter!(ResourceStateFilter: ResourceState => ResourceState::as_str;);
 
 impl Filter for ResourceFilter {
     fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
-        if let Some(t) = &self.resource_type {
-            let in_list = t.in_list.as_ref().map(|v| v.iter().map(|t| t.as_str()).collect());
-            c.one_of("resourceType", "resource_type", t.eq.map(ResourceType::as_str), in_list)?;
-        }
-        if let Some(s) = &self.state {
-            let in_list = s.in_list.as_ref().map(|v| v.iter().map(|s| s.as_str()).collect());
-            c.one_of("state", "state", s.eq.map(ResourceState::as_str), in_list)?;
-        }
+        c.enumeration("resourceType", "resource_type", &self.resource_type)?;
+        c.enumeration("state", "state", &self.state)?;
         c.string("value", "value", &self.value)?;
         c.id("licenseId", "license_id", &self.license_id)?;
         c.datetime("created_at", &self.created_at);
@@ -563,97 +478,4 @@ async fn list(
         })
     };
     filtered_page(pool, COLUMNS, query, order, args).await
-}
-
-#[derive(Default)]
-pub struct ResourceQuery;
-
-#[Object]
-impl ResourceQuery {
-    /// Resources ordered by type and value unless `orderBy` says otherwise.
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(
-        guard = "Require(Permission::Read)",
-        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
-    )]
-    async fn resources(
-        &self,
-        ctx: &Context<'_>,
-        resource_type: Option<ResourceType>,
-        state: Option<ResourceState>,
-        license_id: Option<ID>,
-        filter: Option<ResourceFilter>,
-        order_by: Option<Vec<ResourceOrder>>,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> async_graphql::Result<ListConnection<Resource>> {
-        let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
-        let pool = ctx.data_unchecked::<PgPool>();
-        let shortcuts = Shortcuts { kind: resource_type, state, license_id };
-        list(pool, shortcuts, filter, order_by.unwrap_or_default(), PageArgs { after, before, first, last }).await
-    }
-
-    #[graphql(guard = "Require(Permission::Read)")]
-    async fn resource(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Resource>> {
-        let id = parse_id(&id, "id").gql()?;
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM resource_pools WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(ctx.data_unchecked::<PgPool>())
-            .await
-            .gql()
-    }
-
-    /// How many resources of each type are available, allocated and quarantined.
-    #[graphql(guard = "Require(Permission::Read)")]
-    async fn resource_pool_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ResourcePoolCount>> {
-        counts(ctx.data_unchecked::<PgPool>()).await.gql()
-    }
-}
-
-#[derive(Default)]
-pub struct ResourceMutation;
-
-#[Object]
-impl ResourceMutation {
-    /// Adds values to a pool. Each value is reported as added, duplicate or invalid (with the
-    /// reason); the valid new ones are added together or, on a database error, not at all.
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn import_resources(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(name = "type")] resource_type: ResourceType,
-        values: Vec<String>,
-    ) -> async_graphql::Result<ImportReport> {
-        import(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, resource_type, values).await.gql()
-    }
-
-    /// Allocates `count` available resources of a type to a license: all of them, or none
-    /// (`INSUFFICIENT_RESOURCES`).
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn allocate_resources(
-        &self,
-        ctx: &Context<'_>,
-        license_id: ID,
-        #[graphql(name = "type")] resource_type: ResourceType,
-        count: i32,
-    ) -> async_graphql::Result<AllocationResult> {
-        let license_id = parse_id(&license_id, "licenseId").gql()?;
-        allocate(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, license_id, resource_type, count).await.gql()
-    }
-
-    /// Returns an allocated resource, or one in quarantine, to the pool.
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn release_resource(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Resource> {
-        let id = parse_id(&id, "id").gql()?;
-        release(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, id).await.gql()
-    }
-
-    /// Takes a resource out of circulation (from the pool or its license) until released.
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn quarantine_resource(&self, ctx: &Context<'_>, id: ID, reason: String) -> async_graphql::Result<Resource> {
-        let id = parse_id(&id, "id").gql()?;
-        quarantine(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, id, &reason).await.gql()
-    }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
+use super::events::{CHANNEL, ENDED_PAYLOAD_SQL};
 use crate::error::Result;
-use crate::live::{CHANNEL, ENDED_PAYLOAD_SQL};
 use crate::sessions::SessionSettings;
 
 /// Sessions filed per statement; a run repeats until fewer are left.

@@ -281,8 +281,11 @@ fn is_transient(err: &Error) -> bool {
 }
 
 /// The heartbeat statement with `lock`: `FOR UPDATE SKIP LOCKED` for batches, `FOR UPDATE` for a
-/// heartbeat written on its own.
-fn write_sql(lock: &str) -> String {
+/// heartbeat written on its own. A batch never waits, so it judges liveness at its start
+/// (`now()`); a heartbeat that waited for its row judges it at the time it got the row
+/// (`clock_timestamp()`, see `session_is_live_at`), or it could revive a session that an
+/// admission holding the row saw expire.
+fn write_sql(lock: &str, at: &str) -> String {
     let usable = crate::api_keys::usable_key_sql("k");
     format!(
         "WITH sent AS (
@@ -300,7 +303,7 @@ fn write_sql(lock: &str) -> String {
          locked AS (
              SELECT s.id FROM license_sessions s
              WHERE s.session_token = ANY (ARRAY(SELECT token FROM verdicts WHERE verdict = 'ok'))
-               AND session_is_live(s.last_heartbeat_at, $2)
+               AND session_is_live_at(s.last_heartbeat_at, $2, {at})
              ORDER BY s.id {lock}),
          touched AS (
              UPDATE license_sessions s SET last_heartbeat_at = greatest(s.last_heartbeat_at, now())
@@ -330,9 +333,9 @@ fn write_sql(lock: &str) -> String {
 /// in order, with its verdict: `accepted` (and the new last heartbeat), `held` (its row is
 /// locked elsewhere: write it again later), `expired`, `not_found`, `unauthenticated`,
 /// `forbidden`. A token sent twice in one batch yields two rows, one per acknowledgement.
-static WRITE_SQL: LazyLock<String> = LazyLock::new(|| write_sql("FOR UPDATE SKIP LOCKED"));
+static WRITE_SQL: LazyLock<String> = LazyLock::new(|| write_sql("FOR UPDATE SKIP LOCKED", "now()"));
 /// The same for one heartbeat that waits for its row.
-static WRITE_WAITING_SQL: LazyLock<String> = LazyLock::new(|| write_sql("FOR UPDATE"));
+static WRITE_WAITING_SQL: LazyLock<String> = LazyLock::new(|| write_sql("FOR UPDATE", "clock_timestamp()"));
 
 /// Records the heartbeats of live sessions in one statement and classifies the others; the
 /// outcomes come back in the order of `beats`, `None` where the session's row was held. A heartbeat carrying a key digest counts only if

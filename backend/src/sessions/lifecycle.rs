@@ -8,13 +8,14 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::events::{self, SessionEvent, SessionEventKind};
 use super::SessionSettings;
 use super::{end_sessions, EndReason, Selector};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{Actor, Caller};
+use crate::devices;
 use crate::error::{Error, Result};
-use crate::licenses::{License, LicenseKey};
-use crate::live::{self, SessionEvent, SessionEventKind};
+use crate::licenses::{self, License, LicenseKey};
 
 /// Why a license or activation was refused: expected business outcomes, not errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
@@ -104,9 +105,6 @@ fn license_denial(license: &License, now: DateTime<Utc>) -> Option<Activation> {
     None
 }
 
-const LICENSE_COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
-                               device_limit, concurrent_sessions_limit, notes, created_at, updated_at";
-
 pub async fn activate(
     pool: &PgPool,
     settings: &SessionSettings,
@@ -126,91 +124,41 @@ pub async fn activate(
     let timeout = settings.timeout_secs();
 
     let mut tx = pool.begin().await?;
-    let Some(license) = sqlx::query_as::<_, License>(&format!(
-        "SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1 FOR NO KEY UPDATE"
-    ))
-    .bind(key.as_str())
-    .fetch_optional(&mut *tx)
-    .await?
-    else {
+    let Some(license) = licenses::lock_by_key(&mut tx, &key).await? else {
         return Ok(denied(DenialReason::LicenseNotFound, "no license has this key"));
     };
-    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(&mut *tx).await?;
+    // Every decision below is taken at this time, read while holding the license's lock (see
+    // `session_is_live_at`): the transaction's own start may be older than a deadline another
+    // admission already saw pass.
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT clock_timestamp()").fetch_one(&mut *tx).await?;
     if let Some(denial) = license_denial(&license, now) {
         return Ok(denial);
     }
 
-    let known: Option<(Uuid, bool)> = sqlx::query_as(
-        "SELECT id, is_active FROM device_registrations WHERE license_id = $1 AND hardware_fingerprint = $2",
-    )
-    .bind(license.id)
-    .bind(fingerprint)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let device_id = match known {
+    let device_id = match devices::find_by_fingerprint(&mut tx, license.id, fingerprint).await? {
         Some((id, true)) => {
-            sqlx::query(
-                "UPDATE device_registrations
-                 SET device_name = coalesce(nullif($2, ''), device_name),
-                     device_type = coalesce(nullif($3, ''), device_type),
-                     last_seen_at = now()
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(device_name)
-            .bind(device_type)
-            .execute(&mut *tx)
-            .await?;
+            devices::seen(&mut tx, id, device_name, device_type).await?;
             id
         }
-        _ => {
-            let active: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM device_registrations WHERE license_id = $1 AND is_active")
-                    .bind(license.id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if active >= i64::from(license.device_limit) {
+        known => {
+            if devices::count_active(&mut tx, license.id).await? >= i64::from(license.device_limit) {
                 return Ok(denied(
                     DenialReason::DeviceLimitReached,
                     format!("all {} device slots of this license are taken", license.device_limit),
                 ));
             }
-            let id: Uuid = sqlx::query_scalar(
-                "INSERT INTO device_registrations (license_id, hardware_fingerprint, device_name, device_type)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (license_id, hardware_fingerprint) DO UPDATE
-                 SET is_active = true, deactivated_at = NULL, last_seen_at = now(),
-                     device_name = coalesce(nullif(EXCLUDED.device_name, ''), device_registrations.device_name),
-                     device_type = coalesce(nullif(EXCLUDED.device_type, ''), device_registrations.device_type)
-                 RETURNING id",
-            )
-            .bind(license.id)
-            .bind(fingerprint)
-            .bind(device_name)
-            .bind(device_type)
-            .fetch_one(&mut *tx)
-            .await?;
-            let action = if known.is_some() { "device.reactivated" } else { "device.registered" };
-            audit::record(
-                &mut tx,
-                &caller.actor,
-                caller.ip,
-                AuditEntry::new(action, "device", id).new_values(serde_json::json!({
-                    "licenseId": license.id, "deviceName": device_name, "deviceType": device_type, "isActive": true
-                })),
-            )
-            .await?;
-            live::notify(&mut tx, &SessionEvent::device(SessionEventKind::DeviceRegistered, license.id, id)).await?;
-            id
+            let registration = devices::Registration { license_id: license.id, fingerprint, device_name, device_type };
+            devices::register(&mut tx, caller, &registration, known.is_some()).await?
         }
     };
 
     let existing: Option<(Uuid, bool)> = sqlx::query_as(
-        "SELECT id, session_is_live(last_heartbeat_at, $2)
+        "SELECT id, session_is_live_at(last_heartbeat_at, $2, $3)
          FROM license_sessions WHERE device_id = $1 FOR UPDATE",
     )
     .bind(device_id)
     .bind(timeout)
+    .bind(now)
     .fetch_optional(&mut *tx)
     .await?;
     match existing {
@@ -226,7 +174,7 @@ pub async fn activate(
             .await?;
             let event =
                 SessionEvent::session(SessionEventKind::Resumed, license.id, session_id, session_token, device_id);
-            live::notify(&mut tx, &event).await?;
+            events::notify(&mut tx, &event).await?;
             tx.commit().await?;
             return Ok(Activation::Granted(Granted { session_token, resumed: true, license, device_id, expires_at }));
         }
@@ -243,11 +191,12 @@ pub async fn activate(
         "SELECT d.device_name, d.device_type, s.started_at, s.last_heartbeat_at,
                 session_deadline(s.last_heartbeat_at, $2) AS expires_at
          FROM license_sessions s JOIN device_registrations d ON d.id = s.device_id
-         WHERE s.license_id = $1 AND session_is_live(s.last_heartbeat_at, $2)
+         WHERE s.license_id = $1 AND session_is_live_at(s.last_heartbeat_at, $2, $3)
          ORDER BY s.last_heartbeat_at",
     )
     .bind(license.id)
     .bind(timeout)
+    .bind(now)
     .fetch_all(&mut *tx)
     .await?;
     if live.len() >= usize::try_from(license.concurrent_sessions_limit).unwrap_or(0) {
@@ -278,15 +227,14 @@ pub async fn activate(
     .await?;
     audit::record(
         &mut tx,
-        &caller.actor,
-        caller.ip,
+        caller,
         AuditEntry::new("session.started", "session", session_id).new_values(
             serde_json::json!({"licenseId": license.id, "deviceId": device_id, "sessionToken": session_token}),
         ),
     )
     .await?;
     let event = SessionEvent::session(SessionEventKind::Started, license.id, session_id, session_token, device_id);
-    live::notify(&mut tx, &event).await?;
+    events::notify(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(Activation::Granted(Granted { session_token, resumed: false, license, device_id, expires_at }))
 }
@@ -335,11 +283,7 @@ pub async fn validate(
 ) -> Result<std::result::Result<Validation, Denied>> {
     let key = parse_key(license_key)?;
     let fingerprint = clean_fingerprint(fingerprint)?;
-    let license: Option<License> =
-        sqlx::query_as(&format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_key = $1"))
-            .bind(key.as_str())
-            .fetch_optional(pool)
-            .await?;
+    let license = licenses::find_by_key(pool, &key).await?;
     let Some(license) = license else {
         return Ok(Err(Denied {
             reason: DenialReason::LicenseNotFound,

@@ -5,31 +5,32 @@
 
 pub mod cleanup;
 pub mod client_api;
+pub mod events;
+pub mod graphql;
 pub mod heartbeat;
 pub mod lifecycle;
+mod loaders;
 pub mod settings;
 
-use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
-use crate::auth::{caller, Caller, Permission, Require};
-use crate::devices::Device;
-use crate::error::{Error, GqlResultExt, Result};
+use crate::auth::Caller;
+use crate::error::{Error, Result};
 use crate::graphql::filter::{
     filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
     OrderDirection, Sql,
 };
-use crate::graphql::ids::{parse_id, to_id};
+use events::SessionEvent;
 pub use settings::SessionSettings;
 
-use crate::graphql::loaders::{self, DeviceById, LicenseById};
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::licenses::License;
-use crate::live::{self, SessionEvent};
+pub use loaders::LiveSessionLoader;
+pub use loaders::{LiveSessionOfDevice, LiveSessionsOfLicense};
 
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
@@ -86,29 +87,6 @@ pub struct LiveSession {
     pub client_ip: Option<String>,
 }
 
-#[ComplexObject]
-impl LiveSession {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn license_id(&self) -> ID {
-        to_id(self.license_id)
-    }
-
-    async fn device_id(&self) -> ID {
-        to_id(self.device_id)
-    }
-
-    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
-        loaders::load(ctx, DeviceById(self.device_id)).await
-    }
-
-    async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
-        loaders::load(ctx, LicenseById(self.license_id)).await
-    }
-}
-
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
@@ -125,29 +103,6 @@ pub struct EndedSession {
     pub ended_at: DateTime<Utc>,
     #[graphql(skip)]
     pub end_reason: String,
-}
-
-#[ComplexObject]
-impl EndedSession {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn license_id(&self) -> ID {
-        to_id(self.license_id)
-    }
-
-    async fn device_id(&self) -> ID {
-        to_id(self.device_id)
-    }
-
-    async fn end_reason(&self) -> EndReason {
-        EndReason::parse(&self.end_reason)
-    }
-
-    async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
-        loaders::load(ctx, DeviceById(self.device_id)).await
-    }
 }
 
 /// Which sessions to end.
@@ -211,14 +166,9 @@ pub async fn end_sessions(
     .fetch_all(&mut *conn)
     .await?;
     for session in &ended {
-        audit::record(
-            conn,
-            &caller.actor,
-            caller.ip,
-            AuditEntry::new("session.ended", "session", session.id).new_values(session),
-        )
-        .await?;
-        live::notify(conn, &SessionEvent::ended(session)).await?;
+        audit::record(conn, caller, AuditEntry::new("session.ended", "session", session.id).new_values(session))
+            .await?;
+        events::notify(conn, &SessionEvent::ended(session)).await?;
     }
     Ok(ended)
 }
@@ -336,21 +286,13 @@ pub struct EndedSessionFilter {
     pub or: Option<Vec<EndedSessionFilter>>,
 }
 
-#[derive(Debug, Default, InputObject)]
-pub struct EndReasonFilter {
-    pub eq: Option<EndReason>,
-    #[graphql(name = "in")]
-    pub in_list: Option<Vec<EndReason>>,
-}
+crate::enum_filter!(EndReasonFilter: EndReason => EndReason::as_str;);
 
 impl Filter for EndedSessionFilter {
     fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
         c.id("licenseId", "license_id", &self.license_id)?;
         c.id("deviceId", "device_id", &self.device_id)?;
-        if let Some(r) = &self.end_reason {
-            let in_list = r.in_list.as_ref().map(|v| v.iter().map(|r| r.as_str()).collect());
-            c.one_of("endReason", "end_reason", r.eq.map(EndReason::as_str), in_list)?;
-        }
+        c.enumeration("endReason", "end_reason", &self.end_reason)?;
         c.datetime("started_at", &self.started_at);
         c.datetime("ended_at", &self.ended_at);
         Ok(())
@@ -409,72 +351,4 @@ pub async fn terminate(pool: &PgPool, settings: &SessionSettings, caller: &Calle
     let session = ended.into_iter().next().ok_or_else(|| Error::not_found("live session", "id"))?;
     tx.commit().await?;
     Ok(session)
-}
-
-#[derive(Default)]
-pub struct SessionQuery;
-
-#[Object]
-impl SessionQuery {
-    /// Sessions live now, oldest first unless `orderBy` says otherwise; all licenses or one.
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(
-        guard = "Require(Permission::Read)",
-        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
-    )]
-    async fn live_sessions(
-        &self,
-        ctx: &Context<'_>,
-        license_id: Option<ID>,
-        filter: Option<LiveSessionFilter>,
-        order_by: Option<Vec<LiveSessionOrder>>,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> async_graphql::Result<ListConnection<LiveSession>> {
-        let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
-        let pool = ctx.data_unchecked::<PgPool>();
-        let page = PageArgs { after, before, first, last };
-        live_page(pool, ctx.data_unchecked::<SessionSettings>(), license_id, filter, order_by.unwrap_or_default(), page)
-            .await
-    }
-
-    /// Ended sessions, most recently ended first unless `orderBy` says otherwise; all licenses or one.
-    #[allow(clippy::too_many_arguments)]
-    #[graphql(
-        guard = "Require(Permission::Read)",
-        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
-    )]
-    async fn session_history(
-        &self,
-        ctx: &Context<'_>,
-        license_id: Option<ID>,
-        filter: Option<EndedSessionFilter>,
-        order_by: Option<Vec<EndedSessionOrder>>,
-        after: Option<String>,
-        before: Option<String>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> async_graphql::Result<ListConnection<EndedSession>> {
-        let license_id = license_id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()?;
-        let pool = ctx.data_unchecked::<PgPool>();
-        let page = PageArgs { after, before, first, last };
-        history(pool, license_id, filter, order_by.unwrap_or_default(), page).await
-    }
-}
-
-#[derive(Default)]
-pub struct SessionMutation;
-
-#[Object]
-impl SessionMutation {
-    /// Ends a live session (`ADMIN_TERMINATED`). The client's next heartbeat is refused.
-    #[graphql(guard = "Require(Permission::Write)")]
-    async fn terminate_session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<EndedSession> {
-        let id = parse_id(&id, "id").gql()?;
-        terminate(ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>(), caller(ctx).gql()?, id)
-            .await
-            .gql()
-    }
 }

@@ -1,0 +1,202 @@
+//! The GraphQL face of licenses: queries, mutations and the fields that lead to other domains.
+
+use super::{
+    create, find, list, set_active, update, CreateLicenseInput, License, LicenseFilter, LicenseKey, LicenseOrder,
+    LicenseType, ListQuery, UpdateLicenseInput, COLUMNS, MAX_DEVICES,
+};
+use crate::auth::{caller, Permission, Require};
+use crate::customers::Customer;
+use crate::customers::CustomerById;
+use crate::devices::ActiveDevicesOfLicense;
+use crate::devices::{self, Device};
+use crate::error::{Error, GqlResultExt};
+use crate::graphql::filter::contains_pattern;
+use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::loaders::load;
+use crate::graphql::pagination::{ListConnection, PageArgs};
+use crate::graphql::NESTED_LIST_ESTIMATE;
+use crate::resources::Resource;
+use crate::resources::ResourcesOfLicense;
+use crate::sessions::LiveSessionsOfLicense;
+use crate::sessions::SessionSettings;
+use crate::sessions::{self, EndedSession, LiveSession};
+use async_graphql::{ComplexObject, Context, Object, ID};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+#[ComplexObject]
+impl License {
+    async fn id(&self) -> ID {
+        to_id(self.id)
+    }
+
+    async fn customer_id(&self) -> ID {
+        to_id(self.customer_id)
+    }
+
+    async fn license_type(&self) -> LicenseType {
+        LicenseType::parse(&self.license_type)
+    }
+
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
+        load(ctx, CustomerById(self.customer_id)).await
+    }
+
+    /// Registered devices (at most `deviceLimit` active); deactivated ones only when asked for.
+    #[graphql(complexity = "MAX_DEVICES * child_complexity")]
+    async fn devices(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] include_inactive: bool,
+    ) -> async_graphql::Result<Vec<Device>> {
+        if include_inactive {
+            return devices::list_for_license(ctx.data_unchecked::<PgPool>(), self.id, true).await.gql();
+        }
+        Ok(load(ctx, ActiveDevicesOfLicense(self.id)).await?.unwrap_or_default())
+    }
+
+    /// Sessions that are live now (last heartbeat younger than the timeout).
+    #[graphql(complexity = "MAX_DEVICES * child_complexity")]
+    async fn live_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LiveSession>> {
+        Ok(load(ctx, LiveSessionsOfLicense(self.id)).await?.unwrap_or_default())
+    }
+
+    /// The pool resources allocated to this license, by type and value.
+    #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
+    async fn resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
+        Ok(load(ctx, ResourcesOfLicense(self.id)).await?.unwrap_or_default())
+    }
+
+    /// Ended sessions, most recently ended first.
+    #[graphql(complexity = "crate::graphql::page_complexity(first, last, child_complexity)")]
+    async fn session_history(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ListConnection<EndedSession>> {
+        let page = PageArgs { after, before, first, last };
+        sessions::history(ctx.data_unchecked::<PgPool>(), Some(self.id), None, Vec::new(), page).await
+    }
+}
+
+#[derive(Default)]
+pub struct LicenseQuery;
+
+#[Object]
+impl LicenseQuery {
+    /// Licenses, newest first unless `orderBy` says otherwise. `search` matches the key, the
+    /// customer's name or e-mail; `customerId`, `isActive` and `filter` narrow further.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
+    async fn licenses(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        customer_id: Option<ID>,
+        is_active: Option<bool>,
+        filter: Option<LicenseFilter>,
+        order_by: Option<Vec<LicenseOrder>>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> async_graphql::Result<ListConnection<License>> {
+        let customer_id = customer_id.as_ref().map(|id| parse_id(id, "customerId")).transpose().gql()?;
+        let query = ListQuery {
+            pattern: search.as_deref().map(contains_pattern),
+            customer_id,
+            is_active,
+            filter,
+            order: order_by.unwrap_or_default().iter().map(|o| (o.field, o.direction)).collect(),
+        };
+        list(ctx.data_unchecked::<PgPool>(), query, PageArgs { after, before, first, last }).await
+    }
+
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<License>> {
+        let id = parse_id(&id, "id").gql()?;
+        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
+        find(&mut conn, id).await.gql()
+    }
+
+    /// Looks a license up by its key as a person would type it.
+    #[graphql(guard = "Require(Permission::Read)")]
+    async fn license_by_key(&self, ctx: &Context<'_>, license_key: String) -> async_graphql::Result<Option<License>> {
+        let key = LicenseKey::parse(&license_key).map_err(|e| Error::bad_input("licenseKey", e.to_string())).gql()?;
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM licenses WHERE license_key = $1"))
+            .bind(key.as_str())
+            .fetch_optional(ctx.data_unchecked::<PgPool>())
+            .await
+            .gql()
+    }
+}
+
+#[derive(Default)]
+pub struct LicenseMutation;
+
+#[Object]
+impl LicenseMutation {
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn create_license(&self, ctx: &Context<'_>, input: CreateLicenseInput) -> async_graphql::Result<License> {
+        create(ctx.data_unchecked::<PgPool>(), caller(ctx).gql()?, input).await.gql()
+    }
+
+    /// Changes terms. Limits cannot drop below the devices and sessions in use. With
+    /// `expectedUpdatedAt` (the `updatedAt` the change is based on) a change made by someone else
+    /// in between is refused with `CONFLICT`.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn update_license(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateLicenseInput,
+        expected_updated_at: Option<DateTime<Utc>>,
+    ) -> async_graphql::Result<License> {
+        let id = parse_id(&id, "id").gql()?;
+        update(
+            ctx.data_unchecked::<PgPool>(),
+            ctx.data_unchecked::<SessionSettings>(),
+            caller(ctx).gql()?,
+            id,
+            input,
+            expected_updated_at,
+        )
+        .await
+        .gql()
+    }
+
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn activate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
+        let id = parse_id(&id, "id").gql()?;
+        set_active(
+            ctx.data_unchecked::<PgPool>(),
+            ctx.data_unchecked::<SessionSettings>(),
+            caller(ctx).gql()?,
+            id,
+            true,
+        )
+        .await
+        .gql()
+    }
+
+    /// Deactivates the license and ends its live sessions (`LICENSE_REVOKED`).
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn deactivate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
+        let id = parse_id(&id, "id").gql()?;
+        set_active(
+            ctx.data_unchecked::<PgPool>(),
+            ctx.data_unchecked::<SessionSettings>(),
+            caller(ctx).gql()?,
+            id,
+            false,
+        )
+        .await
+        .gql()
+    }
+}

@@ -1,0 +1,123 @@
+//! Session events: every change that starts, resumes or ends a session, or registers or
+//! deactivates a device, calls [`notify`] inside its own transaction. PostgreSQL delivers the
+//! notification only when that transaction commits, to every server instance listening, so
+//! nothing rolled back is ever announced (`crate::live` carries them to subscribers).
+
+use async_graphql::{ComplexObject, Enum, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{EndReason, EndedSession};
+use crate::error::Result;
+use crate::graphql::ids::to_id;
+
+/// The PostgreSQL notification channel every instance listens on.
+pub const CHANNEL: &str = "license_server_session_events";
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SessionEventKind {
+    /// A new session was granted.
+    Started,
+    /// A device that already held a live session activated again and got the same token.
+    Resumed,
+    /// A session ended; `endReason` says why.
+    Ended,
+    /// A device took one of the license's device slots (new, or reactivated).
+    DeviceRegistered,
+    /// An admin deactivated a device, freeing its slot.
+    DeviceDeactivated,
+}
+
+/// One change to the live sessions or devices of a license.
+#[derive(Debug, Clone, Serialize, Deserialize, SimpleObject)]
+#[graphql(complex)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionEvent {
+    pub kind: SessionEventKind,
+    #[graphql(skip)]
+    pub license_id: Uuid,
+    #[graphql(skip)]
+    pub session_id: Option<Uuid>,
+    pub session_token: Option<Uuid>,
+    #[graphql(skip)]
+    pub device_id: Option<Uuid>,
+    #[graphql(skip)]
+    pub end_reason: Option<String>,
+    /// When it happened (for a timeout: the deadline the session missed).
+    pub at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl SessionEvent {
+    async fn license_id(&self) -> ID {
+        to_id(self.license_id)
+    }
+
+    async fn session_id(&self) -> Option<ID> {
+        self.session_id.map(to_id)
+    }
+
+    async fn device_id(&self) -> Option<ID> {
+        self.device_id.map(to_id)
+    }
+
+    /// Set for `ENDED` events.
+    async fn end_reason(&self) -> Option<EndReason> {
+        self.end_reason.as_deref().map(EndReason::parse)
+    }
+}
+
+impl SessionEvent {
+    pub fn session(kind: SessionEventKind, license_id: Uuid, session_id: Uuid, token: Uuid, device_id: Uuid) -> Self {
+        SessionEvent {
+            kind,
+            license_id,
+            session_id: Some(session_id),
+            session_token: Some(token),
+            device_id: Some(device_id),
+            end_reason: None,
+            at: Utc::now(),
+        }
+    }
+
+    pub fn ended(session: &EndedSession) -> Self {
+        SessionEvent {
+            kind: SessionEventKind::Ended,
+            license_id: session.license_id,
+            session_id: Some(session.id),
+            session_token: Some(session.session_token),
+            device_id: Some(session.device_id),
+            end_reason: Some(session.end_reason.clone()),
+            at: session.ended_at,
+        }
+    }
+
+    pub fn device(kind: SessionEventKind, license_id: Uuid, device_id: Uuid) -> Self {
+        SessionEvent {
+            kind,
+            license_id,
+            session_id: None,
+            session_token: None,
+            device_id: Some(device_id),
+            end_reason: None,
+            at: Utc::now(),
+        }
+    }
+}
+
+/// Announces `event` when the caller's transaction commits (and never if it rolls back).
+pub async fn notify(conn: &mut PgConnection, event: &SessionEvent) -> Result<()> {
+    let payload = serde_json::to_string(event).map_err(anyhow::Error::from)?;
+    sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(payload).execute(conn).await?;
+    Ok(())
+}
+
+/// The same payload [`notify`] sends, built in SQL from a row with the `session_history`
+/// columns, for statements that end many sessions at once.
+pub const ENDED_PAYLOAD_SQL: &str = "json_build_object('kind', 'ENDED', 'licenseId', license_id, 'sessionId', id,
+        'sessionToken', session_token, 'deviceId', device_id, 'endReason', end_reason,
+        'at', to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text";
