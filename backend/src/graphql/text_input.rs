@@ -1,6 +1,6 @@
 //! Text that PostgreSQL would refuse never reaches it: a text column takes any UTF-8 but the NUL
-//! character, so a string argument or variable holding one is refused as `BAD_USER_INPUT` naming
-//! where it was, before the operation runs (and so for every mutation, query and subscription,
+//! character, so a string argument, variable or variable default holding one is refused as
+//! `BAD_USER_INPUT` naming where it was, before the operation runs (and so for every mutation, query and subscription,
 //! whatever field the string was meant for).
 
 use std::sync::Arc;
@@ -33,6 +33,17 @@ impl Extension for RejectNulText {
         for (name, value) in variables.iter() {
             if let Some(path) = nul_in_value(value, name.as_str()) {
                 return Err(refusal(&path, None));
+            }
+        }
+        // A variable the request leaves out takes its declared default, which the document holds.
+        for (_, operation) in document.operations.iter() {
+            for definition in &operation.node.variable_definitions {
+                let definition = &definition.node;
+                if let Some(default) = &definition.default_value {
+                    if let Some(path) = nul_in_value(&default.node, definition.name.node.as_str()) {
+                        return Err(refusal(&path, Some(default.pos)));
+                    }
+                }
             }
         }
         let sets = document
