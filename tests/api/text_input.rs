@@ -353,11 +353,12 @@ fn unwrapped(ty: &TypeRef) -> &TypeRef {
     }
 }
 
-/// How the text travels: in variables, or as literals in the document.
+/// How the text travels: in variables, as literals in the document, or as a variable's default.
 #[derive(Clone, Copy, Debug)]
 enum Form {
     Variables,
     Literals,
+    VariableDefaults,
 }
 
 /// The operation for `field` with its required arguments (and the position's, holding `text`).
@@ -386,6 +387,10 @@ fn operation(
                 variables.insert(name.clone(), value);
             }
             Form::Literals => arguments.push(format!("{name}: {}", literal(schema, &argument.ty, &value))),
+            Form::VariableDefaults => {
+                declarations.push(format!("${name}: {ty} = {}", literal(schema, &argument.ty, &value)));
+                arguments.push(format!("{name}: ${name}"));
+            }
         }
     }
     let declarations = if declarations.is_empty() { String::new() } else { format!("({})", declarations.join(", ")) };
@@ -444,10 +449,11 @@ fn error_codes(reply: &Reply) -> Vec<Option<&str>> {
 fn control_problem(reply: &Reply) -> Option<String> {
     let codes = error_codes(reply);
     let messages = reply.body["errors"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let invalid = messages
-        .iter()
-        .filter_map(|e| e["message"].as_str())
-        .any(|message| ["Invalid value for argument", "Failed to parse"].iter().any(|m| message.starts_with(m)));
+    let invalid = messages.iter().filter_map(|e| e["message"].as_str()).any(|message| {
+        ["Invalid value for argument", "Failed to parse", "Invalid default value"]
+            .iter()
+            .any(|m| message.starts_with(m))
+    });
     let bad = reply.status >= 500
         || codes.iter().any(|code| {
             matches!(code, None | Some("INTERNAL_SERVER_ERROR" | "GRAPHQL_VALIDATION_FAILED" | "GRAPHQL_PARSE_FAILED"))
@@ -561,7 +567,7 @@ fn walk_requests(
                     query: query.clone(),
                     variables: variables.clone(),
                     label: format!("{caller} {form:?} {}.{} ({})", position.field, position.path(), position.scalar),
-                    field: Some(position.path()),
+                    field: matches!(form, Form::Variables | Form::Literals).then(|| position.path()),
                 });
             }
         }
@@ -662,4 +668,19 @@ async fn assert_all_refused(app: &TestApp, requests: &[Request]) {
         problems.len(),
         report(requests, problems)
     );
+}
+
+/// A variable's default value (`query($c: String = "…")` with no `c` in the request) is text of
+/// the document that stands in for a variable: it reaches the resolvers like any other value.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_nul_character_in_the_default_value_of_a_variable_is_bad_user_input_too(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let callers = callers(&app).await;
+    let schema = Introspected::read(&app, callers[0].1.as_deref().unwrap()).await;
+    let positions = all_positions(&schema);
+    let forms = [Form::VariableDefaults];
+    assert_operations_are_valid(&app, &schema, &positions, &callers[1], &forms).await;
+    let admin: HashMap<String, Vec<_>> =
+        positions.iter().map(|position| (position.field.clone(), vec![callers[0].clone()])).collect();
+    assert_all_refused(&app, &walk_requests(&schema, &positions, &admin, &forms, Some(&json!(NUL_TEXT)))).await;
 }
