@@ -1,6 +1,8 @@
 //! The repository's `nginx.conf`, run by a real nginx with a throwaway certificate in front of
-//! two server instances: queries and mutations over HTTPS, the HTTP redirect, the security
-//! headers, modern TLS only, failover, and /metrics kept private.
+//! two server instances: queries and mutations over HTTPS, the HTTP redirect (to the configured
+//! name, whatever Host the request names), the security headers, modern TLS only, failover,
+//! /metrics kept private, and the sign-in rate limit per address; and read as a configuration:
+//! rate and connection limits per client address on /graphql and /ws, answered with 429.
 //!
 //! Needs `nginx`, `openssl` and `curl` (scripts/setup.sh installs them for `make test`).
 
@@ -47,6 +49,15 @@ struct Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // SIGTERM, not SIGKILL: the master stops its workers before it exits, where a killed
+        // master would leave them running after the test.
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        for _ in 0..100 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -157,10 +168,19 @@ fn graphql(nginx: &Nginx, key: &str, query: &str, variables: Value) -> Reply {
 
 /// A GraphQL POST from the client address `from` (any address of the loopback range).
 fn graphql_from(nginx: &Nginx, from: &str, key: &str, query: &str, variables: Value) -> Reply {
+    post_graphql(nginx, from, &[&format!("X-API-Key: {key}")], query, variables)
+}
+
+/// A GraphQL POST from `from` with these extra headers only (none: an anonymous request).
+fn post_graphql(nginx: &Nginx, from: &str, headers: &[&str], query: &str, variables: Value) -> Reply {
     let body = json!({"query": query, "variables": variables}).to_string();
     let url = format!("https://127.0.0.1:{}/graphql", nginx.https);
-    let key = format!("X-API-Key: {key}");
-    curl(&[&url, "--interface", from, "-H", "Content-Type: application/json", "-H", &key, "--data-binary", &body])
+    let mut args = vec![url.as_str(), "--interface", from, "-H", "Content-Type: application/json"];
+    for header in headers {
+        args.extend(["-H", header]);
+    }
+    args.extend(["--data-binary", &body]);
+    curl(&args)
 }
 
 fn assert_security_headers(reply: &Reply) {
@@ -255,10 +275,31 @@ async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
     assert_eq!(unauthenticated.status, 401);
     assert_security_headers(&unauthenticated);
 
-    // Plain HTTP is redirected to HTTPS, path and query kept.
+    // Plain HTTP is redirected to HTTPS on the configured name, path and query kept, whatever
+    // Host the request names.
     let redirect = curl(&[&format!("http://127.0.0.1:{}/graphql?query=%7B__typename%7D", nginx.http)]);
     assert_eq!(redirect.status, 301);
-    assert_eq!(redirect.header("location"), Some("https://127.0.0.1/graphql?query=%7B__typename%7D"));
+    assert_eq!(redirect.header("location"), Some("https://license.example.com/graphql?query=%7B__typename%7D"));
+    let hostile = curl(&["-H", "Host: attacker.example", &format!("http://127.0.0.1:{}/login?next=1", nginx.http)]);
+    assert_eq!(hostile.status, 301);
+    assert_eq!(hostile.header("location"), Some("https://license.example.com/login?next=1"));
+
+    // Requests without credentials (the sign-in path) are limited per address: a burst of them
+    // passes, then nginx answers 429 as the server's own limits do, with the security headers.
+    let me = "{ me { id } }";
+    let anonymous: Vec<Reply> = (0..20).map(|_| post_graphql(&nginx, "127.0.0.3", &[], me, json!({}))).collect();
+    for reply in &anonymous[..10] {
+        assert_eq!(reply.status, 200, "within the burst: {}", reply.body);
+    }
+    let limited = anonymous[10..].iter().find(|reply| reply.status == 429).expect("no anonymous request was limited");
+    assert_eq!(limited.json()["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{}", limited.body);
+    assert_eq!(limited.header("retry-after"), Some("2"));
+    assert_security_headers(limited);
+    // Requests with credentials from the same address, and other addresses, are not held back.
+    let with_key = graphql_from(&nginx, "127.0.0.3", &admin, "{ customers { totalCount } }", json!({}));
+    assert_eq!(with_key.status, 200, "{}", with_key.body);
+    assert!(with_key.header("retry-after").is_none());
+    assert_eq!(post_graphql(&nginx, "127.0.0.4", &[], me, json!({})).status, 200);
 
     // TLS 1.2 and 1.3 only.
     let health = format!("https://127.0.0.1:{}/healthz", nginx.https);
@@ -282,4 +323,178 @@ async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
     }
     drop(second);
     let _ = std::fs::remove_dir_all(frontend);
+}
+
+/// One directive of an nginx configuration: its name, its arguments (quotes removed) and, for
+/// a block such as `server { … }`, the directives inside.
+#[derive(Debug)]
+struct Directive {
+    name: String,
+    args: Vec<String>,
+    block: Vec<Directive>,
+}
+
+impl Directive {
+    fn all(&self, name: &str) -> impl Iterator<Item = &Directive> {
+        let name = name.to_owned();
+        self.block.iter().filter(move |d| d.name == name)
+    }
+
+    fn one(&self, name: &str) -> &Directive {
+        let found: Vec<_> = self.all(name).collect();
+        assert_eq!(found.len(), 1, "expected one {name} in {} {:?}", self.name, self.args);
+        found[0]
+    }
+}
+
+/// Parses nginx's configuration syntax: words and quoted strings, `;` ending a directive, `{ }`
+/// around a block, `#` starting a comment.
+fn parse_nginx(text: &str) -> Directive {
+    let mut tokens = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        match c {
+            _ if c.is_whitespace() => {
+                chars.next();
+            }
+            '#' => while chars.next().is_some_and(|c| c != '\n') {},
+            '{' | '}' | ';' => {
+                tokens.push((c.to_string(), false));
+                chars.next();
+            }
+            '"' | '\'' => {
+                chars.next();
+                let mut word = String::new();
+                while let Some(inside) = chars.next().filter(|&next| next != c) {
+                    // nginx keeps a backslash unless it escapes the quote or itself.
+                    if inside == '\\' {
+                        let escaped = chars.next().unwrap();
+                        if escaped != c && escaped != '\\' {
+                            word.push(inside);
+                        }
+                        word.push(escaped);
+                    } else {
+                        word.push(inside);
+                    }
+                }
+                tokens.push((word, true));
+            }
+            _ => {
+                let mut word = String::new();
+                while let Some(&c) = chars.peek().filter(|c| !c.is_whitespace() && !"{};".contains(**c)) {
+                    word.push(c);
+                    chars.next();
+                }
+                tokens.push((word, true));
+            }
+        }
+    }
+    fn block(tokens: &mut std::vec::IntoIter<(String, bool)>) -> Vec<Directive> {
+        let mut directives = Vec::new();
+        let mut words = Vec::new();
+        while let Some((token, is_word)) = tokens.next() {
+            match token.as_str() {
+                _ if is_word => words.push(token),
+                ";" | "{" => {
+                    let mut words = std::mem::take(&mut words).into_iter();
+                    let name = words.next().expect("a directive without a name");
+                    let inner = if token == "{" { block(tokens) } else { Vec::new() };
+                    directives.push(Directive { name, args: words.collect(), block: inner });
+                }
+                _ => break,
+            }
+        }
+        assert!(words.is_empty(), "unterminated directive {words:?}");
+        directives
+    }
+    Directive { name: "main".into(), args: Vec::new(), block: block(&mut tokens.into_iter()) }
+}
+
+/// The `limit_req_zone` / `limit_conn_zone` definition of `zone`: its key and its other arguments.
+fn zone_definition<'a>(http: &'a Directive, kind: &str, zone: &str) -> &'a Directive {
+    http.all(kind)
+        .find(|d| d.args.iter().any(|a| a.starts_with(&format!("zone={zone}:"))))
+        .unwrap_or_else(|| panic!("no {kind} defines the zone {zone}"))
+}
+
+/// Requests per second of a `limit_req_zone` (`rate=100r/s`, `rate=30r/m`).
+fn zone_rate(definition: &Directive) -> f64 {
+    let rate = definition.args.iter().find_map(|a| a.strip_prefix("rate=")).expect("a rate");
+    let (number, per) = rate.split_once("r/").unwrap();
+    number.parse::<f64>().unwrap() / if per == "m" { 60.0 } else { 1.0 }
+}
+
+/// The map that defines `variable` (`map SOURCE $variable { … }`).
+fn map_of<'a>(http: &'a Directive, variable: &str) -> &'a Directive {
+    http.all("map").find(|m| m.args.get(1).map(String::as_str) == Some(variable)).expect("a map")
+}
+
+#[test]
+fn nginx_conf_limits_requests_and_connections_per_client_address_on_graphql_and_ws() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../nginx.conf")).unwrap();
+    let main = parse_nginx(&text);
+    let http = main.one("http");
+    assert_eq!(http.one("limit_req_status").args, ["429"]);
+    assert_eq!(http.one("limit_conn_status").args, ["429"]);
+    let https = http.all("server").find(|s| s.all("listen").any(|l| l.args.contains(&"ssl".into()))).unwrap();
+    let location = |path: &str| {
+        https.all("location").find(|l| l.args == ["=", path]).unwrap_or_else(|| panic!("no location = {path}"))
+    };
+
+    for path in ["/graphql", "/ws"] {
+        let block = location(path);
+        let per_address: Vec<f64> = block
+            .all("limit_req")
+            .map(|limit| {
+                let zone = limit.args[0].strip_prefix("zone=").expect("limit_req zone=NAME");
+                assert!(limit.args.iter().any(|a| a.starts_with("burst=")), "{path}: {limit:?} without a burst");
+                zone_definition(http, "limit_req_zone", zone)
+            })
+            .filter(|definition| definition.args[0] == "$binary_remote_addr")
+            .map(zone_rate)
+            .collect();
+        assert_eq!(per_address.len(), 1, "{path} has one request rate per client address");
+        let connections = block.one("limit_conn");
+        let zone = zone_definition(http, "limit_conn_zone", &connections.args[0]);
+        assert_eq!(zone.args[0], "$binary_remote_addr", "{path}: connections are counted per address");
+        assert!(connections.args[1].parse::<u32>().unwrap() > 0);
+    }
+    let ws_zone = &location("/ws").one("limit_conn").args[0];
+    assert_ne!(ws_zone, &location("/graphql").one("limit_conn").args[0], "/ws counts its connections apart");
+
+    // Sign-in (anonymous requests to /graphql) has a stricter rate of its own, keyed by the
+    // client address only when the request carries neither an API key nor a session cookie.
+    let graphql = location("/graphql");
+    let rates: Vec<(&str, f64)> = graphql
+        .all("limit_req")
+        .map(|limit| {
+            let definition = zone_definition(http, "limit_req_zone", &limit.args[0]["zone=".len()..]);
+            (definition.args[0].as_str(), zone_rate(definition))
+        })
+        .collect();
+    let general = rates.iter().find(|(key, _)| *key == "$binary_remote_addr").unwrap();
+    let sign_in = rates.iter().find(|(key, _)| *key != "$binary_remote_addr").expect("a sign-in zone on /graphql");
+    assert!(sign_in.1 < general.1 / 10.0, "sign-in is limited far more strictly: {rates:?}");
+    let sign_in_key = map_of(http, sign_in.0);
+    assert!(sign_in_key.args[0].contains("$http_x_api_key"), "{sign_in_key:?}");
+    let keyed: Vec<_> = sign_in_key.block.iter().filter(|entry| entry.args == ["$binary_remote_addr"]).collect();
+    assert_eq!(keyed.len(), 1, "one case counts the address: {sign_in_key:?}");
+    assert_ne!(keyed[0].name, "default", "only requests without credentials are counted");
+    let defaults: Vec<_> = sign_in_key.all("default").collect();
+    assert!(defaults.len() == 1 && defaults[0].args == [""], "requests with credentials have an empty key");
+
+    // The HTTP server redirects to its configured name, never to the request's Host.
+    let plain = http.all("server").find(|s| s.all("listen").all(|l| !l.args.contains(&"ssl".into()))).unwrap();
+    let names = &plain.one("server_name").args;
+    assert!(!names.is_empty() && names.iter().all(|n| n != "_" && !n.starts_with('~')), "{names:?}");
+    let target = &plain.one("return").args;
+    assert_eq!(target[0], "301");
+    let configured = [String::from("https://$server_name"), format!("https://{}", names[0])];
+    let to_configured_name = configured.iter().any(|prefix| {
+        target[1].strip_prefix(prefix.as_str()).is_some_and(|rest| rest.is_empty() || rest.starts_with(['$', '/']))
+    });
+    assert!(to_configured_name, "the redirect goes to the configured name: {target:?}");
+    for echoed in ["$host", "$http_host", "$http_x_forwarded_host"] {
+        assert!(!target[1].contains(echoed), "the redirect must not echo {echoed}: {target:?}");
+    }
 }
