@@ -166,10 +166,12 @@ pub struct RequestMeta {
     pub ip: Option<IpAddr>,
     /// The dashboard session token from the cookie, if one was sent.
     pub session_token: Option<String>,
+    /// Whether the peer is a trusted proxy, whose `X-Forwarded-*` headers are believed.
+    pub via_trusted_proxy: bool,
 }
 
 pub fn request_meta<'a>(ctx: &Context<'a>) -> &'a RequestMeta {
-    static NONE: RequestMeta = RequestMeta { ip: None, session_token: None };
+    static NONE: RequestMeta = RequestMeta { ip: None, session_token: None, via_trusted_proxy: false };
     ctx.data_opt::<RequestMeta>().unwrap_or(&NONE)
 }
 

@@ -373,6 +373,19 @@ async fn cookie_mutations_from_another_origin_are_refused(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(no_origin.status().as_u16(), 403, "a cookie mutation must show where it comes from");
+    // X-Forwarded-Host is believed only from a trusted proxy (none is configured here): a page
+    // elsewhere cannot make its own origin match by naming itself there.
+    let forged_host = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("Cookie", browser.cookie.clone().unwrap())
+        .header("Origin", "https://evil.example")
+        .header("X-Forwarded-Host", "evil.example")
+        .json(&json!({"query": create}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_host.status().as_u16(), 403, "X-Forwarded-Host from an untrusted peer");
     assert_eq!(count(&pool, "SELECT count(*) FROM customers").await, 0);
 
     browser.origin = app.address.clone();

@@ -12,10 +12,15 @@ use crate::api_keys;
 use crate::app::AppState;
 use crate::auth::Caller;
 
+/// Whether the peer is one of the trusted proxies, whose `X-Forwarded-*` headers are believed.
+pub(crate) fn is_trusted_proxy(peer: Option<IpAddr>, trusted: &[IpNet]) -> bool {
+    peer.is_some_and(|peer| trusted.iter().any(|net| net.contains(&peer)))
+}
+
 /// The client's address: the peer, or, when the peer is a trusted proxy, the nearest address in
 /// `X-Forwarded-For` that is not itself a trusted proxy.
 pub(crate) fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let is_trusted = |ip: &IpAddr| is_trusted_proxy(Some(*ip), trusted);
     let peer = peer?;
     if !is_trusted(&peer) {
         return Some(peer);
@@ -30,11 +35,13 @@ pub(crate) fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Ip
     Some(forwarded.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer))
 }
 
-/// Whether `Origin` names the host the request was sent to; `None` without an `Origin`.
-pub(crate) fn origin_matches_host(headers: &HeaderMap) -> Option<bool> {
+/// Whether `Origin` names the host the request was sent to; `None` without an `Origin`. The host
+/// is `X-Forwarded-Host` only when a trusted proxy sent the request: anyone else could name any
+/// host there.
+pub(crate) fn origin_matches_host(headers: &HeaderMap, via_trusted_proxy: bool) -> Option<bool> {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())?;
-    let host = headers
-        .get("x-forwarded-host")
+    let forwarded = via_trusted_proxy.then(|| headers.get("x-forwarded-host")).flatten();
+    let host = forwarded
         .or_else(|| headers.get(header::HOST))
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
@@ -44,11 +51,11 @@ pub(crate) fn origin_matches_host(headers: &HeaderMap) -> Option<bool> {
 
 /// Whether a browser says the request comes from our own pages: `Sec-Fetch-Site`, else
 /// `Origin` against `Host`. `None` when the request carries neither (not a browser).
-pub(crate) fn same_origin(headers: &HeaderMap) -> Option<bool> {
+pub(crate) fn same_origin(headers: &HeaderMap, via_trusted_proxy: bool) -> Option<bool> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return Some(matches!(site, "same-origin" | "none"));
     }
-    origin_matches_host(headers)
+    origin_matches_host(headers, via_trusted_proxy)
 }
 
 /// The dashboard session token from the request's cookies.

@@ -137,6 +137,7 @@ fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Option<IpAddr>) ->
     RequestMeta {
         ip: identity::client_ip(peer, headers, &state.app.auth.trusted_proxies),
         session_token: identity::session_cookie(headers),
+        via_trusted_proxy: identity::is_trusted_proxy(peer, &state.app.auth.trusted_proxies),
     }
 }
 
@@ -213,7 +214,7 @@ fn prepare(
         if operation.ty == OperationType::Mutation && by_cookie {
             // Cookie-borne mutations must come from our own pages; sign-in must not be forced
             // on a user from another site either.
-            let allowed = match identity::same_origin(headers) {
+            let allowed = match identity::same_origin(headers, meta.via_trusted_proxy) {
                 Some(same) => same,
                 None => caller.is_none(),
             };

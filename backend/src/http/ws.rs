@@ -77,7 +77,8 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     // Browsers always send `Origin` with a WebSocket handshake; the cookie counts only when it
     // names this server.
-    let session_token = (identity::origin_matches_host(&parts.headers) == Some(true))
+    let via_proxy = identity::is_trusted_proxy(peer, &state.app.auth.trusted_proxies);
+    let session_token = (identity::origin_matches_host(&parts.headers, via_proxy) == Some(true))
         .then(|| identity::session_cookie(&parts.headers))
         .flatten();
     let ip = identity::client_ip(peer, &parts.headers, &state.app.auth.trusted_proxies);
