@@ -5,8 +5,8 @@ use yew_router::prelude::Link;
 
 use super::confirm::ConfirmDialog;
 use super::feedback::{Empty, ErrorBanner};
-use crate::app::Route;
 use crate::hooks::use_app;
+use crate::route::Route;
 use crate::services::models::LiveSession;
 use crate::services::{catalog, ApiError};
 

@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use super::enroll::copy_to_clipboard;
+use crate::components::clipboard::copy_to_clipboard;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::field::{bind, input_value, Field};

@@ -5,12 +5,12 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::crm::{customer_badge, website_link, InstitutionForm};
-use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::field::{bind, input_value, Field};
+use crate::components::institution::{customer_badge, website_link, InstitutionForm};
 use crate::hooks::{use_app, use_load, Load};
+use crate::route::Route;
 use crate::services::catalog::{self, Page};
 use crate::services::crm::{
     self, Contact, ContactEmail, ContactInput, ContactPhone, EmailKind, Institution, Note, NoteSubject, PhoneKind,

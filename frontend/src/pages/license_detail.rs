@@ -3,14 +3,14 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::licenses::status_badge;
-use super::resources::LicenseResources;
-use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
+use crate::components::license_resources::LicenseResources;
+use crate::components::license_status::status_badge;
 use crate::components::pager::Pager;
 use crate::components::sessions_table::SessionsTable;
 use crate::hooks::{use_app, use_live_sessions, use_load, Load};
+use crate::route::Route;
 use crate::services::catalog::{self, Page};
 use crate::services::models::{Device, License};
 use crate::services::ApiError;

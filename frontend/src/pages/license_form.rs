@@ -4,10 +4,10 @@ use serde_json::{json, Value};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
 use crate::components::feedback::{ErrorBanner, Loading};
 use crate::components::field::{bind, input_value, Field};
 use crate::hooks::{use_app, use_load, Load};
+use crate::route::Route;
 use crate::services::catalog::{self, Page};
 use crate::services::models::{Customer, License, LicenseType};
 use crate::services::ApiError;

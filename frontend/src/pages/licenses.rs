@@ -3,24 +3,13 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
-use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
+use crate::components::feedback::{Empty, ErrorBanner, Loading};
 use crate::components::field::{bind, input_value};
+use crate::components::license_status::status_badge;
 use crate::components::pager::Pager;
 use crate::hooks::{use_app, use_load, Load};
+use crate::route::Route;
 use crate::services::catalog::{self, LicenseFilter, Page};
-use crate::services::models::License;
-
-pub fn status_badge(app: &crate::state::AppContext, license: &License) -> Html {
-    let expired = license.valid_until.is_some_and(|until| until <= chrono::Utc::now());
-    if !license.is_active {
-        html! { <Badge tone="grey" text={app.t("license.inactive")} /> }
-    } else if expired {
-        html! { <Badge tone="amber" text={app.t("license.expired")} /> }
-    } else {
-        html! { <Badge tone="green" text={app.t("license.active")} /> }
-    }
-}
 
 #[function_component]
 pub fn LicensesPage() -> Html {

@@ -3,11 +3,11 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
 use crate::components::feedback::ErrorBanner;
 use crate::components::field::{bind, Field};
 use crate::components::layout::LanguageSwitch;
 use crate::hooks::use_app;
+use crate::route::Route;
 use crate::services::models::LoginResult;
 use crate::services::{auth, ApiError};
 use crate::state::Action;
