@@ -7,7 +7,7 @@ use crate::hooks::use_app;
 use crate::i18n::Lang;
 use crate::route::Route;
 use crate::services::auth;
-use crate::services::models::Role;
+use crate::services::users::Role;
 use crate::state::Action;
 
 #[derive(Properties, PartialEq)]

@@ -3,7 +3,7 @@
 use yew::prelude::*;
 
 use super::feedback::Badge;
-use crate::services::models::License;
+use crate::services::licenses::License;
 use crate::state::AppContext;
 
 pub fn status_badge(app: &AppContext, license: &License) -> Html {

@@ -3,8 +3,7 @@
 use yew::prelude::*;
 
 use crate::hooks::use_app;
-use crate::services::catalog::Page;
-use crate::services::models::PageInfo;
+use crate::services::{Page, PageInfo};
 
 #[derive(Properties, PartialEq)]
 pub struct PagerProps {

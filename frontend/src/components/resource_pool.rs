@@ -59,7 +59,7 @@ pub fn TypeSelect(props: &TypeSelectProps) -> Html {
     html! {
         <select id={props.id.clone()} {onchange}>
             { for ResourceType::ALL.into_iter().map(|t| html! {
-                <option value={t.name()} selected={*props.value == t}>{ type_label(&app, t) }</option>
+                <option value={t.as_str()} selected={*props.value == t}>{ type_label(&app, t) }</option>
             }) }
         </select>
     }

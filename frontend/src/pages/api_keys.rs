@@ -7,15 +7,15 @@ use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::field::{bind, input_value, Field};
 use crate::hooks::{use_app, use_load, Load};
-use crate::services::models::{ApiKey, GeneratedApiKey};
-use crate::services::{admin, ApiError};
+use crate::services::api_keys::{self, ApiKey, GeneratedApiKey, Scope};
+use crate::services::ApiError;
 
 #[function_component]
 pub fn ApiKeysPage() -> Html {
     let app = use_app();
-    let (keys, reload) = use_load((), |()| admin::api_keys());
+    let (keys, reload) = use_load((), |()| api_keys::api_keys());
     let name = use_state(String::new);
-    let scope = use_state(|| "CLIENT".to_owned());
+    let scope = use_state(|| Scope::Client);
     let generated = use_state(|| None::<GeneratedApiKey>);
     let copied = use_state(|| false);
     let error = use_state(|| None::<ApiError>);
@@ -34,12 +34,12 @@ pub fn ApiKeysPage() -> Html {
         );
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
-            let (key_name, key_scope) = ((*name).clone(), (*scope).clone());
+            let (key_name, key_scope) = ((*name).clone(), *scope);
             let (name, generated, copied, error, busy, reload) =
                 (name.clone(), generated.clone(), copied.clone(), error.clone(), busy.clone(), reload.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = admin::generate_api_key(&key_name, &key_scope).await;
+                let result = api_keys::generate_api_key(&key_name, key_scope).await;
                 busy.set(false);
                 match result {
                     Ok(key) => {
@@ -56,7 +56,11 @@ pub fn ApiKeysPage() -> Html {
     };
     let on_scope = {
         let scope = scope.clone();
-        Callback::from(move |event: Event| scope.set(input_value(&event)))
+        Callback::from(move |event: Event| {
+            if let Some(chosen) = Scope::parse(&input_value(&event)) {
+                scope.set(chosen);
+            }
+        })
     };
     let on_confirm = {
         let (revoking, busy, error, reload) = (revoking.clone(), busy.clone(), error.clone(), reload.clone());
@@ -65,7 +69,7 @@ pub fn ApiKeysPage() -> Html {
             let (revoking, busy, error, reload) = (revoking.clone(), busy.clone(), error.clone(), reload.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = admin::revoke_api_key(&key.id).await;
+                let result = api_keys::revoke_api_key(&key.id).await;
                 busy.set(false);
                 revoking.set(None);
                 error.set(result.err());
@@ -78,11 +82,6 @@ pub fn ApiKeysPage() -> Html {
         Callback::from(move |()| revoking.set(None))
     };
     let field_error = |field: &str| error.as_ref().and_then(|e| e.for_field(field));
-    let scope_label = |scope: &str| match scope {
-        "ADMIN" => app.t("scope.admin"),
-        "ANALYST" => app.t("scope.analyst"),
-        _ => app.t("scope.client"),
-    };
     let lang = app.lang;
 
     html! {
@@ -120,8 +119,8 @@ pub fn ApiKeysPage() -> Html {
                         </Field>
                         <Field label={app.t("keys.scope")} id="key-scope" error={field_error("scope")}>
                             <select id="key-scope" onchange={on_scope}>
-                                { for ["CLIENT", "ANALYST", "ADMIN"].into_iter().map(|s| html! {
-                                    <option value={s} selected={*scope == s}>{ scope_label(s) }</option>
+                                { for Scope::ALL.into_iter().map(|s| html! {
+                                    <option value={s.as_str()} selected={*scope == s}>{ app.t(s.label_key()) }</option>
                                 }) }
                             </select>
                         </Field>
@@ -151,7 +150,7 @@ pub fn ApiKeysPage() -> Html {
                             html! {
                                 <tr key={key.id.clone()}>
                                     <td class="strong">{ key.name.clone() }</td>
-                                    <td>{ scope_label(&key.scope) }</td>
+                                    <td>{ app.t(key.scope.label_key()) }</td>
                                     <td class="mono small">{ format!("{}…", key.prefix) }</td>
                                     <td>{ key.created_by.clone() }</td>
                                     <td>{ lang.datetime(&key.created_at) }</td>

@@ -10,8 +10,8 @@ use crate::components::institution::{customer_badge, website_link, InstitutionFo
 use crate::components::pager::Pager;
 use crate::hooks::{use_app, use_load, Load};
 use crate::route::Route;
-use crate::services::catalog::Page;
 use crate::services::crm::{self, Institution, SearchHit};
+use crate::services::Page;
 
 #[function_component]
 pub fn CrmPage() -> Html {

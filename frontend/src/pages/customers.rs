@@ -6,9 +6,9 @@ use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::field::{bind, input_checked, Field};
 use crate::components::pager::Pager;
 use crate::hooks::{use_app, use_load, Load};
-use crate::services::catalog::{self, Page};
-use crate::services::models::Customer;
+use crate::services::customers::{self, Customer};
 use crate::services::ApiError;
+use crate::services::Page;
 
 #[function_component]
 pub fn CustomersPage() -> Html {
@@ -17,7 +17,7 @@ pub fn CustomersPage() -> Html {
     let applied = use_state(String::new);
     let page = use_state(Page::default);
     let (customers, reload) = use_load(((*applied).clone(), (*page).clone()), |(search, page)| async move {
-        catalog::customers(&search, &page).await
+        customers::customers(&search, &page).await
     });
     // `Some(None)`: the form for a new customer; `Some(Some(c))`: editing `c`.
     let editing = use_state(|| None::<Option<Customer>>);
@@ -135,8 +135,8 @@ fn CustomerForm(props: &CustomerFormProps) -> Html {
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
                 let result = match &id {
-                    Some((id, read_at)) => catalog::update_customer(id, read_at, &name, &email, is_test).await,
-                    None => catalog::create_customer(&name, &email, is_test).await,
+                    Some((id, read_at)) => customers::update_customer(id, read_at, &name, &email, is_test).await,
+                    None => customers::create_customer(&name, &email, is_test).await,
                 };
                 busy.set(false);
                 match result {

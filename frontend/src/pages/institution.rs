@@ -11,11 +11,12 @@ use crate::components::field::{bind, input_value, Field};
 use crate::components::institution::{customer_badge, website_link, InstitutionForm};
 use crate::hooks::{use_app, use_load, Load};
 use crate::route::Route;
-use crate::services::catalog::{self, Page};
 use crate::services::crm::{
     self, Contact, ContactEmail, ContactInput, ContactPhone, EmailKind, Institution, Note, NoteSubject, PhoneKind,
 };
+use crate::services::customers;
 use crate::services::ApiError;
+use crate::services::Page;
 
 #[derive(Properties, PartialEq)]
 pub struct InstitutionPageProps {
@@ -211,7 +212,7 @@ fn LinkCustomer(props: &LinkCustomerProps) -> Html {
     let (customers, _) =
         use_load(
             (*applied).clone(),
-            |search: String| async move { catalog::customers(&search, &Page::default()).await },
+            |search: String| async move { customers::customers(&search, &Page::default()).await },
         );
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);

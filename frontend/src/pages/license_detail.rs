@@ -11,9 +11,10 @@ use crate::components::pager::Pager;
 use crate::components::sessions_table::SessionsTable;
 use crate::hooks::{use_app, use_live_sessions, use_load, Load};
 use crate::route::Route;
-use crate::services::catalog::{self, Page};
-use crate::services::models::{Device, License};
+use crate::services::devices::{self, Device};
+use crate::services::licenses::{self, License};
 use crate::services::ApiError;
+use crate::services::{sessions, Page};
 
 #[derive(Properties, PartialEq)]
 pub struct LicenseDetailProps {
@@ -32,12 +33,12 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
     let app = use_app();
     let navigator = use_navigator().expect("inside the router");
     let (license, reload_license) = use_load(props.id.clone(), |id: String| async move {
-        catalog::license(&id).await?.ok_or_else(|| ApiError::NotFound(String::new()))
+        licenses::license(&id).await?.ok_or_else(|| ApiError::NotFound(String::new()))
     });
-    let (devices, reload_devices) = use_load(props.id.clone(), |id: String| async move { catalog::devices(&id).await });
+    let (devices, reload_devices) = use_load(props.id.clone(), |id: String| async move { devices::devices(&id).await });
     let history_page = use_state(Page::default);
     let (history, reload_history) = use_load((props.id.clone(), (*history_page).clone()), |(id, page)| async move {
-        catalog::session_history(&id, &page).await
+        sessions::session_history(&id, &page).await
     });
     let live = use_live_sessions(Some(props.id.clone()));
     let pending = use_state(|| None::<Pending>);
@@ -68,8 +69,8 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
                 let result = match action {
-                    Pending::DeactivateDevice(device) => catalog::deactivate_device(&device.id).await.map(|_| ()),
-                    Pending::SetActive(active) => catalog::set_license_active(&license_id, active).await.map(|_| ()),
+                    Pending::DeactivateDevice(device) => devices::deactivate_device(&device.id).await.map(|_| ()),
+                    Pending::SetActive(active) => licenses::set_license_active(&license_id, active).await.map(|_| ()),
                 };
                 busy.set(false);
                 pending.set(None);
@@ -202,7 +203,7 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
                                         <td>{ s.device.as_ref().map(|d| d.device_name.clone()).unwrap_or_default() }</td>
                                         <td>{ lang.datetime(&s.started_at) }</td>
                                         <td>{ lang.datetime(&s.ended_at) }</td>
-                                        <td>{ lang.end_reason(&s.end_reason) }</td>
+                                        <td>{ lang.end_reason(s.end_reason) }</td>
                                     </tr>
                                 }) }
                                 </tbody>

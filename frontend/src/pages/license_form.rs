@@ -8,9 +8,10 @@ use crate::components::feedback::{ErrorBanner, Loading};
 use crate::components::field::{bind, input_value, Field};
 use crate::hooks::{use_app, use_load, Load};
 use crate::route::Route;
-use crate::services::catalog::{self, Page};
-use crate::services::models::{Customer, License, LicenseType};
+use crate::services::customers::{self, Customer};
+use crate::services::licenses::{self, License, LicenseType};
 use crate::services::ApiError;
+use crate::services::Page;
 
 #[derive(Properties, PartialEq)]
 pub struct LicenseFormProps {
@@ -25,12 +26,12 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
     let existing_id = props.id.clone();
     let (existing, _) = use_load(existing_id.clone(), |id: Option<String>| async move {
         match id {
-            Some(id) => catalog::license(&id).await?.map(Some).ok_or_else(|| ApiError::NotFound(String::new())),
+            Some(id) => licenses::license(&id).await?.map(Some).ok_or_else(|| ApiError::NotFound(String::new())),
             None => Ok(None),
         }
     });
     let (customers, _) =
-        use_load((), |()| async move { catalog::customers("", &Page::default()).await.map(|c| c.nodes) });
+        use_load((), |()| async move { customers::customers("", &Page::default()).await.map(|c| c.nodes) });
     match (&*existing, &*customers) {
         (Load::Failed(err), _) | (_, Load::Failed(err)) => {
             html! { <section class="page"><ErrorBanner error={err.clone()} /></section> }
@@ -131,7 +132,7 @@ fn LicenseForm(props: &FormProps) -> Html {
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
                 let existing = existing.as_ref().map(|(id, at)| (id.as_str(), at.as_str()));
-                let result = catalog::save_license(existing, input).await;
+                let result = licenses::save_license(existing, input).await;
                 busy.set(false);
                 match result {
                     Ok(saved) => navigator.push(&Route::License { id: saved.id }),
@@ -144,8 +145,7 @@ fn LicenseForm(props: &FormProps) -> Html {
     let on_type = {
         let license_type = license_type.clone();
         Callback::from(move |event: Event| {
-            let value = input_value(&event);
-            if let Some(t) = LicenseType::ALL.into_iter().find(|t| t.as_str() == value) {
+            if let Some(t) = LicenseType::parse(&input_value(&event)) {
                 license_type.set(t);
             }
         })

@@ -9,7 +9,8 @@ use crate::components::license_status::status_badge;
 use crate::components::pager::Pager;
 use crate::hooks::{use_app, use_load, Load};
 use crate::route::Route;
-use crate::services::catalog::{self, LicenseFilter, Page};
+use crate::services::licenses::{self, LicenseFilter};
+use crate::services::Page;
 
 #[function_component]
 pub fn LicensesPage() -> Html {
@@ -19,7 +20,7 @@ pub fn LicensesPage() -> Html {
     let filter = use_state(LicenseFilter::default);
     let page = use_state(Page::default);
     let (licenses, _) = use_load(((*filter).clone(), (*page).clone()), |(filter, page)| async move {
-        catalog::licenses(&filter, &page).await
+        licenses::licenses(&filter, &page).await
     });
 
     let on_search = {

@@ -8,8 +8,8 @@ use crate::components::field::{bind, Field};
 use crate::components::layout::LanguageSwitch;
 use crate::hooks::use_app;
 use crate::route::Route;
-use crate::services::models::LoginResult;
-use crate::services::{auth, ApiError};
+use crate::services::auth::{self, LoginResult};
+use crate::services::ApiError;
 use crate::state::Action;
 
 #[derive(Clone, PartialEq)]

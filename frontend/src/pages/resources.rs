@@ -10,11 +10,11 @@ use crate::components::pager::Pager;
 use crate::components::resource_pool::{release_on_click, type_label, TypeSelect};
 use crate::hooks::{use_app, use_load, Load};
 use crate::route::Route;
-use crate::services::catalog::Page;
 use crate::services::resources::{
     self, ImportReport, PoolCount, Resource, ResourceFilter, ResourceMove, ResourceState, ResourceType,
 };
 use crate::services::ApiError;
+use crate::services::Page;
 use crate::state::AppContext;
 
 fn state_badge(app: &AppContext, resource: &Resource) -> Html {
@@ -116,13 +116,13 @@ pub fn ResourcesPage() -> Html {
                 <select aria-label={app.t("pool.type")} id="pool-filter-type" onchange={on_type}>
                     <option value="" selected={draft.resource_type.is_none()}>{ app.t("pool.all_types") }</option>
                     { for ResourceType::ALL.into_iter().map(|t| html! {
-                        <option value={t.name()} selected={draft.resource_type == Some(t)}>{ type_label(&app, t) }</option>
+                        <option value={t.as_str()} selected={draft.resource_type == Some(t)}>{ type_label(&app, t) }</option>
                     }) }
                 </select>
                 <select aria-label={app.t("pool.state")} id="pool-filter-state" onchange={on_state}>
                     <option value="" selected={draft.state.is_none()}>{ app.t("pool.all_states") }</option>
                     { for ResourceState::ALL.into_iter().map(|s| html! {
-                        <option value={s.name()} selected={draft.state == Some(s)}>{ state_text(&app, Some(s)) }</option>
+                        <option value={s.as_str()} selected={draft.state == Some(s)}>{ state_text(&app, Some(s)) }</option>
                     }) }
                 </select>
                 <input class="grow" type="search" id="pool-filter-value" placeholder={app.t("pool.value_search")}
@@ -220,7 +220,7 @@ fn PoolCounts(props: &PoolCountsProps) -> Html {
                 let count = props.counts.iter().find(|c| c.resource_type == t);
                 let number = |f: fn(&PoolCount) -> i32| count.map(f).unwrap_or(0);
                 html! {
-                    <div class="card pool-card" data-testid={format!("pool-{}", t.name())}>
+                    <div class="card pool-card" data-testid={format!("pool-{}", t.as_str())}>
                         <h3>{ type_label(&app, t) }</h3>
                         <div class="pool-total">{ number(|c| c.total) }</div>
                         <dl class="pool-states">

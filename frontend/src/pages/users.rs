@@ -6,17 +6,16 @@ use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, ErrorBanner, Loading};
 use crate::components::field::{bind, input_value, Field};
 use crate::hooks::{use_app, use_load, Load};
-use crate::services::admin::{self, UserAction};
-use crate::services::models::{AdminUser, Role};
+use crate::services::users::{self, AdminUser, Role, UserAction};
 use crate::services::ApiError;
 
 #[function_component]
 pub fn UsersPage() -> Html {
     let app = use_app();
-    let (users, reload) = use_load((), |()| admin::admin_users());
+    let (list, reload) = use_load((), |()| users::admin_users());
     let username = use_state(String::new);
     let password = use_state(String::new);
-    let role = use_state(|| "ANALYST".to_owned());
+    let role = use_state(|| Role::Analyst);
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
     let pending = use_state(|| None::<(AdminUser, UserAction)>);
@@ -30,12 +29,12 @@ pub fn UsersPage() -> Html {
             (username.clone(), password.clone(), role.clone(), error.clone(), busy.clone(), reload.clone());
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
-            let (name, pass, chosen) = ((*username).clone(), (*password).clone(), (*role).clone());
+            let (name, pass, chosen) = ((*username).clone(), (*password).clone(), *role);
             let (username, password, error, busy, reload) =
                 (username.clone(), password.clone(), error.clone(), busy.clone(), reload.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = admin::create_admin_user(&name, &chosen, &pass).await;
+                let result = users::create_admin_user(&name, chosen, &pass).await;
                 busy.set(false);
                 match result {
                     Ok(_) => {
@@ -51,7 +50,11 @@ pub fn UsersPage() -> Html {
     };
     let on_role = {
         let role = role.clone();
-        Callback::from(move |event: Event| role.set(input_value(&event)))
+        Callback::from(move |event: Event| {
+            if let Some(chosen) = Role::parse(&input_value(&event)) {
+                role.set(chosen);
+            }
+        })
     };
     let on_confirm = {
         let (pending, busy, error, reload) = (pending.clone(), busy.clone(), error.clone(), reload.clone());
@@ -60,7 +63,7 @@ pub fn UsersPage() -> Html {
             let (pending, busy, error, reload) = (pending.clone(), busy.clone(), error.clone(), reload.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = admin::apply_user_action(&user.id, action).await;
+                let result = users::apply_user_action(&user.id, action).await;
                 busy.set(false);
                 pending.set(None);
                 error.set(result.err());
@@ -94,14 +97,14 @@ pub fn UsersPage() -> Html {
                     </Field>
                     <Field label={app.t("users.role")} id="new-role" error={field_error("role")}>
                         <select id="new-role" onchange={on_role}>
-                            <option value="ANALYST" selected={*role == "ANALYST"}>{ app.t("role.analyst") }</option>
-                            <option value="ADMIN" selected={*role == "ADMIN"}>{ app.t("role.admin") }</option>
+                            <option value={Role::Analyst.as_str()} selected={*role == Role::Analyst}>{ app.t("role.analyst") }</option>
+                            <option value={Role::Admin.as_str()} selected={*role == Role::Admin}>{ app.t("role.admin") }</option>
                         </select>
                     </Field>
                     <button class="btn btn-primary" type="submit" disabled={*busy}>{ app.t("users.create") }</button>
                 </div>
             </form>
-            { match &*users {
+            { match &*list {
                 Load::Loading => html! { <Loading /> },
                 Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
                 Load::Loaded(users) => html! {
@@ -120,9 +123,10 @@ pub fn UsersPage() -> Html {
                             let change_role = {
                                 let (id, error, reload) = (user.id.clone(), error.clone(), reload.clone());
                                 Callback::from(move |event: Event| {
-                                    let (id, role, error, reload) = (id.clone(), input_value(&event), error.clone(), reload.clone());
+                                    let Some(role) = Role::parse(&input_value(&event)) else { return };
+                                    let (id, error, reload) = (id.clone(), error.clone(), reload.clone());
                                     wasm_bindgen_futures::spawn_local(async move {
-                                        error.set(admin::set_role(&id, &role).await.err());
+                                        error.set(users::set_role(&id, role).await.err());
                                         reload.emit(());
                                     });
                                 })
@@ -133,8 +137,8 @@ pub fn UsersPage() -> Html {
                                     <td class="strong">{ user.username.clone() }</td>
                                     <td>
                                         <select aria-label={app.t("users.role")} onchange={change_role} disabled={is_me}>
-                                            <option value="ANALYST" selected={user.role == Role::Analyst}>{ app.t("role.analyst") }</option>
-                                            <option value="ADMIN" selected={user.role == Role::Admin}>{ app.t("role.admin") }</option>
+                                            <option value={Role::Analyst.as_str()} selected={user.role == Role::Analyst}>{ app.t("role.analyst") }</option>
+                                            <option value={Role::Admin.as_str()} selected={user.role == Role::Admin}>{ app.t("role.admin") }</option>
                                         </select>
                                     </td>
                                     <td>{ if user.totp_enabled { html! { <Badge tone="green" text={app.t("users.totp_on")} /> } } else { html! { <Badge tone="amber" text={app.t("users.totp_off")} /> } } }</td>
