@@ -2,6 +2,7 @@
 
 mod app;
 mod components;
+mod dom;
 mod hooks;
 mod i18n;
 mod pages;

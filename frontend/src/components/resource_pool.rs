@@ -3,7 +3,7 @@
 
 use yew::prelude::*;
 
-use super::field::input_value;
+use crate::dom::input_value;
 use crate::hooks::use_app;
 use crate::services::resources::{self, Resource, ResourceType};
 use crate::services::ApiError;

@@ -1,37 +1,41 @@
 //! Leads: institutions with search and paging, contacts found by name, and a new institution
 //! (admins).
 
+use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::feedback::{Empty, ErrorBanner, Loading};
-use crate::components::field::bind;
+use crate::components::feedback::ErrorBanner;
 use crate::components::institution::{customer_badge, website_link, InstitutionForm};
-use crate::components::pager::Pager;
+use crate::components::paged_table::{ListQuery, PagedTable};
+use crate::components::search_toolbar::SearchToolbar;
 use crate::hooks::{use_app, use_load, Load};
 use crate::route::Route;
 use crate::services::crm::{self, Institution, SearchHit};
-use crate::services::Page;
+use crate::services::{ApiError, Connection, Page};
+
+/// The institutions whose name contains the text (all when it is empty).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct InstitutionSearch(String);
+
+impl ListQuery for InstitutionSearch {
+    type Item = Institution;
+
+    fn fetch(self, page: Page) -> LocalBoxFuture<'static, Result<Connection<Institution>, ApiError>> {
+        async move { crm::institutions(&self.0, &page).await }.boxed_local()
+    }
+}
 
 #[function_component]
 pub fn CrmPage() -> Html {
     let app = use_app();
     let navigator = use_navigator().expect("inside the router");
-    let search = use_state(String::new);
-    let applied = use_state(String::new);
-    let page = use_state(Page::default);
-    let (institutions, _) = use_load(((*applied).clone(), (*page).clone()), |(search, page)| async move {
-        crm::institutions(&search, &page).await
-    });
+    let search = use_state(InstitutionSearch::default);
     let creating = use_state(|| false);
 
     let on_search = {
-        let (search, applied, page) = (search.clone(), applied.clone(), page.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            applied.set(search.trim().to_owned());
-            page.set(Page::default());
-        })
+        let search = search.clone();
+        Callback::from(move |text: String| search.set(InstitutionSearch(text)))
     };
     let open_form = {
         let creating = creating.clone();
@@ -44,6 +48,22 @@ pub fn CrmPage() -> Html {
     // A new institution opens at once, ready for its contacts.
     let on_saved =
         Callback::from(move |institution: Institution| navigator.push(&Route::Institution { id: institution.id }));
+    let row = {
+        let app = app.clone();
+        Callback::from(move |institution: Institution| {
+            html! {
+                <tr key={institution.id.clone()}>
+                    <td class="strong">
+                        <Link<Route> to={Route::Institution { id: institution.id.clone() }}>{ institution.name.clone() }</Link<Route>>
+                    </td>
+                    <td>{ institution.institution_type.clone() }</td>
+                    <td>{ website_link(&institution.website) }</td>
+                    <td>{ customer_badge(&app, &institution) }</td>
+                    <td class="nowrap">{ app.lang.date(&institution.created_at) }</td>
+                </tr>
+            }
+        })
+    };
 
     html! {
         <section class="page">
@@ -59,46 +79,16 @@ pub fn CrmPage() -> Html {
             if *creating {
                 <InstitutionForm {on_saved} {on_close} />
             }
-            <form class="toolbar" onsubmit={on_search}>
-                <input class="grow" type="search" placeholder={app.t("crm.search")} aria-label={app.t("crm.search")}
-                       value={(*search).clone()} oninput={bind(&search)} data-testid="crm-search" />
-                <button class="btn" type="submit">{ app.t("search") }</button>
-            </form>
-            if !applied.is_empty() {
-                <ContactHits text={(*applied).clone()} />
+            <SearchToolbar label={app.t("crm.search")} {on_search} input_testid="crm-search" />
+            if !search.0.is_empty() {
+                <ContactHits text={search.0.clone()} />
             }
-            { match &*institutions {
-                Load::Loading => html! { <Loading /> },
-                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
-                Load::Loaded(connection) if connection.nodes.is_empty() => html! { <Empty message={app.t("crm.empty")} /> },
-                Load::Loaded(connection) => html! {
-                    <>
-                        <div class="table-wrap">
-                        <table class="table" data-testid="institutions">
-                            <thead><tr>
-                                <th>{ app.t("crm.name") }</th><th>{ app.t("crm.type") }</th>
-                                <th>{ app.t("crm.website") }</th><th>{ app.t("crm.customer") }</th>
-                                <th>{ app.t("crm.created") }</th>
-                            </tr></thead>
-                            <tbody>
-                            { for connection.nodes.iter().map(|institution| html! {
-                                <tr key={institution.id.clone()}>
-                                    <td class="strong">
-                                        <Link<Route> to={Route::Institution { id: institution.id.clone() }}>{ institution.name.clone() }</Link<Route>>
-                                    </td>
-                                    <td>{ institution.institution_type.clone() }</td>
-                                    <td>{ website_link(&institution.website) }</td>
-                                    <td>{ customer_badge(&app, institution) }</td>
-                                    <td class="nowrap">{ app.lang.date(&institution.created_at) }</td>
-                                </tr>
-                            }) }
-                            </tbody>
-                        </table>
-                        </div>
-                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={page.clone()} />
-                    </>
-                },
-            } }
+            <PagedTable<InstitutionSearch> query={(*search).clone()} empty={app.t("crm.empty")} testid="institutions" {row}
+                head={html! { <>
+                    <th>{ app.t("crm.name") }</th><th>{ app.t("crm.type") }</th>
+                    <th>{ app.t("crm.website") }</th><th>{ app.t("crm.customer") }</th>
+                    <th>{ app.t("crm.created") }</th>
+                </> }} />
         </section>
     }
 }

@@ -7,8 +7,9 @@ use yew_router::prelude::*;
 
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
-use crate::components::field::{bind, input_value, Field};
+use crate::components::field::{bind, Field};
 use crate::components::institution::{customer_badge, website_link, InstitutionForm};
+use crate::dom::input_value;
 use crate::hooks::{use_app, use_load, Load};
 use crate::route::Route;
 use crate::services::crm::{

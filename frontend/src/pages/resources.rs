@@ -1,20 +1,21 @@
 //! Resource pools: counts per type and state, the list with filters, bulk import with a report
 //! per value, and (admins) release and quarantine with each resource's history.
 
+use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
-use crate::components::field::{bind, input_value, Field};
-use crate::components::pager::Pager;
+use crate::components::feedback::{Badge, ErrorBanner, Loading};
+use crate::components::field::{bind, Field};
+use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::resource_pool::{release_on_click, type_label, TypeSelect};
-use crate::hooks::{use_app, use_load, Load};
+use crate::dom::input_value;
+use crate::hooks::{use_app, use_form, use_load, Load};
 use crate::route::Route;
 use crate::services::resources::{
     self, ImportReport, PoolCount, Resource, ResourceFilter, ResourceMove, ResourceState, ResourceType,
 };
-use crate::services::ApiError;
-use crate::services::Page;
+use crate::services::{ApiError, Connection, Page};
 use crate::state::AppContext;
 
 fn state_badge(app: &AppContext, resource: &Resource) -> Html {
@@ -39,6 +40,14 @@ fn state_text(app: &AppContext, state: Option<ResourceState>) -> &'static str {
     }
 }
 
+impl ListQuery for ResourceFilter {
+    type Item = Resource;
+
+    fn fetch(self, page: Page) -> LocalBoxFuture<'static, Result<Connection<Resource>, ApiError>> {
+        async move { resources::resources(&self, &page).await }.boxed_local()
+    }
+}
+
 #[function_component]
 pub fn ResourcesPage() -> Html {
     let app = use_app();
@@ -46,28 +55,24 @@ pub fn ResourcesPage() -> Html {
     let draft = use_state(ResourceFilter::default);
     let value = use_state(String::new);
     let applied = use_state(ResourceFilter::default);
-    let page = use_state(Page::default);
-    let (list, reload_list) = use_load(((*applied).clone(), (*page).clone()), |(filter, page)| async move {
-        resources::resources(&filter, &page).await
-    });
+    let list_generation = use_state(|| 0_u32);
     let quarantining = use_state(|| None::<Resource>);
     let open_history = use_state(|| None::<String>);
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
 
     let reload = {
-        let (reload_counts, reload_list) = (reload_counts.clone(), reload_list.clone());
+        let (reload_counts, list_generation) = (reload_counts.clone(), list_generation.clone());
         Callback::from(move |()| {
             reload_counts.emit(());
-            reload_list.emit(());
+            list_generation.set(list_generation.wrapping_add(1));
         })
     };
     let on_filter = {
-        let (draft, value, applied, page) = (draft.clone(), value.clone(), applied.clone(), page.clone());
+        let (draft, value, applied) = (draft.clone(), value.clone(), applied.clone());
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             applied.set(ResourceFilter { value: (*value).clone(), ..(*draft).clone() });
-            page.set(Page::default());
         })
     };
     let on_type = {
@@ -82,7 +87,6 @@ pub fn ResourcesPage() -> Html {
             draft.set(ResourceFilter { state: ResourceState::parse(&input_value(&event)), ..(*draft).clone() })
         })
     };
-    let release = |resource: &Resource| release_on_click(resource, &busy, &error, reload.clone());
     let on_quarantined = {
         let (quarantining, reload) = (quarantining.clone(), reload.clone());
         Callback::from(move |()| {
@@ -94,7 +98,57 @@ pub fn ResourcesPage() -> Html {
         let quarantining = quarantining.clone();
         Callback::from(move |()| quarantining.set(None))
     };
-    let lang = app.lang;
+    let row = {
+        let (app, open_history, quarantining, busy, error, reload) =
+            (app.clone(), open_history.clone(), quarantining.clone(), busy.clone(), error.clone(), reload.clone());
+        Callback::from(move |resource: Resource| {
+            let shown = open_history.as_deref() == Some(resource.id.as_str());
+            let toggle_history = {
+                let (open_history, id) = (open_history.clone(), resource.id.clone());
+                Callback::from(move |_: MouseEvent| open_history.set(if shown { None } else { Some(id.clone()) }))
+            };
+            let ask_quarantine = {
+                let (quarantining, resource) = (quarantining.clone(), resource.clone());
+                Callback::from(move |_: MouseEvent| quarantining.set(Some(resource.clone())))
+            };
+            let release = release_on_click(&resource, &busy, &error, reload.clone());
+            html! {
+                <>
+                <tr key={resource.id.clone()} data-value={resource.value.clone()}>
+                    <td class="mono strong">{ resource.value.clone() }</td>
+                    <td>{ type_label(&app, resource.resource_type) }</td>
+                    <td>
+                        { state_badge(&app, &resource) }
+                        if let Some(reason) = &resource.quarantine_reason {
+                            <div class="muted small">{ reason.clone() }</div>
+                        }
+                    </td>
+                    <td>{ match &resource.license {
+                        Some(license) => html! {
+                            <Link<Route> to={Route::License { id: license.id.clone() }} classes="mono">{ license.license_key.clone() }</Link<Route>>
+                        },
+                        None => html! { <span class="muted">{ "–" }</span> },
+                    } }</td>
+                    <td>{ app.lang.datetime(&resource.updated_at) }</td>
+                    <td class="actions">
+                        <button class="btn btn-small btn-ghost" onclick={toggle_history}>
+                            { if shown { app.t("audit.hide") } else { app.t("pool.history") } }
+                        </button>
+                        if app.is_admin() && resource.state != ResourceState::Available {
+                            <button class="btn btn-small" onclick={release} disabled={*busy}>{ app.t("pool.release") }</button>
+                        }
+                        if app.is_admin() && resource.state != ResourceState::Quarantined {
+                            <button class="btn btn-small btn-danger-outline" onclick={ask_quarantine} disabled={*busy}>{ app.t("pool.quarantine") }</button>
+                        }
+                    </td>
+                </tr>
+                if shown {
+                    <tr class="open"><td colspan="6"><History id={resource.id.clone()} /></td></tr>
+                }
+                </>
+            }
+        })
+    };
 
     html! {
         <section class="page">
@@ -130,75 +184,13 @@ pub fn ResourcesPage() -> Html {
                 <button class="btn" type="submit">{ app.t("filter") }</button>
             </form>
             if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
-            { match &*list {
-                Load::Loading => html! { <Loading /> },
-                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
-                Load::Loaded(connection) if connection.nodes.is_empty() => html! { <Empty message={app.t("pool.empty")} /> },
-                Load::Loaded(connection) => html! {
-                    <>
-                        <div class="table-wrap">
-                        <table class="table" data-testid="resources">
-                            <thead><tr>
-                                <th>{ app.t("pool.value") }</th><th>{ app.t("pool.type") }</th>
-                                <th>{ app.t("pool.state") }</th><th>{ app.t("pool.license") }</th>
-                                <th>{ app.t("pool.updated") }</th><th class="actions"></th>
-                            </tr></thead>
-                            <tbody>
-                            { for connection.nodes.iter().map(|resource| {
-                                let shown = open_history.as_deref() == Some(resource.id.as_str());
-                                let toggle_history = {
-                                    let (open_history, id) = (open_history.clone(), resource.id.clone());
-                                    Callback::from(move |_: MouseEvent| {
-                                        open_history.set(if shown { None } else { Some(id.clone()) })
-                                    })
-                                };
-                                let ask_quarantine = {
-                                    let (quarantining, resource) = (quarantining.clone(), resource.clone());
-                                    Callback::from(move |_: MouseEvent| quarantining.set(Some(resource.clone())))
-                                };
-                                html! {
-                                    <>
-                                    <tr key={resource.id.clone()} data-value={resource.value.clone()}>
-                                        <td class="mono strong">{ resource.value.clone() }</td>
-                                        <td>{ type_label(&app, resource.resource_type) }</td>
-                                        <td>
-                                            { state_badge(&app, resource) }
-                                            if let Some(reason) = &resource.quarantine_reason {
-                                                <div class="muted small">{ reason.clone() }</div>
-                                            }
-                                        </td>
-                                        <td>{ match &resource.license {
-                                            Some(license) => html! {
-                                                <Link<Route> to={Route::License { id: license.id.clone() }} classes="mono">{ license.license_key.clone() }</Link<Route>>
-                                            },
-                                            None => html! { <span class="muted">{ "–" }</span> },
-                                        } }</td>
-                                        <td>{ lang.datetime(&resource.updated_at) }</td>
-                                        <td class="actions">
-                                            <button class="btn btn-small btn-ghost" onclick={toggle_history}>
-                                                { if shown { app.t("audit.hide") } else { app.t("pool.history") } }
-                                            </button>
-                                            if app.is_admin() && resource.state != ResourceState::Available {
-                                                <button class="btn btn-small" onclick={release(resource)} disabled={*busy}>{ app.t("pool.release") }</button>
-                                            }
-                                            if app.is_admin() && resource.state != ResourceState::Quarantined {
-                                                <button class="btn btn-small btn-danger-outline" onclick={ask_quarantine} disabled={*busy}>{ app.t("pool.quarantine") }</button>
-                                            }
-                                        </td>
-                                    </tr>
-                                    if shown {
-                                        <tr class="open"><td colspan="6"><History id={resource.id.clone()} /></td></tr>
-                                    }
-                                    </>
-                                }
-                            }) }
-                            </tbody>
-                        </table>
-                        </div>
-                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={page.clone()} />
-                    </>
-                },
-            } }
+            <PagedTable<ResourceFilter> query={(*applied).clone()} reload={*list_generation} empty={app.t("pool.empty")}
+                testid="resources" {row}
+                head={html! { <>
+                    <th>{ app.t("pool.value") }</th><th>{ app.t("pool.type") }</th>
+                    <th>{ app.t("pool.state") }</th><th>{ app.t("pool.license") }</th>
+                    <th>{ app.t("pool.updated") }</th><th class="actions"></th>
+                </> }} />
             if let Some(resource) = &*quarantining {
                 <QuarantineDialog resource={resource.clone()} on_done={on_quarantined} on_cancel={on_close_quarantine} />
             }
@@ -375,29 +367,16 @@ struct QuarantineProps {
 #[function_component]
 fn QuarantineDialog(props: &QuarantineProps) -> Html {
     let app = use_app();
-    let reason = use_state(String::new);
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(|| false);
+    let form = use_form(String::new);
     let onsubmit = {
-        let (reason, error, busy) = (reason.clone(), error.clone(), busy.clone());
-        let (id, on_done) = (props.resource.id.clone(), props.on_done.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let (reason, error, busy, id, on_done) =
-                ((*reason).clone(), error.clone(), busy.clone(), id.clone(), on_done.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = resources::quarantine(&id, reason.trim()).await;
-                busy.set(false);
-                match result {
-                    Ok(_) => on_done.emit(()),
-                    Err(err) => error.set(Some(err)),
-                }
-            });
-        })
+        let id = props.resource.id.clone();
+        let save = move |reason: String| {
+            let id = id.clone();
+            async move { resources::quarantine(&id, reason.trim()).await }
+        };
+        form.submit(save, props.on_done.reform(|_: Resource| ()))
     };
     let cancel = props.on_cancel.reform(|_: MouseEvent| ());
-    let field_error = error.as_ref().and_then(|e| e.for_field("reason"));
     let message = if props.resource.license.is_some() {
         app.t("pool.quarantine_allocated")
     } else {
@@ -408,13 +387,13 @@ fn QuarantineDialog(props: &QuarantineProps) -> Html {
             <form class="modal" role="dialog" aria-modal="true" aria-labelledby="quarantine-title" {onsubmit} novalidate=true>
                 <h2 id="quarantine-title">{ app.t("pool.quarantine_title") }</h2>
                 <p>{ message }{ " " }<span class="mono strong">{ props.resource.value.clone() }</span></p>
-                if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
-                <Field label={app.t("pool.reason")} id="quarantine-reason" error={field_error}>
-                    <input id="quarantine-reason" value={(*reason).clone()} oninput={bind(&reason)} />
+                if let Some(err) = form.general_error() { <ErrorBanner error={err} /> }
+                <Field label={app.t("pool.reason")} id="quarantine-reason" error={form.field_error("reason")}>
+                    <input id="quarantine-reason" value={form.values().clone()} oninput={form.bind(|reason, v| *reason = v)} />
                 </Field>
                 <div class="modal-actions">
-                    <button class="btn" type="button" onclick={cancel} disabled={*busy}>{ app.t("cancel") }</button>
-                    <button class="btn btn-danger" type="submit" disabled={*busy}>{ app.t("pool.quarantine") }</button>
+                    <button class="btn" type="button" onclick={cancel} disabled={form.busy()}>{ app.t("cancel") }</button>
+                    <button class="btn btn-danger" type="submit" disabled={form.busy()}>{ app.t("pool.quarantine") }</button>
                 </div>
             </form>
         </div>
