@@ -65,6 +65,16 @@ impl<V: Clone + 'static> Form<V> {
         self.error.as_ref().and_then(|e| e.for_field(field))
     }
 
+    /// The failure of the last save.
+    pub fn error(&self) -> Option<ApiError> {
+        (*self.error).clone()
+    }
+
+    /// Forgets the failure of the last save (the form starts over).
+    pub fn clear_error(&self) {
+        self.error.set(None);
+    }
+
     /// The failure of the last save that belongs to no field, for the top of the form.
     pub fn general_error(&self) -> Option<ApiError> {
         self.error.as_ref().filter(|e| !e.is_field_error()).cloned()
