@@ -1,7 +1,4 @@
-//! Every GraphQL document the dashboard sends, each one operation (a file in `graphql/`) with the
-//! fragments it uses. Only this module makes a [`Document`], so nothing else can send a query the
-//! schema test has not seen: the backend's `tests/api/dashboard_contract.rs` includes this very
-//! file and validates every document against `schema.graphql`. Hence no imports here.
+// No imports and no inner attributes here: `tests/api/dashboard_contract.rs` includes this file.
 
 /// One operation with its fragments, as sent to `/graphql` or `/ws`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,6 +9,10 @@ pub mod backups;
 pub mod crm;
 pub mod customers;
 pub mod devices;
+/// Every GraphQL document the dashboard sends, each one operation (a file in `graphql/`) with the
+/// fragments it uses. Only this module makes a `Document`, so nothing else can send a query the
+/// schema test has not seen: the backend's `tests/api/dashboard_contract.rs` includes the file
+/// and validates every document against `schema.graphql`.
 mod documents;
 pub mod licenses;
 pub mod live;
