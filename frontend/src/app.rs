@@ -1,4 +1,4 @@
-//! Routes, and the root component that finds out who is signed in.
+//! The root component: finds out who is signed in, then shows the page of the route.
 
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -7,65 +7,9 @@ use crate::components::feedback::Loading;
 use crate::components::layout::Layout;
 use crate::hooks::use_app;
 use crate::pages;
+use crate::route::Route;
 use crate::services::auth;
 use crate::state::{Action, AppProvider, SessionState};
-
-#[derive(Clone, Routable, PartialEq, Debug)]
-pub enum Route {
-    #[at("/")]
-    Home,
-    #[at("/login")]
-    Login,
-    #[at("/two-factor")]
-    Enroll,
-    #[at("/live")]
-    Live,
-    #[at("/licenses")]
-    Licenses,
-    #[at("/licenses/new")]
-    NewLicense,
-    #[at("/licenses/:id")]
-    License { id: String },
-    #[at("/licenses/:id/edit")]
-    EditLicense { id: String },
-    #[at("/customers")]
-    Customers,
-    #[at("/resources")]
-    Resources,
-    #[at("/crm")]
-    Crm,
-    #[at("/crm/:id")]
-    Institution { id: String },
-    #[at("/api-keys")]
-    ApiKeys,
-    #[at("/audit")]
-    Audit,
-    #[at("/backups")]
-    Backups,
-    #[at("/users")]
-    Users,
-    #[not_found]
-    #[at("/not-found")]
-    NotFound,
-}
-
-impl Route {
-    /// The navigation entry this route belongs to.
-    pub fn section(&self) -> &'static str {
-        match self {
-            Route::Home | Route::Live => "live",
-            Route::Licenses | Route::NewLicense | Route::License { .. } | Route::EditLicense { .. } => "licenses",
-            Route::Customers => "customers",
-            Route::Crm | Route::Institution { .. } => "crm",
-            Route::Resources => "resources",
-            Route::ApiKeys => "api-keys",
-            Route::Audit => "audit",
-            Route::Users => "users",
-            Route::Backups => "backups",
-            Route::Login | Route::Enroll | Route::NotFound => "",
-        }
-    }
-}
 
 #[function_component]
 pub fn App() -> Html {

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Local, Utc};
 
-use crate::services::models::LicenseType;
+use crate::services::licenses::LicenseType;
+use crate::services::sessions::EndReason;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -68,14 +69,13 @@ impl Lang {
         })
     }
 
-    pub fn end_reason(self, reason: &str) -> &'static str {
+    pub fn end_reason(self, reason: EndReason) -> &'static str {
         self.t(match reason {
-            "CLIENT_ENDED" => "reason.client_ended",
-            "TIMEOUT" => "reason.timeout",
-            "ADMIN_TERMINATED" => "reason.admin_terminated",
-            "DEVICE_DEACTIVATED" => "reason.device_deactivated",
-            "LICENSE_REVOKED" => "reason.license_revoked",
-            _ => "reason.other",
+            EndReason::ClientEnded => "reason.client_ended",
+            EndReason::Timeout => "reason.timeout",
+            EndReason::AdminTerminated => "reason.admin_terminated",
+            EndReason::DeviceDeactivated => "reason.device_deactivated",
+            EndReason::LicenseRevoked => "reason.license_revoked",
         })
     }
 
@@ -226,7 +226,6 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("reason.admin_terminated", "Terminated by an admin", "Von Admin beendet"),
     ("reason.device_deactivated", "Device deactivated", "Gerät deaktiviert"),
     ("reason.license_revoked", "License deactivated", "Lizenz deaktiviert"),
-    ("reason.other", "Other", "Sonstiges"),
     ("customers.title", "Customers", "Kunden"),
     ("customers.subtitle", "Who holds licenses.", "Wer Lizenzen hält."),
     ("customers.new", "New customer", "Neuer Kunde"),

@@ -2,9 +2,11 @@
 
 mod app;
 mod components;
+mod dom;
 mod hooks;
 mod i18n;
 mod pages;
+mod route;
 mod services;
 mod state;
 

@@ -5,7 +5,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use crate::i18n::Lang;
-use crate::services::models::{AdminUser, Role};
+use crate::services::users::{AdminUser, Role};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AppState {

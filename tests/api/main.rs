@@ -10,6 +10,7 @@ mod cleanup;
 mod concurrency;
 mod crm;
 mod dashboard;
+mod dashboard_contract;
 mod embedded;
 mod helpers;
 mod hot_path;

@@ -3,11 +3,11 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
 use crate::hooks::use_app;
 use crate::i18n::Lang;
+use crate::route::Route;
 use crate::services::auth;
-use crate::services::models::Role;
+use crate::services::users::Role;
 use crate::state::Action;
 
 #[derive(Properties, PartialEq)]

@@ -1,8 +1,15 @@
 //! Building blocks shared by the pages.
 
+pub mod clipboard;
 pub mod confirm;
 pub mod feedback;
 pub mod field;
+pub mod institution;
 pub mod layout;
+pub mod license_resources;
+pub mod license_status;
+pub mod paged_table;
 pub mod pager;
+pub mod resource_pool;
+pub mod search_toolbar;
 pub mod sessions_table;

@@ -3,15 +3,14 @@
 use yew::prelude::*;
 
 use crate::hooks::use_app;
-use crate::services::catalog::Page;
-use crate::services::models::PageInfo;
+use crate::services::{Page, PageInfo};
 
 #[derive(Properties, PartialEq)]
 pub struct PagerProps {
     pub page_info: PageInfo,
     pub total: i64,
-    /// The page the list shows; the buttons move it.
-    pub page: UseStateHandle<Page>,
+    /// The page to show instead, when a button is pressed.
+    pub on_page: Callback<Page>,
 }
 
 #[function_component]
@@ -21,12 +20,12 @@ pub fn Pager(props: &PagerProps) -> Html {
     let previous = info.start_cursor.clone().filter(|_| info.has_previous_page);
     let next = info.end_cursor.clone().filter(|_| info.has_next_page);
     let on_previous = {
-        let (page, cursor) = (props.page.clone(), previous.clone());
-        Callback::from(move |_: MouseEvent| page.set(Page { after: None, before: cursor.clone() }))
+        let (on_page, cursor) = (props.on_page.clone(), previous.clone());
+        Callback::from(move |_: MouseEvent| on_page.emit(Page { after: None, before: cursor.clone() }))
     };
     let on_next = {
-        let (page, cursor) = (props.page.clone(), next.clone());
-        Callback::from(move |_: MouseEvent| page.set(Page { after: cursor.clone(), before: None }))
+        let (on_page, cursor) = (props.on_page.clone(), next.clone());
+        Callback::from(move |_: MouseEvent| on_page.emit(Page { after: cursor.clone(), before: None }))
     };
     html! {
         <div class="pager">

@@ -5,10 +5,10 @@ use yew_router::prelude::Link;
 
 use super::confirm::ConfirmDialog;
 use super::feedback::{Empty, ErrorBanner};
-use crate::app::Route;
 use crate::hooks::use_app;
-use crate::services::models::LiveSession;
-use crate::services::{catalog, ApiError};
+use crate::route::Route;
+use crate::services::sessions::{self, LiveSession};
+use crate::services::ApiError;
 
 #[derive(Properties, PartialEq)]
 pub struct SessionsTableProps {
@@ -34,7 +34,7 @@ pub fn SessionsTable(props: &SessionsTableProps) -> Html {
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
                 // The subscription removes the row once the session has ended.
-                let result = catalog::terminate_session(&session.id).await;
+                let result = sessions::terminate_session(&session.id).await;
                 busy.set(false);
                 confirming.set(None);
                 error.set(result.err());

@@ -3,7 +3,7 @@ use std::rc::Rc;
 use yew::prelude::*;
 
 use crate::services::live::{self, LiveUpdate};
-use crate::services::models::LiveSession;
+use crate::services::sessions::LiveSession;
 
 /// The live sessions as the subscription last reported them.
 #[derive(Clone, Debug, Default, PartialEq)]

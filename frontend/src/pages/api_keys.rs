@@ -2,62 +2,51 @@
 
 use yew::prelude::*;
 
-use super::enroll::copy_to_clipboard;
+use crate::components::clipboard::copy_to_clipboard;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
-use crate::components::field::{bind, input_value, Field};
-use crate::hooks::{use_app, use_load, Load};
-use crate::services::models::{ApiKey, GeneratedApiKey};
-use crate::services::{admin, ApiError};
+use crate::components::field::Field;
+use crate::hooks::{use_app, use_form, use_load, Load};
+use crate::services::api_keys::{self, ApiKey, GeneratedApiKey, Scope};
+use crate::services::ApiError;
+
+/// The form for a new key.
+#[derive(Clone, Debug, PartialEq)]
+struct NewKey {
+    name: String,
+    scope: Scope,
+}
 
 #[function_component]
 pub fn ApiKeysPage() -> Html {
     let app = use_app();
-    let (keys, reload) = use_load((), |()| admin::api_keys());
-    let name = use_state(String::new);
-    let scope = use_state(|| "CLIENT".to_owned());
+    let (keys, reload) = use_load((), |()| api_keys::api_keys());
+    let form = use_form(|| NewKey { name: String::new(), scope: Scope::Client });
     let generated = use_state(|| None::<GeneratedApiKey>);
     let copied = use_state(|| false);
+    // Failures of revoking show where the form's do.
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
     let revoking = use_state(|| None::<ApiKey>);
 
     let onsubmit = {
-        let (name, scope, generated, copied, error, busy, reload) = (
-            name.clone(),
-            scope.clone(),
-            generated.clone(),
-            copied.clone(),
-            error.clone(),
-            busy.clone(),
-            reload.clone(),
-        );
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let (key_name, key_scope) = ((*name).clone(), (*scope).clone());
-            let (name, generated, copied, error, busy, reload) =
-                (name.clone(), generated.clone(), copied.clone(), error.clone(), busy.clone(), reload.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = admin::generate_api_key(&key_name, &key_scope).await;
-                busy.set(false);
-                match result {
-                    Ok(key) => {
-                        error.set(None);
-                        name.set(String::new());
-                        copied.set(false);
-                        generated.set(Some(key));
-                        reload.emit(());
-                    }
-                    Err(err) => error.set(Some(err)),
-                }
-            });
-        })
+        let save = |key: NewKey| async move { api_keys::generate_api_key(&key.name, key.scope).await };
+        let (cleared, generated, copied, error, reload) =
+            (form.clone(), generated.clone(), copied.clone(), error.clone(), reload.clone());
+        let on_generated = Callback::from(move |key: GeneratedApiKey| {
+            cleared.update(|new_key| new_key.name.clear());
+            error.set(None);
+            copied.set(false);
+            generated.set(Some(key));
+            reload.emit(());
+        });
+        form.submit(save, on_generated)
     };
-    let on_scope = {
-        let scope = scope.clone();
-        Callback::from(move |event: Event| scope.set(input_value(&event)))
-    };
+    let on_scope = form.bind_change(|key, value| {
+        if let Some(scope) = Scope::parse(&value) {
+            key.scope = scope;
+        }
+    });
     let on_confirm = {
         let (revoking, busy, error, reload) = (revoking.clone(), busy.clone(), error.clone(), reload.clone());
         Callback::from(move |()| {
@@ -65,7 +54,7 @@ pub fn ApiKeysPage() -> Html {
             let (revoking, busy, error, reload) = (revoking.clone(), busy.clone(), error.clone(), reload.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = admin::revoke_api_key(&key.id).await;
+                let result = api_keys::revoke_api_key(&key.id).await;
                 busy.set(false);
                 revoking.set(None);
                 error.set(result.err());
@@ -76,12 +65,6 @@ pub fn ApiKeysPage() -> Html {
     let on_cancel = {
         let revoking = revoking.clone();
         Callback::from(move |()| revoking.set(None))
-    };
-    let field_error = |field: &str| error.as_ref().and_then(|e| e.for_field(field));
-    let scope_label = |scope: &str| match scope {
-        "ADMIN" => app.t("scope.admin"),
-        "ANALYST" => app.t("scope.analyst"),
-        _ => app.t("scope.client"),
     };
     let lang = app.lang;
 
@@ -113,19 +96,19 @@ pub fn ApiKeysPage() -> Html {
             if app.is_admin() {
                 <form class="card toolbar-form" {onsubmit} novalidate=true>
                     <h2>{ app.t("keys.generate") }</h2>
-                    if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
+                    if let Some(err) = form.general_error().or_else(|| (*error).clone()) { <ErrorBanner error={err} /> }
                     <div class="row align-end">
-                        <Field label={app.t("keys.name")} id="key-name" error={field_error("name")}>
-                            <input id="key-name" placeholder={app.t("keys.name_placeholder")} value={(*name).clone()} oninput={bind(&name)} />
+                        <Field label={app.t("keys.name")} id="key-name" error={form.field_error("name")}>
+                            <input id="key-name" placeholder={app.t("keys.name_placeholder")} value={form.values().name.clone()} oninput={form.bind(|key, v| key.name = v)} />
                         </Field>
-                        <Field label={app.t("keys.scope")} id="key-scope" error={field_error("scope")}>
+                        <Field label={app.t("keys.scope")} id="key-scope" error={form.field_error("scope")}>
                             <select id="key-scope" onchange={on_scope}>
-                                { for ["CLIENT", "ANALYST", "ADMIN"].into_iter().map(|s| html! {
-                                    <option value={s} selected={*scope == s}>{ scope_label(s) }</option>
+                                { for Scope::ALL.into_iter().map(|s| html! {
+                                    <option value={s.as_str()} selected={form.values().scope == s}>{ app.t(s.label_key()) }</option>
                                 }) }
                             </select>
                         </Field>
-                        <button class="btn btn-primary" type="submit" disabled={*busy}>{ app.t("keys.generate") }</button>
+                        <button class="btn btn-primary" type="submit" disabled={form.busy() || *busy}>{ app.t("keys.generate") }</button>
                     </div>
                 </form>
             }
@@ -151,7 +134,7 @@ pub fn ApiKeysPage() -> Html {
                             html! {
                                 <tr key={key.id.clone()}>
                                     <td class="strong">{ key.name.clone() }</td>
-                                    <td>{ scope_label(&key.scope) }</td>
+                                    <td>{ app.t(key.scope.label_key()) }</td>
                                     <td class="mono small">{ format!("{}…", key.prefix) }</td>
                                     <td>{ key.created_by.clone() }</td>
                                     <td>{ lang.datetime(&key.created_at) }</td>

@@ -5,8 +5,7 @@ use yew::prelude::*;
 use crate::components::feedback::{Empty, ErrorBanner, Loading};
 use crate::components::field::{bind, Field};
 use crate::hooks::{use_app, use_load, Load};
-use crate::services::audit::{self, AuditFilter};
-use crate::services::models::AuditEntry;
+use crate::services::audit::{self, AuditEntry, AuditFilter};
 
 fn pretty(value: &Option<serde_json::Value>) -> String {
     match value {

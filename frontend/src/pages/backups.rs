@@ -6,8 +6,7 @@ use yew::prelude::*;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::hooks::{use_app, use_load, Load};
-use crate::services::backups;
-use crate::services::models::Backup;
+use crate::services::backups::{self, Backup, BackupKind, BackupStatus, PushStatus};
 use crate::services::ApiError;
 
 /// What the admin asked to do with one backup.
@@ -114,20 +113,20 @@ pub fn BackupsPage() -> Html {
         Callback::from(move |()| pending.set(None))
     };
 
-    let status_badge = |backup: &Backup| match backup.status.as_str() {
-        "COMPLETED" => html! { <Badge tone="green" text={app.t("backups.completed")} /> },
-        "RUNNING" => html! { <Badge tone="amber" text={app.t("backups.running")} /> },
-        _ => html! { <Badge tone="red" text={app.t("backups.failed")} /> },
+    let status_badge = |backup: &Backup| match backup.status {
+        BackupStatus::Completed => html! { <Badge tone="green" text={app.t("backups.completed")} /> },
+        BackupStatus::Running => html! { <Badge tone="amber" text={app.t("backups.running")} /> },
+        BackupStatus::Failed => html! { <Badge tone="red" text={app.t("backups.failed")} /> },
     };
-    let push_badge = |backup: &Backup| match backup.push_status.as_str() {
-        "PUSHED" => html! { <Badge tone="green" text={app.t("backups.pushed")} /> },
-        "PENDING" => html! { <Badge tone="amber" text={app.t("backups.push_pending")} /> },
-        "FAILED" => html! {
+    let push_badge = |backup: &Backup| match backup.push_status {
+        PushStatus::Pushed => html! { <Badge tone="green" text={app.t("backups.pushed")} /> },
+        PushStatus::Pending => html! { <Badge tone="amber" text={app.t("backups.push_pending")} /> },
+        PushStatus::Failed => html! {
             <span title={backup.push_error.clone().unwrap_or_default()}>
                 <Badge tone="red" text={app.t("backups.push_failed")} />
             </span>
         },
-        _ => html! { <span class="muted">{ app.t("backups.no_remote") }</span> },
+        PushStatus::NotConfigured => html! { <span class="muted">{ app.t("backups.no_remote") }</span> },
     };
 
     html! {
@@ -158,7 +157,7 @@ pub fn BackupsPage() -> Html {
                         </tr></thead>
                         <tbody>
                         { for page.nodes.iter().map(|backup| {
-                            let restorable = backup.status == "COMPLETED" && backup.pruned_at.is_none();
+                            let restorable = backup.status == BackupStatus::Completed && backup.pruned_at.is_none();
                             let ask_restore = {
                                 let (pending, backup) = (pending.clone(), backup.clone());
                                 Callback::from(move |_: MouseEvent| pending.set(Some(Pending::Restore(backup.clone()))))
@@ -169,7 +168,7 @@ pub fn BackupsPage() -> Html {
                                         { lang.datetime(&backup.created_at) }
                                         <div class="mono muted small">{ backup.file_name.clone() }</div>
                                     </td>
-                                    <td>{ if backup.kind == "SCHEDULED" { app.t("backups.scheduled") } else { app.t("backups.manual") } }</td>
+                                    <td>{ if backup.kind == BackupKind::Scheduled { app.t("backups.scheduled") } else { app.t("backups.manual") } }</td>
                                     <td title={backup.error.clone().unwrap_or_default()}>{ status_badge(backup) }</td>
                                     <td class="nowrap">{ backup.size_bytes.map(human_size).unwrap_or_else(|| "–".into()) }</td>
                                     <td class="mono small" title={backup.sha256.clone().unwrap_or_default()}>

@@ -3,19 +3,14 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
+use crate::components::clipboard::copy_to_clipboard;
 use crate::components::feedback::{ErrorBanner, Loading};
 use crate::components::field::{bind, Field};
 use crate::components::layout::LanguageSwitch;
 use crate::hooks::{use_app, use_load, Load};
+use crate::route::Route;
 use crate::services::{auth, ApiError};
 use crate::state::Action;
-
-pub fn copy_to_clipboard(text: &str) {
-    if let Some(window) = web_sys::window() {
-        let _ = window.navigator().clipboard().write_text(text);
-    }
-}
 
 #[function_component]
 pub fn EnrollPage() -> Html {

@@ -5,17 +5,19 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::crm::{customer_badge, website_link, InstitutionForm};
-use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
-use crate::components::field::{bind, input_value, Field};
-use crate::hooks::{use_app, use_load, Load};
-use crate::services::catalog::{self, Page};
+use crate::components::field::{bind, Field};
+use crate::components::institution::{customer_badge, website_link, InstitutionForm};
+use crate::dom::input_value;
+use crate::hooks::{use_app, use_form, use_load, Load};
+use crate::route::Route;
 use crate::services::crm::{
     self, Contact, ContactEmail, ContactInput, ContactPhone, EmailKind, Institution, Note, NoteSubject, PhoneKind,
 };
+use crate::services::customers;
 use crate::services::ApiError;
+use crate::services::Page;
 
 #[derive(Properties, PartialEq)]
 pub struct InstitutionPageProps {
@@ -211,7 +213,7 @@ fn LinkCustomer(props: &LinkCustomerProps) -> Html {
     let (customers, _) =
         use_load(
             (*applied).clone(),
-            |search: String| async move { catalog::customers(&search, &Page::default()).await },
+            |search: String| async move { customers::customers(&search, &Page::default()).await },
         );
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
@@ -288,48 +290,33 @@ struct ConvertFormProps {
 #[function_component]
 fn ConvertForm(props: &ConvertFormProps) -> Html {
     let app = use_app();
-    let name = use_state(|| props.institution.name.clone());
-    let email = use_state(String::new);
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(|| false);
-
+    let form = use_form(|| (props.institution.name.clone(), String::new()));
     let onsubmit = {
-        let (name, email, error, busy) = (name.clone(), email.clone(), error.clone(), busy.clone());
-        let (institution_id, on_done) = (props.institution.id.clone(), props.on_done.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let (name, email) = ((*name).clone(), (*email).clone());
-            let (error, busy, on_done, institution_id) =
-                (error.clone(), busy.clone(), on_done.clone(), institution_id.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = crm::convert_to_customer(&institution_id, &name, &email).await;
-                busy.set(false);
-                match result {
-                    Ok(_) => on_done.emit(()),
-                    Err(err) => error.set(Some(err)),
-                }
-            });
-        })
+        let institution_id = props.institution.id.clone();
+        let save = move |(name, email): (String, String)| {
+            let institution_id = institution_id.clone();
+            async move { crm::convert_to_customer(&institution_id, &name, &email).await }
+        };
+        form.submit(save, props.on_done.reform(|_: Institution| ()))
     };
     let close = props.on_close.reform(|_: MouseEvent| ());
-    let field_error = |field: &str| error.as_ref().and_then(|e| e.for_field(field));
+    let (name, email) = form.values();
     html! {
         <form class="stack subpanel" {onsubmit} novalidate=true data-testid="convert-form">
             <h3>{ app.t("crm.convert") }</h3>
             <p class="muted">{ app.t("crm.convert_help") }</p>
-            if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
+            if let Some(err) = form.general_error() { <ErrorBanner error={err} /> }
             <div class="grid-2">
-                <Field label={app.t("customer.name")} id="convert-name" error={field_error("name")}>
-                    <input id="convert-name" value={(*name).clone()} oninput={bind(&name)} />
+                <Field label={app.t("customer.name")} id="convert-name" error={form.field_error("name")}>
+                    <input id="convert-name" value={name.clone()} oninput={form.bind(|(name, _), v| *name = v)} />
                 </Field>
-                <Field label={app.t("customer.email")} id="convert-email" error={field_error("email")}>
-                    <input id="convert-email" type="email" value={(*email).clone()} oninput={bind(&email)} />
+                <Field label={app.t("customer.email")} id="convert-email" error={form.field_error("email")}>
+                    <input id="convert-email" type="email" value={email.clone()} oninput={form.bind(|(_, email), v| *email = v)} />
                 </Field>
             </div>
             <div class="row end">
                 <button class="btn" type="button" onclick={close}>{ app.t("cancel") }</button>
-                <button class="btn btn-primary" type="submit" disabled={*busy}>{ app.t("crm.convert") }</button>
+                <button class="btn btn-primary" type="submit" disabled={form.busy()}>{ app.t("crm.convert") }</button>
             </div>
         </form>
     }
@@ -342,103 +329,95 @@ struct NewContactFormProps {
     on_close: Callback<()>,
 }
 
+/// What the new-contact form edits.
+#[derive(Clone, Debug, PartialEq)]
+struct NewContact {
+    name: String,
+    position: String,
+    phone_kind: PhoneKind,
+    phone: String,
+    email_kind: EmailKind,
+    email: String,
+}
+
+impl NewContact {
+    /// The contact with its first phone number and e-mail address, when given.
+    fn input(self) -> ContactInput {
+        let mut input = ContactInput { name: self.name, position: self.position, ..Default::default() };
+        if !self.phone.trim().is_empty() {
+            input.phones.push(ContactPhone { kind: self.phone_kind, number: self.phone });
+        }
+        if !self.email.trim().is_empty() {
+            input.emails.push(ContactEmail { kind: self.email_kind, email: self.email });
+        }
+        input
+    }
+}
+
 /// A new contact with, optionally, a first phone number and e-mail address.
 #[function_component]
 fn NewContactForm(props: &NewContactFormProps) -> Html {
     let app = use_app();
-    let name = use_state(String::new);
-    let position = use_state(String::new);
-    let phone_kind = use_state(|| PhoneKind::Work);
-    let phone = use_state(String::new);
-    let email_kind = use_state(|| EmailKind::Work);
-    let email = use_state(String::new);
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(|| false);
-
+    let form = use_form(|| NewContact {
+        name: String::new(),
+        position: String::new(),
+        phone_kind: PhoneKind::Work,
+        phone: String::new(),
+        email_kind: EmailKind::Work,
+        email: String::new(),
+    });
     let onsubmit = {
-        let (name, position, phone_kind, phone, email_kind, email, error, busy) = (
-            name.clone(),
-            position.clone(),
-            phone_kind.clone(),
-            phone.clone(),
-            email_kind.clone(),
-            email.clone(),
-            error.clone(),
-            busy.clone(),
-        );
-        let (institution_id, on_done) = (props.institution_id.clone(), props.on_done.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let mut input = ContactInput { name: (*name).clone(), position: (*position).clone(), ..Default::default() };
-            if !phone.trim().is_empty() {
-                input.phones.push(ContactPhone { kind: *phone_kind, number: (*phone).clone() });
-            }
-            if !email.trim().is_empty() {
-                input.emails.push(ContactEmail { kind: *email_kind, email: (*email).clone() });
-            }
-            let (error, busy, on_done, institution_id) =
-                (error.clone(), busy.clone(), on_done.clone(), institution_id.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = crm::create_contact(&institution_id, &input).await;
-                busy.set(false);
-                match result {
-                    Ok(_) => on_done.emit(()),
-                    Err(err) => error.set(Some(err)),
-                }
-            });
-        })
+        let institution_id = props.institution_id.clone();
+        let save = move |contact: NewContact| {
+            let institution_id = institution_id.clone();
+            async move { crm::create_contact(&institution_id, &contact.input()).await }
+        };
+        form.submit(save, props.on_done.reform(|_: Contact| ()))
     };
-    let on_phone_kind = {
-        let phone_kind = phone_kind.clone();
-        Callback::from(move |event: Event| phone_kind.set(PhoneKind::parse(&input_value(&event))))
-    };
-    let on_email_kind = {
-        let email_kind = email_kind.clone();
-        Callback::from(move |event: Event| email_kind.set(EmailKind::parse(&input_value(&event))))
-    };
+    let on_phone_kind = form.bind_change(|contact, value| contact.phone_kind = PhoneKind::parse(&value));
+    let on_email_kind = form.bind_change(|contact, value| contact.email_kind = EmailKind::parse(&value));
     let close = props.on_close.reform(|_: MouseEvent| ());
-    let field_error = |field: &str| error.as_ref().and_then(|e| e.for_field(field));
+    let contact = form.values();
     html! {
         <form class="card stack" {onsubmit} novalidate=true data-testid="contact-form">
             <h2>{ app.t("crm.add_contact") }</h2>
-            if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
+            if let Some(err) = form.general_error() { <ErrorBanner error={err} /> }
             <div class="grid-2">
-                <Field label={app.t("crm.contact_name")} id="contact-name" error={field_error("name")}>
-                    <input id="contact-name" value={(*name).clone()} oninput={bind(&name)} />
+                <Field label={app.t("crm.contact_name")} id="contact-name" error={form.field_error("name")}>
+                    <input id="contact-name" value={contact.name.clone()} oninput={form.bind(|c, v| c.name = v)} />
                 </Field>
-                <Field label={app.t("crm.position")} id="contact-position" error={field_error("position")}>
-                    <input id="contact-position" value={(*position).clone()} oninput={bind(&position)} />
+                <Field label={app.t("crm.position")} id="contact-position" error={form.field_error("position")}>
+                    <input id="contact-position" value={contact.position.clone()} oninput={form.bind(|c, v| c.position = v)} />
                 </Field>
                 <div class="row align-start">
                     <Field label={app.t("crm.kind")} id="contact-phone-kind">
                         <select id="contact-phone-kind" onchange={on_phone_kind}>
                             { for PhoneKind::ALL.into_iter().map(|k| html! {
-                                <option value={k.as_str()} selected={*phone_kind == k}>{ app.t(k.label_key()) }</option>
+                                <option value={k.as_str()} selected={contact.phone_kind == k}>{ app.t(k.label_key()) }</option>
                             }) }
                         </select>
                     </Field>
-                    <Field label={app.t("crm.phone")} id="contact-phone" error={field_error("phones.0.number")}
+                    <Field label={app.t("crm.phone")} id="contact-phone" error={form.field_error("phones.0.number")}
                            hint={AttrValue::from(app.t("crm.phone_hint"))}>
-                        <input id="contact-phone" type="tel" placeholder="+49 30 1234567" value={(*phone).clone()} oninput={bind(&phone)} />
+                        <input id="contact-phone" type="tel" placeholder="+49 30 1234567" value={contact.phone.clone()} oninput={form.bind(|c, v| c.phone = v)} />
                     </Field>
                 </div>
                 <div class="row align-start">
                     <Field label={app.t("crm.kind")} id="contact-email-kind">
                         <select id="contact-email-kind" onchange={on_email_kind}>
                             { for EmailKind::ALL.into_iter().map(|k| html! {
-                                <option value={k.as_str()} selected={*email_kind == k}>{ app.t(k.label_key()) }</option>
+                                <option value={k.as_str()} selected={contact.email_kind == k}>{ app.t(k.label_key()) }</option>
                             }) }
                         </select>
                     </Field>
-                    <Field label={app.t("crm.email")} id="contact-email" error={field_error("emails.0.email")}>
-                        <input id="contact-email" type="email" value={(*email).clone()} oninput={bind(&email)} />
+                    <Field label={app.t("crm.email")} id="contact-email" error={form.field_error("emails.0.email")}>
+                        <input id="contact-email" type="email" value={contact.email.clone()} oninput={form.bind(|c, v| c.email = v)} />
                     </Field>
                 </div>
             </div>
             <div class="row end">
                 <button class="btn" type="button" onclick={close}>{ app.t("cancel") }</button>
-                <button class="btn btn-primary" type="submit" disabled={*busy}>{ app.t("crm.add_contact") }</button>
+                <button class="btn btn-primary" type="submit" disabled={form.busy()}>{ app.t("crm.add_contact") }</button>
             </div>
         </form>
     }
@@ -764,37 +743,27 @@ struct NotesProps {
 #[function_component]
 fn Notes(props: &NotesProps) -> Html {
     let app = use_app();
-    let body = use_state(String::new);
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(|| false);
+    let form = use_form(String::new);
     let onsubmit = {
-        let (body, error, busy, on_change, subject) =
-            (body.clone(), error.clone(), busy.clone(), props.on_change.clone(), props.subject.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let text = (*body).clone();
-            let (body, error, busy, on_change, subject) =
-                (body.clone(), error.clone(), busy.clone(), on_change.clone(), subject.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = crm::add_note(&subject, &text).await;
-                busy.set(false);
-                match result {
-                    Ok(_) => {
-                        error.set(None);
-                        body.set(String::new());
-                        on_change.emit(());
-                    }
-                    Err(err) => error.set(Some(err)),
-                }
-            });
-        })
+        let subject = props.subject.clone();
+        let save = move |body: String| {
+            let subject = subject.clone();
+            async move { crm::add_note(&subject, &body).await }
+        };
+        let (cleared, on_change) = (form.clone(), props.on_change.clone());
+        form.submit(
+            save,
+            Callback::from(move |_: Note| {
+                cleared.update(String::clear);
+                on_change.emit(());
+            }),
+        )
     };
     let id = match &props.subject {
         NoteSubject::Institution(id) => format!("note-institution-{id}"),
         NoteSubject::Contact(id) => format!("note-contact-{id}"),
     };
-    let (banner, field_error) = split_error(&error, "body");
+    let (banner, field_error) = split_error(&form.error(), "body");
     html! {
         <div class="notes-list" data-testid="notes">
             if props.notes.is_empty() { <p class="muted small">{ app.t("crm.no_notes") }</p> }
@@ -805,10 +774,10 @@ fn Notes(props: &NotesProps) -> Html {
                 <form class="stack add-note" {onsubmit} novalidate=true data-testid="add-note">
                     if let Some(err) = banner { <ErrorBanner error={err} /> }
                     <Field label={app.t("crm.new_note")} id={id.clone()} error={field_error}>
-                        <textarea id={id.clone()} rows="2" value={(*body).clone()} oninput={bind(&body)} />
+                        <textarea id={id.clone()} rows="2" value={form.values().clone()} oninput={form.bind(|body, v| *body = v)} />
                     </Field>
                     <div class="row end">
-                        <button class="btn btn-small" type="submit" disabled={*busy}>{ app.t("crm.add_note") }</button>
+                        <button class="btn btn-small" type="submit" disabled={form.busy()}>{ app.t("crm.add_note") }</button>
                     </div>
                 </form>
             }
@@ -829,15 +798,14 @@ fn NoteItem(props: &NoteItemProps) -> Html {
     let note = &props.note;
     let editing = use_state(|| false);
     let show_versions = use_state(|| false);
-    let body = use_state(|| note.body.clone());
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(|| false);
+    let form = use_form(|| note.body.clone());
 
     let start_edit = {
-        let (editing, body, error, current) = (editing.clone(), body.clone(), error.clone(), note.body.clone());
+        let (editing, form, current) = (editing.clone(), form.clone(), note.body.clone());
         Callback::from(move |_: MouseEvent| {
-            body.set(current.clone());
-            error.set(None);
+            let current = current.clone();
+            form.update(move |body| *body = current);
+            form.clear_error();
             editing.set(true);
         })
     };
@@ -850,33 +818,24 @@ fn NoteItem(props: &NoteItemProps) -> Html {
         Callback::from(move |_: MouseEvent| show_versions.set(!*show_versions))
     };
     let onsubmit = {
-        let (editing, body, error, busy, on_change, id) =
-            (editing.clone(), body.clone(), error.clone(), busy.clone(), props.on_change.clone(), note.id.clone());
-        let version = note.version;
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let text = (*body).clone();
-            let (editing, error, busy, on_change, id) =
-                (editing.clone(), error.clone(), busy.clone(), on_change.clone(), id.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = crm::edit_note(&id, &text, version).await;
-                busy.set(false);
-                match result {
-                    Ok(_) => {
-                        error.set(None);
-                        editing.set(false);
-                        on_change.emit(());
-                    }
-                    Err(err) => error.set(Some(err)),
-                }
-            });
-        })
+        let (id, version) = (note.id.clone(), note.version);
+        let save = move |body: String| {
+            let id = id.clone();
+            async move { crm::edit_note(&id, &body, version).await }
+        };
+        let (editing, on_change) = (editing.clone(), props.on_change.clone());
+        form.submit(
+            save,
+            Callback::from(move |_: Note| {
+                editing.set(false);
+                on_change.emit(());
+            }),
+        )
     };
     let lang = app.lang;
     let earlier: Vec<_> = note.versions.iter().filter(|v| v.version < note.version).rev().collect();
     let id = format!("note-edit-{}", note.id);
-    let (banner, field_error) = split_error(&error, "body");
+    let (banner, field_error) = split_error(&form.error(), "body");
 
     html! {
         <div class="note" data-testid="note" data-version={note.version.to_string()}>
@@ -884,11 +843,11 @@ fn NoteItem(props: &NoteItemProps) -> Html {
                 <form class="stack" {onsubmit} novalidate=true>
                     if let Some(err) = banner { <ErrorBanner error={err} /> }
                     <Field label={app.t("crm.edit_note")} id={id.clone()} error={field_error} hint={AttrValue::from(app.t("crm.edit_note_hint"))}>
-                        <textarea id={id.clone()} rows="3" value={(*body).clone()} oninput={bind(&body)} />
+                        <textarea id={id.clone()} rows="3" value={form.values().clone()} oninput={form.bind(|body, v| *body = v)} />
                     </Field>
                     <div class="row end">
                         <button class="btn btn-small" type="button" onclick={cancel}>{ app.t("cancel") }</button>
-                        <button class="btn btn-small btn-primary" type="submit" disabled={*busy}>{ app.t("save") }</button>
+                        <button class="btn btn-small btn-primary" type="submit" disabled={form.busy()}>{ app.t("save") }</button>
                     </div>
                 </form>
             } else {

@@ -1,19 +1,34 @@
 //! One license: its terms, its devices (deactivate), its live sessions and its history.
 
+use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use super::licenses::status_badge;
-use super::resources::LicenseResources;
-use crate::app::Route;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
-use crate::components::pager::Pager;
+use crate::components::license_resources::LicenseResources;
+use crate::components::license_status::status_badge;
+use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::sessions_table::SessionsTable;
 use crate::hooks::{use_app, use_live_sessions, use_load, Load};
-use crate::services::catalog::{self, Page};
-use crate::services::models::{Device, License};
+use crate::route::Route;
+use crate::services::devices::{self, Device};
+use crate::services::licenses::{self, License};
+use crate::services::sessions::{self, EndedSession};
 use crate::services::ApiError;
+use crate::services::{Connection, Page};
+
+/// The ended sessions of one license.
+#[derive(Clone, Debug, PartialEq)]
+struct SessionHistory(String);
+
+impl ListQuery for SessionHistory {
+    type Item = EndedSession;
+
+    fn fetch(self, page: Page) -> LocalBoxFuture<'static, Result<Connection<EndedSession>, ApiError>> {
+        async move { sessions::session_history(&self.0, &page).await }.boxed_local()
+    }
+}
 
 #[derive(Properties, PartialEq)]
 pub struct LicenseDetailProps {
@@ -32,24 +47,29 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
     let app = use_app();
     let navigator = use_navigator().expect("inside the router");
     let (license, reload_license) = use_load(props.id.clone(), |id: String| async move {
-        catalog::license(&id).await?.ok_or_else(|| ApiError::NotFound(String::new()))
+        licenses::license(&id).await?.ok_or_else(|| ApiError::NotFound(String::new()))
     });
-    let (devices, reload_devices) = use_load(props.id.clone(), |id: String| async move { catalog::devices(&id).await });
-    let history_page = use_state(Page::default);
-    let (history, reload_history) = use_load((props.id.clone(), (*history_page).clone()), |(id, page)| async move {
-        catalog::session_history(&id, &page).await
-    });
+    let (devices, reload_devices) = use_load(props.id.clone(), |id: String| async move { devices::devices(&id).await });
     let live = use_live_sessions(Some(props.id.clone()));
     let pending = use_state(|| None::<Pending>);
     let busy = use_state(|| false);
     let error = use_state(|| None::<ApiError>);
 
     // Sessions that end change the history; reload it whenever the live list changes.
-    {
-        let reload_history = reload_history.clone();
-        let count = live.sessions.as_ref().map(Vec::len);
-        use_effect_with(count, move |_| reload_history.emit(()));
-    }
+    let live_count = live.sessions.as_ref().map_or(0, |sessions| sessions.len() as u32);
+    let history_row = {
+        let lang = app.lang;
+        Callback::from(move |s: EndedSession| {
+            html! {
+                <tr key={s.id.clone()}>
+                    <td>{ s.device.as_ref().map(|d| d.device_name.clone()).unwrap_or_default() }</td>
+                    <td>{ lang.datetime(&s.started_at) }</td>
+                    <td>{ lang.datetime(&s.ended_at) }</td>
+                    <td>{ lang.end_reason(s.end_reason) }</td>
+                </tr>
+            }
+        })
+    };
 
     let on_confirm = {
         let (pending, busy, error) = (pending.clone(), busy.clone(), error.clone());
@@ -68,8 +88,8 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
                 let result = match action {
-                    Pending::DeactivateDevice(device) => catalog::deactivate_device(&device.id).await.map(|_| ()),
-                    Pending::SetActive(active) => catalog::set_license_active(&license_id, active).await.map(|_| ()),
+                    Pending::DeactivateDevice(device) => devices::deactivate_device(&device.id).await.map(|_| ()),
+                    Pending::SetActive(active) => licenses::set_license_active(&license_id, active).await.map(|_| ()),
                 };
                 busy.set(false);
                 pending.set(None);
@@ -183,36 +203,12 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
             <LicenseResources license_id={props.id.clone()} />
 
             <h2>{ app.t("license.history") }</h2>
-            { match &*history {
-                Load::Loading => html! { <Loading /> },
-                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
-                Load::Loaded(connection) if connection.nodes.is_empty() => html! { <Empty message={app.t("license.no_history")} /> },
-                Load::Loaded(connection) => {
-                    html! {
-                        <>
-                            <div class="table-wrap">
-                            <table class="table" data-testid="history">
-                                <thead><tr>
-                                    <th>{ app.t("live.device") }</th><th>{ app.t("live.started") }</th>
-                                    <th>{ app.t("history.ended") }</th><th>{ app.t("history.reason") }</th>
-                                </tr></thead>
-                                <tbody>
-                                { for connection.nodes.iter().map(|s| html! {
-                                    <tr key={s.id.clone()}>
-                                        <td>{ s.device.as_ref().map(|d| d.device_name.clone()).unwrap_or_default() }</td>
-                                        <td>{ lang.datetime(&s.started_at) }</td>
-                                        <td>{ lang.datetime(&s.ended_at) }</td>
-                                        <td>{ lang.end_reason(&s.end_reason) }</td>
-                                    </tr>
-                                }) }
-                                </tbody>
-                            </table>
-                            </div>
-                            <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={history_page.clone()} />
-                        </>
-                    }
-                }
-            } }
+            <PagedTable<SessionHistory> query={SessionHistory(props.id.clone())} reload={live_count} empty={app.t("license.no_history")}
+                testid="history" row={history_row}
+                head={html! { <>
+                    <th>{ app.t("live.device") }</th><th>{ app.t("live.started") }</th>
+                    <th>{ app.t("history.ended") }</th><th>{ app.t("history.reason") }</th>
+                </> }} />
 
             if let Some(action) = &*pending {
                 { match action {

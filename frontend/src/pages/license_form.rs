@@ -4,13 +4,14 @@ use serde_json::{json, Value};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
 use crate::components::feedback::{ErrorBanner, Loading};
-use crate::components::field::{bind, input_value, Field};
-use crate::hooks::{use_app, use_load, Load};
-use crate::services::catalog::{self, Page};
-use crate::services::models::{Customer, License, LicenseType};
-use crate::services::ApiError;
+use crate::components::field::Field;
+use crate::hooks::{use_app, use_form, use_load, Load};
+use crate::route::Route;
+use crate::services::customers::{self, Customer};
+use crate::services::licenses::{self, License, LicenseType};
+use crate::services::{ApiError, Page};
+use crate::state::AppContext;
 
 #[derive(Properties, PartialEq)]
 pub struct LicenseFormProps {
@@ -25,12 +26,12 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
     let existing_id = props.id.clone();
     let (existing, _) = use_load(existing_id.clone(), |id: Option<String>| async move {
         match id {
-            Some(id) => catalog::license(&id).await?.map(Some).ok_or_else(|| ApiError::NotFound(String::new())),
+            Some(id) => licenses::license(&id).await?.map(Some).ok_or_else(|| ApiError::NotFound(String::new())),
             None => Ok(None),
         }
     });
     let (customers, _) =
-        use_load((), |()| async move { catalog::customers("", &Page::default()).await.map(|c| c.nodes) });
+        use_load((), |()| async move { customers::customers("", &Page::default()).await.map(|c| c.nodes) });
     match (&*existing, &*customers) {
         (Load::Failed(err), _) | (_, Load::Failed(err)) => {
             html! { <section class="page"><ErrorBanner error={err.clone()} /></section> }
@@ -61,104 +62,96 @@ fn day_of(value: &chrono::DateTime<chrono::Utc>) -> String {
     value.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string()
 }
 
+/// What the license form edits, as the inputs hold it.
+#[derive(Clone, Debug, PartialEq)]
+struct LicenseDraft {
+    customer_id: String,
+    license_type: LicenseType,
+    device_limit: String,
+    concurrent: String,
+    valid_from: String,
+    valid_until: String,
+    notes: String,
+}
+
+impl LicenseDraft {
+    fn new(license: Option<&License>, customers: &[Customer]) -> LicenseDraft {
+        LicenseDraft {
+            customer_id: customers.first().map(|c| c.id.clone()).unwrap_or_default(),
+            license_type: license.map(|l| l.license_type).unwrap_or(LicenseType::Subscription),
+            device_limit: license.map(|l| l.device_limit.to_string()).unwrap_or_else(|| "3".into()),
+            concurrent: license.map(|l| l.concurrent_sessions_limit.to_string()).unwrap_or_else(|| "1".into()),
+            valid_from: license.map(|l| day_of(&l.valid_from)).unwrap_or_default(),
+            valid_until: license.and_then(|l| l.valid_until.as_ref().map(day_of)).unwrap_or_default(),
+            notes: license.map(|l| l.notes.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// The `input` of `createLicense` (with the customer) or `updateLicense`; limits that are no
+    /// numbers, or a missing customer, are refused beside their field.
+    fn input(&self, new: bool, app: &AppContext) -> Result<Value, ApiError> {
+        let number = |value: &str, field: &str| {
+            value
+                .trim()
+                .parse::<i32>()
+                .map_err(|_| ApiError::Invalid { field: Some(field.into()), message: app.t("form.number").into() })
+        };
+        let devices = number(&self.device_limit, "deviceLimit")?;
+        let sessions = number(&self.concurrent, "concurrentSessionsLimit")?;
+        let mut input = json!({
+            "licenseType": self.license_type,
+            "deviceLimit": devices,
+            "concurrentSessionsLimit": sessions,
+            "validUntil": day(&self.valid_until),
+            "notes": self.notes,
+        });
+        if let Some(from) = day(&self.valid_from) {
+            input["validFrom"] = Value::String(from);
+        }
+        if new {
+            if self.customer_id.is_empty() {
+                return Err(ApiError::Invalid {
+                    field: Some("customerId".into()),
+                    message: app.t("license.customer_required").into(),
+                });
+            }
+            input["customerId"] = Value::String(self.customer_id.clone());
+        }
+        Ok(input)
+    }
+}
+
 #[function_component]
 fn LicenseForm(props: &FormProps) -> Html {
     let app = use_app();
     let navigator = use_navigator().expect("inside the router");
     let license = props.license.clone();
-    let customer_id = use_state(|| props.customers.first().map(|c| c.id.clone()).unwrap_or_default());
-    let license_type = use_state(|| license.as_ref().map(|l| l.license_type).unwrap_or(LicenseType::Subscription));
-    let device_limit = use_state(|| license.as_ref().map(|l| l.device_limit.to_string()).unwrap_or_else(|| "3".into()));
-    let concurrent =
-        use_state(|| license.as_ref().map(|l| l.concurrent_sessions_limit.to_string()).unwrap_or_else(|| "1".into()));
-    let valid_from = use_state(|| license.as_ref().map(|l| day_of(&l.valid_from)).unwrap_or_default());
-    let valid_until =
-        use_state(|| license.as_ref().and_then(|l| l.valid_until.as_ref().map(day_of)).unwrap_or_default());
-    let notes = use_state(|| license.as_ref().map(|l| l.notes.clone()).unwrap_or_default());
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(|| false);
-
+    let form = use_form(|| LicenseDraft::new(props.license.as_ref(), &props.customers));
     let onsubmit = {
-        let (customer_id, license_type, device_limit, concurrent, valid_from, valid_until, notes, error, busy) = (
-            customer_id.clone(),
-            license_type.clone(),
-            device_limit.clone(),
-            concurrent.clone(),
-            valid_from.clone(),
-            valid_until.clone(),
-            notes.clone(),
-            error.clone(),
-            busy.clone(),
-        );
-        let license = license.clone();
+        let existing = license.as_ref().map(|l| (l.id.clone(), l.updated_at.clone()));
         let app = app.clone();
-        let navigator = navigator.clone();
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let number = |value: &str, field: &str| {
-                value
-                    .trim()
-                    .parse::<i32>()
-                    .map_err(|_| ApiError::Invalid { field: Some(field.into()), message: app.t("form.number").into() })
-            };
-            let limits = number(&device_limit, "deviceLimit")
-                .and_then(|devices| Ok((devices, number(&concurrent, "concurrentSessionsLimit")?)));
-            let (devices, sessions) = match limits {
-                Ok(limits) => limits,
-                Err(err) => return error.set(Some(err)),
-            };
-            let mut input = json!({
-                "licenseType": license_type.as_str(),
-                "deviceLimit": devices,
-                "concurrentSessionsLimit": sessions,
-                "validUntil": day(&valid_until),
-                "notes": (*notes).clone(),
-            });
-            if let Some(from) = day(&valid_from) {
-                input["validFrom"] = Value::String(from);
-            }
-            if license.is_none() {
-                if customer_id.is_empty() {
-                    return error.set(Some(ApiError::Invalid {
-                        field: Some("customerId".into()),
-                        message: app.t("license.customer_required").into(),
-                    }));
-                }
-                input["customerId"] = Value::String((*customer_id).clone());
-            }
-            let existing = license.as_ref().map(|l| (l.id.clone(), l.updated_at.clone()));
-            let (error, busy, navigator) = (error.clone(), busy.clone(), navigator.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
+        let save = move |draft: LicenseDraft| {
+            let (existing, input) = (existing.clone(), draft.input(existing.is_none(), &app));
+            async move {
                 let existing = existing.as_ref().map(|(id, at)| (id.as_str(), at.as_str()));
-                let result = catalog::save_license(existing, input).await;
-                busy.set(false);
-                match result {
-                    Ok(saved) => navigator.push(&Route::License { id: saved.id }),
-                    Err(err) => error.set(Some(err)),
-                }
-            });
-        })
-    };
-    let field_error = |field: &str| error.as_ref().and_then(|e| e.for_field(field));
-    let on_type = {
-        let license_type = license_type.clone();
-        Callback::from(move |event: Event| {
-            let value = input_value(&event);
-            if let Some(t) = LicenseType::ALL.into_iter().find(|t| t.as_str() == value) {
-                license_type.set(t);
+                licenses::save_license(existing, input?).await
             }
-        })
+        };
+        let navigator = navigator.clone();
+        form.submit(save, Callback::from(move |saved: License| navigator.push(&Route::License { id: saved.id })))
     };
-    let on_customer = {
-        let customer_id = customer_id.clone();
-        Callback::from(move |event: Event| customer_id.set(input_value(&event)))
-    };
+    let on_type = form.bind_change(|draft, value| {
+        if let Some(t) = LicenseType::parse(&value) {
+            draft.license_type = t;
+        }
+    });
+    let on_customer = form.bind_change(|draft, value| draft.customer_id = value);
     let cancel = {
         let navigator = navigator.clone();
         let back = license.as_ref().map(|l| Route::License { id: l.id.clone() }).unwrap_or(Route::Licenses);
         Callback::from(move |_: MouseEvent| navigator.push(&back))
     };
+    let draft = form.values();
 
     html! {
         <section class="page narrow">
@@ -169,51 +162,51 @@ fn LicenseForm(props: &FormProps) -> Html {
                 } }</h1>
             </div>
             <form class="card stack" {onsubmit} novalidate=true>
-                if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) {
-                    <ErrorBanner error={err.clone()} />
+                if let Some(err) = form.general_error() {
+                    <ErrorBanner error={err} />
                 }
                 if license.is_none() {
-                    <Field label={app.t("license.customer")} id="customerId" error={field_error("customerId")}>
+                    <Field label={app.t("license.customer")} id="customerId" error={form.field_error("customerId")}>
                         if props.customers.is_empty() {
                             <div class="alert alert-warning">{ app.t("license.no_customers") }</div>
                         } else {
                             <select id="customerId" onchange={on_customer}>
                                 { for props.customers.iter().map(|c| html! {
-                                    <option value={c.id.clone()} selected={*customer_id == c.id}>{ format!("{} ({})", c.name, c.email) }</option>
+                                    <option value={c.id.clone()} selected={draft.customer_id == c.id}>{ format!("{} ({})", c.name, c.email) }</option>
                                 }) }
                             </select>
                         }
                     </Field>
                 }
-                <Field label={app.t("license.type")} id="licenseType" error={field_error("licenseType")}>
+                <Field label={app.t("license.type")} id="licenseType" error={form.field_error("licenseType")}>
                     <select id="licenseType" onchange={on_type}>
                         { for LicenseType::ALL.into_iter().map(|t| html! {
-                            <option value={t.as_str()} selected={*license_type == t}>{ app.lang.license_type(t) }</option>
+                            <option value={t.as_str()} selected={draft.license_type == t}>{ app.lang.license_type(t) }</option>
                         }) }
                     </select>
                 </Field>
                 <div class="grid-2">
-                    <Field label={app.t("license.device_limit")} id="deviceLimit" error={field_error("deviceLimit")} hint={Some(AttrValue::from(app.t("license.device_limit_hint")))}>
-                        <input id="deviceLimit" type="number" min="1" max="10" value={(*device_limit).clone()} oninput={bind(&device_limit)} />
+                    <Field label={app.t("license.device_limit")} id="deviceLimit" error={form.field_error("deviceLimit")} hint={Some(AttrValue::from(app.t("license.device_limit_hint")))}>
+                        <input id="deviceLimit" type="number" min="1" max="10" value={draft.device_limit.clone()} oninput={form.bind(|d, v| d.device_limit = v)} />
                     </Field>
-                    <Field label={app.t("license.concurrent_limit")} id="concurrentSessionsLimit" error={field_error("concurrentSessionsLimit")} hint={Some(AttrValue::from(app.t("license.concurrent_hint")))}>
-                        <input id="concurrentSessionsLimit" type="number" min="1" max="10" value={(*concurrent).clone()} oninput={bind(&concurrent)} />
+                    <Field label={app.t("license.concurrent_limit")} id="concurrentSessionsLimit" error={form.field_error("concurrentSessionsLimit")} hint={Some(AttrValue::from(app.t("license.concurrent_hint")))}>
+                        <input id="concurrentSessionsLimit" type="number" min="1" max="10" value={draft.concurrent.clone()} oninput={form.bind(|d, v| d.concurrent = v)} />
                     </Field>
                 </div>
                 <div class="grid-2">
-                    <Field label={app.t("license.valid_from")} id="validFrom" error={field_error("validFrom")}>
-                        <input id="validFrom" type="date" value={(*valid_from).clone()} oninput={bind(&valid_from)} />
+                    <Field label={app.t("license.valid_from")} id="validFrom" error={form.field_error("validFrom")}>
+                        <input id="validFrom" type="date" value={draft.valid_from.clone()} oninput={form.bind(|d, v| d.valid_from = v)} />
                     </Field>
-                    <Field label={app.t("license.valid_until")} id="validUntil" error={field_error("validUntil")} hint={Some(AttrValue::from(app.t("license.valid_until_hint")))}>
-                        <input id="validUntil" type="date" value={(*valid_until).clone()} oninput={bind(&valid_until)} />
+                    <Field label={app.t("license.valid_until")} id="validUntil" error={form.field_error("validUntil")} hint={Some(AttrValue::from(app.t("license.valid_until_hint")))}>
+                        <input id="validUntil" type="date" value={draft.valid_until.clone()} oninput={form.bind(|d, v| d.valid_until = v)} />
                     </Field>
                 </div>
-                <Field label={app.t("license.notes")} id="notes" error={field_error("notes")}>
-                    <textarea id="notes" rows="3" value={(*notes).clone()} oninput={bind(&notes)} />
+                <Field label={app.t("license.notes")} id="notes" error={form.field_error("notes")}>
+                    <textarea id="notes" rows="3" value={draft.notes.clone()} oninput={form.bind(|d, v| d.notes = v)} />
                 </Field>
                 <div class="row end">
                     <button class="btn" type="button" onclick={cancel}>{ app.t("cancel") }</button>
-                    <button class="btn btn-primary" type="submit" disabled={*busy}>{ app.t("save") }</button>
+                    <button class="btn btn-primary" type="submit" disabled={form.busy()}>{ app.t("save") }</button>
                 </div>
             </form>
         </section>

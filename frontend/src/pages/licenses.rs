@@ -1,24 +1,23 @@
 //! Licenses: search, filter by status, page through; create (admins).
 
+use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
-use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
-use crate::components::field::{bind, input_value};
-use crate::components::pager::Pager;
-use crate::hooks::{use_app, use_load, Load};
-use crate::services::catalog::{self, LicenseFilter, Page};
-use crate::services::models::License;
+use crate::components::license_status::status_badge;
+use crate::components::paged_table::{ListQuery, PagedTable};
+use crate::components::search_toolbar::SearchToolbar;
+use crate::dom::input_value;
+use crate::hooks::use_app;
+use crate::route::Route;
+use crate::services::licenses::{self, License, LicenseFilter};
+use crate::services::{ApiError, Connection, Page};
 
-pub fn status_badge(app: &crate::state::AppContext, license: &License) -> Html {
-    let expired = license.valid_until.is_some_and(|until| until <= chrono::Utc::now());
-    if !license.is_active {
-        html! { <Badge tone="grey" text={app.t("license.inactive")} /> }
-    } else if expired {
-        html! { <Badge tone="amber" text={app.t("license.expired")} /> }
-    } else {
-        html! { <Badge tone="green" text={app.t("license.active")} /> }
+impl ListQuery for LicenseFilter {
+    type Item = License;
+
+    fn fetch(self, page: Page) -> LocalBoxFuture<'static, Result<Connection<License>, ApiError>> {
+        async move { licenses::licenses(&self, &page).await }.boxed_local()
     }
 }
 
@@ -26,23 +25,14 @@ pub fn status_badge(app: &crate::state::AppContext, license: &License) -> Html {
 pub fn LicensesPage() -> Html {
     let app = use_app();
     let navigator = use_navigator().expect("inside the router");
-    let search = use_state(String::new);
     let filter = use_state(LicenseFilter::default);
-    let page = use_state(Page::default);
-    let (licenses, _) = use_load(((*filter).clone(), (*page).clone()), |(filter, page)| async move {
-        catalog::licenses(&filter, &page).await
-    });
 
     let on_search = {
-        let (search, filter, page) = (search.clone(), filter.clone(), page.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            filter.set(LicenseFilter { search: (*search).clone(), ..(*filter).clone() });
-            page.set(Page::default());
-        })
+        let filter = filter.clone();
+        Callback::from(move |search: String| filter.set(LicenseFilter { search, ..(*filter).clone() }))
     };
     let on_status = {
-        let (filter, page) = (filter.clone(), page.clone());
+        let filter = filter.clone();
         Callback::from(move |event: Event| {
             let active = match input_value(&event).as_str() {
                 "active" => Some(true),
@@ -50,10 +40,25 @@ pub fn LicensesPage() -> Html {
                 _ => None,
             };
             filter.set(LicenseFilter { active, ..(*filter).clone() });
-            page.set(Page::default());
         })
     };
     let new_license = Callback::from(move |_: MouseEvent| navigator.push(&Route::NewLicense));
+    let row = {
+        let app = app.clone();
+        Callback::from(move |license: License| {
+            html! {
+                <tr key={license.id.clone()}>
+                    <td class="mono"><Link<Route> to={Route::License { id: license.id.clone() }}>{ license.license_key.clone() }</Link<Route>></td>
+                    <td>{ license.customer.as_ref().map(|c| c.name.clone()).unwrap_or_default() }</td>
+                    <td>{ app.lang.license_type(license.license_type) }</td>
+                    <td class="num">{ license.device_limit }</td>
+                    <td class="num">{ license.concurrent_sessions_limit }</td>
+                    <td>{ license.valid_until.map(|d| app.lang.date(&d)).unwrap_or_else(|| app.t("license.unlimited").to_owned()) }</td>
+                    <td>{ status_badge(&app, &license) }</td>
+                </tr>
+            }
+        })
+    };
 
     html! {
         <section class="page">
@@ -66,52 +71,23 @@ pub fn LicensesPage() -> Html {
                     <button class="btn btn-primary" onclick={new_license}>{ "+ " }{ app.t("licenses.new") }</button>
                 }
             </div>
-            <form class="toolbar" onsubmit={on_search}>
-                <input class="grow" type="search" placeholder={app.t("licenses.search")} aria-label={app.t("licenses.search")}
-                       value={(*search).clone()} oninput={bind(&search)} />
+            <SearchToolbar label={app.t("licenses.search")} {on_search}>
                 <select aria-label={app.t("licenses.status")} onchange={on_status}>
                     <option value="all" selected={filter.active.is_none()}>{ app.t("licenses.all") }</option>
                     <option value="active" selected={filter.active == Some(true)}>{ app.t("license.active") }</option>
                     <option value="inactive" selected={filter.active == Some(false)}>{ app.t("license.inactive") }</option>
                 </select>
-                <button class="btn" type="submit">{ app.t("search") }</button>
-            </form>
-            { match &*licenses {
-                Load::Loading => html! { <Loading /> },
-                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
-                Load::Loaded(connection) if connection.nodes.is_empty() => html! { <Empty message={app.t("licenses.empty")} /> },
-                Load::Loaded(connection) => html! {
-                    <>
-                        <div class="table-wrap">
-                        <table class="table" data-testid="licenses">
-                            <thead><tr>
-                                <th>{ app.t("license.key") }</th>
-                                <th>{ app.t("license.customer") }</th>
-                                <th>{ app.t("license.type") }</th>
-                                <th class="num">{ app.t("license.devices") }</th>
-                                <th class="num">{ app.t("license.sessions") }</th>
-                                <th>{ app.t("license.valid_until") }</th>
-                                <th>{ app.t("license.status") }</th>
-                            </tr></thead>
-                            <tbody>
-                            { for connection.nodes.iter().map(|license| html! {
-                                <tr key={license.id.clone()}>
-                                    <td class="mono"><Link<Route> to={Route::License { id: license.id.clone() }}>{ license.license_key.clone() }</Link<Route>></td>
-                                    <td>{ license.customer.as_ref().map(|c| c.name.clone()).unwrap_or_default() }</td>
-                                    <td>{ app.lang.license_type(license.license_type) }</td>
-                                    <td class="num">{ license.device_limit }</td>
-                                    <td class="num">{ license.concurrent_sessions_limit }</td>
-                                    <td>{ license.valid_until.map(|d| app.lang.date(&d)).unwrap_or_else(|| app.t("license.unlimited").to_owned()) }</td>
-                                    <td>{ status_badge(&app, license) }</td>
-                                </tr>
-                            }) }
-                            </tbody>
-                        </table>
-                        </div>
-                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={page.clone()} />
-                    </>
-                },
-            } }
+            </SearchToolbar>
+            <PagedTable<LicenseFilter> query={(*filter).clone()} empty={app.t("licenses.empty")} testid="licenses" {row}
+                head={html! { <>
+                    <th>{ app.t("license.key") }</th>
+                    <th>{ app.t("license.customer") }</th>
+                    <th>{ app.t("license.type") }</th>
+                    <th class="num">{ app.t("license.devices") }</th>
+                    <th class="num">{ app.t("license.sessions") }</th>
+                    <th>{ app.t("license.valid_until") }</th>
+                    <th>{ app.t("license.status") }</th>
+                </> }} />
         </section>
     }
 }

@@ -6,8 +6,8 @@ use crate::components::feedback::{ErrorBanner, Loading};
 use crate::components::field::bind;
 use crate::components::sessions_table::SessionsTable;
 use crate::hooks::{use_app, use_live_sessions};
-use crate::services::models::LicenseRef;
-use crate::services::{catalog, ApiError};
+use crate::services::licenses::{self, LicenseRef};
+use crate::services::ApiError;
 
 #[function_component]
 pub fn LivePage() -> Html {
@@ -29,7 +29,7 @@ pub fn LivePage() -> Html {
                 return;
             }
             wasm_bindgen_futures::spawn_local(async move {
-                match catalog::license_by_key(&key).await {
+                match licenses::license_by_key(&key).await {
                     Ok(Some(license)) => {
                         filter_error.set(None);
                         filter.set(Some(license));

@@ -3,13 +3,13 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
 use crate::components::feedback::ErrorBanner;
 use crate::components::field::{bind, Field};
 use crate::components::layout::LanguageSwitch;
 use crate::hooks::use_app;
-use crate::services::models::LoginResult;
-use crate::services::{auth, ApiError};
+use crate::route::Route;
+use crate::services::auth::{self, LoginResult};
+use crate::services::ApiError;
 use crate::state::Action;
 
 #[derive(Clone, PartialEq)]

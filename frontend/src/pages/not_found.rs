@@ -1,8 +1,8 @@
 use yew::prelude::*;
 use yew_router::prelude::Link;
 
-use crate::app::Route;
 use crate::hooks::use_app;
+use crate::route::Route;
 
 #[function_component]
 pub fn NotFoundPage() -> Html {

@@ -1,29 +1,22 @@
 //! Resource pools: counts per type and state, the list with filters, bulk import with a report
 //! per value, and (admins) release and quarantine with each resource's history.
 
+use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
-use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
-use crate::components::field::{bind, input_value, Field};
-use crate::components::pager::Pager;
-use crate::hooks::{use_app, use_load, Load};
-use crate::services::catalog::Page;
+use crate::components::feedback::{Badge, ErrorBanner, Loading};
+use crate::components::field::{bind, Field};
+use crate::components::paged_table::{ListQuery, PagedTable};
+use crate::components::resource_pool::{release_on_click, type_label, TypeSelect};
+use crate::dom::input_value;
+use crate::hooks::{use_app, use_form, use_load, Load};
+use crate::route::Route;
 use crate::services::resources::{
-    self, AllocationResult, ImportReport, PoolCount, Resource, ResourceFilter, ResourceMove, ResourceState,
-    ResourceType,
+    self, ImportReport, PoolCount, Resource, ResourceFilter, ResourceMove, ResourceState, ResourceType,
 };
-use crate::services::ApiError;
+use crate::services::{ApiError, Connection, Page};
 use crate::state::AppContext;
-
-fn type_label(app: &AppContext, resource_type: ResourceType) -> &'static str {
-    app.t(match resource_type {
-        ResourceType::Domain => "pool.domain",
-        ResourceType::Ipv4 => "pool.ipv4",
-        ResourceType::Phone => "pool.phone",
-    })
-}
 
 fn state_badge(app: &AppContext, resource: &Resource) -> Html {
     let (tone, key) = match resource.state {
@@ -47,25 +40,12 @@ fn state_text(app: &AppContext, state: Option<ResourceState>) -> &'static str {
     }
 }
 
-/// A Release button's action: returns the resource to the pool, shows a failure in `error`, then
-/// runs `after` (reloading what shows the resource) either way.
-fn release_on_click(
-    resource: &Resource,
-    busy: &UseStateHandle<bool>,
-    error: &UseStateHandle<Option<ApiError>>,
-    after: Callback<()>,
-) -> Callback<MouseEvent> {
-    let (busy, error, id) = (busy.clone(), error.clone(), resource.id.clone());
-    Callback::from(move |_: MouseEvent| {
-        let (busy, error, after, id) = (busy.clone(), error.clone(), after.clone(), id.clone());
-        busy.set(true);
-        wasm_bindgen_futures::spawn_local(async move {
-            let result = resources::release(&id).await;
-            busy.set(false);
-            error.set(result.err());
-            after.emit(());
-        });
-    })
+impl ListQuery for ResourceFilter {
+    type Item = Resource;
+
+    fn fetch(self, page: Page) -> LocalBoxFuture<'static, Result<Connection<Resource>, ApiError>> {
+        async move { resources::resources(&self, &page).await }.boxed_local()
+    }
 }
 
 #[function_component]
@@ -75,28 +55,24 @@ pub fn ResourcesPage() -> Html {
     let draft = use_state(ResourceFilter::default);
     let value = use_state(String::new);
     let applied = use_state(ResourceFilter::default);
-    let page = use_state(Page::default);
-    let (list, reload_list) = use_load(((*applied).clone(), (*page).clone()), |(filter, page)| async move {
-        resources::resources(&filter, &page).await
-    });
+    let list_generation = use_state(|| 0_u32);
     let quarantining = use_state(|| None::<Resource>);
     let open_history = use_state(|| None::<String>);
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
 
     let reload = {
-        let (reload_counts, reload_list) = (reload_counts.clone(), reload_list.clone());
+        let (reload_counts, list_generation) = (reload_counts.clone(), list_generation.clone());
         Callback::from(move |()| {
             reload_counts.emit(());
-            reload_list.emit(());
+            list_generation.set(list_generation.wrapping_add(1));
         })
     };
     let on_filter = {
-        let (draft, value, applied, page) = (draft.clone(), value.clone(), applied.clone(), page.clone());
+        let (draft, value, applied) = (draft.clone(), value.clone(), applied.clone());
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             applied.set(ResourceFilter { value: (*value).clone(), ..(*draft).clone() });
-            page.set(Page::default());
         })
     };
     let on_type = {
@@ -111,7 +87,6 @@ pub fn ResourcesPage() -> Html {
             draft.set(ResourceFilter { state: ResourceState::parse(&input_value(&event)), ..(*draft).clone() })
         })
     };
-    let release = |resource: &Resource| release_on_click(resource, &busy, &error, reload.clone());
     let on_quarantined = {
         let (quarantining, reload) = (quarantining.clone(), reload.clone());
         Callback::from(move |()| {
@@ -123,7 +98,57 @@ pub fn ResourcesPage() -> Html {
         let quarantining = quarantining.clone();
         Callback::from(move |()| quarantining.set(None))
     };
-    let lang = app.lang;
+    let row = {
+        let (app, open_history, quarantining, busy, error, reload) =
+            (app.clone(), open_history.clone(), quarantining.clone(), busy.clone(), error.clone(), reload.clone());
+        Callback::from(move |resource: Resource| {
+            let shown = open_history.as_deref() == Some(resource.id.as_str());
+            let toggle_history = {
+                let (open_history, id) = (open_history.clone(), resource.id.clone());
+                Callback::from(move |_: MouseEvent| open_history.set(if shown { None } else { Some(id.clone()) }))
+            };
+            let ask_quarantine = {
+                let (quarantining, resource) = (quarantining.clone(), resource.clone());
+                Callback::from(move |_: MouseEvent| quarantining.set(Some(resource.clone())))
+            };
+            let release = release_on_click(&resource, &busy, &error, reload.clone());
+            html! {
+                <>
+                <tr key={resource.id.clone()} data-value={resource.value.clone()}>
+                    <td class="mono strong">{ resource.value.clone() }</td>
+                    <td>{ type_label(&app, resource.resource_type) }</td>
+                    <td>
+                        { state_badge(&app, &resource) }
+                        if let Some(reason) = &resource.quarantine_reason {
+                            <div class="muted small">{ reason.clone() }</div>
+                        }
+                    </td>
+                    <td>{ match &resource.license {
+                        Some(license) => html! {
+                            <Link<Route> to={Route::License { id: license.id.clone() }} classes="mono">{ license.license_key.clone() }</Link<Route>>
+                        },
+                        None => html! { <span class="muted">{ "–" }</span> },
+                    } }</td>
+                    <td>{ app.lang.datetime(&resource.updated_at) }</td>
+                    <td class="actions">
+                        <button class="btn btn-small btn-ghost" onclick={toggle_history}>
+                            { if shown { app.t("audit.hide") } else { app.t("pool.history") } }
+                        </button>
+                        if app.is_admin() && resource.state != ResourceState::Available {
+                            <button class="btn btn-small" onclick={release} disabled={*busy}>{ app.t("pool.release") }</button>
+                        }
+                        if app.is_admin() && resource.state != ResourceState::Quarantined {
+                            <button class="btn btn-small btn-danger-outline" onclick={ask_quarantine} disabled={*busy}>{ app.t("pool.quarantine") }</button>
+                        }
+                    </td>
+                </tr>
+                if shown {
+                    <tr class="open"><td colspan="6"><History id={resource.id.clone()} /></td></tr>
+                }
+                </>
+            }
+        })
+    };
 
     html! {
         <section class="page">
@@ -145,13 +170,13 @@ pub fn ResourcesPage() -> Html {
                 <select aria-label={app.t("pool.type")} id="pool-filter-type" onchange={on_type}>
                     <option value="" selected={draft.resource_type.is_none()}>{ app.t("pool.all_types") }</option>
                     { for ResourceType::ALL.into_iter().map(|t| html! {
-                        <option value={t.name()} selected={draft.resource_type == Some(t)}>{ type_label(&app, t) }</option>
+                        <option value={t.as_str()} selected={draft.resource_type == Some(t)}>{ type_label(&app, t) }</option>
                     }) }
                 </select>
                 <select aria-label={app.t("pool.state")} id="pool-filter-state" onchange={on_state}>
                     <option value="" selected={draft.state.is_none()}>{ app.t("pool.all_states") }</option>
                     { for ResourceState::ALL.into_iter().map(|s| html! {
-                        <option value={s.name()} selected={draft.state == Some(s)}>{ state_text(&app, Some(s)) }</option>
+                        <option value={s.as_str()} selected={draft.state == Some(s)}>{ state_text(&app, Some(s)) }</option>
                     }) }
                 </select>
                 <input class="grow" type="search" id="pool-filter-value" placeholder={app.t("pool.value_search")}
@@ -159,106 +184,17 @@ pub fn ResourcesPage() -> Html {
                 <button class="btn" type="submit">{ app.t("filter") }</button>
             </form>
             if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
-            { match &*list {
-                Load::Loading => html! { <Loading /> },
-                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
-                Load::Loaded(connection) if connection.nodes.is_empty() => html! { <Empty message={app.t("pool.empty")} /> },
-                Load::Loaded(connection) => html! {
-                    <>
-                        <div class="table-wrap">
-                        <table class="table" data-testid="resources">
-                            <thead><tr>
-                                <th>{ app.t("pool.value") }</th><th>{ app.t("pool.type") }</th>
-                                <th>{ app.t("pool.state") }</th><th>{ app.t("pool.license") }</th>
-                                <th>{ app.t("pool.updated") }</th><th class="actions"></th>
-                            </tr></thead>
-                            <tbody>
-                            { for connection.nodes.iter().map(|resource| {
-                                let shown = open_history.as_deref() == Some(resource.id.as_str());
-                                let toggle_history = {
-                                    let (open_history, id) = (open_history.clone(), resource.id.clone());
-                                    Callback::from(move |_: MouseEvent| {
-                                        open_history.set(if shown { None } else { Some(id.clone()) })
-                                    })
-                                };
-                                let ask_quarantine = {
-                                    let (quarantining, resource) = (quarantining.clone(), resource.clone());
-                                    Callback::from(move |_: MouseEvent| quarantining.set(Some(resource.clone())))
-                                };
-                                html! {
-                                    <>
-                                    <tr key={resource.id.clone()} data-value={resource.value.clone()}>
-                                        <td class="mono strong">{ resource.value.clone() }</td>
-                                        <td>{ type_label(&app, resource.resource_type) }</td>
-                                        <td>
-                                            { state_badge(&app, resource) }
-                                            if let Some(reason) = &resource.quarantine_reason {
-                                                <div class="muted small">{ reason.clone() }</div>
-                                            }
-                                        </td>
-                                        <td>{ match &resource.license {
-                                            Some(license) => html! {
-                                                <Link<Route> to={Route::License { id: license.id.clone() }} classes="mono">{ license.license_key.clone() }</Link<Route>>
-                                            },
-                                            None => html! { <span class="muted">{ "–" }</span> },
-                                        } }</td>
-                                        <td>{ lang.datetime(&resource.updated_at) }</td>
-                                        <td class="actions">
-                                            <button class="btn btn-small btn-ghost" onclick={toggle_history}>
-                                                { if shown { app.t("audit.hide") } else { app.t("pool.history") } }
-                                            </button>
-                                            if app.is_admin() && resource.state != ResourceState::Available {
-                                                <button class="btn btn-small" onclick={release(resource)} disabled={*busy}>{ app.t("pool.release") }</button>
-                                            }
-                                            if app.is_admin() && resource.state != ResourceState::Quarantined {
-                                                <button class="btn btn-small btn-danger-outline" onclick={ask_quarantine} disabled={*busy}>{ app.t("pool.quarantine") }</button>
-                                            }
-                                        </td>
-                                    </tr>
-                                    if shown {
-                                        <tr class="open"><td colspan="6"><History id={resource.id.clone()} /></td></tr>
-                                    }
-                                    </>
-                                }
-                            }) }
-                            </tbody>
-                        </table>
-                        </div>
-                        <Pager page_info={connection.page_info.clone()} total={connection.total_count} page={page.clone()} />
-                    </>
-                },
-            } }
+            <PagedTable<ResourceFilter> query={(*applied).clone()} reload={*list_generation} empty={app.t("pool.empty")}
+                testid="resources" {row}
+                head={html! { <>
+                    <th>{ app.t("pool.value") }</th><th>{ app.t("pool.type") }</th>
+                    <th>{ app.t("pool.state") }</th><th>{ app.t("pool.license") }</th>
+                    <th>{ app.t("pool.updated") }</th><th class="actions"></th>
+                </> }} />
             if let Some(resource) = &*quarantining {
                 <QuarantineDialog resource={resource.clone()} on_done={on_quarantined} on_cancel={on_close_quarantine} />
             }
         </section>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-struct TypeSelectProps {
-    id: AttrValue,
-    value: UseStateHandle<ResourceType>,
-}
-
-/// A choice of one resource type, kept in `value`.
-#[function_component]
-fn TypeSelect(props: &TypeSelectProps) -> Html {
-    let app = use_app();
-    let onchange = {
-        let value = props.value.clone();
-        Callback::from(move |event: Event| {
-            if let Some(t) = ResourceType::parse(&input_value(&event)) {
-                value.set(t);
-            }
-        })
-    };
-    html! {
-        <select id={props.id.clone()} {onchange}>
-            { for ResourceType::ALL.into_iter().map(|t| html! {
-                <option value={t.name()} selected={*props.value == t}>{ type_label(&app, t) }</option>
-            }) }
-        </select>
     }
 }
 
@@ -276,7 +212,7 @@ fn PoolCounts(props: &PoolCountsProps) -> Html {
                 let count = props.counts.iter().find(|c| c.resource_type == t);
                 let number = |f: fn(&PoolCount) -> i32| count.map(f).unwrap_or(0);
                 html! {
-                    <div class="card pool-card" data-testid={format!("pool-{}", t.name())}>
+                    <div class="card pool-card" data-testid={format!("pool-{}", t.as_str())}>
                         <h3>{ type_label(&app, t) }</h3>
                         <div class="pool-total">{ number(|c| c.total) }</div>
                         <dl class="pool-states">
@@ -431,29 +367,16 @@ struct QuarantineProps {
 #[function_component]
 fn QuarantineDialog(props: &QuarantineProps) -> Html {
     let app = use_app();
-    let reason = use_state(String::new);
-    let error = use_state(|| None::<ApiError>);
-    let busy = use_state(|| false);
+    let form = use_form(String::new);
     let onsubmit = {
-        let (reason, error, busy) = (reason.clone(), error.clone(), busy.clone());
-        let (id, on_done) = (props.resource.id.clone(), props.on_done.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let (reason, error, busy, id, on_done) =
-                ((*reason).clone(), error.clone(), busy.clone(), id.clone(), on_done.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = resources::quarantine(&id, reason.trim()).await;
-                busy.set(false);
-                match result {
-                    Ok(_) => on_done.emit(()),
-                    Err(err) => error.set(Some(err)),
-                }
-            });
-        })
+        let id = props.resource.id.clone();
+        let save = move |reason: String| {
+            let id = id.clone();
+            async move { resources::quarantine(&id, reason.trim()).await }
+        };
+        form.submit(save, props.on_done.reform(|_: Resource| ()))
     };
     let cancel = props.on_cancel.reform(|_: MouseEvent| ());
-    let field_error = error.as_ref().and_then(|e| e.for_field("reason"));
     let message = if props.resource.license.is_some() {
         app.t("pool.quarantine_allocated")
     } else {
@@ -464,137 +387,15 @@ fn QuarantineDialog(props: &QuarantineProps) -> Html {
             <form class="modal" role="dialog" aria-modal="true" aria-labelledby="quarantine-title" {onsubmit} novalidate=true>
                 <h2 id="quarantine-title">{ app.t("pool.quarantine_title") }</h2>
                 <p>{ message }{ " " }<span class="mono strong">{ props.resource.value.clone() }</span></p>
-                if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
-                <Field label={app.t("pool.reason")} id="quarantine-reason" error={field_error}>
-                    <input id="quarantine-reason" value={(*reason).clone()} oninput={bind(&reason)} />
+                if let Some(err) = form.general_error() { <ErrorBanner error={err} /> }
+                <Field label={app.t("pool.reason")} id="quarantine-reason" error={form.field_error("reason")}>
+                    <input id="quarantine-reason" value={form.values().clone()} oninput={form.bind(|reason, v| *reason = v)} />
                 </Field>
                 <div class="modal-actions">
-                    <button class="btn" type="button" onclick={cancel} disabled={*busy}>{ app.t("cancel") }</button>
-                    <button class="btn btn-danger" type="submit" disabled={*busy}>{ app.t("pool.quarantine") }</button>
+                    <button class="btn" type="button" onclick={cancel} disabled={form.busy()}>{ app.t("cancel") }</button>
+                    <button class="btn btn-danger" type="submit" disabled={form.busy()}>{ app.t("pool.quarantine") }</button>
                 </div>
             </form>
-        </div>
-    }
-}
-
-#[derive(Properties, PartialEq)]
-pub struct LicenseResourcesProps {
-    pub license_id: String,
-}
-
-/// The resources a license holds, with release and (admins) allocation of more: all asked for, or
-/// none with how many are available.
-#[function_component]
-pub fn LicenseResources(props: &LicenseResourcesProps) -> Html {
-    let app = use_app();
-    let (held, reload) =
-        use_load(props.license_id.clone(), |id: String| async move { resources::of_license(&id).await });
-    let resource_type = use_state(|| ResourceType::Domain);
-    let count = use_state(|| "1".to_owned());
-    let error = use_state(|| None::<ApiError>);
-    let outcome = use_state(|| None::<Result<Vec<String>, String>>);
-    let busy = use_state(|| false);
-
-    let onsubmit = {
-        let (resource_type, count, error, outcome, busy, reload) =
-            (resource_type.clone(), count.clone(), error.clone(), outcome.clone(), busy.clone(), reload.clone());
-        let (license_id, not_a_number) = (props.license_id.clone(), app.t("form.number"));
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let Ok(n) = count.trim().parse::<i32>() else {
-                error.set(Some(ApiError::Invalid { field: Some("count".into()), message: not_a_number.into() }));
-                return;
-            };
-            let (resource_type, error, outcome, busy, reload, license_id) =
-                (*resource_type, error.clone(), outcome.clone(), busy.clone(), reload.clone(), license_id.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = resources::allocate(&license_id, resource_type, n).await;
-                busy.set(false);
-                match result {
-                    Ok(AllocationResult::ResourcesAllocated { resources }) => {
-                        error.set(None);
-                        outcome.set(Some(Ok(resources.into_iter().map(|r| r.value).collect())));
-                        reload.emit(());
-                    }
-                    Ok(AllocationResult::AllocationDenied { message, .. }) => {
-                        error.set(None);
-                        outcome.set(Some(Err(message)));
-                    }
-                    Err(err) => {
-                        outcome.set(None);
-                        error.set(Some(err));
-                    }
-                }
-            });
-        })
-    };
-    let after_release = {
-        let (outcome, reload) = (outcome.clone(), reload.clone());
-        Callback::from(move |()| {
-            outcome.set(None);
-            reload.emit(());
-        })
-    };
-    let release = |resource: &Resource| release_on_click(resource, &busy, &error, after_release.clone());
-    let count_error = error.as_ref().and_then(|e| e.for_field("count"));
-
-    html! {
-        <div data-testid="license-resources">
-            if app.is_admin() {
-                <form class="toolbar-form allocate-form" {onsubmit} novalidate=true data-testid="allocate-form">
-                    <div class="row align-end">
-                    <Field label={app.t("pool.type")} id="allocate-type">
-                        <TypeSelect id="allocate-type" value={resource_type.clone()} />
-                    </Field>
-                    <Field label={app.t("pool.count")} id="allocate-count" error={count_error}>
-                        <input id="allocate-count" type="number" min="1" value={(*count).clone()} oninput={bind(&count)} />
-                    </Field>
-                    <button class="btn btn-primary" type="submit" disabled={*busy}>{ app.t("pool.allocate") }</button>
-                    </div>
-                </form>
-            }
-            if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
-            { match &*outcome {
-                Some(Ok(values)) => html! {
-                    <div class="alert alert-success" role="status">
-                        { app.t("pool.allocated_now") }{ " " }<span class="mono">{ values.join(", ") }</span>
-                    </div>
-                },
-                Some(Err(message)) => html! {
-                    <div class="alert alert-warning" role="alert" data-testid="allocation-denied">{ message.clone() }</div>
-                },
-                None => html! {},
-            } }
-            { match &*held {
-                Load::Loading => html! { <Loading /> },
-                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
-                Load::Loaded(held) if held.is_empty() => html! { <Empty message={app.t("pool.none_allocated")} /> },
-                Load::Loaded(held) => html! {
-                    <div class="table-wrap">
-                    <table class="table" data-testid="allocated-resources">
-                        <thead><tr>
-                            <th>{ app.t("pool.value") }</th><th>{ app.t("pool.type") }</th><th>{ app.t("pool.updated") }</th>
-                            if app.is_admin() { <th class="actions"></th> }
-                        </tr></thead>
-                        <tbody>
-                        { for held.iter().map(|resource| html! {
-                            <tr key={resource.id.clone()} data-value={resource.value.clone()}>
-                                <td class="mono strong">{ resource.value.clone() }</td>
-                                <td>{ type_label(&app, resource.resource_type) }</td>
-                                <td>{ app.lang.datetime(&resource.updated_at) }</td>
-                                if app.is_admin() {
-                                    <td class="actions">
-                                        <button class="btn btn-small" onclick={release(resource)} disabled={*busy}>{ app.t("pool.release") }</button>
-                                    </td>
-                                }
-                            </tr>
-                        }) }
-                        </tbody>
-                    </table>
-                    </div>
-                },
-            } }
         </div>
     }
 }

@@ -4,19 +4,32 @@ use yew::prelude::*;
 
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, ErrorBanner, Loading};
-use crate::components::field::{bind, input_value, Field};
-use crate::hooks::{use_app, use_load, Load};
-use crate::services::admin::{self, UserAction};
-use crate::services::models::{AdminUser, Role};
+use crate::components::field::Field;
+use crate::dom::input_value;
+use crate::hooks::{use_app, use_form, use_load, Load};
+use crate::services::users::{self, AdminUser, Role, UserAction};
 use crate::services::ApiError;
+
+/// The form for a new user.
+#[derive(Clone, Debug, PartialEq)]
+struct NewUser {
+    username: String,
+    password: String,
+    role: Role,
+}
+
+impl Default for NewUser {
+    fn default() -> Self {
+        NewUser { username: String::new(), password: String::new(), role: Role::Analyst }
+    }
+}
 
 #[function_component]
 pub fn UsersPage() -> Html {
     let app = use_app();
-    let (users, reload) = use_load((), |()| admin::admin_users());
-    let username = use_state(String::new);
-    let password = use_state(String::new);
-    let role = use_state(|| "ANALYST".to_owned());
+    let (list, reload) = use_load((), |()| users::admin_users());
+    let form = use_form(NewUser::default);
+    // Failures of the actions on listed users show where the form's do.
     let error = use_state(|| None::<ApiError>);
     let busy = use_state(|| false);
     let pending = use_state(|| None::<(AdminUser, UserAction)>);
@@ -26,33 +39,21 @@ pub fn UsersPage() -> Html {
     }
 
     let onsubmit = {
-        let (username, password, role, error, busy, reload) =
-            (username.clone(), password.clone(), role.clone(), error.clone(), busy.clone(), reload.clone());
-        Callback::from(move |event: SubmitEvent| {
-            event.prevent_default();
-            let (name, pass, chosen) = ((*username).clone(), (*password).clone(), (*role).clone());
-            let (username, password, error, busy, reload) =
-                (username.clone(), password.clone(), error.clone(), busy.clone(), reload.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = admin::create_admin_user(&name, &chosen, &pass).await;
-                busy.set(false);
-                match result {
-                    Ok(_) => {
-                        error.set(None);
-                        username.set(String::new());
-                        password.set(String::new());
-                        reload.emit(());
-                    }
-                    Err(err) => error.set(Some(err)),
-                }
-            });
-        })
+        let save =
+            |user: NewUser| async move { users::create_admin_user(&user.username, user.role, &user.password).await };
+        let (cleared, error, reload) = (form.clone(), error.clone(), reload.clone());
+        let on_created = Callback::from(move |_: AdminUser| {
+            cleared.update(|user| *user = NewUser { role: user.role, ..NewUser::default() });
+            error.set(None);
+            reload.emit(());
+        });
+        form.submit(save, on_created)
     };
-    let on_role = {
-        let role = role.clone();
-        Callback::from(move |event: Event| role.set(input_value(&event)))
-    };
+    let on_role = form.bind_change(|user, value| {
+        if let Some(role) = Role::parse(&value) {
+            user.role = role;
+        }
+    });
     let on_confirm = {
         let (pending, busy, error, reload) = (pending.clone(), busy.clone(), error.clone(), reload.clone());
         Callback::from(move |()| {
@@ -60,7 +61,7 @@ pub fn UsersPage() -> Html {
             let (pending, busy, error, reload) = (pending.clone(), busy.clone(), error.clone(), reload.clone());
             busy.set(true);
             wasm_bindgen_futures::spawn_local(async move {
-                let result = admin::apply_user_action(&user.id, action).await;
+                let result = users::apply_user_action(&user.id, action).await;
                 busy.set(false);
                 pending.set(None);
                 error.set(result.err());
@@ -72,7 +73,6 @@ pub fn UsersPage() -> Html {
         let pending = pending.clone();
         Callback::from(move |()| pending.set(None))
     };
-    let field_error = |field: &str| error.as_ref().and_then(|e| e.for_field(field));
     let lang = app.lang;
     let me = app.user().map(|u| u.id.clone());
 
@@ -84,24 +84,24 @@ pub fn UsersPage() -> Html {
             </div></div>
             <form class="card" {onsubmit} novalidate=true>
                 <h2>{ app.t("users.new") }</h2>
-                if let Some(err) = error.as_ref().filter(|e| !e.is_field_error()) { <ErrorBanner error={err.clone()} /> }
+                if let Some(err) = form.general_error().or_else(|| (*error).clone()) { <ErrorBanner error={err} /> }
                 <div class="row align-end wrap">
-                    <Field label={app.t("login.username")} id="new-username" error={field_error("username")}>
-                        <input id="new-username" autocomplete="off" value={(*username).clone()} oninput={bind(&username)} />
+                    <Field label={app.t("login.username")} id="new-username" error={form.field_error("username")}>
+                        <input id="new-username" autocomplete="off" value={form.values().username.clone()} oninput={form.bind(|user, v| user.username = v)} />
                     </Field>
-                    <Field label={app.t("users.initial_password")} id="new-password" error={field_error("password")}>
-                        <input id="new-password" type="password" autocomplete="new-password" value={(*password).clone()} oninput={bind(&password)} />
+                    <Field label={app.t("users.initial_password")} id="new-password" error={form.field_error("password")}>
+                        <input id="new-password" type="password" autocomplete="new-password" value={form.values().password.clone()} oninput={form.bind(|user, v| user.password = v)} />
                     </Field>
-                    <Field label={app.t("users.role")} id="new-role" error={field_error("role")}>
+                    <Field label={app.t("users.role")} id="new-role" error={form.field_error("role")}>
                         <select id="new-role" onchange={on_role}>
-                            <option value="ANALYST" selected={*role == "ANALYST"}>{ app.t("role.analyst") }</option>
-                            <option value="ADMIN" selected={*role == "ADMIN"}>{ app.t("role.admin") }</option>
+                            <option value={Role::Analyst.as_str()} selected={form.values().role == Role::Analyst}>{ app.t("role.analyst") }</option>
+                            <option value={Role::Admin.as_str()} selected={form.values().role == Role::Admin}>{ app.t("role.admin") }</option>
                         </select>
                     </Field>
-                    <button class="btn btn-primary" type="submit" disabled={*busy}>{ app.t("users.create") }</button>
+                    <button class="btn btn-primary" type="submit" disabled={form.busy() || *busy}>{ app.t("users.create") }</button>
                 </div>
             </form>
-            { match &*users {
+            { match &*list {
                 Load::Loading => html! { <Loading /> },
                 Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
                 Load::Loaded(users) => html! {
@@ -120,9 +120,10 @@ pub fn UsersPage() -> Html {
                             let change_role = {
                                 let (id, error, reload) = (user.id.clone(), error.clone(), reload.clone());
                                 Callback::from(move |event: Event| {
-                                    let (id, role, error, reload) = (id.clone(), input_value(&event), error.clone(), reload.clone());
+                                    let Some(role) = Role::parse(&input_value(&event)) else { return };
+                                    let (id, error, reload) = (id.clone(), error.clone(), reload.clone());
                                     wasm_bindgen_futures::spawn_local(async move {
-                                        error.set(admin::set_role(&id, &role).await.err());
+                                        error.set(users::set_role(&id, role).await.err());
                                         reload.emit(());
                                     });
                                 })
@@ -133,8 +134,8 @@ pub fn UsersPage() -> Html {
                                     <td class="strong">{ user.username.clone() }</td>
                                     <td>
                                         <select aria-label={app.t("users.role")} onchange={change_role} disabled={is_me}>
-                                            <option value="ANALYST" selected={user.role == Role::Analyst}>{ app.t("role.analyst") }</option>
-                                            <option value="ADMIN" selected={user.role == Role::Admin}>{ app.t("role.admin") }</option>
+                                            <option value={Role::Analyst.as_str()} selected={user.role == Role::Analyst}>{ app.t("role.analyst") }</option>
+                                            <option value={Role::Admin.as_str()} selected={user.role == Role::Admin}>{ app.t("role.admin") }</option>
                                         </select>
                                     </td>
                                     <td>{ if user.totp_enabled { html! { <Badge tone="green" text={app.t("users.totp_on")} /> } } else { html! { <Badge tone="amber" text={app.t("users.totp_off")} /> } } }</td>

@@ -1,9 +1,25 @@
 //! The audit log.
 
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::models::{AuditEntry, Connection};
-use super::{gql, ApiError};
+use super::{documents, gql, ApiError, Connection};
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_type: String,
+    pub actor_name: String,
+    pub client_ip: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub old_values: Option<Value>,
+    pub new_values: Option<Value>,
+}
 
 /// The filters of the audit log page; empty strings mean "any".
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -20,7 +36,7 @@ pub struct AuditFilter {
 fn day_start(day: &str, add_days: i64) -> Option<String> {
     let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()? + chrono::Duration::days(add_days);
     let local = date.and_hms_opt(0, 0, 0)?.and_local_timezone(chrono::Local).earliest()?;
-    Some(local.with_timezone(&chrono::Utc).to_rfc3339())
+    Some(local.with_timezone(&Utc).to_rfc3339())
 }
 
 impl AuditFilter {
@@ -39,12 +55,6 @@ impl AuditFilter {
 pub const AUDIT_PAGE_SIZE: i32 = 25;
 
 pub async fn audit_log(filter: &AuditFilter, after: Option<&str>) -> Result<Connection<AuditEntry>, ApiError> {
-    gql(
-        "query($f: AuditLogFilter!, $first: Int, $after: String) { auditLog(filter: $f, first: $first, after: $after) {
-           nodes { id occurredAt actorType actorName clientIp action entityType entityId oldValues newValues }
-           totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }",
-        json!({"f": filter.to_input(), "first": AUDIT_PAGE_SIZE, "after": after}),
-        "auditLog",
-    )
-    .await
+    gql(documents::AUDIT_LOG, json!({"f": filter.to_input(), "first": AUDIT_PAGE_SIZE, "after": after}), "auditLog")
+        .await
 }

@@ -1,59 +1,57 @@
 //! Signing in and out, and two-factor enrollment (the admin-identity contract).
 
+use serde::Deserialize;
 use serde_json::json;
 
-use super::models::{AdminUser, LoginResult, TotpEnrollment};
-use super::{gql, ApiError};
+use super::users::AdminUser;
+use super::{documents, gql, ApiError};
 
-const USER: &str = "id username role isDisabled totpEnabled createdAt lastLoginAt";
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(tag = "__typename")]
+pub enum LoginResult {
+    #[serde(rename_all = "camelCase")]
+    LoginSucceeded { user: AdminUser, totp_enrollment_required: bool },
+    #[serde(rename_all = "camelCase")]
+    TotpRequired { challenge: String },
+}
 
-fn login_result_selection() -> String {
-    format!(
-        "__typename ... on LoginSucceeded {{ totpEnrollmentRequired user {{ {USER} }} }} ... on TotpRequired {{ challenge }}"
-    )
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TotpEnrollment {
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_code_svg: String,
 }
 
 /// The signed-in user, or `None` when nobody is.
 pub async fn me() -> Result<Option<AdminUser>, ApiError> {
-    match gql(&format!("query {{ me {{ {USER} }} }}"), json!({}), "me").await {
+    match gql(documents::ME, json!({}), "me").await {
         Err(ApiError::Unauthenticated) => Ok(None),
         other => other,
     }
 }
 
 pub async fn login(username: &str, password: &str) -> Result<LoginResult, ApiError> {
-    let query = format!(
-        "mutation($u: String!, $p: String!) {{ login(username: $u, password: $p) {{ {} }} }}",
-        login_result_selection()
-    );
-    gql(&query, json!({"u": username, "p": password}), "login").await
+    gql(documents::LOGIN, json!({"u": username, "p": password}), "login").await
 }
 
 pub async fn verify_totp(challenge: &str, code: &str) -> Result<LoginResult, ApiError> {
-    let query = format!(
-        "mutation($c: String!, $code: String!) {{ verifyTotp(challenge: $c, code: $code) {{ {} }} }}",
-        login_result_selection()
-    );
-    gql(&query, json!({"c": challenge, "code": code}), "verifyTotp").await
+    gql(documents::VERIFY_TOTP, json!({"c": challenge, "code": code}), "verifyTotp").await
 }
 
 pub async fn redeem_recovery_code(challenge: &str, code: &str) -> Result<LoginResult, ApiError> {
-    let query = format!(
-        "mutation($c: String!, $code: String!) {{ useRecoveryCode(challenge: $c, code: $code) {{ {} }} }}",
-        login_result_selection()
-    );
-    gql(&query, json!({"c": challenge, "code": code}), "useRecoveryCode").await
+    gql(documents::USE_RECOVERY_CODE, json!({"c": challenge, "code": code}), "useRecoveryCode").await
 }
 
 pub async fn logout() -> Result<bool, ApiError> {
-    gql("mutation { logout }", json!({}), "logout").await
+    gql(documents::LOGOUT, json!({}), "logout").await
 }
 
 pub async fn enroll_totp() -> Result<TotpEnrollment, ApiError> {
-    gql("mutation { enrollTotp { secret otpauthUri qrCodeSvg } }", json!({}), "enrollTotp").await
+    gql(documents::ENROLL_TOTP, json!({}), "enrollTotp").await
 }
 
 /// Turns 2FA on; returns the recovery codes, shown once.
 pub async fn confirm_totp(code: &str) -> Result<Vec<String>, ApiError> {
-    gql("mutation($code: String!) { confirmTotp(code: $code) }", json!({"code": code}), "confirmTotp").await
+    gql(documents::CONFIRM_TOTP, json!({"code": code}), "confirmTotp").await
 }

@@ -5,9 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::catalog::{merge, Page, PAGE};
-use super::models::{Connection, CustomerRef};
-use super::{gql, ApiError};
+use super::customers::CustomerRef;
+use super::{documents, gql, with_page, ApiError, Connection, Page};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -225,71 +224,38 @@ pub enum SearchHit {
     },
 }
 
-const INSTITUTION: &str = "id name institutionType address website createdAt updatedAt customer { id name email }";
-const NOTE: &str = "id body version createdAt editedAt editedBy versions { version body editedBy editedAt }";
-
-fn contact_fields() -> String {
-    format!("id name position updatedAt phones {{ kind number }} emails {{ kind email }} notes {{ {NOTE} }}")
-}
-
-fn detail_fields() -> String {
-    format!("{INSTITUTION} contacts {{ {} }} notes {{ {NOTE} }}", contact_fields())
-}
-
 pub async fn institutions(search: &str, page: &Page) -> Result<Connection<Institution>, ApiError> {
-    let query = format!(
-        "query($s: String, $after: String, $before: String, $first: Int, $last: Int) {{
-           institutions(search: $s, after: $after, before: $before, first: $first, last: $last) {{
-             nodes {{ {INSTITUTION} }} {PAGE} }} }}"
-    );
     let search = (!search.trim().is_empty()).then(|| search.trim());
-    gql(&query, merge(json!({"s": search}), page.variables()), "institutions").await
+    gql(documents::INSTITUTIONS, with_page(json!({"s": search}), page), "institutions").await
 }
 
 pub async fn institution(id: &str) -> Result<Option<InstitutionDetail>, ApiError> {
-    let query = format!("query($id: ID!) {{ institution(id: $id) {{ {} }} }}", detail_fields());
-    gql(&query, json!({"id": id}), "institution").await
+    gql(documents::INSTITUTION, json!({"id": id}), "institution").await
 }
 
 /// Institutions and contacts whose name contains `text`, institutions first.
 pub async fn search(text: &str) -> Result<Vec<SearchHit>, ApiError> {
-    let query = "query($q: String!) { searchCrm(query: $q, limit: 50) { __typename
-                   ... on Institution { id name institutionType }
-                   ... on Contact { id name position institution { id name } } } }";
-    gql(query, json!({"q": text.trim()}), "searchCrm").await
+    gql(documents::SEARCH_CRM, json!({"q": text.trim()}), "searchCrm").await
 }
 
 pub async fn create_institution(input: &InstitutionInput) -> Result<Institution, ApiError> {
-    let query = format!("mutation($i: InstitutionInput!) {{ createInstitution(input: $i) {{ {INSTITUTION} }} }}");
-    gql(&query, json!({"i": input}), "createInstitution").await
+    gql(documents::CREATE_INSTITUTION, json!({"i": input}), "createInstitution").await
 }
 
 /// Saves the institution, unless someone else changed it after `read_at` (its `updatedAt` when
 /// read): then [`ApiError::Conflict`].
 pub async fn update_institution(id: &str, input: &InstitutionInput, read_at: &str) -> Result<Institution, ApiError> {
-    let query = format!(
-        "mutation($id: ID!, $i: InstitutionInput!, $at: DateTime) {{
-           updateInstitution(id: $id, input: $i, expectedUpdatedAt: $at) {{ {INSTITUTION} }} }}"
-    );
-    gql(&query, json!({"id": id, "i": input, "at": read_at}), "updateInstitution").await
+    gql(documents::UPDATE_INSTITUTION, json!({"id": id, "i": input, "at": read_at}), "updateInstitution").await
 }
 
 pub async fn create_contact(institution_id: &str, input: &ContactInput) -> Result<Contact, ApiError> {
-    let query = format!(
-        "mutation($id: ID!, $i: ContactInput!) {{ createContact(institutionId: $id, input: $i) {{ {} }} }}",
-        contact_fields()
-    );
-    gql(&query, json!({"id": institution_id, "i": input}), "createContact").await
+    gql(documents::CREATE_CONTACT, json!({"id": institution_id, "i": input}), "createContact").await
 }
 
 /// Replaces the contact's name, position, phones and e-mails with `input`, unless someone else
 /// changed the contact after `read_at` (its `updatedAt` when read): then [`ApiError::Conflict`].
 pub async fn update_contact(id: &str, input: &ContactInput, read_at: &str) -> Result<Contact, ApiError> {
-    let query = format!(
-        "mutation($id: ID!, $i: ContactInput!, $at: DateTime) {{ updateContact(id: $id, input: $i, expectedUpdatedAt: $at) {{ {} }} }}",
-        contact_fields()
-    );
-    gql(&query, json!({"id": id, "i": input, "at": read_at}), "updateContact").await
+    gql(documents::UPDATE_CONTACT, json!({"id": id, "i": input, "at": read_at}), "updateContact").await
 }
 
 pub async fn add_note(subject: &NoteSubject, body: &str) -> Result<Note, ApiError> {
@@ -297,39 +263,28 @@ pub async fn add_note(subject: &NoteSubject, body: &str) -> Result<Note, ApiErro
         NoteSubject::Institution(id) => (Some(id), None),
         NoteSubject::Contact(id) => (None, Some(id)),
     };
-    let query = format!(
-        "mutation($i: ID, $c: ID, $body: String!) {{ addNote(institutionId: $i, contactId: $c, body: $body) {{ {NOTE} }} }}"
-    );
-    gql(&query, json!({"i": institution_id, "c": contact_id, "body": body}), "addNote").await
+    gql(documents::ADD_NOTE, json!({"i": institution_id, "c": contact_id, "body": body}), "addNote").await
 }
 
 /// Adds a version to the note (the earlier ones stay), unless someone else edited it after the
 /// `version` this edit starts from: then [`ApiError::Conflict`].
 pub async fn edit_note(id: &str, body: &str, version: i32) -> Result<Note, ApiError> {
-    let query = format!(
-        "mutation($id: ID!, $body: String!, $v: Int) {{ editNote(id: $id, body: $body, expectedVersion: $v) {{ {NOTE} }} }}"
-    );
-    gql(&query, json!({"id": id, "body": body, "v": version}), "editNote").await
+    gql(documents::EDIT_NOTE, json!({"id": id, "body": body, "v": version}), "editNote").await
 }
 
 pub async fn link_to_customer(institution_id: &str, customer_id: &str) -> Result<Institution, ApiError> {
-    let query = format!(
-        "mutation($i: ID!, $c: ID!) {{ linkInstitutionToCustomer(institutionId: $i, customerId: $c) {{ {INSTITUTION} }} }}"
-    );
-    gql(&query, json!({"i": institution_id, "c": customer_id}), "linkInstitutionToCustomer").await
+    let variables = json!({"i": institution_id, "c": customer_id});
+    gql(documents::LINK_INSTITUTION_TO_CUSTOMER, variables, "linkInstitutionToCustomer").await
 }
 
 /// Makes the institution a lead again; the customer stays.
 pub async fn unlink_from_customer(institution_id: &str) -> Result<Institution, ApiError> {
-    let query = format!("mutation($i: ID!) {{ unlinkInstitutionFromCustomer(institutionId: $i) {{ {INSTITUTION} }} }}");
-    gql(&query, json!({"i": institution_id}), "unlinkInstitutionFromCustomer").await
+    gql(documents::UNLINK_INSTITUTION_FROM_CUSTOMER, json!({"i": institution_id}), "unlinkInstitutionFromCustomer")
+        .await
 }
 
 /// Creates a customer from the lead and links it, in one step.
 pub async fn convert_to_customer(institution_id: &str, name: &str, email: &str) -> Result<Institution, ApiError> {
-    let query = format!(
-        "mutation($i: ID!, $c: CreateCustomerInput!) {{
-           convertInstitutionToCustomer(institutionId: $i, customer: $c) {{ {INSTITUTION} }} }}"
-    );
-    gql(&query, json!({"i": institution_id, "c": {"name": name, "email": email}}), "convertInstitutionToCustomer").await
+    let variables = json!({"i": institution_id, "c": {"name": name, "email": email}});
+    gql(documents::CONVERT_INSTITUTION_TO_CUSTOMER, variables, "convertInstitutionToCustomer").await
 }

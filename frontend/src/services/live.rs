@@ -9,8 +9,8 @@ use gloo_timers::future::TimeoutFuture;
 use serde_json::{json, Value};
 use yew::Callback;
 
-use super::catalog::LIVE_SESSION;
-use super::models::LiveSession;
+use super::documents;
+use super::sessions::LiveSession;
 
 /// What a live view shows.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,7 +95,7 @@ async fn run_once(license_id: Option<&str>, on_update: &Callback<LiveUpdate>) ->
         match message["type"].as_str() {
             Some("connection_ack") => {
                 let subscribe = json!({"id": "live", "type": "subscribe", "payload": {
-                    "query": format!("subscription($l: ID) {{ liveSessions(licenseId: $l) {{ {LIVE_SESSION} }} }}"),
+                    "query": documents::LIVE_SESSIONS.text(),
                     "variables": {"l": license_id},
                 }});
                 if sink.send(Message::Text(subscribe.to_string())).await.is_err() {

@@ -2,17 +2,12 @@
 //! to a license, release and quarantine.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::catalog::{merge, Page, PAGE};
-use super::models::Connection;
-use super::{gql, ApiError};
+use super::{documents, gql, with_page, ApiError, Connection, Page};
 
-const RESOURCE: &str = "id resourceType value state quarantineReason updatedAt license { id licenseKey }";
-const MOVE: &str = "fromState toState reason actorName occurredAt licenseId";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ResourceType {
     Domain,
@@ -24,7 +19,7 @@ impl ResourceType {
     pub const ALL: [ResourceType; 3] = [ResourceType::Domain, ResourceType::Ipv4, ResourceType::Phone];
 
     /// The schema's name, for variables and `<select>` values.
-    pub fn name(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             ResourceType::Domain => "DOMAIN",
             ResourceType::Ipv4 => "IPV4",
@@ -33,11 +28,11 @@ impl ResourceType {
     }
 
     pub fn parse(name: &str) -> Option<ResourceType> {
-        ResourceType::ALL.into_iter().find(|t| t.name() == name)
+        ResourceType::ALL.into_iter().find(|t| t.as_str() == name)
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ResourceState {
     Available,
@@ -49,7 +44,7 @@ impl ResourceState {
     pub const ALL: [ResourceState; 3] =
         [ResourceState::Available, ResourceState::Allocated, ResourceState::Quarantined];
 
-    pub fn name(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             ResourceState::Available => "AVAILABLE",
             ResourceState::Allocated => "ALLOCATED",
@@ -58,7 +53,7 @@ impl ResourceState {
     }
 
     pub fn parse(name: &str) -> Option<ResourceState> {
-        ResourceState::ALL.into_iter().find(|s| s.name() == name)
+        ResourceState::ALL.into_iter().find(|s| s.as_str() == name)
     }
 }
 
@@ -131,38 +126,30 @@ pub struct ResourceFilter {
 }
 
 pub async fn pool_counts() -> Result<Vec<PoolCount>, ApiError> {
-    let query = "query { resourcePoolCounts { resourceType available allocated quarantined total } }";
-    gql(query, json!({}), "resourcePoolCounts").await
+    gql(documents::RESOURCE_POOL_COUNTS, json!({}), "resourcePoolCounts").await
 }
 
 /// The resources matching `filter`, by type and value.
 pub async fn resources(filter: &ResourceFilter, page: &Page) -> Result<Connection<Resource>, ApiError> {
-    let query = format!(
-        "query($t: ResourceType, $s: ResourceState, $f: ResourceFilter, $after: String, $before: String, $first: Int, $last: Int) {{
-           resources(resourceType: $t, state: $s, filter: $f, orderBy: [{{field: RESOURCE_TYPE}}, {{field: VALUE}}],
-                     after: $after, before: $before, first: $first, last: $last) {{ nodes {{ {RESOURCE} }} {PAGE} }} }}"
-    );
     let value = filter.value.trim();
     let variables = json!({
-        "t": filter.resource_type.map(ResourceType::name),
-        "s": filter.state.map(ResourceState::name),
+        "t": filter.resource_type,
+        "s": filter.state,
         "f": if value.is_empty() { Value::Null } else { json!({"value": {"contains": value}}) },
     });
-    gql(&query, merge(variables, page.variables()), "resources").await
+    gql(documents::RESOURCES, with_page(variables, page), "resources").await
 }
 
 /// Every move of one resource, oldest first.
 pub async fn history(id: &str) -> Result<Vec<ResourceMove>, ApiError> {
-    let query = format!("query($id: ID!) {{ resource(id: $id) {{ history {{ {MOVE} }} }} }}");
-    let resource: Option<Value> = gql(&query, json!({"id": id}), "resource").await?;
+    let resource: Option<Value> = gql(documents::RESOURCE_HISTORY, json!({"id": id}), "resource").await?;
     let history = resource.ok_or_else(|| ApiError::NotFound(String::new()))?["history"].clone();
     serde_json::from_value(history).map_err(|err| ApiError::Server(err.to_string()))
 }
 
 /// The resources a license holds.
 pub async fn of_license(license_id: &str) -> Result<Vec<Resource>, ApiError> {
-    let query = format!("query($id: ID!) {{ license(id: $id) {{ resources {{ {RESOURCE} }} }} }}");
-    let license: Option<Value> = gql(&query, json!({"id": license_id}), "license").await?;
+    let license: Option<Value> = gql(documents::LICENSE_RESOURCES, json!({"id": license_id}), "license").await?;
     let resources = license.ok_or_else(|| ApiError::NotFound(String::new()))?["resources"].clone();
     serde_json::from_value(resources).map_err(|err| ApiError::Server(err.to_string()))
 }
@@ -174,26 +161,18 @@ pub fn split_values(text: &str) -> Vec<String> {
 }
 
 pub async fn import(resource_type: ResourceType, values: Vec<String>) -> Result<ImportReport, ApiError> {
-    let query = "mutation($t: ResourceType!, $v: [String!]!) {
-        importResources(type: $t, values: $v) { added duplicates invalid { value reason } } }";
-    gql(query, json!({"t": resource_type.name(), "v": values}), "importResources").await
+    gql(documents::IMPORT_RESOURCES, json!({"t": resource_type, "v": values}), "importResources").await
 }
 
 pub async fn allocate(license_id: &str, resource_type: ResourceType, count: i32) -> Result<AllocationResult, ApiError> {
-    let query = format!(
-        "mutation($l: ID!, $t: ResourceType!, $c: Int!) {{ allocateResources(licenseId: $l, type: $t, count: $c) {{
-           __typename ... on ResourcesAllocated {{ resources {{ {RESOURCE} }} }} ... on AllocationDenied {{ available message }} }} }}"
-    );
-    gql(&query, json!({"l": license_id, "t": resource_type.name(), "c": count}), "allocateResources").await
+    let variables = json!({"l": license_id, "t": resource_type, "c": count});
+    gql(documents::ALLOCATE_RESOURCES, variables, "allocateResources").await
 }
 
 pub async fn release(id: &str) -> Result<Resource, ApiError> {
-    let query = format!("mutation($id: ID!) {{ releaseResource(id: $id) {{ {RESOURCE} }} }}");
-    gql(&query, json!({"id": id}), "releaseResource").await
+    gql(documents::RELEASE_RESOURCE, json!({"id": id}), "releaseResource").await
 }
 
 pub async fn quarantine(id: &str, reason: &str) -> Result<Resource, ApiError> {
-    let query =
-        format!("mutation($id: ID!, $r: String!) {{ quarantineResource(id: $id, reason: $r) {{ {RESOURCE} }} }}");
-    gql(&query, json!({"id": id, "r": reason}), "quarantineResource").await
+    gql(documents::QUARANTINE_RESOURCE, json!({"id": id, "r": reason}), "quarantineResource").await
 }

@@ -1,0 +1,75 @@
+//! API keys: generated (the secret shown once), listed, revoked.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{documents, gql, ApiError};
+
+/// What a key may do; dashboard roles map onto the same permissions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Scope {
+    Client,
+    Analyst,
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Client, Scope::Analyst, Scope::Admin];
+
+    /// The schema's name, for `<select>` values.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Client => "CLIENT",
+            Scope::Analyst => "ANALYST",
+            Scope::Admin => "ADMIN",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The text key of its label.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Scope::Client => "scope.client",
+            Scope::Analyst => "scope.analyst",
+            Scope::Admin => "scope.admin",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub scope: Scope,
+    pub prefix: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GeneratedApiKey {
+    pub key: String,
+    pub api_key: ApiKey,
+}
+
+pub async fn api_keys() -> Result<Vec<ApiKey>, ApiError> {
+    gql(documents::API_KEYS, json!({}), "apiKeys").await
+}
+
+/// A new key; `key` is the secret, shown this once.
+pub async fn generate_api_key(name: &str, scope: Scope) -> Result<GeneratedApiKey, ApiError> {
+    gql(documents::GENERATE_API_KEY, json!({"n": name, "s": scope}), "generateApiKey").await
+}
+
+pub async fn revoke_api_key(id: &str) -> Result<ApiKey, ApiError> {
+    gql(documents::REVOKE_API_KEY, json!({"id": id}), "revokeApiKey").await
+}

@@ -1,0 +1,50 @@
+//! Customers: who holds licenses.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{documents, gql, with_page, ApiError, Connection, Page};
+
+/// A customer as other records name it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerRef {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub is_test: bool,
+    pub created_at: DateTime<Utc>,
+    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+    pub updated_at: String,
+}
+
+pub async fn customers(search: &str, page: &Page) -> Result<Connection<Customer>, ApiError> {
+    let search = (!search.trim().is_empty()).then(|| search.trim());
+    gql(documents::CUSTOMERS, with_page(json!({"s": search}), page), "customers").await
+}
+
+pub async fn create_customer(name: &str, email: &str, is_test: bool) -> Result<Customer, ApiError> {
+    let input = json!({"name": name, "email": email, "isTest": is_test});
+    gql(documents::CREATE_CUSTOMER, json!({"i": input}), "createCustomer").await
+}
+
+/// Saves the customer, unless someone else changed it after `read_at` (its `updatedAt` when read).
+pub async fn update_customer(
+    id: &str,
+    read_at: &str,
+    name: &str,
+    email: &str,
+    is_test: bool,
+) -> Result<Customer, ApiError> {
+    let input = json!({"name": name, "email": email, "isTest": is_test});
+    gql(documents::UPDATE_CUSTOMER, json!({"id": id, "i": input, "at": read_at}), "updateCustomer").await
+}
