@@ -41,10 +41,7 @@ pub(crate) fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Ip
 pub(crate) fn origin_matches_host(headers: &HeaderMap, via_trusted_proxy: bool) -> Option<bool> {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())?;
     let forwarded = via_trusted_proxy.then(|| headers.get("x-forwarded-host")).flatten();
-    let host = forwarded
-        .or_else(|| headers.get(header::HOST))
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let host = forwarded.or_else(|| headers.get(header::HOST)).and_then(|v| v.to_str().ok()).unwrap_or("");
     let origin_host = origin.split_once("://").map(|(_, rest)| rest.trim_end_matches('/'));
     Some(origin_host.is_some_and(|h| h.eq_ignore_ascii_case(host)))
 }
