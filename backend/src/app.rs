@@ -14,6 +14,9 @@ use crate::schema::{self, AppSchema};
 use crate::sessions::heartbeat::HeartbeatWriter;
 use crate::sessions::{LiveSessionLoader, SessionSettings};
 
+/// The largest request body accepted unless MAX_BODY_BYTES says otherwise.
+pub const DEFAULT_MAX_BODY_BYTES: u32 = 64 * 1024;
+
 /// Everything an instance is configured with (`ServeArgs::settings` for `serve`; the defaults
 /// are those of `serve` without options).
 #[derive(Debug, Clone)]
@@ -37,7 +40,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             backups: BackupSettings::default(),
             partitions: PartitionSettings::default(),
-            max_body_bytes: 64 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES as usize,
         }
     }
 }

@@ -233,7 +233,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub backups: BackupArgs,
     /// Largest accepted request body, in bytes.
-    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024, value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = crate::app::DEFAULT_MAX_BODY_BYTES, value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
     pub max_body_bytes: u32,
     /// The built dashboard (scripts/build-frontend.sh), served at `/`.
     #[arg(long, env = "FRONTEND_DIR", default_value = "frontend/dist")]

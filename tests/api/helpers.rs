@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_BODY_BYTES: usize = license_server::app::DEFAULT_MAX_BODY_BYTES as usize;
 
 /// One running server instance. Dropping it shuts it down gracefully and closes its pool.
 pub struct TestApp {
