@@ -6,14 +6,14 @@ pub mod notes;
 
 use async_graphql::{ComplexObject, Context, Enum, InputObject, Object, SimpleObject, Union, ID};
 use chrono::{DateTime, Utc};
+use notes::{Note, Subject};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Caller, Permission, Require};
-use crate::customers::CustomerById;
-use crate::customers::{self, CreateCustomerInput, Customer};
+use crate::customers::{self, CreateCustomerInput, Customer, CustomerById};
 use crate::error::{ensure_unchanged, Error, GqlResultExt, Result};
 use crate::graphql::filter::{
     contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
@@ -27,7 +27,6 @@ pub use loaders::{
     ContactsOfInstitution, EmailsOfContact, InstitutionById, NotesOfContact, NotesOfInstitution, PhonesOfContact,
     VersionsOfNote,
 };
-use notes::{Note, Subject};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]

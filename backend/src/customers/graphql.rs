@@ -1,5 +1,9 @@
 //! The GraphQL face of customers: queries, mutations and the fields that lead to other domains.
 
+use async_graphql::{ComplexObject, Context, Object, ID};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
 use super::{
     create, find, list, update, CreateCustomerInput, Customer, CustomerFilter, CustomerOrder, UpdateCustomerInput,
 };
@@ -9,11 +13,7 @@ use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::graphql::NESTED_LIST_ESTIMATE;
-use crate::licenses::License;
-use crate::licenses::LicensesOfCustomer;
-use async_graphql::{ComplexObject, Context, Object, ID};
-use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use crate::licenses::{License, LicensesOfCustomer};
 
 #[ComplexObject]
 impl Customer {

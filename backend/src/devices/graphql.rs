@@ -1,16 +1,15 @@
 //! The GraphQL face of devices: queries, mutations and the fields that lead to other domains.
 
+use async_graphql::{ComplexObject, Context, Object, ID};
+use sqlx::PgPool;
+
 use super::{deactivate, find, page, Device, DeviceFilter, DeviceOrder};
 use crate::auth::{caller, Permission, Require};
 use crate::error::GqlResultExt;
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::sessions::LiveSession;
-use crate::sessions::LiveSessionOfDevice;
-use crate::sessions::SessionSettings;
-use async_graphql::{ComplexObject, Context, Object, ID};
-use sqlx::PgPool;
+use crate::sessions::{LiveSession, LiveSessionOfDevice, SessionSettings};
 
 #[ComplexObject]
 impl Device {

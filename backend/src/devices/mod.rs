@@ -17,8 +17,7 @@ use crate::graphql::filter::{
 };
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::sessions::events::{self, SessionEvent, SessionEventKind};
-use crate::sessions::SessionSettings;
-use crate::sessions::{self, EndReason};
+use crate::sessions::{self, EndReason, SessionSettings};
 pub use loaders::{ActiveDevicesOfLicense, DeviceById};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]

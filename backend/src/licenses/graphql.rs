@@ -1,28 +1,24 @@
 //! The GraphQL face of licenses: queries, mutations and the fields that lead to other domains.
 
+use async_graphql::{ComplexObject, Context, Object, ID};
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
 use super::{
     create, find, list, set_active, update, CreateLicenseInput, License, LicenseFilter, LicenseKey, LicenseOrder,
     LicenseType, ListQuery, UpdateLicenseInput, COLUMNS, MAX_DEVICES,
 };
 use crate::auth::{caller, Permission, Require};
-use crate::customers::Customer;
-use crate::customers::CustomerById;
-use crate::devices::ActiveDevicesOfLicense;
-use crate::devices::{self, Device};
+use crate::customers::{Customer, CustomerById};
+use crate::devices::{self, ActiveDevicesOfLicense, Device};
 use crate::error::{Error, GqlResultExt};
 use crate::graphql::filter::contains_pattern;
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::graphql::NESTED_LIST_ESTIMATE;
-use crate::resources::Resource;
-use crate::resources::ResourcesOfLicense;
-use crate::sessions::LiveSessionsOfLicense;
-use crate::sessions::SessionSettings;
-use crate::sessions::{self, EndedSession, LiveSession};
-use async_graphql::{ComplexObject, Context, Object, ID};
-use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use crate::resources::{Resource, ResourcesOfLicense};
+use crate::sessions::{self, EndedSession, LiveSession, LiveSessionsOfLicense, SessionSettings};
 
 #[ComplexObject]
 impl License {

@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
-use crate::customers::{self};
+use crate::customers;
+
 /// The most devices (and so live sessions) a license can have.
 const MAX_DEVICES: usize = 10;
 use crate::error::{ensure_unchanged, Error, Result};

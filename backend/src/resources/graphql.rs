@@ -1,5 +1,8 @@
 //! The GraphQL face of resources: queries, mutations and the fields that lead to other domains.
 
+use async_graphql::{ComplexObject, Context, Object, ID};
+use sqlx::PgPool;
+
 use super::{
     allocate, counts, import, list, quarantine, release, AllocationResult, ImportReport, Resource, ResourceFilter,
     ResourceMove, ResourceOrder, ResourcePoolCount, ResourceState, ResourceType, Shortcuts, COLUMNS,
@@ -9,8 +12,6 @@ use crate::error::GqlResultExt;
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::licenses::{self, License};
-use async_graphql::{ComplexObject, Context, Object, ID};
-use sqlx::PgPool;
 
 #[ComplexObject]
 impl Resource {

@@ -5,12 +5,11 @@ pub mod graphql;
 mod loaders;
 pub mod values;
 
-use std::collections::HashSet;
-
 use async_graphql::{Enum, InputObject, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
@@ -21,7 +20,7 @@ use crate::graphql::filter::{
     OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::licenses::{self};
+use crate::licenses;
 pub use loaders::ResourcesOfLicense;
 pub use values::ResourceType;
 

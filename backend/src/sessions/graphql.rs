@@ -1,20 +1,19 @@
 //! The GraphQL face of sessions: queries, mutations and the fields that lead to other domains.
 
+use async_graphql::{ComplexObject, Context, Object, ID};
+use sqlx::PgPool;
+
 use super::{
     history, live_page, terminate, EndReason, EndedSession, EndedSessionFilter, EndedSessionOrder, LiveSession,
     LiveSessionFilter, LiveSessionOrder, SessionSettings,
 };
 use crate::auth::{caller, Permission, Require};
-use crate::devices::Device;
-use crate::devices::DeviceById;
+use crate::devices::{Device, DeviceById};
 use crate::error::GqlResultExt;
 use crate::graphql::ids::{parse_id, to_id};
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::licenses::License;
-use crate::licenses::LicenseById;
-use async_graphql::{ComplexObject, Context, Object, ID};
-use sqlx::PgPool;
+use crate::licenses::{License, LicenseById};
 
 #[ComplexObject]
 impl LiveSession {

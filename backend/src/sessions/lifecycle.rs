@@ -9,8 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::events::{self, SessionEvent, SessionEventKind};
-use super::SessionSettings;
-use super::{end_sessions, EndReason, Selector};
+use super::{end_sessions, EndReason, Selector, SessionSettings};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{Actor, Caller};
 use crate::devices;

@@ -18,6 +18,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use self::events::SessionEvent;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
@@ -25,12 +26,9 @@ use crate::graphql::filter::{
     filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
     OrderDirection, Sql,
 };
-use events::SessionEvent;
-pub use settings::SessionSettings;
-
 use crate::graphql::pagination::{ListConnection, PageArgs};
-pub use loaders::LiveSessionLoader;
-pub use loaders::{LiveSessionOfDevice, LiveSessionsOfLicense};
+pub use loaders::{LiveSessionLoader, LiveSessionOfDevice, LiveSessionsOfLicense};
+pub use settings::SessionSettings;
 
 /// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize)]
