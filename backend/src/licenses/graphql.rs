@@ -169,30 +169,19 @@ impl LicenseMutation {
 
     #[graphql(guard = "Require(Permission::Write)")]
     async fn activate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
-        let id = parse_id(&id, "id").gql()?;
-        set_active(
-            ctx.data_unchecked::<PgPool>(),
-            ctx.data_unchecked::<SessionSettings>(),
-            caller(ctx).gql()?,
-            id,
-            true,
-        )
-        .await
-        .gql()
+        set_active_by_id(ctx, &id, true).await
     }
 
     /// Deactivates the license and ends its live sessions (`LICENSE_REVOKED`).
     #[graphql(guard = "Require(Permission::Write)")]
     async fn deactivate_license(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<License> {
-        let id = parse_id(&id, "id").gql()?;
-        set_active(
-            ctx.data_unchecked::<PgPool>(),
-            ctx.data_unchecked::<SessionSettings>(),
-            caller(ctx).gql()?,
-            id,
-            false,
-        )
-        .await
-        .gql()
+        set_active_by_id(ctx, &id, false).await
     }
+}
+
+/// `activateLicense` and `deactivateLicense`: the one change they make, by the caller.
+async fn set_active_by_id(ctx: &Context<'_>, id: &ID, active: bool) -> async_graphql::Result<License> {
+    let id = parse_id(id, "id").gql()?;
+    let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
+    set_active(pool, settings, caller(ctx).gql()?, id, active).await.gql()
 }
