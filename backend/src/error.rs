@@ -30,12 +30,24 @@ pub enum Error {
     /// Too many failed attempts on this account: refused without checking credentials.
     #[error("too many failed attempts; try again after {retry_after}")]
     TooManyAttempts { retry_after: chrono::DateTime<chrono::Utc> },
+    /// A rate limit refused the request before doing its work (HTTP 429 with `Retry-After`);
+    /// `limit` names the bucket that ran dry, `retry_after` when the request would pass.
+    #[error("rate limit exceeded ({limit}); retry in {} s", whole_seconds(*.retry_after))]
+    RateLimited { limit: &'static str, retry_after: std::time::Duration },
     /// Details are logged, never shown; the message is deliberately generic. Constraint
     /// violations a caller can cause never end up here: `From<sqlx::Error>` maps them first.
     #[error("internal server error")]
     Database(sqlx::Error),
     #[error("internal server error")]
     Internal(#[from] anyhow::Error),
+}
+
+/// The code of [`Error::RateLimited`]; the HTTP layer answers such a response with 429.
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
+
+/// Seconds to wait, rounded up and at least one (the unit of `Retry-After`).
+pub fn whole_seconds(wait: std::time::Duration) -> u64 {
+    (wait.as_millis().div_ceil(1000) as u64).max(1)
 }
 
 impl Error {
@@ -59,6 +71,7 @@ impl Error {
             Error::Unauthenticated(_) => "UNAUTHENTICATED",
             Error::Forbidden(_) | Error::TotpEnrollmentRequired => "FORBIDDEN",
             Error::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
+            Error::RateLimited { .. } => RATE_LIMITED,
             Error::Database(_) | Error::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -138,6 +151,10 @@ impl ErrorExtensions for Error {
                 }
                 Error::TotpEnrollmentRequired => ext.set("reason", "TOTP_ENROLLMENT_REQUIRED"),
                 Error::TooManyAttempts { retry_after } => ext.set("retryAfter", retry_after.to_rfc3339()),
+                Error::RateLimited { limit, retry_after } => {
+                    ext.set("retryAfter", whole_seconds(*retry_after));
+                    ext.set("limit", *limit);
+                }
                 _ => {}
             }
         })

@@ -314,8 +314,13 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
                     e.extensions.as_ref().and_then(|x| x.get("code"))
                         == Some(&async_graphql::Value::from("UNAUTHENTICATED"))
                 });
+            let retry_after = retry_after(&response);
             let (request_error, body) = finish(response);
-            let status = if key_refused {
+            let mut headers = headers;
+            let status = if let Some(seconds) = retry_after {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                StatusCode::TOO_MANY_REQUESTS
+            } else if key_refused {
                 // The key was checked late, but the answer is the one the lookup would have given.
                 StatusCode::UNAUTHORIZED
             } else if request_error && incoming.media == MediaType::GraphqlResponseJson {
@@ -330,6 +335,20 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
             (status, finish(GqlResponse::from_errors(vec![err])).1, HeaderMap::new())
         }
     }
+}
+
+/// When a rate limit refused part of the response: the longest wait it asked for, in seconds.
+fn retry_after(response: &GqlResponse) -> Option<u64> {
+    response
+        .errors
+        .iter()
+        .filter_map(|e| e.extensions.as_ref())
+        .filter(|x| x.get("code") == Some(&async_graphql::Value::from(crate::error::RATE_LIMITED)))
+        .map(|x| match x.get("retryAfter") {
+            Some(async_graphql::Value::Number(n)) => n.as_u64().unwrap_or(1),
+            _ => 1,
+        })
+        .max()
 }
 
 /// `POST /graphql`. Reading and checking the request, and the heartbeat path (whose write
@@ -423,12 +442,16 @@ async fn serve_post(
             }
             let mut bodies = Vec::with_capacity(requests.len());
             let mut headers = HeaderMap::new();
+            let mut status = StatusCode::OK;
             for request in requests {
-                let (_, body, set) = execute_one(&incoming, request).await;
+                let (one, body, set) = execute_one(&incoming, request).await;
+                if one == StatusCode::TOO_MANY_REQUESTS {
+                    status = one;
+                }
                 bodies.push(body);
                 headers.extend(set);
             }
-            respond(media, StatusCode::OK, serde_json::Value::Array(bodies), headers)
+            respond(media, status, serde_json::Value::Array(bodies), headers)
         }
     }
 }
