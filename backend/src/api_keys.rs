@@ -7,12 +7,13 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use async_graphql::{Context, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Actor, ActorKind, Caller, Permission, Require, Scope};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
+use crate::rate_limit::{Rate, RateLimits};
 
 const SECRET_LEN: usize = 32;
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -35,7 +36,24 @@ pub struct ApiKeyRecord {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
 }
+
+impl ApiKeyRecord {
+    /// The key's own rate limit, if an admin set one.
+    pub fn own_rate(&self) -> Option<Rate> {
+        own_rate(self.rate_limit_per_second, self.rate_limit_burst)
+    }
+}
+
+fn own_rate(per_second: Option<i32>, burst: Option<i32>) -> Option<Rate> {
+    Some(Rate { per_second: u32::try_from(per_second?).ok()?, burst: u32::try_from(burst?).ok()? })
+}
+
+/// The columns of an [`ApiKeyRecord`].
+const RECORD_COLUMNS: &str =
+    "id, name, scope, display_prefix, created_by, created_at, last_used_at, revoked_at, rate_limit_per_second, rate_limit_burst";
 
 /// 32 characters from a 36-symbol alphabet drawn from the OS CSPRNG: about 165 bits.
 fn generate_key_material(now: DateTime<Utc>) -> String {
@@ -92,11 +110,11 @@ pub async fn create(
     }
     let key = generate_key_material(Utc::now());
     let mut tx = pool.begin().await?;
-    let record: ApiKeyRecord = sqlx::query_as(
+    let record: ApiKeyRecord = sqlx::query_as(&format!(
         "INSERT INTO api_keys (name, scope, key_digest, display_prefix, created_by)
          VALUES ($1, $2, $3, $4, $5)
-         RETURNING id, name, scope, display_prefix, created_by, created_at, last_used_at, revoked_at",
-    )
+         RETURNING {RECORD_COLUMNS}"
+    ))
     .bind(name)
     .bind(scope.as_str())
     .bind(digest(&key))
@@ -117,20 +135,16 @@ pub async fn create(
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<ApiKeyRecord>> {
-    Ok(sqlx::query_as(
-        "SELECT id, name, scope, display_prefix, created_by, created_at, last_used_at, revoked_at
-         FROM api_keys ORDER BY created_at DESC",
-    )
-    .fetch_all(pool)
-    .await?)
+    Ok(sqlx::query_as(&format!("SELECT {RECORD_COLUMNS} FROM api_keys ORDER BY created_at DESC"))
+        .fetch_all(pool)
+        .await?)
 }
 
 pub async fn revoke(pool: &PgPool, actor: &Actor, ip: Option<std::net::IpAddr>, id: Uuid) -> Result<ApiKeyRecord> {
     let mut tx = pool.begin().await?;
-    let record: ApiKeyRecord = sqlx::query_as(
-        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1
-         RETURNING id, name, scope, display_prefix, created_by, created_at, last_used_at, revoked_at",
-    )
+    let record: ApiKeyRecord = sqlx::query_as(&format!(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING {RECORD_COLUMNS}"
+    ))
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?
@@ -140,15 +154,63 @@ pub async fn revoke(pool: &PgPool, actor: &Actor, ip: Option<std::net::IpAddr>, 
     Ok(record)
 }
 
+/// Sets (`Some`) or clears (`None`: the scope's default applies again) a key's own rate limit.
+pub async fn set_rate_limit(pool: &PgPool, caller: &Caller, id: Uuid, rate: Option<Rate>) -> Result<ApiKeyRecord> {
+    let mut tx = pool.begin().await?;
+    let before: Option<ApiKeyRecord> =
+        sqlx::query_as(&format!("SELECT {RECORD_COLUMNS} FROM api_keys WHERE id = $1 FOR UPDATE"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let before = before.ok_or_else(|| Error::not_found("API key", "id"))?;
+    let record: ApiKeyRecord = sqlx::query_as(&format!(
+        "UPDATE api_keys SET rate_limit_per_second = $2, rate_limit_burst = $3 WHERE id = $1 RETURNING {RECORD_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(rate.map(|r| r.per_second as i32))
+    .bind(rate.map(|r| r.burst as i32))
+    .fetch_one(&mut *tx)
+    .await?;
+    let as_json = |rate: Option<Rate>| {
+        rate.map(|r| serde_json::json!({"perSecond": r.per_second, "burst": r.burst})).unwrap_or_default()
+    };
+    audit::record(
+        &mut tx,
+        caller,
+        AuditEntry::new("api_key.rate_limit_set", "api_key", id)
+            .old_values(serde_json::json!({"rateLimit": as_json(before.own_rate())}))
+            .new_values(serde_json::json!({"rateLimit": as_json(record.own_rate())})),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
 /// Looks a presented key up. `None` for unknown or revoked keys. `last_used_at` is refreshed at
 /// most once a minute per key, so a busy client key does not turn every request into a write.
-pub async fn authenticate(pool: &PgPool, key: &str, ip: Option<std::net::IpAddr>) -> Result<Option<Caller>> {
+/// A key found is remembered in `limits` with the rate it runs at.
+pub async fn authenticate(
+    pool: &PgPool,
+    limits: &RateLimits,
+    key: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Option<Caller>> {
     if !is_well_formed(key) {
         return Ok(None);
     }
-    let row: Option<(Uuid, String, String)> = sqlx::query_as(&format!(
+    let digest = digest(key);
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        id: Uuid,
+        name: String,
+        scope: String,
+        rate_limit_per_second: Option<i32>,
+        rate_limit_burst: Option<i32>,
+    }
+    let row: Option<Found> = sqlx::query_as(&format!(
         "WITH found AS (
-             SELECT k.id, k.name, k.scope, k.last_used_at FROM api_keys k
+             SELECT k.id, k.name, k.scope, k.last_used_at, k.rate_limit_per_second, k.rate_limit_burst
+             FROM api_keys k
              WHERE k.key_digest = $1 AND {}
          ), touched AS (
              UPDATE api_keys SET last_used_at = now()
@@ -156,16 +218,19 @@ pub async fn authenticate(pool: &PgPool, key: &str, ip: Option<std::net::IpAddr>
              WHERE api_keys.id = found.id
                AND (found.last_used_at IS NULL OR found.last_used_at < now() - interval '1 minute')
          )
-         SELECT id, name, scope FROM found",
+         SELECT id, name, scope, rate_limit_per_second, rate_limit_burst FROM found",
         usable_key_sql("k")
     ))
-    .bind(digest(key))
+    .bind(&digest)
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|(id, name, scope)| {
+    Ok(row.and_then(|Found { id, name, scope, rate_limit_per_second, rate_limit_burst }| {
+        let scope = Scope::parse(&scope)?;
+        let own = own_rate(rate_limit_per_second, rate_limit_burst);
+        limits.remember_key(id, &digest, limits.rate_for_key(scope, own));
         Some(Caller {
             actor: Actor { kind: ActorKind::ApiKey, id: Some(id.to_string()), name },
-            scope: Scope::parse(&scope)?,
+            scope,
             ip,
             session: None,
             deferred_key: None,
@@ -203,7 +268,7 @@ mod tests {
 
 /// An API key as admins see it: never the key itself nor its digest.
 #[derive(SimpleObject)]
-#[graphql(name = "ApiKey")]
+#[graphql(name = "ApiKey", complex)]
 pub struct ApiKeyView {
     pub id: ID,
     pub name: String,
@@ -214,10 +279,36 @@ pub struct ApiKeyView {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    #[graphql(skip)]
+    own_rate: Option<Rate>,
+}
+
+/// The token bucket a key's requests are charged to, per instance, in units of cost (an
+/// operation's complexity in tens, at least one; a heartbeat is one).
+#[derive(SimpleObject)]
+pub struct ApiKeyRateLimit {
+    pub per_second: i32,
+    pub burst: i32,
+    /// True when set for this key with `setApiKeyRateLimit`; false: its scope's default.
+    pub custom: bool,
+}
+
+#[ComplexObject]
+impl ApiKeyView {
+    /// The rate limit the key runs at.
+    async fn rate_limit(&self, ctx: &Context<'_>) -> ApiKeyRateLimit {
+        let rate = ctx.data_unchecked::<std::sync::Arc<RateLimits>>().rate_for_key(self.scope, self.own_rate);
+        ApiKeyRateLimit {
+            per_second: rate.per_second as i32,
+            burst: rate.burst as i32,
+            custom: self.own_rate.is_some(),
+        }
+    }
 }
 
 impl From<ApiKeyRecord> for ApiKeyView {
     fn from(record: ApiKeyRecord) -> Self {
+        let own_rate = record.own_rate();
         ApiKeyView {
             id: to_id(record.id),
             scope: Scope::parse(&record.scope).unwrap_or(Scope::Client),
@@ -227,6 +318,7 @@ impl From<ApiKeyRecord> for ApiKeyView {
             created_at: record.created_at,
             last_used_at: record.last_used_at,
             revoked_at: record.revoked_at,
+            own_rate,
         }
     }
 }
@@ -277,5 +369,45 @@ impl ApiKeyMutation {
         let id = parse_id(&id, "id").gql()?;
         let pool = ctx.data_unchecked::<PgPool>();
         Ok(revoke(pool, &caller.actor, caller.ip, id).await.gql()?.into())
+    }
+
+    /// Gives a key its own rate limit (per instance; `perSecond` units refilled each second, at
+    /// most `burst` held): to hold back a misbehaving integration or to make room for a large
+    /// fleet behind one client key. Applies on this instance at once, on others within a minute.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn set_api_key_rate_limit(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        per_second: i32,
+        burst: i32,
+    ) -> async_graphql::Result<ApiKeyView> {
+        let rate = Rate::new(per_second.into(), burst.into()).gql()?;
+        self.change_rate_limit(ctx, id, Some(rate)).await
+    }
+
+    /// Takes a key's own rate limit away: its scope's default applies again.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn clear_api_key_rate_limit(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiKeyView> {
+        self.change_rate_limit(ctx, id, None).await
+    }
+}
+
+impl ApiKeyMutation {
+    async fn change_rate_limit(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        rate: Option<Rate>,
+    ) -> async_graphql::Result<ApiKeyView> {
+        let caller = caller(ctx).gql()?;
+        let id = parse_id(&id, "id").gql()?;
+        let pool = ctx.data_unchecked::<PgPool>();
+        let record = set_rate_limit(pool, caller, id, rate).await.gql()?;
+        let limits = ctx.data_unchecked::<std::sync::Arc<RateLimits>>();
+        if let Some(scope) = Scope::parse(&record.scope) {
+            limits.key_rate_changed(id, limits.rate_for_key(scope, record.own_rate()));
+        }
+        Ok(record.into())
     }
 }

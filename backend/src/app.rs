@@ -10,6 +10,7 @@ use crate::backups::BackupSettings;
 use crate::graphql::loaders;
 use crate::live::LiveEvents;
 use crate::partitions::PartitionSettings;
+use crate::rate_limit::{self, RateLimitSettings, RateLimits};
 use crate::schema::{self, AppSchema};
 use crate::sessions::heartbeat::HeartbeatWriter;
 use crate::sessions::{LiveSessionLoader, SessionSettings};
@@ -31,6 +32,8 @@ pub struct Settings {
     pub partitions: PartitionSettings,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Token buckets per API key, client address and license key.
+    pub rate_limits: RateLimitSettings,
 }
 
 impl Default for Settings {
@@ -41,6 +44,7 @@ impl Default for Settings {
             backups: BackupSettings::default(),
             partitions: PartitionSettings::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES as usize,
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }
@@ -56,6 +60,8 @@ pub struct AppState {
     pub backups: Arc<BackupSettings>,
     /// This instance's `LISTEN` connection, fanning committed session events out to subscribers.
     pub live: LiveEvents,
+    /// This instance's rate-limit buckets.
+    pub limits: Arc<RateLimits>,
 }
 
 impl AppState {
@@ -68,6 +74,7 @@ impl AppState {
             sessions: settings.sessions,
             auth: Arc::new(settings.auth.clone()),
             backups: Arc::new(settings.backups.clone()),
+            limits: Arc::new(RateLimits::new(settings.rate_limits)),
             pool,
         }
     }
@@ -81,6 +88,8 @@ impl AppState {
             .data(self.auth.clone())
             .data(self.backups.clone())
             .data(self.live.clone())
+            .data(self.limits.clone())
+            .extension(rate_limit::Charge)
             .data(loaders::new(self.pool.clone()))
             .data(LiveSessionLoader::new(self.pool.clone(), self.sessions))
             .finish()

@@ -232,6 +232,8 @@ pub struct ServeArgs {
     pub heartbeat_retention_months: u32,
     #[command(flatten)]
     pub backups: BackupArgs,
+    #[command(flatten)]
+    pub rate_limits: crate::rate_limit::RateLimitArgs,
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = crate::app::DEFAULT_MAX_BODY_BYTES, value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
     pub max_body_bytes: u32,
@@ -279,6 +281,7 @@ impl ServeArgs {
             backups: self.backups.settings(&self.database),
             partitions: self.partition_settings(),
             max_body_bytes: self.max_body_bytes as usize,
+            rate_limits: self.rate_limits.settings(),
         })
     }
 }

@@ -161,6 +161,15 @@ impl ErrorExtensions for Error {
     }
 }
 
+impl Error {
+    /// This error as one that refuses a whole request (no location in the document, no path).
+    pub fn into_request_error(self) -> async_graphql::ServerError {
+        let mut error = self.extend().into_server_error(async_graphql::Pos::default());
+        error.locations.clear();
+        error
+    }
+}
+
 /// `.gql()` converts a domain result into a GraphQL result that keeps the error's code.
 pub trait GqlResultExt<T> {
     fn gql(self) -> async_graphql::Result<T>;

@@ -25,6 +25,7 @@ pub mod licenses;
 pub mod live;
 pub mod metrics;
 pub mod partitions;
+pub mod rate_limit;
 pub mod resources;
 pub mod schema;
 pub mod secret;

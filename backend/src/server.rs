@@ -56,6 +56,7 @@ impl Application {
             tokio::spawn(purge_dashboard_sessions(state.pool.clone(), state.auth.sessions)),
             tokio::spawn(backups::schedule::run(state.pool.clone(), state.backups.clone())),
             tokio::spawn(backups::git_remote::run(state.pool.clone(), state.backups.clone())),
+            tokio::spawn(crate::rate_limit::run_upkeep(state.limits.clone())),
         ])
     }
 

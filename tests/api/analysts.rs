@@ -92,6 +92,12 @@ async fn every_mutation_is_refused_to_an_analyst_and_changes_nothing(pool: PgPoo
         ("resetAdminUserTotp", "mutation($id: ID!) { resetAdminUserTotp(id: $id) { id } }", json!({"id": id})),
         ("generateApiKey", "mutation { generateApiKey(name: \"k\", scope: ADMIN) { key } }", json!({})),
         ("revokeApiKey", "mutation($id: ID!) { revokeApiKey(id: $id) { id } }", json!({"id": id})),
+        (
+            "setApiKeyRateLimit",
+            "mutation($id: ID!) { setApiKeyRateLimit(id: $id, perSecond: 1, burst: 1) { id } }",
+            json!({"id": id}),
+        ),
+        ("clearApiKeyRateLimit", "mutation($id: ID!) { clearApiKeyRateLimit(id: $id) { id } }", json!({"id": id})),
         ("createBackup", "mutation { createBackup { id } }", json!({})),
         ("verifyBackup", "mutation($id: ID!) { verifyBackup(id: $id) { __typename } }", json!({"id": id})),
         ("restoreBackup", "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { __typename } }", json!({"id": id})),

@@ -11,6 +11,7 @@ use license_server::api_keys;
 use license_server::app::Settings;
 use license_server::auth::{Actor, Scope};
 use license_server::backups::BackupSettings;
+use license_server::rate_limit::RateLimitSettings;
 use license_server::server::Application;
 use license_server::sessions::SessionSettings;
 use serde_json::{json, Value};
@@ -41,6 +42,8 @@ pub struct Options {
     pub statements: Option<Arc<AtomicUsize>>,
     /// Serves the dashboard from this directory, as `serve` does with FRONTEND_DIR.
     pub frontend_dir: Option<std::path::PathBuf>,
+    /// Rate limits (the defaults of `serve` otherwise).
+    pub rate_limits: Option<RateLimitSettings>,
 }
 
 /// Counts `sqlx::query` events (one per executed statement).
@@ -87,6 +90,7 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
                 auth: options.auth,
                 backups: options.backups.unwrap_or_default(),
                 max_body_bytes: MAX_BODY_BYTES,
+                rate_limits: options.rate_limits.unwrap_or_default(),
                 ..Settings::default()
             };
             let mut app = Application::new(pool.clone(), settings);

@@ -23,6 +23,7 @@ mod nesting;
 mod nginx;
 mod partitions;
 mod querying;
+mod rate_limits;
 mod resources;
 mod schema;
 mod shutdown;

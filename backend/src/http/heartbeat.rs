@@ -347,7 +347,13 @@ pub(super) async fn answer(
         return None;
     }
     let token = plan.token(body.variables.as_ref())?;
-    let response = match state.heartbeats.record(token, Some(api_keys::digest(key))).await {
+    let digest = api_keys::digest(key);
+    // A key this instance has not read lately takes the general path, which reads it.
+    if let Err(err) = state.limits.charge_heartbeat(&digest)? {
+        crate::metrics::heartbeat_operation(crate::error::RATE_LIMITED, started.elapsed());
+        return Some(super::rate_limited(media, err));
+    }
+    let response = match state.heartbeats.record(token, Some(digest)).await {
         // Nothing was written: the general path checks the key again and answers the error.
         Ok(HeartbeatOutcome::Unauthenticated | HeartbeatOutcome::Forbidden) => return None,
         Ok(outcome) => match heartbeat_answer(&state.sessions, outcome) {

@@ -73,7 +73,7 @@ pub(crate) async fn resolve(
     ip: Option<IpAddr>,
 ) -> crate::Result<Option<Caller>> {
     if let Some(key) = api_key {
-        return api_keys::authenticate(&app.pool, key, ip).await;
+        return api_keys::authenticate(&app.pool, &app.limits, key, ip).await;
     }
     let Some(token) = session_token else { return Ok(None) };
     let session = dashboard_sessions::lookup(&app.pool, token, &app.auth.sessions).await?;

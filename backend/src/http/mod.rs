@@ -337,6 +337,23 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
     }
 }
 
+/// Every request first pays one unit from its client address's bucket, before authentication;
+/// the refusal when the bucket is empty.
+fn admit(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>, media: MediaType) -> Option<Response> {
+    let ip = identity::client_ip(peer, headers, &app.auth.trusted_proxies);
+    app.limits.charge_address(ip, 1).err().map(|err| rate_limited(media, err))
+}
+
+/// A request refused by a rate limit: 429 with `Retry-After` and the error as GraphQL says it.
+fn rate_limited(media: MediaType, err: crate::Error) -> Response {
+    let response = GqlResponse::from_errors(vec![err.into_request_error()]);
+    let seconds = retry_after(&response).unwrap_or(1);
+    let (_, body) = finish(response);
+    let mut headers = HeaderMap::new();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    respond(media, StatusCode::TOO_MANY_REQUESTS, body, headers)
+}
+
 /// When a rate limit refused part of the response: the longest wait it asked for, in seconds.
 fn retry_after(response: &GqlResponse) -> Option<u64> {
     response
@@ -381,6 +398,9 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
             )
         }
     };
+    if let Some(response) = admit(&state.app, &parts.headers, peer, media) {
+        return response;
+    }
     if let Some(response) = heartbeat::answer(&state.app, &state.heartbeat_plans, &parts.headers, &bytes, media).await {
         return response;
     }
@@ -412,7 +432,9 @@ async fn serve_post(
             )
         }
     };
-    let caller = match deferred_key(&headers, &mut batch) {
+    // A key this instance has not read lately is read now (and remembered with its rate).
+    let deferred = deferred_key(&headers, &mut batch).filter(|digest| state.app.limits.knows_key(digest));
+    let caller = match deferred {
         Some(digest) => Some(Caller {
             actor: Actor { kind: ActorKind::ApiKey, id: None, name: "API key (checked with the heartbeat)".into() },
             scope: Scope::Client,
@@ -512,7 +534,11 @@ async fn serve_get(
             return response;
         }
     }
-    let meta = request_meta(&state, request.headers(), peer_ip(request.extensions()));
+    let peer = peer_ip(request.extensions());
+    if let Some(response) = admit(&state.app, request.headers(), peer, media) {
+        return response;
+    }
+    let meta = request_meta(&state, request.headers(), peer);
     let caller = match authenticate(&state, request.headers(), &meta, media).await {
         Ok(caller) => caller,
         Err(response) => return response,

@@ -14,6 +14,8 @@ use super::lifecycle::{self, Activation, ActivationRequest, DenialReason, EndOut
 use crate::auth::{caller, Permission, Require};
 use crate::error::{Error, GqlResultExt};
 use crate::graphql::ids::to_id;
+use crate::licenses::key::LicenseKey;
+use crate::rate_limit::RateLimits;
 use crate::sessions::SessionSettings;
 
 #[derive(Debug, InputObject)]
@@ -177,6 +179,7 @@ impl ClientQuery {
         license_key: String,
         hardware_fingerprint: String,
     ) -> async_graphql::Result<LicenseValidation> {
+        charge_license(ctx, &license_key)?;
         let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
         Ok(match lifecycle::validate(pool, settings, &license_key, &hardware_fingerprint).await.gql()? {
             Ok(valid) => LicenseValidation::LicenseValid(LicenseValid {
@@ -193,6 +196,15 @@ impl ClientQuery {
     }
 }
 
+/// One attempt on a license key from its bucket. A key that does not parse costs nothing here:
+/// it is refused without a lookup.
+fn charge_license(ctx: &Context<'_>, license_key: &str) -> async_graphql::Result<()> {
+    if let Ok(key) = LicenseKey::parse(license_key) {
+        ctx.data_unchecked::<std::sync::Arc<RateLimits>>().charge_license(key.as_str()).gql()?;
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 pub struct ClientMutation;
 
@@ -201,6 +213,7 @@ impl ClientMutation {
     /// Registers the device if needed and starts (or resumes) its session.
     #[graphql(guard = "Require(Permission::ClientOperations)")]
     async fn activate(&self, ctx: &Context<'_>, input: ActivateInput) -> async_graphql::Result<ActivationResult> {
+        charge_license(ctx, &input.license_key)?;
         let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
         let request = ActivationRequest {
             license_key: input.license_key,
