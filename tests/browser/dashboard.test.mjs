@@ -196,6 +196,31 @@ test('a generated API key is shown once, with a copy button', async () => {
   created.apiKeyPrefix = key.slice(0, 8);
 });
 
+test('an admin gives a key its own rate limit, with the server checking the numbers', async () => {
+  const row = 'tr:has(td:text-is("Reporting export"))';
+  assert.match(await page.textContent(`${row} [data-testid=rate-limit]`, WAIT), /100\/s · Burst 1000\s*default/);
+  await page.click(`${row} >> text=Limit…`);
+  await page.fill('#rate-per-second', '0');
+  await page.click('[data-testid=rate-limit-dialog] button[type=submit]');
+  // The server's message, next to the field it names; nothing is saved.
+  await page.waitForSelector('[data-testid=rate-limit-dialog] >> text=perSecond must be between 1 and', WAIT);
+  await page.fill('#rate-per-second', '20');
+  await page.fill('#rate-burst', '100');
+  await shot('11b-api-key-rate-limit');
+  await page.click('[data-testid=rate-limit-dialog] button[type=submit]');
+  await page.waitForSelector('[data-testid=rate-limit-dialog]', { state: 'detached', ...WAIT });
+  await page.waitForFunction(
+    (sel) => /20\/s · Burst 100\s*custom/.test(document.querySelector(sel)?.textContent ?? ''),
+    `${row} [data-testid=rate-limit]`, WAIT);
+  // And back to the scope's default.
+  await page.click(`${row} >> text=Limit…`);
+  await page.click('[data-testid=rate-limit-dialog] >> text=Use scope default');
+  await page.waitForSelector('[data-testid=rate-limit-dialog]', { state: 'detached', ...WAIT });
+  await page.waitForFunction(
+    (sel) => /100\/s · Burst 1000\s*default/.test(document.querySelector(sel)?.textContent ?? ''),
+    `${row} [data-testid=rate-limit]`, WAIT);
+});
+
 test('the audit log lists those changes, old and new values side by side', async () => {
   await page.click('nav >> text=Audit log');
   await page.waitForSelector('[data-testid=audit-log]', WAIT);

@@ -52,6 +52,17 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub rate_limit: RateLimit,
+}
+
+/// The token bucket a key is charged to, per server instance, in units of cost per second.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub per_second: i64,
+    pub burst: i64,
+    /// Set for this key; otherwise its scope's default.
+    pub custom: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -72,4 +83,19 @@ pub async fn generate_api_key(name: &str, scope: Scope) -> Result<GeneratedApiKe
 
 pub async fn revoke_api_key(id: &str) -> Result<ApiKey, ApiError> {
     gql(documents::REVOKE_API_KEY, json!({"id": id}), "revokeApiKey").await
+}
+
+/// Gives the key its own rate limit; the server checks the numbers (errors name `perSecond`/`burst`).
+pub async fn set_api_key_rate_limit(id: &str, per_second: i64, burst: i64) -> Result<ApiKey, ApiError> {
+    gql(
+        documents::SET_API_KEY_RATE_LIMIT,
+        json!({"id": id, "perSecond": per_second, "burst": burst}),
+        "setApiKeyRateLimit",
+    )
+    .await
+}
+
+/// Back to the scope's default rate limit.
+pub async fn clear_api_key_rate_limit(id: &str) -> Result<ApiKey, ApiError> {
+    gql(documents::CLEAR_API_KEY_RATE_LIMIT, json!({"id": id}), "clearApiKeyRateLimit").await
 }

@@ -44,6 +44,8 @@ documents! {
     API_KEYS = "api_keys/api_keys.graphql" + "api_keys/api_key.graphql";
     GENERATE_API_KEY = "api_keys/generate_api_key.graphql" + "api_keys/api_key.graphql";
     REVOKE_API_KEY = "api_keys/revoke_api_key.graphql" + "api_keys/api_key.graphql";
+    SET_API_KEY_RATE_LIMIT = "api_keys/set_api_key_rate_limit.graphql" + "api_keys/api_key.graphql";
+    CLEAR_API_KEY_RATE_LIMIT = "api_keys/clear_api_key_rate_limit.graphql" + "api_keys/api_key.graphql";
 
     AUDIT_LOG = "audit/audit_log.graphql" + "page_info.graphql";
 
