@@ -209,16 +209,12 @@ test('an admin gives a key its own rate limit, with the server checking the numb
   await shot('11b-api-key-rate-limit');
   await page.click('[data-testid=rate-limit-dialog] button[type=submit]');
   await page.waitForSelector('[data-testid=rate-limit-dialog]', { state: 'detached', ...WAIT });
-  await page.waitForFunction(
-    (sel) => /20\/s · Burst 100\s*custom/.test(document.querySelector(sel)?.textContent ?? ''),
-    `${row} [data-testid=rate-limit]`, WAIT);
+  await page.locator(`${row} [data-testid=rate-limit]`).filter({ hasText: /20\/s · Burst 100\s*custom/ }).waitFor(WAIT);
   // And back to the scope's default.
   await page.click(`${row} >> text=Limit…`);
   await page.click('[data-testid=rate-limit-dialog] >> text=Use scope default');
   await page.waitForSelector('[data-testid=rate-limit-dialog]', { state: 'detached', ...WAIT });
-  await page.waitForFunction(
-    (sel) => /100\/s · Burst 1000\s*default/.test(document.querySelector(sel)?.textContent ?? ''),
-    `${row} [data-testid=rate-limit]`, WAIT);
+  await page.locator(`${row} [data-testid=rate-limit]`).filter({ hasText: /100\/s · Burst 1000\s*default/ }).waitFor(WAIT);
 });
 
 test('the audit log lists those changes, old and new values side by side', async () => {
