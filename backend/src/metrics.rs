@@ -424,6 +424,9 @@ const KNOWN_CODES: &[&str] = &[
     "INTERNAL_SERVER_ERROR",
     "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
+    "CONFLICT",
+    "TOO_MANY_ATTEMPTS",
+    crate::error::RATE_LIMITED,
 ];
 
 fn outcome_of(response: &GqlResponse) -> String {

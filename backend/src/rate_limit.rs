@@ -430,7 +430,7 @@ impl ExtensionFactory for Charge {
 
 struct ChargeExtension;
 
-#[async_trait::async_trait]
+#[async_graphql::async_trait::async_trait]
 impl Extension for ChargeExtension {
     async fn validation(
         &self,
