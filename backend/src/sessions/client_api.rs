@@ -1,17 +1,18 @@
 //! The operations client applications call: activate, heartbeat, endSession, validateLicense.
 //!
 //! Expected outcomes (a limit reached, an expired session) are typed results in unions; only
-//! malformed input and missing rights are GraphQL errors.
+//! malformed input and missing rights are GraphQL errors. Every resolver here works on the
+//! client pool (`crate::db::ClientPool`), which no other work can use up.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, Union, ID};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::heartbeat::HeartbeatOutcome;
 use super::heartbeat::HeartbeatWriter;
 use super::lifecycle::{self, Activation, ActivationRequest, DenialReason, EndOutcome, LiveSessionSummary};
 use crate::auth::{caller, Permission, Require};
+use crate::db::ClientPool;
 use crate::error::{Error, GqlResultExt};
 use crate::graphql::ids::to_id;
 use crate::sessions::SessionSettings;
@@ -177,7 +178,7 @@ impl ClientQuery {
         license_key: String,
         hardware_fingerprint: String,
     ) -> async_graphql::Result<LicenseValidation> {
-        let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
+        let (pool, settings) = (ctx.data_unchecked::<ClientPool>(), ctx.data_unchecked::<SessionSettings>());
         Ok(match lifecycle::validate(pool, settings, &license_key, &hardware_fingerprint).await.gql()? {
             Ok(valid) => LicenseValidation::LicenseValid(LicenseValid {
                 license_id: to_id(valid.license.id),
@@ -201,7 +202,7 @@ impl ClientMutation {
     /// Registers the device if needed and starts (or resumes) its session.
     #[graphql(guard = "Require(Permission::ClientOperations)")]
     async fn activate(&self, ctx: &Context<'_>, input: ActivateInput) -> async_graphql::Result<ActivationResult> {
-        let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
+        let (pool, settings) = (ctx.data_unchecked::<ClientPool>(), ctx.data_unchecked::<SessionSettings>());
         let request = ActivationRequest {
             license_key: input.license_key,
             hardware_fingerprint: input.hardware_fingerprint,
@@ -244,7 +245,7 @@ impl ClientMutation {
     /// Ends the client's session (`CLIENT_ENDED`), freeing its slot at once.
     #[graphql(guard = "Require(Permission::ClientOperations)")]
     async fn end_session(&self, ctx: &Context<'_>, session_token: Uuid) -> async_graphql::Result<EndSessionResult> {
-        let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
+        let (pool, settings) = (ctx.data_unchecked::<ClientPool>(), ctx.data_unchecked::<SessionSettings>());
         Ok(match lifecycle::end(pool, settings, caller(ctx).gql()?, session_token).await.gql()? {
             EndOutcome::Ended { ended_at } => EndSessionResult::SessionEnded(SessionEnded { session_token, ended_at }),
             EndOutcome::Expired => {
