@@ -51,6 +51,7 @@ pub struct ActivationDenied {
     pub reason: DenialReason,
     pub message: String,
     /// With `CONCURRENT_LIMIT_REACHED`: the sessions holding the slots (without their tokens).
+    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     pub live_sessions: Vec<LiveSessionSummary>,
     /// With `CONCURRENT_LIMIT_REACHED`: the earliest moment a slot may free up.
     pub retry_after: Option<DateTime<Utc>>,
