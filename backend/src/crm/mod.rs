@@ -101,12 +101,12 @@ impl Contact {
         load(ctx, InstitutionById(self.institution_id)).await
     }
 
-    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
+    #[graphql(complexity = "crate::graphql::DETAIL_LIST_ESTIMATE * child_complexity")]
     async fn phones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactPhone>> {
         Ok(load(ctx, PhonesOfContact(self.id)).await?.unwrap_or_default())
     }
 
-    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
+    #[graphql(complexity = "crate::graphql::DETAIL_LIST_ESTIMATE * child_complexity")]
     async fn emails(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactEmail>> {
         Ok(load(ctx, EmailsOfContact(self.id)).await?.unwrap_or_default())
     }

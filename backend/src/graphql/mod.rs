@@ -18,6 +18,9 @@ pub const MAX_COMPLEXITY: usize = 5000;
 /// How many items a list without a limit of its own (a customer's licenses, a license's
 /// resources, a contact's notes, the API keys) is assumed to hold when weighing a query.
 pub const NESTED_LIST_ESTIMATE: usize = 10;
+/// How many details one item is assumed to hold: a contact's phone numbers and e-mail addresses,
+/// a note's versions. Admins enter them one by one, so there are a few, not a page.
+pub const DETAIL_LIST_ESTIMATE: usize = 3;
 /// The weight of reading a whole table to answer (every license for `licenseCounts`, every
 /// resource for `resourcePoolCounts`), whatever comes back: as much as a full default page.
 pub const TABLE_SCAN_COMPLEXITY: usize = 100;
