@@ -336,7 +336,10 @@ pub struct ApiKeyQuery;
 #[Object]
 impl ApiKeyQuery {
     /// Every API key, newest first, revoked ones included.
-    #[graphql(guard = "Require(Permission::Write)")]
+    #[graphql(
+        guard = "Require(Permission::Write)",
+        complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity"
+    )]
     async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKeyView>> {
         let pool = ctx.data_unchecked::<PgPool>();
         Ok(list(pool).await.gql()?.into_iter().map(ApiKeyView::from).collect())

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
+use crate::db::{ClientPool, Pools};
 use crate::graphql::loaders;
 use crate::live::LiveEvents;
 use crate::partitions::PartitionSettings;
@@ -51,8 +52,10 @@ impl Default for Settings {
 
 #[derive(Clone)]
 pub struct AppState {
-    /// The one connection pool to the database, the single source of truth.
+    /// The general connection pool: everything but the client path (see `crate::db`).
     pub pool: PgPool,
+    /// The client path's own pool: heartbeats, activation, validation, end, API-key checks, cleanup.
+    pub client_pool: ClientPool,
     pub sessions: SessionSettings,
     /// Group-commit writer through which every heartbeat is recorded.
     pub heartbeats: HeartbeatWriter,
@@ -65,17 +68,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Needs a running Tokio runtime: it starts the heartbeat writer and the event listener
-    /// (which holds one connection of `pool` until the pool is closed).
-    pub fn new(pool: PgPool, settings: &Settings) -> Self {
+    /// Needs a running Tokio runtime: it starts the heartbeat writer (on the client pool) and
+    /// the event listener (which holds one connection of the general pool until it is closed).
+    pub fn new(pools: &Pools, settings: &Settings) -> Self {
         AppState {
-            heartbeats: HeartbeatWriter::spawn(pool.clone(), settings.sessions),
-            live: LiveEvents::spawn(pool.clone()),
+            heartbeats: HeartbeatWriter::spawn(pools.client.clone(), settings.sessions),
+            live: LiveEvents::spawn(pools.general.clone()),
             sessions: settings.sessions,
             auth: Arc::new(settings.auth.clone()),
             backups: Arc::new(settings.backups.clone()),
             limits: Arc::new(RateLimits::new(settings.rate_limits)),
-            pool,
+            pool: pools.general.clone(),
+            client_pool: pools.client.clone(),
         }
     }
 
@@ -83,6 +87,7 @@ impl AppState {
     pub fn schema(&self) -> AppSchema {
         schema::builder()
             .data(self.pool.clone())
+            .data(self.client_pool.clone())
             .data(self.sessions)
             .data(self.heartbeats.clone())
             .data(self.auth.clone())

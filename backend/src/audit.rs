@@ -222,7 +222,10 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// Every change, newest first, with filters; for admins and analysts.
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, None, child_complexity)"
+    )]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -34,6 +34,10 @@ pub enum Error {
     /// `limit` names the bucket that ran dry, `retry_after` when the request would pass.
     #[error("rate limit exceeded ({limit}); retry in {} s", whole_seconds(*.retry_after))]
     RateLimited { limit: &'static str, retry_after: std::time::Duration },
+    /// PostgreSQL cancelled a statement that ran past STATEMENT_TIMEOUT_SECS (SQLSTATE 57014):
+    /// the caller asked for too much at once. Logged with its details.
+    #[error("the query took longer than the server allows; ask for less at once (a shorter range, a smaller page)")]
+    QueryTimeout(sqlx::Error),
     /// Details are logged, never shown; the message is deliberately generic. Constraint
     /// violations a caller can cause never end up here: `From<sqlx::Error>` maps them first.
     #[error("internal server error")]
@@ -44,6 +48,9 @@ pub enum Error {
 
 /// The code of [`Error::RateLimited`]; the HTTP layer answers such a response with 429.
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
+
+/// SQLSTATE `query_canceled`: what PostgreSQL reports when `statement_timeout` ends a statement.
+const QUERY_CANCELED: &str = "57014";
 
 /// Seconds to wait, rounded up and at least one (the unit of `Retry-After`).
 pub fn whole_seconds(wait: std::time::Duration) -> u64 {
@@ -72,6 +79,7 @@ impl Error {
             Error::Forbidden(_) | Error::TotpEnrollmentRequired => "FORBIDDEN",
             Error::TooManyAttempts { .. } => "TOO_MANY_ATTEMPTS",
             Error::RateLimited { .. } => RATE_LIMITED,
+            Error::QueryTimeout(_) => "QUERY_TIMEOUT",
             Error::Database(_) | Error::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -82,6 +90,9 @@ impl Error {
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &err {
+            if db.code().as_deref() == Some(QUERY_CANCELED) {
+                return Error::QueryTimeout(err);
+            }
             if let Some(constraint) = db.constraint() {
                 if let Some((field, message)) = constraint_message(constraint) {
                     return Error::bad_input(field, message);
@@ -140,8 +151,12 @@ fn constraint_message(constraint: &str) -> Option<(&'static str, &'static str)> 
 
 impl ErrorExtensions for Error {
     fn extend(&self) -> async_graphql::Error {
-        if matches!(self, Error::Database(_) | Error::Internal(_)) {
-            tracing::error!(error = ?self, "internal error while serving a request");
+        match self {
+            Error::Database(_) | Error::Internal(_) => {
+                tracing::error!(error = ?self, "internal error while serving a request")
+            }
+            Error::QueryTimeout(_) => tracing::warn!(error = ?self, "a statement ran into the statement timeout"),
+            _ => {}
         }
         async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
             ext.set("code", self.code());

@@ -71,8 +71,15 @@ struct BackupLabels {
     outcome: &'static str,
 }
 
+/// `pool` is `general` or `client` (see `crate::db`).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StateLabel {
+struct PoolLabel {
+    pool: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolStateLabels {
+    pool: &'static str,
     state: &'static str,
 }
 
@@ -98,8 +105,8 @@ struct Metrics {
     backup_pushes: Family<OutcomeLabel, Counter>,
     live_sessions: Gauge,
     database_up: Gauge,
-    pool_connections: Family<StateLabel, Gauge>,
-    pool_max_connections: Gauge,
+    pool_connections: Family<PoolStateLabels, Gauge>,
+    pool_max_connections: Family<PoolLabel, Gauge>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -121,7 +128,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         live_sessions: Gauge::default(),
         database_up: Gauge::default(),
         pool_connections: Family::default(),
-        pool_max_connections: Gauge::default(),
+        pool_max_connections: Family::default(),
         registry: Registry::default(),
     };
     registry.register(
@@ -169,12 +176,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("database_up", "1 when the database answered the scrape's query", metrics.database_up.clone());
     registry.register(
         "database_pool_connections",
-        "Connections of this instance's pool by state (idle, in_use)",
+        "Connections of this instance's pools by pool (general, client) and state (idle, in_use)",
         metrics.pool_connections.clone(),
     );
     registry.register(
         "database_pool_max_connections",
-        "Size limit of this instance's pool",
+        "Size limit of each of this instance's pools (general, client)",
         metrics.pool_max_connections.clone(),
     );
     Metrics { registry, ..metrics }
@@ -236,8 +243,8 @@ fn screaming_snake(camel: &str) -> String {
 }
 
 /// The `/metrics` response, given the live sessions just counted (`None` when the database did
-/// not answer) and the pool whose use it reports.
-pub fn render(live_sessions: Option<i64>, pool: &sqlx::PgPool) -> Response {
+/// not answer) and the pools whose use it reports, each under its fixed name.
+pub fn render(live_sessions: Option<i64>, pools: &[(&'static str, &sqlx::PgPool)]) -> Response {
     match live_sessions {
         Some(live) => {
             METRICS.live_sessions.set(live);
@@ -247,11 +254,17 @@ pub fn render(live_sessions: Option<i64>, pool: &sqlx::PgPool) -> Response {
             METRICS.database_up.set(0);
         }
     }
-    let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
-    let open = i64::from(pool.size());
-    METRICS.pool_connections.get_or_create(&StateLabel { state: "idle" }).set(idle);
-    METRICS.pool_connections.get_or_create(&StateLabel { state: "in_use" }).set((open - idle).max(0));
-    METRICS.pool_max_connections.set(i64::from(pool.options().get_max_connections()));
+    for &(name, pool) in pools {
+        let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+        let open = i64::from(pool.size());
+        let gauge = |state| METRICS.pool_connections.get_or_create(&PoolStateLabels { pool: name, state });
+        gauge("idle").set(idle);
+        gauge("in_use").set((open - idle).max(0));
+        METRICS
+            .pool_max_connections
+            .get_or_create(&PoolLabel { pool: name })
+            .set(i64::from(pool.options().get_max_connections()));
+    }
     let mut body = String::new();
     if encode(&mut body, &METRICS.registry).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

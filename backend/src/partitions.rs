@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::PgPool;
+use sqlx::{Connection as _, PgConnection, PgExecutor, PgPool};
 
 use crate::error::Result;
 
@@ -44,33 +44,45 @@ pub struct MaintenanceReport {
 
 /// Creates the partitions for `months` months starting with the month of `first_day` (UTC);
 /// returns how many were new. Rows of those months in the default partition move into them.
-pub async fn ensure_partitions(pool: &PgPool, first_day: NaiveDate, months: u32) -> Result<i32> {
+pub async fn ensure_partitions(db: impl PgExecutor<'_>, first_day: NaiveDate, months: u32) -> Result<i32> {
     Ok(sqlx::query_scalar("SELECT ensure_heartbeat_partitions($1, $2)")
         .bind(first_day)
         .bind(i32::try_from(months).unwrap_or(i32::MAX))
-        .fetch_one(pool)
+        .fetch_one(db)
         .await?)
 }
 
 /// The current month and `ahead` months after it, by the database's clock.
-pub async fn ensure_current(pool: &PgPool, ahead: u32) -> Result<i32> {
-    let today: NaiveDate = sqlx::query_scalar("SELECT (now() AT TIME ZONE 'UTC')::date").fetch_one(pool).await?;
-    ensure_partitions(pool, today, ahead + 1).await
+async fn ensure_current(connection: &mut PgConnection, ahead: u32) -> Result<i32> {
+    let today: NaiveDate =
+        sqlx::query_scalar("SELECT (now() AT TIME ZONE 'UTC')::date").fetch_one(&mut *connection).await?;
+    ensure_partitions(connection, today, ahead + 1).await
 }
 
-async fn stray_rows(pool: &PgPool) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM license_heartbeats_default").fetch_one(pool).await?)
+async fn stray_rows(connection: &mut PgConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM license_heartbeats_default").fetch_one(connection).await?)
 }
 
 /// One full maintenance run by the database's clock: partitions ahead, the default partition
 /// emptied into monthly partitions (for rows within the retention), old partitions dropped.
+/// Runs on a connection of its own without the statement timeout: moving stray rows or waiting
+/// for a partition's lock may legitimately take longer than any request should.
 pub async fn maintain(pool: &PgPool, settings: PartitionSettings) -> Result<MaintenanceReport> {
+    let mut connection = crate::db::unlimited_connection(pool).await?;
+    let report = maintain_on(&mut connection, settings).await;
+    if let Err(err) = connection.close().await {
+        tracing::debug!(error = ?err, "closing the partition maintenance's connection failed");
+    }
+    report
+}
+
+async fn maintain_on(connection: &mut PgConnection, settings: PartitionSettings) -> Result<MaintenanceReport> {
     let cutoff: DateTime<Utc> = sqlx::query_scalar("SELECT now() - make_interval(months => $1)")
         .bind(i32::try_from(settings.retention_months).unwrap_or(i32::MAX))
-        .fetch_one(pool)
+        .fetch_one(&mut *connection)
         .await?;
-    let mut report = MaintenanceReport { stray_rows_found: stray_rows(pool).await?, ..Default::default() };
-    report.created += ensure_current(pool, settings.ahead_months).await?;
+    let mut report = MaintenanceReport { stray_rows_found: stray_rows(connection).await?, ..Default::default() };
+    report.created += ensure_current(connection, settings.ahead_months).await?;
     if report.stray_rows_found > 0 {
         tracing::warn!(
             rows = report.stray_rows_found,
@@ -81,15 +93,17 @@ pub async fn maintain(pool: &PgPool, settings: PartitionSettings) -> Result<Main
              FROM license_heartbeats_default WHERE received_at >= $1 ORDER BY 1",
         )
         .bind(cutoff)
-        .fetch_all(pool)
+        .fetch_all(&mut *connection)
         .await?;
         for month in months {
-            report.created += ensure_partitions(pool, month, 1).await?;
+            report.created += ensure_partitions(&mut *connection, month, 1).await?;
         }
     }
-    report.dropped =
-        sqlx::query_scalar("SELECT drop_heartbeat_partitions_before($1)").bind(cutoff).fetch_all(pool).await?;
-    report.stray_rows_left = stray_rows(pool).await?;
+    report.dropped = sqlx::query_scalar("SELECT drop_heartbeat_partitions_before($1)")
+        .bind(cutoff)
+        .fetch_all(&mut *connection)
+        .await?;
+    report.stray_rows_left = stray_rows(connection).await?;
     if report.stray_rows_left > 0 {
         tracing::warn!(rows = report.stray_rows_left, "heartbeats remain in the default partition");
     }

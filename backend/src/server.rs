@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::{AppState, Settings};
 use crate::config::ServeArgs;
-use crate::db::Database;
+use crate::db::{Database, Pools};
 use crate::{backups, dashboard, http, metrics, partitions, sessions};
 
 /// One instance: its state, its router and, once started, its background work. `serve`, the
@@ -26,8 +26,9 @@ pub struct Application {
 
 impl Application {
     /// Needs a running Tokio runtime (the heartbeat writer and the event listener start here).
-    pub fn new(pool: PgPool, settings: Settings) -> Self {
-        Application { state: AppState::new(pool, &settings), settings, frontend_dir: None }
+    /// `pools` come from [`Pools::connect`], as `serve` makes them.
+    pub fn new(pools: &Pools, settings: Settings) -> Self {
+        Application { state: AppState::new(pools, &settings), settings, frontend_dir: None }
     }
 
     /// Serves the built dashboard from `dir` for every path no other route takes.
@@ -51,7 +52,7 @@ impl Application {
     pub fn start_background(&self) -> BackgroundTasks {
         let state = &self.state;
         BackgroundTasks(vec![
-            tokio::spawn(sessions::cleanup::run(state.pool.clone(), state.sessions)),
+            tokio::spawn(sessions::cleanup::run(state.client_pool.clone(), state.sessions)),
             tokio::spawn(partitions::run(state.pool.clone(), self.settings.partitions)),
             tokio::spawn(purge_dashboard_sessions(state.pool.clone(), state.auth.sessions)),
             tokio::spawn(backups::schedule::run(state.pool.clone(), state.backups.clone())),
@@ -108,7 +109,7 @@ async fn run(args: &ServeArgs, settings: Settings, database: &Database) -> anyho
     if let Some(schedule) = &settings.backups.schedule {
         backups::schedule::check_timezone(&database.pool, &schedule.timezone).await?;
     }
-    let app = Application::new(database.pool.clone(), settings).with_dashboard(&args.frontend_dir);
+    let app = Application::new(&database.pools(), settings).with_dashboard(&args.frontend_dir);
     let _background = app.start_background();
     let listener = TcpListener::bind(args.listen_addr)
         .await

@@ -5,13 +5,16 @@ use license_server::auth::Scope;
 use license_server::server::Application;
 use sqlx::PgPool;
 
+use crate::helpers::{connect_pools, TEST_POOLS};
+
 #[sqlx::test(migrations = "../migrations")]
 async fn the_dashboard_is_served_at_the_root_with_index_html_for_its_own_routes(pool: PgPool) {
     let dir = std::env::temp_dir().join(format!("license-dashboard-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), "<!doctype html><title>dashboard</title>").unwrap();
     std::fs::write(dir.join("app.js"), "export default 1;").unwrap();
-    let app = Application::new(pool.clone(), Default::default()).with_dashboard(&dir);
+    let pools = connect_pools(&pool, &TEST_POOLS).await;
+    let app = Application::new(&pools, Default::default()).with_dashboard(&dir);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { app.serve(listener, std::future::pending()).await.unwrap() });

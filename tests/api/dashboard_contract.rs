@@ -61,6 +61,41 @@ fn every_graphql_document_of_the_dashboard_is_valid_against_the_schema() {
     assert!(documents::ALL.len() >= 50, "only {} documents found in frontend/src/services", documents::ALL.len());
 }
 
+/// Stops every request after validation, so the server's own limits (depth, complexity) are
+/// applied to a document without running it.
+struct ValidateOnly;
+
+impl async_graphql::extensions::ExtensionFactory for ValidateOnly {
+    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
+        std::sync::Arc::new(ValidateOnly)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl async_graphql::extensions::Extension for ValidateOnly {
+    async fn execute(
+        &self,
+        _ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        _operation_name: Option<&str>,
+        _next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        async_graphql::Response::new(async_graphql::Value::Null)
+    }
+}
+
+#[tokio::test]
+async fn every_document_of_the_dashboard_is_within_the_servers_depth_and_complexity_limits() {
+    let schema = license_server::schema::builder().extension(ValidateOnly).finish();
+    let mut failures = Vec::new();
+    for (name, text) in documents::ALL {
+        // Pages as the dashboard asks for them: `first` of 25 at most (the audit log's).
+        let variables = async_graphql::Variables::from_json(serde_json::json!({"first": 25}));
+        let response = schema.execute(async_graphql::Request::new(*text).variables(variables)).await;
+        failures.extend(response.errors.iter().map(|err| format!("{name}: {}", err.message)));
+    }
+    assert!(failures.is_empty(), "dashboard documents the server would refuse:\n{}", failures.join("\n"));
+}
+
 #[test]
 fn every_graphql_file_of_the_dashboard_belongs_to_a_checked_document_and_no_query_is_written_elsewhere() {
     let graphql_dir = frontend_src().join("services/graphql");

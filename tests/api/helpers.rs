@@ -12,13 +12,22 @@ use license_server::app::Settings;
 use license_server::auth::{Actor, Scope};
 use license_server::backups::BackupSettings;
 use license_server::rate_limit::RateLimitSettings;
+use license_server::db::{PoolSettings, Pools};
 use license_server::server::Application;
 use license_server::sessions::SessionSettings;
 use serde_json::{json, Value};
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 pub const MAX_BODY_BYTES: usize = license_server::app::DEFAULT_MAX_BODY_BYTES as usize;
+
+/// The pools of a test instance: small, since many instances share the test server.
+pub const TEST_POOLS: PoolSettings =
+    PoolSettings { max_connections: 4, client_connections: 4, ..PoolSettings::DEFAULT };
+
+/// An instance's two pools on the test's database, made as `serve` makes them.
+pub async fn connect_pools(pool: &PgPool, settings: &PoolSettings) -> Pools {
+    Pools::connect(&pool.connect_options(), settings).await.unwrap()
+}
 
 /// One running server instance. Dropping it shuts it down gracefully and closes its pool.
 pub struct TestApp {
@@ -44,6 +53,8 @@ pub struct Options {
     pub frontend_dir: Option<std::path::PathBuf>,
     /// Rate limits (the defaults of `serve` otherwise).
     pub rate_limits: Option<RateLimitSettings>,
+    /// Pool sizes and timeouts ([`TEST_POOLS`] otherwise).
+    pub pools: Option<PoolSettings>,
 }
 
 /// Counts `sqlx::query` events (one per executed statement).
@@ -71,7 +82,7 @@ pub async fn spawn_app(pool: &PgPool) -> TestApp {
 /// Starts an instance on its own thread and multi-threaded runtime, with its own pool on the
 /// test's database: as separate from other instances as a second process would be.
 pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
-    let connect_options = (*pool.connect_options()).clone();
+    let test_pool = pool.clone();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (stopped_tx, stopped_rx) = mpsc::channel();
@@ -84,7 +95,7 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
         }
         let runtime = builder.build().unwrap();
         runtime.block_on(async move {
-            let pool = PgPoolOptions::new().max_connections(4).connect_with(connect_options).await.unwrap();
+            let pools = connect_pools(&test_pool, &options.pools.unwrap_or(TEST_POOLS)).await;
             let settings = Settings {
                 sessions: options.sessions,
                 auth: options.auth,
@@ -93,7 +104,7 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
                 rate_limits: options.rate_limits.unwrap_or_default(),
                 ..Settings::default()
             };
-            let mut app = Application::new(pool.clone(), settings);
+            let mut app = Application::new(&pools, settings);
             if let Some(dir) = &options.frontend_dir {
                 app = app.with_dashboard(dir);
             }
@@ -106,7 +117,7 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
             .await
             .unwrap();
             drop(background);
-            pool.close().await;
+            pools.close().await;
         });
         let _ = stopped_tx.send(());
     });

@@ -16,6 +16,7 @@ mod helpers;
 mod hot_path;
 mod http;
 mod identity;
+mod isolation;
 mod lifecycle;
 mod live;
 mod metrics;

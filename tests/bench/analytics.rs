@@ -15,6 +15,7 @@ use chrono::Utc;
 use license_server::analytics::HEARTBEAT_BUCKETS_SQL;
 use license_server::api_keys;
 use license_server::auth::{Actor, Scope};
+use license_server::db::{PoolSettings, Pools};
 use license_server::server::Application;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
@@ -57,7 +58,8 @@ async fn run(url: &str) -> Result<()> {
     sqlx::migrate!("../migrations").run(&pool).await?;
     seed(&pool).await?;
 
-    let app = Application::new(pool.clone(), Default::default());
+    let pools = Pools::connect(&pool.connect_options(), &PoolSettings::default()).await?;
+    let app = Application::new(&pools, Default::default());
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
     let server = tokio::spawn(async move { app.serve(listener, std::future::pending()).await });

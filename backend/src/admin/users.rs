@@ -167,7 +167,10 @@ pub struct AdminUserQuery;
 
 #[Object]
 impl AdminUserQuery {
-    #[graphql(guard = "Require(Permission::Write)")]
+    #[graphql(
+        guard = "Require(Permission::Write)",
+        complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity"
+    )]
     async fn admin_users(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AdminUser>> {
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM admin_users ORDER BY lower(username)"))
             .fetch_all(ctx.data_unchecked::<PgPool>())

@@ -1,5 +1,8 @@
 //! Aggregates for analysts: licenses by state and type, usage per license, sessions per day,
 //! heartbeats per hour or day (from the monthly partitions in range only), and peak concurrency.
+//!
+//! Each weighs what it reads and returns (`crate::graphql` has the weights): a range aggregate
+//! its days of history plus its rows, a whole-table aggregate a table scan plus its rows.
 
 use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -9,6 +12,9 @@ use uuid::Uuid;
 use crate::auth::{Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::{
+    days_in_range, enum_size, history_complexity, hours_in_range, page_complexity, TABLE_SCAN_COMPLEXITY,
+};
 use crate::licenses::LicenseType;
 use crate::sessions::EndReason;
 use crate::sessions::SessionSettings;
@@ -67,6 +73,7 @@ pub struct SessionDay {
     pub started: i64,
     pub ended: i64,
     /// The ended sessions by why they ended.
+    #[graphql(complexity = "enum_size::<EndReason>() * child_complexity")]
     pub end_reasons: Vec<ReasonCount>,
 }
 
@@ -81,6 +88,14 @@ impl TimeBucket {
         match self {
             TimeBucket::Hour => "hour",
             TimeBucket::Day => "day",
+        }
+    }
+
+    /// How many buckets `[from, to)` holds (the most rows a query returns).
+    pub fn count_in(self, from: DateTime<Utc>, to: DateTime<Utc>) -> usize {
+        match self {
+            TimeBucket::Hour => hours_in_range(from, to),
+            TimeBucket::Day => days_in_range(from, to),
         }
     }
 
@@ -302,13 +317,19 @@ pub struct AnalyticsQuery;
 #[Object]
 impl AnalyticsQuery {
     /// How many licenses there are of each type in each state.
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "TABLE_SCAN_COMPLEXITY + enum_size::<LicenseType>() * enum_size::<LicenseState>() * child_complexity"
+    )]
     async fn license_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LicenseCount>> {
         license_counts(ctx.data_unchecked::<PgPool>()).await.gql()
     }
 
     /// Active devices and live sessions per license, busiest first.
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "TABLE_SCAN_COMPLEXITY + page_complexity(Some(first), None, child_complexity)"
+    )]
     async fn license_usage(
         &self,
         ctx: &Context<'_>,
@@ -320,7 +341,10 @@ impl AnalyticsQuery {
     }
 
     /// Sessions started and ended per UTC day in `[from, to)`, with the reasons they ended.
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "history_complexity(from, to) + days_in_range(from, to) * child_complexity"
+    )]
     async fn sessions_per_day(
         &self,
         ctx: &Context<'_>,
@@ -333,7 +357,10 @@ impl AnalyticsQuery {
 
     /// Heartbeats per hour (ranges up to 31 days) or day (up to 366 days) in `[from, to)`,
     /// overall or for one license. Empty buckets are left out.
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "history_complexity(from, to) + bucket.count_in(from, to) * child_complexity"
+    )]
     async fn heartbeat_counts(
         &self,
         ctx: &Context<'_>,
@@ -347,7 +374,10 @@ impl AnalyticsQuery {
     }
 
     /// The most sessions live at once per license within `[from, to)`, highest first.
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "history_complexity(from, to) + page_complexity(Some(first), None, child_complexity)"
+    )]
     async fn peak_concurrent_sessions(
         &self,
         ctx: &Context<'_>,

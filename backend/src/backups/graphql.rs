@@ -93,7 +93,10 @@ pub struct BackupQuery;
 #[Object]
 impl BackupQuery {
     /// Backups, newest first.
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::page_complexity(first, last, child_complexity)"
+    )]
     async fn backups(
         &self,
         ctx: &Context<'_>,

@@ -61,11 +61,13 @@ impl Institution {
         load(ctx, CustomerById(id)).await
     }
 
+    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     async fn contacts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Contact>> {
         Ok(load(ctx, ContactsOfInstitution(self.id)).await?.unwrap_or_default())
     }
 
     /// Notes on the institution, oldest first, each with its current text.
+    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
         Ok(load(ctx, NotesOfInstitution(self.id)).await?.unwrap_or_default())
     }
@@ -99,15 +101,18 @@ impl Contact {
         load(ctx, InstitutionById(self.institution_id)).await
     }
 
+    #[graphql(complexity = "crate::graphql::DETAIL_LIST_ESTIMATE * child_complexity")]
     async fn phones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactPhone>> {
         Ok(load(ctx, PhonesOfContact(self.id)).await?.unwrap_or_default())
     }
 
+    #[graphql(complexity = "crate::graphql::DETAIL_LIST_ESTIMATE * child_complexity")]
     async fn emails(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactEmail>> {
         Ok(load(ctx, EmailsOfContact(self.id)).await?.unwrap_or_default())
     }
 
     /// Notes on the contact, oldest first, each with its current text.
+    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
         Ok(load(ctx, NotesOfContact(self.id)).await?.unwrap_or_default())
     }
@@ -662,7 +667,10 @@ impl CrmQuery {
 
     /// Institutions and contacts whose name contains `query`: up to `limit` (1–100) of each,
     /// institutions first, each kind by name.
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::TABLE_SCAN_COMPLEXITY + 2 * crate::graphql::page_complexity(Some(limit), None, child_complexity)"
+    )]
     async fn search_crm(
         &self,
         ctx: &Context<'_>,

@@ -60,6 +60,7 @@ impl Note {
     }
 
     /// Every version, oldest first; the last one is the current text.
+    #[graphql(complexity = "crate::graphql::DETAIL_LIST_ESTIMATE * child_complexity")]
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<NoteVersion>> {
         Ok(load(ctx, VersionsOfNote(self.id)).await?.unwrap_or_default())
     }

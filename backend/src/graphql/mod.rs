@@ -7,17 +7,74 @@ pub mod loaders;
 pub mod pagination;
 pub mod text_input;
 
+use chrono::{DateTime, Utc};
+
 /// Deepest selection set accepted.
 pub const MAX_DEPTH: usize = 12;
-/// Most fields (weighted) one operation may select. A list field weighs its page size (`first` or
-/// `last`, 20 by default) times its selection, so a query that would fetch too much is refused
-/// before it runs.
+/// Most fields (weighted) one operation may select. Every list weighs what it may return times
+/// its selection, and every aggregate what it reads besides, so a query that would fetch or scan
+/// too much (a list nested in lists, an aggregate aliased over and over) is refused before it runs.
 pub const MAX_COMPLEXITY: usize = 5000;
-/// How many items a nested list without a limit of its own (a customer's licenses, a license's
-/// resources) is assumed to hold when weighing a query.
+/// How many items a list without a limit of its own (a customer's licenses, a license's
+/// resources, a contact's notes, the API keys) is assumed to hold when weighing a query.
 pub const NESTED_LIST_ESTIMATE: usize = 10;
+/// How many details one item is assumed to hold: a contact's phone numbers and e-mail addresses,
+/// a note's versions. Admins enter them one by one, so there are a few, not a page.
+pub const DETAIL_LIST_ESTIMATE: usize = 3;
+/// The weight of reading a whole table to answer (every license for `licenseCounts`, every
+/// resource for `resourcePoolCounts`), whatever comes back: as much as a full default page.
+pub const TABLE_SCAN_COMPLEXITY: usize = 100;
+/// The weight of one day of history (heartbeats, sessions) that an aggregate over a time range reads.
+pub const HISTORY_DAY_COMPLEXITY: usize = 10;
+
 /// The weight of a connection field: its page size times its selection.
 pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     let size = first.or(last).unwrap_or(pagination::DEFAULT_PAGE_SIZE as i32);
     usize::try_from(size).unwrap_or(0).min(pagination::MAX_PAGE_SIZE) * child_complexity
+}
+
+/// Whole hours in `[from, to)`, rounded up; none for an empty or reversed range (refused later).
+pub fn hours_in_range(from: DateTime<Utc>, to: DateTime<Utc>) -> usize {
+    let seconds = u64::try_from((to - from).num_seconds()).unwrap_or(0);
+    usize::try_from(seconds.div_ceil(3600)).unwrap_or(usize::MAX)
+}
+
+/// Days of history in `[from, to)`, rounded up.
+pub fn days_in_range(from: DateTime<Utc>, to: DateTime<Utc>) -> usize {
+    hours_in_range(from, to).div_ceil(24)
+}
+
+/// The weight of reading the history of `[from, to)` (heartbeats, sessions) for an aggregate;
+/// what it returns weighs its rows times their selection on top.
+pub fn history_complexity(from: DateTime<Utc>, to: DateTime<Utc>) -> usize {
+    days_in_range(from, to).saturating_mul(HISTORY_DAY_COMPLEXITY)
+}
+
+/// The number of values of a GraphQL enum: the most rows an aggregate grouped by it returns.
+pub fn enum_size<T: async_graphql::resolver_utils::EnumType>() -> usize {
+    T::items().len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn ranges_are_counted_in_whole_hours_and_days_rounded_up() {
+        assert_eq!(hours_in_range(at("2026-01-01T00:00:00Z"), at("2026-01-02T00:00:00Z")), 24);
+        assert_eq!(hours_in_range(at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:01Z")), 1);
+        assert_eq!(days_in_range(at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:01Z")), 1);
+        assert_eq!(days_in_range(at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z")), 365);
+        assert_eq!(hours_in_range(at("2026-01-02T00:00:00Z"), at("2026-01-01T00:00:00Z")), 0);
+    }
+
+    #[test]
+    fn reading_history_weighs_its_days() {
+        let (from, to) = (at("2026-01-01T00:00:00Z"), at("2026-01-31T00:00:00Z"));
+        assert_eq!(history_complexity(from, to), 30 * HISTORY_DAY_COMPLEXITY);
+    }
 }

@@ -43,5 +43,5 @@ async fn scrape(State(app): State<AppState>) -> Response {
         .await
         .inspect_err(|err| tracing::warn!(error = ?err, "metrics: counting live sessions failed"))
         .ok();
-    metrics::render(live, &app.pool)
+    metrics::render(live, &[("general", &app.pool), ("client", &app.client_pool)])
 }

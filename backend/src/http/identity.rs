@@ -65,7 +65,9 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The caller an API key names (when one was presented, it alone counts: `None` if it is
-/// malformed, unknown or revoked), else the dashboard session, else nobody.
+/// malformed, unknown or revoked), else the dashboard session, else nobody. Keys are checked on
+/// the client pool: client applications activate and validate with a key, and that one short
+/// lookup must not wait behind sign-ins or analyst queries on the general pool.
 pub(crate) async fn resolve(
     app: &AppState,
     api_key: Option<&str>,
@@ -73,7 +75,7 @@ pub(crate) async fn resolve(
     ip: Option<IpAddr>,
 ) -> crate::Result<Option<Caller>> {
     if let Some(key) = api_key {
-        return api_keys::authenticate(&app.pool, &app.limits, key, ip).await;
+        return api_keys::authenticate(&app.client_pool, &app.limits, key, ip).await;
     }
     let Some(token) = session_token else { return Ok(None) };
     let session = dashboard_sessions::lookup(&app.pool, token, &app.auth.sessions).await?;

@@ -189,8 +189,8 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Refusal {
 }
 
 /// Attaches the caller and parses the document, then applies the rules that need the parsed
-/// operation: who may call anonymously, cross-site protection for cookie mutations, and no
-/// introspection for client keys.
+/// operation: who may call anonymously, cross-site protection for cookie mutations, and for
+/// client keys one root field per operation and no introspection.
 fn prepare(
     mut request: Request,
     caller: Option<&Caller>,
@@ -227,9 +227,22 @@ fn prepare(
         if selects_introspection(document) {
             return Err(refuse(StatusCode::FORBIDDEN, "FORBIDDEN", "introspection is not available to client keys"));
         }
+        if selected_operation(document, operation_name.as_deref()).is_some_and(|op| !has_one_root_field(op)) {
+            return Err(refuse(StatusCode::BAD_REQUEST, "GRAPHQL_VALIDATION_FAILED", ONE_ROOT_FIELD));
+        }
         request = request.disable_introspection();
     }
     Ok(request)
+}
+
+const ONE_ROOT_FIELD: &str =
+    "an operation with a client key selects exactly one root field, written as a field (no aliased copies, no fragments at the root)";
+
+/// The client key is public, so what one operation may ask for is bounded: a single root field.
+/// A fragment at the root is refused like a second field, since it may hold any number of them;
+/// `__typename` counts.
+fn has_one_root_field(operation: &OperationDefinition) -> bool {
+    matches!(operation.selection_set.node.items.as_slice(), [item] if matches!(item.node, Selection::Field(_)))
 }
 
 fn selects_introspection(document: &ExecutableDocument) -> bool {

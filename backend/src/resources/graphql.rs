@@ -39,6 +39,7 @@ impl Resource {
     }
 
     /// Every move of this resource, oldest first.
+    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ResourceMove>> {
         sqlx::query_as(
             "SELECT from_state, to_state, license_id, reason, actor_name, occurred_at
@@ -116,7 +117,10 @@ impl ResourceQuery {
     }
 
     /// How many resources of each type are available, allocated and quarantined.
-    #[graphql(guard = "Require(Permission::Read)")]
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "crate::graphql::TABLE_SCAN_COMPLEXITY + crate::graphql::enum_size::<ResourceType>() * child_complexity"
+    )]
     async fn resource_pool_counts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ResourcePoolCount>> {
         counts(ctx.data_unchecked::<PgPool>()).await.gql()
     }

@@ -102,6 +102,7 @@ pub struct ImportReport {
     /// Values (as given) already in the pool or repeated earlier in the same list.
     pub duplicates: Vec<String>,
     /// Values (as given) that are not valid for the type, with the reason.
+    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     pub invalid: Vec<InvalidValue>,
 }
 
@@ -113,6 +114,7 @@ pub struct InvalidValue {
 
 #[derive(SimpleObject)]
 pub struct ResourcesAllocated {
+    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     pub resources: Vec<Resource>,
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::events::{CHANNEL, ENDED_PAYLOAD_SQL};
+use crate::db::ClientPool;
 use crate::error::Result;
 use crate::sessions::SessionSettings;
 
@@ -58,8 +59,9 @@ pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -
     }
 }
 
-/// Runs the cleanup every `cleanup_interval` until the task is dropped.
-pub async fn run(pool: PgPool, settings: SessionSettings) {
+/// Runs the cleanup every `cleanup_interval` until the task is dropped, on the client pool: no
+/// other work can hold up the filing of expired sessions.
+pub async fn run(pool: ClientPool, settings: SessionSettings) {
     let mut ticker = tokio::time::interval(settings.cleanup_interval.max(Duration::from_millis(100)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -1,17 +1,18 @@
 //! The operations client applications call: activate, heartbeat, endSession, validateLicense.
 //!
 //! Expected outcomes (a limit reached, an expired session) are typed results in unions; only
-//! malformed input and missing rights are GraphQL errors.
+//! malformed input and missing rights are GraphQL errors. Every resolver here works on the
+//! client pool (`crate::db::ClientPool`), which no other work can use up.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, Union, ID};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::heartbeat::HeartbeatOutcome;
 use super::heartbeat::HeartbeatWriter;
 use super::lifecycle::{self, Activation, ActivationRequest, DenialReason, EndOutcome, LiveSessionSummary};
 use crate::auth::{caller, Permission, Require};
+use crate::db::ClientPool;
 use crate::error::{Error, GqlResultExt};
 use crate::graphql::ids::to_id;
 use crate::licenses::key::LicenseKey;
@@ -52,6 +53,7 @@ pub struct ActivationDenied {
     pub reason: DenialReason,
     pub message: String,
     /// With `CONCURRENT_LIMIT_REACHED`: the sessions holding the slots (without their tokens).
+    #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     pub live_sessions: Vec<LiveSessionSummary>,
     /// With `CONCURRENT_LIMIT_REACHED`: the earliest moment a slot may free up.
     pub retry_after: Option<DateTime<Utc>>,
@@ -180,7 +182,7 @@ impl ClientQuery {
         hardware_fingerprint: String,
     ) -> async_graphql::Result<LicenseValidation> {
         charge_license(ctx, &license_key)?;
-        let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
+        let (pool, settings) = (ctx.data_unchecked::<ClientPool>(), ctx.data_unchecked::<SessionSettings>());
         Ok(match lifecycle::validate(pool, settings, &license_key, &hardware_fingerprint).await.gql()? {
             Ok(valid) => LicenseValidation::LicenseValid(LicenseValid {
                 license_id: to_id(valid.license.id),
@@ -214,7 +216,7 @@ impl ClientMutation {
     #[graphql(guard = "Require(Permission::ClientOperations)")]
     async fn activate(&self, ctx: &Context<'_>, input: ActivateInput) -> async_graphql::Result<ActivationResult> {
         charge_license(ctx, &input.license_key)?;
-        let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
+        let (pool, settings) = (ctx.data_unchecked::<ClientPool>(), ctx.data_unchecked::<SessionSettings>());
         let request = ActivationRequest {
             license_key: input.license_key,
             hardware_fingerprint: input.hardware_fingerprint,
@@ -257,7 +259,7 @@ impl ClientMutation {
     /// Ends the client's session (`CLIENT_ENDED`), freeing its slot at once.
     #[graphql(guard = "Require(Permission::ClientOperations)")]
     async fn end_session(&self, ctx: &Context<'_>, session_token: Uuid) -> async_graphql::Result<EndSessionResult> {
-        let (pool, settings) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<SessionSettings>());
+        let (pool, settings) = (ctx.data_unchecked::<ClientPool>(), ctx.data_unchecked::<SessionSettings>());
         Ok(match lifecycle::end(pool, settings, caller(ctx).gql()?, session_token).await.gql()? {
             EndOutcome::Ended { ended_at } => EndSessionResult::SessionEnded(SessionEnded { session_token, ended_at }),
             EndOutcome::Expired => {

@@ -26,6 +26,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use uuid::Uuid;
 
+use crate::db::ClientPool;
 use crate::error::{Error, Result};
 use crate::sessions::SessionSettings;
 
@@ -80,8 +81,9 @@ pub struct HeartbeatWriter {
 }
 
 impl HeartbeatWriter {
-    /// Starts the writer. It stops when the last handle is dropped, after finishing its batches.
-    pub fn spawn(pool: PgPool, settings: SessionSettings) -> Self {
+    /// Starts the writer on the client pool, whose connections no other work can take. It
+    /// stops when the last handle is dropped, after finishing its batches.
+    pub fn spawn(pool: ClientPool, settings: SessionSettings) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let writer = Writer { pool, settings, requeue: queue.downgrade(), keys_touched: Arc::default() };
         tokio::spawn(run(receiver, writer));
@@ -105,7 +107,7 @@ impl HeartbeatWriter {
 
 #[derive(Clone)]
 struct Writer {
-    pool: PgPool,
+    pool: ClientPool,
     settings: SessionSettings,
     /// The writer's own queue, for heartbeats that go into a later batch. Weak, so that the
     /// writer still stops once every handle is gone.

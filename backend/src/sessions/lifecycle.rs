@@ -1,17 +1,18 @@
 //! The client side of the session lifecycle: activate, end, validate.
 //!
-//! Activation runs in one transaction holding the license row lock, so admission decisions for
-//! one license are serialised across every server instance: the device and session limits can
-//! never be overshot, and a device can never hold two sessions.
+//! All of it runs on the client pool, whose connections no other work can take. Activation runs
+//! in one transaction holding the license row lock, so admission decisions for one license are
+//! serialised across every server instance: the device and session limits can never be
+//! overshot, and a device can never hold two sessions.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::events::{self, SessionEvent, SessionEventKind};
 use super::{end_sessions, EndReason, Selector, SessionSettings};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{Actor, Caller};
+use crate::db::ClientPool;
 use crate::devices;
 use crate::error::{Error, Result};
 use crate::licenses::{self, License, LicenseKey};
@@ -105,7 +106,7 @@ fn license_denial(license: &License, now: DateTime<Utc>) -> Option<Activation> {
 }
 
 pub async fn activate(
-    pool: &PgPool,
+    pool: &ClientPool,
     settings: &SessionSettings,
     caller: &Caller,
     request: ActivationRequest,
@@ -246,7 +247,7 @@ pub enum EndOutcome {
 
 /// The client ends its own session (`client_ended`).
 pub async fn end(
-    pool: &PgPool,
+    pool: &ClientPool,
     settings: &SessionSettings,
     caller: &Caller,
     session_token: Uuid,
@@ -263,7 +264,7 @@ pub async fn end(
     }
     let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM session_history WHERE session_token = $1)")
         .bind(session_token)
-        .fetch_one(pool)
+        .fetch_one(&**pool)
         .await?;
     Ok(if known { EndOutcome::Expired } else { EndOutcome::NotFound })
 }
@@ -275,7 +276,7 @@ pub struct Validation {
 
 /// Is this license usable on this device right now? Reads only.
 pub async fn validate(
-    pool: &PgPool,
+    pool: &ClientPool,
     settings: &SessionSettings,
     license_key: &str,
     fingerprint: &str,
@@ -290,7 +291,7 @@ pub async fn validate(
             live_sessions: vec![],
         }));
     };
-    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(pool).await?;
+    let now: DateTime<Utc> = sqlx::query_scalar("SELECT now()").fetch_one(&**pool).await?;
     if let Some(Activation::Denied(denial)) = license_denial(&license, now) {
         return Ok(Err(denial));
     }
@@ -303,7 +304,7 @@ pub async fn validate(
     .bind(license.id)
     .bind(fingerprint)
     .bind(settings.timeout_secs())
-    .fetch_optional(pool)
+    .fetch_optional(&**pool)
     .await?;
     match device {
         Some(has_live_session) => Ok(Ok(Validation { license, has_live_session })),
