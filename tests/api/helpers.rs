@@ -289,6 +289,19 @@ pub async fn age_session(pool: &PgPool, token: &str, seconds: i64) {
         .unwrap();
 }
 
+/// The id of the session (live or ended) a client was handed `token` for: tests know sessions by
+/// their tokens, while admins, analysts and events know them only by id.
+pub async fn session_id(pool: &PgPool, token: &str) -> String {
+    sqlx::query_scalar(
+        "SELECT id::text FROM license_sessions WHERE session_token = $1::uuid
+         UNION ALL SELECT id::text FROM session_history WHERE session_token = $1::uuid",
+    )
+    .bind(token)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
