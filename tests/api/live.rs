@@ -23,7 +23,7 @@ use crate::helpers::{age_session, create_user, session_id, spawn_app, spawn_app_
 /// Longest wait for one expected message; events normally arrive within milliseconds.
 const PATIENCE: Duration = Duration::from_secs(15);
 
-const TRANSPORT_WS: &str = "graphql-transport-ws";
+pub(crate) const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
 
 const EVENTS: &str = "subscription($l: ID) { sessionEvents(licenseId: $l) {
@@ -32,7 +32,7 @@ const LIVE: &str =
     "subscription($l: ID) { liveSessions(licenseId: $l) { id licenseId device { hardwareFingerprint } } }";
 
 /// A WebSocket client speaking either protocol.
-struct Subscriber {
+pub(crate) struct Subscriber {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     legacy: bool,
     /// Messages read while waiting for another subscription's, in arrival order.
@@ -90,7 +90,7 @@ async fn connect_with_headers(
     }
 }
 
-async fn connect_with_key(app: &TestApp, protocol: &str, key: &str) -> Subscriber {
+pub(crate) async fn connect_with_key(app: &TestApp, protocol: &str, key: &str) -> Subscriber {
     connect(app, protocol, json!({"apiKey": key})).await.expect("the connection was refused")
 }
 
@@ -120,13 +120,13 @@ impl Subscriber {
             .expect("WebSocket error")
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         let kind = if self.legacy { "start" } else { "subscribe" };
         self.send(json!({"id": id, "type": kind, "payload": {"query": query, "variables": variables}})).await;
     }
 
     /// The next protocol message that is not a keep-alive.
-    async fn next_message(&mut self) -> Value {
+    pub(crate) async fn next_message(&mut self) -> Value {
         loop {
             if let Message::Text(text) = self.next_frame().await {
                 let message: Value = serde_json::from_str(&text).unwrap();

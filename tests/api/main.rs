@@ -25,5 +25,6 @@ mod partitions;
 mod querying;
 mod resources;
 mod schema;
+mod session_tokens;
 mod shutdown;
 mod text_input;
