@@ -1,6 +1,7 @@
 //! Session tokens are bearer secrets of the one client holding them: a whole session lifecycle
 //! leaves none in the audit log, a NOTIFY payload, a subscription message, a query an admin or
-//! analyst can make, or a log line.
+//! analyst can make, or a log line; and the tokens earlier versions wrote into the audit log are
+//! removed by a migration.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -218,4 +219,75 @@ async fn no_audit_row_notification_subscription_query_or_log_line_holds_a_sessio
     leaks.extend(holding("answer", &answers, &tokens));
     leaks.extend(holding("log line", &log_lines, &tokens));
     assert!(leaks.is_empty(), "session tokens shown to others:\n{}", leaks.join("\n"));
+}
+
+/// The version of the migration that removes the tokens earlier versions wrote.
+const SCRUB_MIGRATION: i64 = 20261203000001;
+
+#[sqlx::test(migrations = false)]
+async fn the_tokens_earlier_versions_wrote_into_the_audit_log_are_removed_by_a_migration(pool: PgPool) {
+    // The database as an earlier version left it: the migrations before the scrub, and audit
+    // rows as that version wrote them.
+    let all = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"));
+    let earlier = std::env::temp_dir().join(format!("license-server-migrations-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir(&earlier).unwrap();
+    for file in std::fs::read_dir(all).unwrap() {
+        let file = file.unwrap();
+        let version: i64 = file.file_name().to_str().unwrap().split('_').next().unwrap().parse().unwrap();
+        if version < SCRUB_MIGRATION {
+            std::fs::copy(file.path(), earlier.join(file.file_name())).unwrap();
+        }
+    }
+    let migrated = sqlx::migrate::Migrator::new(earlier.as_path()).await.unwrap().run(&pool).await;
+    std::fs::remove_dir_all(&earlier).unwrap();
+    migrated.unwrap();
+
+    let (started, ended) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    let (session, license, device) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    sqlx::query(
+        "INSERT INTO audit_log (actor_type, actor_name, action, entity_type, entity_id, old_values, new_values) VALUES
+           ('api_key', 'desktop-app', 'session.started', 'session', $1,
+            NULL, jsonb_build_object('licenseId', $2, 'deviceId', $3, 'sessionToken', $4)),
+           ('system', 'system', 'session.ended', 'session', $1,
+            NULL, jsonb_build_object('sessionToken', $5, 'licenseId', $2, 'endReason', 'timeout')),
+           ('user', 'alice', 'customer.updated', 'customer', $2,
+            '{\"name\": \"Old\"}', '{\"name\": \"New\"}')",
+    )
+    .bind(session.to_string())
+    .bind(license.to_string())
+    .bind(device.to_string())
+    .bind(&started)
+    .bind(&ended)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    license_server::db::MIGRATOR.run(&pool).await.unwrap();
+
+    let rows: Vec<(String, Option<Value>, Option<Value>)> =
+        sqlx::query_as("SELECT action, old_values, new_values FROM audit_log ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let text = format!("{rows:?}");
+    assert!(!text.contains(&started) && !text.contains(&ended), "{text}");
+    assert_eq!(
+        rows[..3],
+        [
+            (
+                "session.started".to_owned(),
+                None,
+                Some(json!({"licenseId": license.to_string(), "deviceId": device.to_string()}))
+            ),
+            ("session.ended".to_owned(), None, Some(json!({"licenseId": license.to_string(), "endReason": "timeout"}))),
+            ("customer.updated".to_owned(), Some(json!({"name": "Old"})), Some(json!({"name": "New"}))),
+        ]
+    );
+    let (action, _, recorded) = &rows[3];
+    assert_eq!(action, "audit.session_tokens_removed", "the rewrite is itself audited");
+    assert_eq!(recorded.as_ref().unwrap()["rows"], 2);
+
+    // The append-only guard is back.
+    let refused = sqlx::query("UPDATE audit_log SET action = action").execute(&pool).await.unwrap_err();
+    assert_eq!(refused.as_database_error().unwrap().code().as_deref(), Some("42501"), "{refused}");
 }
