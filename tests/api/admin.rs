@@ -222,30 +222,29 @@ async fn admins_list_and_terminate_live_sessions_and_read_the_history(pool: PgPo
     let app = spawn_app(&pool).await;
     let (admin, client) = (app.key(Scope::Admin).await, app.key(Scope::Client).await);
     let (license_id, license_key) = app.create_license(&admin, 2, 2).await;
-    let token = app.session(&client, &license_key, "a").await;
+    let granted = app.activate(&client, &license_key, "a").await;
+    let token = granted["sessionToken"].as_str().unwrap();
     app.session(&client, &license_key, "b").await;
 
     let live = app
         .gql(
             &admin,
-            "query($id: ID) { liveSessions(licenseId: $id) { totalCount nodes { id sessionToken device { deviceName } } } }",
+            "query($id: ID) { liveSessions(licenseId: $id) { totalCount nodes { id deviceId device { deviceName } } } }",
             json!({"id": license_id}),
         )
         .await;
     assert_eq!(live.data("liveSessions")["totalCount"], 2);
     let sessions = live.data("liveSessions")["nodes"].as_array().unwrap().clone();
     assert_eq!(sessions.len(), 2);
-    let target = sessions.iter().find(|s| s["sessionToken"] == token.as_str()).unwrap();
+    let target = sessions.iter().find(|s| s["deviceId"] == granted["deviceId"]).unwrap();
+    assert_eq!(target["device"]["deviceName"], "Device a");
 
     let ended = app
-        .gql(
-            &admin,
-            "mutation($id: ID!) { terminateSession(id: $id) { endReason sessionToken } }",
-            json!({"id": target["id"]}),
-        )
+        .gql(&admin, "mutation($id: ID!) { terminateSession(id: $id) { id endReason } }", json!({"id": target["id"]}))
         .await;
     assert_eq!(ended.data("terminateSession")["endReason"], "ADMIN_TERMINATED");
-    assert_eq!(app.heartbeat(&client, &token).await["reason"], "SESSION_EXPIRED");
+    assert_eq!(ended.data("terminateSession")["id"], target["id"]);
+    assert_eq!(app.heartbeat(&client, token).await["reason"], "SESSION_EXPIRED");
     let again = app
         .gql(&admin, "mutation($id: ID!) { terminateSession(id: $id) { endReason } }", json!({"id": target["id"]}))
         .await;

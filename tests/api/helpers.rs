@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use license_server::admin::AuthSettings;
@@ -11,8 +11,8 @@ use license_server::api_keys;
 use license_server::app::Settings;
 use license_server::auth::{Actor, Scope};
 use license_server::backups::BackupSettings;
-use license_server::rate_limit::RateLimitSettings;
 use license_server::db::{PoolSettings, Pools};
+use license_server::rate_limit::RateLimitSettings;
 use license_server::server::Application;
 use license_server::sessions::SessionSettings;
 use serde_json::{json, Value};
@@ -55,6 +55,29 @@ pub struct Options {
     pub rate_limits: Option<RateLimitSettings>,
     /// Pool sizes and timeouts ([`TEST_POOLS`] otherwise).
     pub pools: Option<PoolSettings>,
+    /// Keeps everything this instance logs at debug level and above, as JSON lines.
+    pub logs: Option<Logs>,
+}
+
+/// The log lines of an instance (see [`Options::logs`]).
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Counts `sqlx::query` events (one per executed statement).
@@ -68,10 +91,18 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
     }
 }
 
-/// Makes the counter this thread's subscriber for the rest of its life.
-fn count_statements_on_this_thread(counter: &Arc<AtomicUsize>) {
+/// Makes the statement counter and the log capture asked for this thread's subscriber for the
+/// rest of its life.
+fn observe_this_thread(statements: &Option<Arc<AtomicUsize>>, logs: &Option<Logs>) {
     use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::registry().with(StatementCounter(counter.clone()));
+    use tracing_subscriber::Layer;
+    let logs = logs.clone().map(|logs| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(move || logs.clone())
+            .with_filter(tracing_subscriber::EnvFilter::new("debug"))
+    });
+    let subscriber = tracing_subscriber::registry().with(statements.clone().map(StatementCounter)).with(logs);
     std::mem::forget(tracing::subscriber::set_default(subscriber));
 }
 
@@ -89,9 +120,10 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
     std::thread::spawn(move || {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(2).enable_all();
-        if let Some(counter) = options.statements.clone() {
-            count_statements_on_this_thread(&counter);
-            builder.on_thread_start(move || count_statements_on_this_thread(&counter));
+        if options.statements.is_some() || options.logs.is_some() {
+            let (statements, logs) = (options.statements.clone(), options.logs.clone());
+            observe_this_thread(&statements, &logs);
+            builder.on_thread_start(move || observe_this_thread(&statements, &logs));
         }
         let runtime = builder.build().unwrap();
         runtime.block_on(async move {
@@ -302,6 +334,19 @@ pub async fn age_session(pool: &PgPool, token: &str, seconds: i64) {
         .execute(pool)
         .await
         .unwrap();
+}
+
+/// The id of the session (live or ended) a client was handed `token` for: tests know sessions by
+/// their tokens, while admins, analysts and events know them only by id.
+pub async fn session_id(pool: &PgPool, token: &str) -> String {
+    sqlx::query_scalar(
+        "SELECT id::text FROM license_sessions WHERE session_token = $1::uuid
+         UNION ALL SELECT id::text FROM session_history WHERE session_token = $1::uuid",
+    )
+    .bind(token)
+    .fetch_one(pool)
+    .await
+    .unwrap()
 }
 
 pub async fn count(pool: &PgPool, sql: &str) -> i64 {

@@ -18,21 +18,21 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{age_session, create_user, spawn_app, spawn_app_with, Browser, Options, TestApp};
+use crate::helpers::{age_session, create_user, session_id, spawn_app, spawn_app_with, Browser, Options, TestApp};
 
 /// Longest wait for one expected message; events normally arrive within milliseconds.
 const PATIENCE: Duration = Duration::from_secs(15);
 
-const TRANSPORT_WS: &str = "graphql-transport-ws";
+pub(crate) const TRANSPORT_WS: &str = "graphql-transport-ws";
 const LEGACY_WS: &str = "graphql-ws";
 
 const EVENTS: &str = "subscription($l: ID) { sessionEvents(licenseId: $l) {
-    kind licenseId sessionId sessionToken deviceId endReason at } }";
+    kind licenseId sessionId deviceId endReason at } }";
 const LIVE: &str =
-    "subscription($l: ID) { liveSessions(licenseId: $l) { id sessionToken licenseId device { hardwareFingerprint } } }";
+    "subscription($l: ID) { liveSessions(licenseId: $l) { id licenseId device { hardwareFingerprint } } }";
 
 /// A WebSocket client speaking either protocol.
-struct Subscriber {
+pub(crate) struct Subscriber {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     legacy: bool,
     /// Messages read while waiting for another subscription's, in arrival order.
@@ -90,7 +90,7 @@ async fn connect_with_headers(
     }
 }
 
-async fn connect_with_key(app: &TestApp, protocol: &str, key: &str) -> Subscriber {
+pub(crate) async fn connect_with_key(app: &TestApp, protocol: &str, key: &str) -> Subscriber {
     connect(app, protocol, json!({"apiKey": key})).await.expect("the connection was refused")
 }
 
@@ -120,13 +120,13 @@ impl Subscriber {
             .expect("WebSocket error")
     }
 
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         let kind = if self.legacy { "start" } else { "subscribe" };
         self.send(json!({"id": id, "type": kind, "payload": {"query": query, "variables": variables}})).await;
     }
 
     /// The next protocol message that is not a keep-alive.
-    async fn next_message(&mut self) -> Value {
+    pub(crate) async fn next_message(&mut self) -> Value {
         loop {
             if let Message::Text(text) = self.next_frame().await {
                 let message: Value = serde_json::from_str(&text).unwrap();
@@ -190,43 +190,39 @@ async fn session_events_caused_through_one_instance_reach_a_subscriber_on_anothe
     assert_eq!(subscriber.subscribe_to_events(&license_id).await, json!([]));
 
     let token = acting.session(&client, &license_key, "laptop").await;
+    let laptop = session_id(&pool, &token).await;
     let registered = subscriber.next_event("events").await;
     assert_eq!(registered["kind"], "DEVICE_REGISTERED");
     assert_eq!(registered["licenseId"], license_id.as_str());
     let started = subscriber.next_event("events").await;
     assert_eq!(started["kind"], "STARTED");
-    assert_eq!(started["sessionToken"], token.as_str());
+    assert_eq!(started["sessionId"], laptop.as_str());
     assert_eq!(started["deviceId"], registered["deviceId"]);
 
     assert_eq!(acting.session(&client, &license_key, "laptop").await, token, "the same device resumes");
     let resumed = subscriber.next_event("events").await;
-    assert_eq!((resumed["kind"].as_str(), resumed["sessionToken"].as_str()), (Some("RESUMED"), Some(token.as_str())));
+    assert_eq!((resumed["kind"].as_str(), resumed["sessionId"].as_str()), (Some("RESUMED"), Some(laptop.as_str())));
 
     assert_eq!(acting.end_session(&client, &token).await["__typename"], "SessionEnded");
     let ended = subscriber.next_event("events").await;
     assert_eq!(ended["kind"], "ENDED");
     assert_eq!(ended["endReason"], "CLIENT_ENDED");
-    assert_eq!(ended["sessionToken"], token.as_str());
+    assert_eq!(ended["sessionId"], laptop.as_str());
 
-    let second = acting.session(&client, &license_key, "desktop").await;
+    let second = session_id(&pool, &acting.session(&client, &license_key, "desktop").await).await;
     let desktop = subscriber.next_event("events").await["deviceId"].as_str().unwrap().to_owned();
-    assert_eq!(subscriber.next_event("events").await["sessionToken"], second.as_str());
-    let session_id: String = sqlx::query_scalar("SELECT id::text FROM license_sessions WHERE session_token = $1::uuid")
-        .bind(&second)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    assert_eq!(subscriber.next_event("events").await["sessionId"], second.as_str());
     acting
-        .gql(&admin, "mutation($id: ID!) { terminateSession(id: $id) { id } }", json!({"id": session_id}))
+        .gql(&admin, "mutation($id: ID!) { terminateSession(id: $id) { id } }", json!({"id": second}))
         .await
         .data("terminateSession");
     let terminated = subscriber.next_event("events").await;
     assert_eq!(
-        (terminated["kind"].as_str(), terminated["endReason"].as_str()),
-        (Some("ENDED"), Some("ADMIN_TERMINATED"))
+        (terminated["kind"].as_str(), terminated["endReason"].as_str(), terminated["sessionId"].as_str()),
+        (Some("ENDED"), Some("ADMIN_TERMINATED"), Some(second.as_str()))
     );
 
-    let third = acting.session(&client, &license_key, "desktop").await;
+    let third = session_id(&pool, &acting.session(&client, &license_key, "desktop").await).await;
     assert_eq!(subscriber.next_event("events").await["kind"], "STARTED");
     acting
         .gql(&admin, "mutation($id: ID!) { deactivateDevice(id: $id) { id } }", json!({"id": desktop}))
@@ -239,7 +235,7 @@ async fn session_events_caused_through_one_instance_reach_a_subscriber_on_anothe
     );
     let ended = subscriber.next_event("events").await;
     assert_eq!(
-        (ended["kind"].as_str(), ended["endReason"].as_str(), ended["sessionToken"].as_str()),
+        (ended["kind"].as_str(), ended["endReason"].as_str(), ended["sessionId"].as_str()),
         (Some("ENDED"), Some("DEVICE_DEACTIVATED"), Some(third.as_str()))
     );
 }
@@ -252,15 +248,16 @@ async fn a_timeout_filed_by_another_instance_is_announced(pool: PgPool) {
     let (admin, client) = (cleaning.key(Scope::Admin).await, cleaning.key(Scope::Client).await);
     let (license_id, license_key) = cleaning.create_license(&admin, 2, 2).await;
     let token = cleaning.session(&client, &license_key, "quiet").await;
+    let quiet = session_id(&pool, &token).await;
     let mut subscriber = connect_with_key(&watched, TRANSPORT_WS, &admin).await;
     let live = subscriber.subscribe_to_events(&license_id).await;
-    assert_eq!(live[0]["sessionToken"], token.as_str());
+    assert_eq!(live[0]["id"], quiet.as_str());
 
     age_session(&pool, &token, 120).await;
     let ended = subscriber.next_event("events").await;
     assert_eq!(ended["kind"], "ENDED");
     assert_eq!(ended["endReason"], "TIMEOUT");
-    assert_eq!(ended["sessionToken"], token.as_str());
+    assert_eq!(ended["sessionId"], quiet.as_str());
     assert_eq!(subscriber.next_data("live", "liveSessions").await, json!([]), "the live list empties");
 }
 
@@ -270,25 +267,26 @@ async fn live_sessions_sends_the_current_list_then_the_new_list_after_every_chan
     let (admin, client) = (acting.key(Scope::Admin).await, acting.key(Scope::Client).await);
     let (license_id, license_key) = acting.create_license(&admin, 3, 3).await;
     let (_, other_key) = acting.create_license(&admin, 1, 1).await;
-    let first = acting.session(&client, &license_key, "first").await;
+    let first_token = acting.session(&client, &license_key, "first").await;
+    let first = session_id(&pool, &first_token).await;
     let mut subscriber = connect_with_key(&watched, TRANSPORT_WS, &admin).await;
     subscriber.subscribe("live", LIVE, json!({"l": license_id})).await;
     let initial = subscriber.next_data("live", "liveSessions").await;
     assert_eq!(initial.as_array().unwrap().len(), 1);
-    assert_eq!(initial[0]["sessionToken"], first.as_str());
+    assert_eq!(initial[0]["id"], first.as_str());
     assert_eq!(initial[0]["device"]["hardwareFingerprint"], "first");
 
     // A session on another license changes nothing here; the next list is the one below.
     acting.session(&client, &other_key, "elsewhere").await;
-    let second = acting.session(&client, &license_key, "second").await;
+    let second = session_id(&pool, &acting.session(&client, &license_key, "second").await).await;
     let both = subscriber.next_data("live", "liveSessions").await;
-    let tokens: Vec<&str> = both.as_array().unwrap().iter().map(|s| s["sessionToken"].as_str().unwrap()).collect();
-    assert_eq!(tokens, [first.as_str(), second.as_str()]);
+    let ids: Vec<&str> = both.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [first.as_str(), second.as_str()]);
 
-    acting.end_session(&client, &first).await;
+    acting.end_session(&client, &first_token).await;
     let remaining = subscriber.next_data("live", "liveSessions").await;
     assert_eq!(remaining.as_array().unwrap().len(), 1);
-    assert_eq!(remaining[0]["sessionToken"], second.as_str());
+    assert_eq!(remaining[0]["id"], second.as_str());
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -301,7 +299,7 @@ async fn the_legacy_graphql_ws_protocol_delivers_the_same_events(pool: PgPool) {
 
     let token = acting.session(&client, &license_key, "legacy").await;
     assert_eq!(subscriber.next_event("events").await["kind"], "DEVICE_REGISTERED");
-    assert_eq!(subscriber.next_event("events").await["sessionToken"], token.as_str());
+    assert_eq!(subscriber.next_event("events").await["sessionId"], session_id(&pool, &token).await.as_str());
     acting.end_session(&client, &token).await;
     assert_eq!(subscriber.next_event("events").await["endReason"], "CLIENT_ENDED");
 
@@ -401,7 +399,7 @@ async fn a_lost_database_connection_refreshes_live_lists_and_interrupts_event_st
     // The listener is back: changes reach the live list again.
     let token = acting.session(&client, &license_key, "after-reconnect").await;
     let live = subscriber.next_data("live", "liveSessions").await;
-    assert_eq!(live[0]["sessionToken"], token.as_str());
+    assert_eq!(live[0]["id"], session_id(&pool, &token).await.as_str());
 }
 
 #[sqlx::test(migrations = "../migrations")]

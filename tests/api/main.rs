@@ -27,5 +27,6 @@ mod querying;
 mod rate_limits;
 mod resources;
 mod schema;
+mod session_tokens;
 mod shutdown;
 mod text_input;

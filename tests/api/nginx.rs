@@ -242,7 +242,7 @@ async fn nginx_terminates_tls_in_front_of_two_instances(pool: PgPool) {
     // activation below.
     let mut subscriber = Command::new("python3")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/api/wss_subscribe.py"))
-        .args(["127.0.0.1", &nginx.https.to_string(), &admin, "subscription { liveSessions { sessionToken } }", "2"])
+        .args(["127.0.0.1", &nginx.https.to_string(), &admin, "subscription { liveSessions { id } }", "2"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("python3 runs the WebSocket client");

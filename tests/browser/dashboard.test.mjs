@@ -61,6 +61,18 @@ async function clientApi(query, variables) {
   return body.data;
 }
 
+/** A GraphQL call from the page, as the signed-in user would make it (the session cookie goes along). */
+async function dashboardApi(query, variables) {
+  const body = await page.evaluate(async ({ query, variables }) => {
+    const response = await fetch('/graphql', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query, variables }),
+    });
+    return response.json();
+  }, { query, variables });
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data;
+}
+
 async function shot(name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
@@ -159,15 +171,20 @@ test('a customer and a license are created, with validation errors shown beside 
 test('a device activated through the client API appears live without reload, and terminating it removes it', async () => {
   await page.click('nav >> text=Live sessions');
   await page.waitForSelector('[data-testid=live-indicator].on', WAIT);
-  const data = await clientApi(
-    `mutation($i: ActivateInput!) { activate(input: $i) { __typename ... on SessionGranted { sessionToken } } }`,
+  const { activate: granted } = await clientApi(
+    `mutation($i: ActivateInput!) { activate(input: $i) { __typename ... on SessionGranted { sessionToken deviceId } } }`,
     { i: { licenseKey: created.licenseKey, hardwareFingerprint: 'browser-test-laptop', deviceName: "Anna's laptop", deviceType: 'windows' } },
   );
-  assert.equal(data.activate.__typename, 'SessionGranted');
-  const row = `tr[data-session-token="${data.activate.sessionToken}"]`;
+  assert.equal(granted.__typename, 'SessionGranted');
+  // The admin knows the session by its id; its token is the client's alone.
+  const { liveSessions } = await dashboardApi(
+    'query($d: ID!) { liveSessions(filter: {deviceId: {eq: $d}}) { nodes { id } } }', { d: granted.deviceId },
+  );
+  const row = `tr[data-session-id="${liveSessions.nodes[0].id}"]`;
   await page.waitForSelector(row, WAIT);
   assert.match(await page.textContent(row), /Anna's laptop/);
   assert.match(await page.textContent(row), new RegExp(created.licenseKey));
+  assert.ok(!(await page.content()).includes(granted.sessionToken), 'the page never holds the session token');
   await shot('08-live-session');
 
   await page.click(`${row} >> text=Terminate`);
@@ -479,16 +496,12 @@ test('edits from a fresh read save; a contact edit based on a stale read is refu
   await card.locator('.contact-head button:has-text("Edit")').click();
   const contactId = await card.getAttribute('data-contact-id');
   // Meanwhile, in another tab of the same admin, the contact gets a third phone number.
-  const other = await page.evaluate(async (id) => {
-    const query = `mutation($id: ID!) { updateContact(id: $id, input: {name: "Dr. Eva Weber", position: "Head of IT",
+  await dashboardApi(
+    `mutation($id: ID!) { updateContact(id: $id, input: {name: "Dr. Eva Weber", position: "Head of IT",
       phones: [{kind: MOBILE, number: "+49 151 23456789"}, {kind: FAX, number: "+49 30 12345678"}, {kind: HOME, number: "+49 30 1234567"}],
-      emails: [{kind: WORK, email: "eva.weber@st-marien-klinikum.de"}]}) { id } }`;
-    const response = await fetch('/graphql', {
-      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ query, variables: { id } }),
-    });
-    return response.json();
-  }, contactId);
-  assert.equal(other.errors, undefined, JSON.stringify(other.errors));
+      emails: [{kind: WORK, email: "eva.weber@st-marien-klinikum.de"}]}) { id } }`,
+    { id: contactId },
+  );
 
   // Saving the form, which still holds the two numbers it read, would drop the third: refused.
   await page.fill(`#contact-position-${contactId}`, 'Head of Digital');

@@ -75,10 +75,19 @@ enum Leaf {
 /// The fields answered for one member of `HeartbeatResult`: response key and field, in order.
 type Branch = Vec<(Name, Leaf)>;
 
-#[derive(Debug)]
 enum TokenSource {
     Variable(Name),
     Literal(Uuid),
+}
+
+/// A literal in the document is a session token: it never shows up in `Debug` output.
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Variable(name) => f.debug_tuple("Variable").field(name).finish(),
+            TokenSource::Literal(_) => f.write_str("Literal([redacted])"),
+        }
+    }
 }
 
 /// How to answer one heartbeat document.

@@ -39,10 +39,9 @@ pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -
              audited AS (
                  INSERT INTO audit_log (actor_type, actor_name, action, entity_type, entity_id, new_values)
                  SELECT 'system', 'system', 'session.ended', 'session', id::text,
-                        jsonb_build_object('sessionToken', session_token, 'licenseId', license_id,
-                                           'deviceId', device_id, 'startedAt', started_at,
-                                           'lastHeartbeatAt', last_heartbeat_at, 'endedAt', ended_at,
-                                           'endReason', end_reason)
+                        jsonb_build_object('licenseId', license_id, 'deviceId', device_id,
+                                           'startedAt', started_at, 'lastHeartbeatAt', last_heartbeat_at,
+                                           'endedAt', ended_at, 'endReason', end_reason)
                  FROM filed),
              notified AS (SELECT pg_notify($3, {ENDED_PAYLOAD_SQL}) FROM filed)
              SELECT count(*) FROM notified"

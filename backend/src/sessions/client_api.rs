@@ -34,6 +34,8 @@ pub struct ActivateInput {
 /// A session the client may use: new, or its own live one resumed.
 #[derive(SimpleObject)]
 pub struct SessionGranted {
+    /// The session's bearer secret, for `heartbeat` and `endSession`: handed to this client
+    /// only, never shown to admins, analysts, the audit log or subscribers.
     pub session_token: Uuid,
     /// True when this device already had a live session and got the same token back.
     pub resumed: bool,

@@ -32,7 +32,8 @@ pub enum SessionEventKind {
     DeviceDeactivated,
 }
 
-/// One change to the live sessions or devices of a license.
+/// One change to the live sessions or devices of a license. It names sessions by id, never by
+/// token: events reach every subscriber and travel through PostgreSQL as NOTIFY payloads.
 #[derive(Debug, Clone, Serialize, Deserialize, SimpleObject)]
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
@@ -42,7 +43,6 @@ pub struct SessionEvent {
     pub license_id: Uuid,
     #[graphql(skip)]
     pub session_id: Option<Uuid>,
-    pub session_token: Option<Uuid>,
     #[graphql(skip)]
     pub device_id: Option<Uuid>,
     #[graphql(skip)]
@@ -72,12 +72,11 @@ impl SessionEvent {
 }
 
 impl SessionEvent {
-    pub fn session(kind: SessionEventKind, license_id: Uuid, session_id: Uuid, token: Uuid, device_id: Uuid) -> Self {
+    pub fn session(kind: SessionEventKind, license_id: Uuid, session_id: Uuid, device_id: Uuid) -> Self {
         SessionEvent {
             kind,
             license_id,
             session_id: Some(session_id),
-            session_token: Some(token),
             device_id: Some(device_id),
             end_reason: None,
             at: Utc::now(),
@@ -89,7 +88,6 @@ impl SessionEvent {
             kind: SessionEventKind::Ended,
             license_id: session.license_id,
             session_id: Some(session.id),
-            session_token: Some(session.session_token),
             device_id: Some(session.device_id),
             end_reason: Some(session.end_reason.clone()),
             at: session.ended_at,
@@ -101,7 +99,6 @@ impl SessionEvent {
             kind,
             license_id,
             session_id: None,
-            session_token: None,
             device_id: Some(device_id),
             end_reason: None,
             at: Utc::now(),
@@ -119,5 +116,5 @@ pub async fn notify(conn: &mut PgConnection, event: &SessionEvent) -> Result<()>
 /// The same payload [`notify`] sends, built in SQL from a row with the `session_history`
 /// columns, for statements that end many sessions at once.
 pub const ENDED_PAYLOAD_SQL: &str = "json_build_object('kind', 'ENDED', 'licenseId', license_id, 'sessionId', id,
-        'sessionToken', session_token, 'deviceId', device_id, 'endReason', end_reason,
+        'deviceId', device_id, 'endReason', end_reason,
         'at', to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))::text";

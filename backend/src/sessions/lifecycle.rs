@@ -172,8 +172,7 @@ pub async fn activate(
             .bind(timeout)
             .fetch_one(&mut *tx)
             .await?;
-            let event =
-                SessionEvent::session(SessionEventKind::Resumed, license.id, session_id, session_token, device_id);
+            let event = SessionEvent::session(SessionEventKind::Resumed, license.id, session_id, device_id);
             events::notify(&mut tx, &event).await?;
             tx.commit().await?;
             return Ok(Activation::Granted(Granted { session_token, resumed: true, license, device_id, expires_at }));
@@ -228,12 +227,11 @@ pub async fn activate(
     audit::record(
         &mut tx,
         caller,
-        AuditEntry::new("session.started", "session", session_id).new_values(
-            serde_json::json!({"licenseId": license.id, "deviceId": device_id, "sessionToken": session_token}),
-        ),
+        AuditEntry::new("session.started", "session", session_id)
+            .new_values(serde_json::json!({"licenseId": license.id, "deviceId": device_id})),
     )
     .await?;
-    let event = SessionEvent::session(SessionEventKind::Started, license.id, session_id, session_token, device_id);
+    let event = SessionEvent::session(SessionEventKind::Started, license.id, session_id, device_id);
     events::notify(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(Activation::Granted(Granted { session_token, resumed: false, license, device_id, expires_at }))

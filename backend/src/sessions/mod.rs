@@ -68,12 +68,13 @@ impl EndReason {
     }
 }
 
+/// A live session as admins and analysts see it: never its token, which is the bearer secret of
+/// the one client holding it (admins act on sessions by id).
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
 pub struct LiveSession {
     #[graphql(skip)]
     pub id: Uuid,
-    pub session_token: Uuid,
     #[graphql(skip)]
     pub license_id: Uuid,
     #[graphql(skip)]
@@ -85,13 +86,13 @@ pub struct LiveSession {
     pub client_ip: Option<String>,
 }
 
+/// An ended session as admins, analysts and its `session.ended` audit row see it: never its token.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct EndedSession {
     #[graphql(skip)]
     pub id: Uuid,
-    pub session_token: Uuid,
     #[graphql(skip)]
     pub license_id: Uuid,
     #[graphql(skip)]
@@ -123,8 +124,7 @@ impl Selector {
     }
 }
 
-const HISTORY_COLUMNS: &str =
-    "id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason";
+const HISTORY_COLUMNS: &str = "id, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason";
 
 /// How many sessions are live right now, across all licenses.
 pub async fn count_live(pool: &PgPool, settings: &SessionSettings) -> Result<i64> {
@@ -192,7 +192,7 @@ pub async fn list_live(
 pub fn push_live_rows(sql: &mut Sql, settings: &SessionSettings) {
     let timeout = settings.timeout_secs();
     sql.push(
-        " FROM (SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
+        " FROM (SELECT id, license_id, device_id, started_at, last_heartbeat_at,
                 session_deadline(last_heartbeat_at, ",
     )
     .push_bind(timeout)

@@ -77,7 +77,7 @@ pub fn SessionsTable(props: &SessionsTableProps) -> Html {
                         Callback::from(move |_: MouseEvent| confirming.set(Some(session.clone())))
                     };
                     html! {
-                        <tr key={session.id.clone()} data-session-token={session.session_token.clone()}>
+                        <tr key={session.id.clone()} data-session-id={session.id.clone()}>
                             <td>
                                 <div class="strong">{ device.as_ref().map(|d| d.device_name.clone()).unwrap_or_default() }</div>
                                 <div class="muted mono small">{ device.as_ref().map(|d| d.hardware_fingerprint.clone()).unwrap_or_default() }</div>

@@ -24,7 +24,6 @@ pub enum EndReason {
 #[serde(rename_all = "camelCase")]
 pub struct LiveSession {
     pub id: String,
-    pub session_token: String,
     pub license_id: String,
     pub started_at: DateTime<Utc>,
     pub last_heartbeat_at: DateTime<Utc>,
