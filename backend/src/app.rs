@@ -2,6 +2,7 @@
 //! handler shares, and the schema with that state as its data.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 
@@ -16,6 +17,8 @@ use crate::sessions::{LiveSessionLoader, SessionSettings};
 
 /// The largest request body accepted unless MAX_BODY_BYTES says otherwise.
 pub const DEFAULT_MAX_BODY_BYTES: u32 = 64 * 1024;
+/// How long a client may take to send a request's headers unless HEADER_READ_TIMEOUT_SECS says otherwise.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u32 = 10;
 
 /// Everything an instance is configured with (`ServeArgs::settings` for `serve`; the defaults
 /// are those of `serve` without options).
@@ -31,6 +34,9 @@ pub struct Settings {
     pub partitions: PartitionSettings,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// How long a connection may take to send a request's headers (and may sit idle between
+    /// requests) before the listener closes it.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -41,6 +47,7 @@ impl Default for Settings {
             backups: BackupSettings::default(),
             partitions: PartitionSettings::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES as usize,
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS.into()),
         }
     }
 }

@@ -235,6 +235,10 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = crate::app::DEFAULT_MAX_BODY_BYTES, value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
     pub max_body_bytes: u32,
+    /// Seconds a client may take to send a request's headers; also the longest a kept-alive
+    /// connection may sit idle between requests.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = crate::app::DEFAULT_HEADER_READ_TIMEOUT_SECS, value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub header_read_timeout_secs: u32,
     /// The built dashboard (scripts/build-frontend.sh), served at `/`.
     #[arg(long, env = "FRONTEND_DIR", default_value = "frontend/dist")]
     pub frontend_dir: PathBuf,
@@ -279,6 +283,7 @@ impl ServeArgs {
             backups: self.backups.settings(&self.database),
             partitions: self.partition_settings(),
             max_body_bytes: self.max_body_bytes as usize,
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.into()),
         })
     }
 }

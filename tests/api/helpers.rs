@@ -41,6 +41,8 @@ pub struct Options {
     pub statements: Option<Arc<AtomicUsize>>,
     /// Serves the dashboard from this directory, as `serve` does with FRONTEND_DIR.
     pub frontend_dir: Option<std::path::PathBuf>,
+    /// HEADER_READ_TIMEOUT_SECS (`serve`'s default otherwise).
+    pub header_read_timeout: Option<Duration>,
 }
 
 /// Counts `sqlx::query` events (one per executed statement).
@@ -82,12 +84,14 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
         let runtime = builder.build().unwrap();
         runtime.block_on(async move {
             let pool = PgPoolOptions::new().max_connections(4).connect_with(connect_options).await.unwrap();
+            let defaults = Settings::default();
             let settings = Settings {
                 sessions: options.sessions,
                 auth: options.auth,
                 backups: options.backups.unwrap_or_default(),
                 max_body_bytes: MAX_BODY_BYTES,
-                ..Settings::default()
+                header_read_timeout: options.header_read_timeout.unwrap_or(defaults.header_read_timeout),
+                ..defaults
             };
             let mut app = Application::new(pool.clone(), settings);
             if let Some(dir) = &options.frontend_dir {

@@ -17,6 +17,7 @@ mod hot_path;
 mod http;
 mod identity;
 mod lifecycle;
+mod listener;
 mod live;
 mod metrics;
 mod nesting;
