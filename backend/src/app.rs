@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
 use crate::graphql::loaders;
+use crate::http::ws::caps::{ConnectionCaps, ConnectionLimits};
 use crate::live::LiveEvents;
 use crate::partitions::PartitionSettings;
 use crate::schema::{self, AppSchema};
@@ -37,6 +38,8 @@ pub struct Settings {
     /// How long a connection may take to send a request's headers (and may sit idle between
     /// requests) before the listener closes it.
     pub header_read_timeout: Duration,
+    /// Caps on open WebSocket connections.
+    pub websockets: ConnectionLimits,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             partitions: PartitionSettings::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES as usize,
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS.into()),
+            websockets: ConnectionLimits::default(),
         }
     }
 }
@@ -63,6 +67,8 @@ pub struct AppState {
     pub backups: Arc<BackupSettings>,
     /// This instance's `LISTEN` connection, fanning committed session events out to subscribers.
     pub live: LiveEvents,
+    /// This instance's open WebSocket connections, counted against their caps.
+    pub ws_connections: ConnectionCaps,
 }
 
 impl AppState {
@@ -72,6 +78,7 @@ impl AppState {
         AppState {
             heartbeats: HeartbeatWriter::spawn(pool.clone(), settings.sessions),
             live: LiveEvents::spawn(pool.clone()),
+            ws_connections: ConnectionCaps::new(settings.websockets),
             sessions: settings.sessions,
             auth: Arc::new(settings.auth.clone()),
             backups: Arc::new(settings.backups.clone()),

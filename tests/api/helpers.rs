@@ -11,6 +11,7 @@ use license_server::api_keys;
 use license_server::app::Settings;
 use license_server::auth::{Actor, Scope};
 use license_server::backups::BackupSettings;
+use license_server::http::ws::caps::ConnectionLimits;
 use license_server::server::Application;
 use license_server::sessions::SessionSettings;
 use serde_json::{json, Value};
@@ -41,6 +42,8 @@ pub struct Options {
     pub statements: Option<Arc<AtomicUsize>>,
     /// Serves the dashboard from this directory, as `serve` does with FRONTEND_DIR.
     pub frontend_dir: Option<std::path::PathBuf>,
+    /// Caps on open WebSocket connections (`serve`'s defaults otherwise).
+    pub websockets: ConnectionLimits,
     /// HEADER_READ_TIMEOUT_SECS (`serve`'s default otherwise).
     pub header_read_timeout: Option<Duration>,
 }
@@ -90,6 +93,7 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
                 auth: options.auth,
                 backups: options.backups.unwrap_or_default(),
                 max_body_bytes: MAX_BODY_BYTES,
+                websockets: options.websockets,
                 header_read_timeout: options.header_read_timeout.unwrap_or(defaults.header_read_timeout),
                 ..defaults
             };
