@@ -10,7 +10,7 @@ use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
 use crate::graphql::loaders;
 use crate::http::ws::caps::{ConnectionCaps, ConnectionLimits};
-use crate::live::LiveEvents;
+use crate::live::{LiveEvents, LiveSessionsFeed};
 use crate::partitions::PartitionSettings;
 use crate::schema::{self, AppSchema};
 use crate::sessions::heartbeat::HeartbeatWriter;
@@ -67,17 +67,21 @@ pub struct AppState {
     pub backups: Arc<BackupSettings>,
     /// This instance's `LISTEN` connection, fanning committed session events out to subscribers.
     pub live: LiveEvents,
+    /// The list of live sessions, re-read once for all `liveSessions` subscribers of the instance.
+    pub live_sessions: LiveSessionsFeed,
     /// This instance's open WebSocket connections, counted against their caps.
     pub ws_connections: ConnectionCaps,
 }
 
 impl AppState {
-    /// Needs a running Tokio runtime: it starts the heartbeat writer and the event listener
-    /// (which holds one connection of `pool` until the pool is closed).
+    /// Needs a running Tokio runtime: it starts the heartbeat writer, the event listener (which
+    /// holds one connection of `pool` until the pool is closed) and the live-session list's reader.
     pub fn new(pool: PgPool, settings: &Settings) -> Self {
+        let live = LiveEvents::spawn(pool.clone());
         AppState {
             heartbeats: HeartbeatWriter::spawn(pool.clone(), settings.sessions),
-            live: LiveEvents::spawn(pool.clone()),
+            live_sessions: LiveSessionsFeed::spawn(pool.clone(), settings.sessions, live.clone()),
+            live,
             ws_connections: ConnectionCaps::new(settings.websockets),
             sessions: settings.sessions,
             auth: Arc::new(settings.auth.clone()),
@@ -95,6 +99,7 @@ impl AppState {
             .data(self.auth.clone())
             .data(self.backups.clone())
             .data(self.live.clone())
+            .data(self.live_sessions.clone())
             .data(loaders::new(self.pool.clone()))
             .data(LiveSessionLoader::new(self.pool.clone(), self.sessions))
             .finish()

@@ -40,6 +40,8 @@ pub struct Options {
     /// Counts the SQL statements this instance's connections execute: sqlx reports each one as a
     /// `sqlx::query` tracing event on the thread that runs it, all of which are this instance's.
     pub statements: Option<Arc<AtomicUsize>>,
+    /// Counts only the statements whose SQL contains this text.
+    pub statements_containing: Option<&'static str>,
     /// Serves the dashboard from this directory, as `serve` does with FRONTEND_DIR.
     pub frontend_dir: Option<std::path::PathBuf>,
     /// Caps on open WebSocket connections (`serve`'s defaults otherwise).
@@ -48,21 +50,47 @@ pub struct Options {
     pub header_read_timeout: Option<Duration>,
 }
 
-/// Counts `sqlx::query` events (one per executed statement).
-struct StatementCounter(Arc<AtomicUsize>);
+/// Counts `sqlx::query` events (one per executed statement), all or those whose SQL contains
+/// `containing`.
+#[derive(Clone)]
+struct StatementCounter {
+    count: Arc<AtomicUsize>,
+    containing: Option<&'static str>,
+}
+
+/// The SQL of a `sqlx::query` event.
+struct StatementText(String);
+
+impl tracing::field::Visit for StatementText {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "db.statement" {
+            value.clone_into(&mut self.0);
+        }
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() == "sqlx::query" {
-            self.0.fetch_add(1, Ordering::SeqCst);
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let counted = self.containing.is_none_or(|text| {
+            let mut sql = StatementText(String::new());
+            event.record(&mut sql);
+            sql.0.contains(text)
+        });
+        if counted {
+            self.count.fetch_add(1, Ordering::SeqCst);
         }
     }
 }
 
 /// Makes the counter this thread's subscriber for the rest of its life.
-fn count_statements_on_this_thread(counter: &Arc<AtomicUsize>) {
+fn count_statements_on_this_thread(counter: &StatementCounter) {
     use tracing_subscriber::layer::SubscriberExt;
-    let subscriber = tracing_subscriber::registry().with(StatementCounter(counter.clone()));
+    let subscriber = tracing_subscriber::registry().with(counter.clone());
     std::mem::forget(tracing::subscriber::set_default(subscriber));
 }
 
@@ -80,7 +108,8 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
     std::thread::spawn(move || {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(2).enable_all();
-        if let Some(counter) = options.statements.clone() {
+        if let Some(count) = options.statements.clone() {
+            let counter = StatementCounter { count, containing: options.statements_containing };
             count_statements_on_this_thread(&counter);
             builder.on_thread_start(move || count_statements_on_this_thread(&counter));
         }

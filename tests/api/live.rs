@@ -2,7 +2,9 @@
 //! in both WebSocket protocols; unauthenticated and client connections are refused.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use license_server::admin::users::Role;
@@ -10,6 +12,7 @@ use license_server::admin::AuthSettings;
 use license_server::auth::Scope;
 use license_server::http::ws::caps::ConnectionLimits;
 use license_server::http::ws::REAUTHORIZE_EVERY;
+use license_server::live::live_sessions::REFRESH_WINDOW;
 use license_server::live::subscription::MAX_SUBSCRIPTIONS_PER_CONNECTION;
 use license_server::sessions::SessionSettings;
 use serde_json::{json, Value};
@@ -574,4 +577,71 @@ async fn a_key_over_its_connection_cap_is_closed_with_4429_until_one_of_its_conn
     let reopened =
         eventually(PATIENCE, || async { connect(&app, TRANSPORT_WS, json!({"apiKey": analyst})).await.is_ok() }).await;
     assert!(reopened, "a closed connection gives the key's slot back");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_burst_of_events_is_read_a_few_times_for_all_live_sessions_subscribers_together(pool: PgPool) {
+    const SUBSCRIBERS: usize = 8;
+    const DEVICES: usize = 10;
+    // Each device: registered, started, resumed; and the other license's device.
+    const EVENTS: usize = 3 * DEVICES + 2;
+    let reads = Arc::new(AtomicUsize::new(0));
+    // Only the read of the live list mentions this function (the re-authorisation does not).
+    let counting = Options {
+        statements: Some(reads.clone()),
+        statements_containing: Some("session_is_live("),
+        ..Default::default()
+    };
+    let (watched, acting) = (spawn_app_with(&pool, counting).await, spawn_app(&pool).await);
+    let (admin, client) = (acting.key(Scope::Admin).await, acting.key(Scope::Client).await);
+    let (license_id, license_key) = acting.create_license(&admin, DEVICES as i32, DEVICES as i32).await;
+    let (_, other_key) = acting.create_license(&admin, 1, 1).await;
+    let mut subscribers = Vec::new();
+    for n in 0..SUBSCRIBERS {
+        let mut subscriber = connect_with_key(&watched, TRANSPORT_WS, &admin).await;
+        // Half of them watch the license, half all licenses.
+        let license = if n % 2 == 0 { json!(license_id) } else { Value::Null };
+        subscriber
+            .subscribe("live", "subscription($l: ID) { liveSessions(licenseId: $l) { id } }", json!({"l": license}))
+            .await;
+        assert_eq!(subscriber.next_data("live", "liveSessions").await, json!([]));
+        subscribers.push(subscriber);
+    }
+    let (before, started) = (reads.load(Ordering::SeqCst), Instant::now());
+
+    // Started, then resumed; and one session of another license, which only half of them see.
+    for _round in 0..2 {
+        for device in 0..DEVICES {
+            acting.session(&client, &license_key, &format!("device-{device}")).await;
+        }
+    }
+    acting.session(&client, &other_key, "elsewhere").await;
+    let expected: Vec<String> = sqlx::query_scalar("SELECT id::text FROM license_sessions ORDER BY started_at, id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(expected.len(), DEVICES + 1);
+    let other_id: String = sqlx::query_scalar("SELECT id::text FROM license_sessions WHERE license_id <> $1::uuid")
+        .bind(&license_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    for (n, subscriber) in subscribers.iter_mut().enumerate() {
+        let wanted: Vec<&str> =
+            expected.iter().map(String::as_str).filter(|id| n % 2 == 1 || *id != other_id).collect();
+        loop {
+            let list = subscriber.next_data("live", "liveSessions").await;
+            let ids: Vec<&str> = list.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+            if ids == wanted {
+                break;
+            }
+        }
+    }
+    let (reads, elapsed) = (reads.load(Ordering::SeqCst) - before, started.elapsed());
+    assert!(reads >= 1, "the list was never read");
+    assert!(reads * 6 <= SUBSCRIBERS * EVENTS, "{reads} reads for {SUBSCRIBERS} subscribers and {EVENTS} events");
+    // At most one read per window, the first at once and the last after the burst.
+    let windows = elapsed.as_millis().div_ceil(REFRESH_WINDOW.as_millis()) as usize;
+    assert!(reads <= windows + 1, "{reads} reads in {elapsed:?}: more than one per {REFRESH_WINDOW:?}");
 }
