@@ -2,6 +2,7 @@
 //! handler shares, and the schema with that state as its data.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 
@@ -9,7 +10,8 @@ use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
 use crate::db::{ClientPool, Pools};
 use crate::graphql::loaders;
-use crate::live::LiveEvents;
+use crate::http::ws::caps::{ConnectionCaps, ConnectionLimits};
+use crate::live::{LiveEvents, LiveSessionsFeed};
 use crate::partitions::PartitionSettings;
 use crate::rate_limit::{self, RateLimitSettings, RateLimits};
 use crate::schema::{self, AppSchema};
@@ -18,6 +20,8 @@ use crate::sessions::{LiveSessionLoader, SessionSettings};
 
 /// The largest request body accepted unless MAX_BODY_BYTES says otherwise.
 pub const DEFAULT_MAX_BODY_BYTES: u32 = 64 * 1024;
+/// How long a client may take to send a request's headers unless HEADER_READ_TIMEOUT_SECS says otherwise.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u32 = 10;
 
 /// Everything an instance is configured with (`ServeArgs::settings` for `serve`; the defaults
 /// are those of `serve` without options).
@@ -35,6 +39,11 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Token buckets per API key, client address and license key.
     pub rate_limits: RateLimitSettings,
+    /// How long a connection may take to send a request's headers (and may sit idle between
+    /// requests) before the listener closes it.
+    pub header_read_timeout: Duration,
+    /// Caps on open WebSocket connections.
+    pub websockets: ConnectionLimits,
 }
 
 impl Default for Settings {
@@ -46,6 +55,8 @@ impl Default for Settings {
             partitions: PartitionSettings::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES as usize,
             rate_limits: RateLimitSettings::default(),
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS.into()),
+            websockets: ConnectionLimits::default(),
         }
     }
 }
@@ -65,15 +76,23 @@ pub struct AppState {
     pub live: LiveEvents,
     /// This instance's rate-limit buckets.
     pub limits: Arc<RateLimits>,
+    /// The list of live sessions, re-read once for all `liveSessions` subscribers of the instance.
+    pub live_sessions: LiveSessionsFeed,
+    /// This instance's open WebSocket connections, counted against their caps.
+    pub ws_connections: ConnectionCaps,
 }
 
 impl AppState {
-    /// Needs a running Tokio runtime: it starts the heartbeat writer (on the client pool) and
-    /// the event listener (which holds one connection of the general pool until it is closed).
+    /// Needs a running Tokio runtime: it starts the heartbeat writer (on the client pool), the
+    /// event listener (which holds one connection of the general pool until it is closed) and the
+    /// live-session list's reader.
     pub fn new(pools: &Pools, settings: &Settings) -> Self {
+        let live = LiveEvents::spawn(pools.general.clone());
         AppState {
             heartbeats: HeartbeatWriter::spawn(pools.client.clone(), settings.sessions),
-            live: LiveEvents::spawn(pools.general.clone()),
+            live_sessions: LiveSessionsFeed::spawn(pools.general.clone(), settings.sessions, live.clone()),
+            live,
+            ws_connections: ConnectionCaps::new(settings.websockets),
             sessions: settings.sessions,
             auth: Arc::new(settings.auth.clone()),
             backups: Arc::new(settings.backups.clone()),
@@ -95,6 +114,7 @@ impl AppState {
             .data(self.live.clone())
             .data(self.limits.clone())
             .extension(rate_limit::Charge)
+            .data(self.live_sessions.clone())
             .data(loaders::new(self.pool.clone()))
             .data(LiveSessionLoader::new(self.pool.clone(), self.sessions))
             .finish()

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::Settings;
 use crate::db::DatabaseArgs;
+use crate::http::ws::caps as ws_caps;
 use crate::secret::SecretString;
 use crate::sessions::SessionSettings;
 
@@ -237,6 +238,19 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = crate::app::DEFAULT_MAX_BODY_BYTES, value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024))]
     pub max_body_bytes: u32,
+    /// Seconds a client may take to send a request's headers; also the longest a kept-alive
+    /// connection may sit idle between requests.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = crate::app::DEFAULT_HEADER_READ_TIMEOUT_SECS, value_parser = clap::value_parser!(u32).range(1..=300))]
+    pub header_read_timeout_secs: u32,
+    /// Most WebSocket connections this instance holds open (more: the handshake gets 503).
+    #[arg(long, env = "WS_MAX_CONNECTIONS", default_value_t = ws_caps::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub ws_max_connections: u32,
+    /// Most WebSocket connections from one client address (more: the handshake gets 429).
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = ws_caps::DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub ws_max_connections_per_address: u32,
+    /// Most WebSocket connections of one API key or dashboard user (more: closed with 4429).
+    #[arg(long, env = "WS_MAX_CONNECTIONS_PER_KEY", default_value_t = ws_caps::DEFAULT_MAX_CONNECTIONS_PER_KEY, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub ws_max_connections_per_key: u32,
     /// The built dashboard (scripts/build-frontend.sh), served at `/`.
     #[arg(long, env = "FRONTEND_DIR", default_value = "frontend/dist")]
     pub frontend_dir: PathBuf,
@@ -282,6 +296,12 @@ impl ServeArgs {
             partitions: self.partition_settings(),
             max_body_bytes: self.max_body_bytes as usize,
             rate_limits: self.rate_limits.settings(),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.into()),
+            websockets: ws_caps::ConnectionLimits {
+                total: self.ws_max_connections as usize,
+                per_address: self.ws_max_connections_per_address as usize,
+                per_key: self.ws_max_connections_per_key as usize,
+            },
         })
     }
 }

@@ -1,15 +1,20 @@
 //! `license-server serve`: migrations, background work, the listener and graceful shutdown, and the
 //! one application builder that `serve`, the tests and the benchmarks share.
 
+use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::{Extension, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tower::Layer;
 
 use crate::app::{AppState, Settings};
 use crate::config::ServeArgs;
@@ -62,15 +67,72 @@ impl Application {
     }
 
     /// Serves on `listener` until `shutdown` completes, then lets in-flight requests finish.
+    ///
+    /// HTTP/1 with upgrades (WebSockets), the peer's address as `ConnectInfo<SocketAddr>`, and a
+    /// deadline for a request's headers (`header_read_timeout`, which also bounds how long a
+    /// kept-alive connection may sit idle): a client that opens connections and sends its
+    /// headers slowly, or nothing at all, cannot hold them open. Upgraded connections are on
+    /// their own once upgraded; shutdown waits for requests in flight, not for WebSockets.
     pub async fn serve(
         &self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+        let router = self.router();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(self.settings.header_read_timeout);
+        // Dropping `stop` asks every connection to finish; each holds a clone of `open`, so
+        // `all_closed` yields `None` once they have.
+        let (stop, stopped) = watch::channel(());
+        let (open, mut all_closed) = mpsc::channel::<Infallible>(1);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        accept_failed(err).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let service = TowerToHyperService::new(Extension(ConnectInfo(peer)).layer(router.clone()));
+            let connection = http.serve_connection(TokioIo::new(stream), service).with_upgrades();
+            let (mut stopped, open) = (stopped.clone(), open.clone());
+            tokio::spawn(async move {
+                let mut connection = std::pin::pin!(connection);
+                let result = tokio::select! {
+                    result = connection.as_mut() => result,
+                    _ = stopped.changed() => {
+                        connection.as_mut().graceful_shutdown();
+                        connection.await
+                    }
+                };
+                if let Err(err) = result {
+                    // Timeouts and clients that hang up: theirs, not ours.
+                    tracing::debug!(error = %err, %peer, "connection ended with an error");
+                }
+                drop(open);
+            });
+        }
+        drop(listener);
+        drop(stop);
+        drop(open);
+        all_closed.recv().await;
+        Ok(())
     }
+}
+
+/// Errors of `accept` that concern one connection are skipped; others (out of file descriptors)
+/// get a pause, so that the loop does not spin until they pass.
+async fn accept_failed(err: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(err.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %err, "accepting a connection failed");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 /// Background work of one instance. Aborted when dropped.

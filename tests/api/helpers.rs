@@ -12,6 +12,7 @@ use license_server::app::Settings;
 use license_server::auth::{Actor, Scope};
 use license_server::backups::BackupSettings;
 use license_server::db::{PoolSettings, Pools};
+use license_server::http::ws::caps::ConnectionLimits;
 use license_server::rate_limit::RateLimitSettings;
 use license_server::server::Application;
 use license_server::sessions::SessionSettings;
@@ -49,6 +50,8 @@ pub struct Options {
     /// Counts the SQL statements this instance's connections execute: sqlx reports each one as a
     /// `sqlx::query` tracing event on the thread that runs it, all of which are this instance's.
     pub statements: Option<Arc<AtomicUsize>>,
+    /// Counts only the statements whose SQL contains this text.
+    pub statements_containing: Option<&'static str>,
     /// Serves the dashboard from this directory, as `serve` does with FRONTEND_DIR.
     pub frontend_dir: Option<std::path::PathBuf>,
     /// Rate limits (the defaults of `serve` otherwise).
@@ -57,6 +60,10 @@ pub struct Options {
     pub pools: Option<PoolSettings>,
     /// Keeps everything this instance logs at debug level and above, as JSON lines.
     pub logs: Option<Logs>,
+    /// Caps on open WebSocket connections (`serve`'s defaults otherwise).
+    pub websockets: ConnectionLimits,
+    /// HEADER_READ_TIMEOUT_SECS (`serve`'s default otherwise).
+    pub header_read_timeout: Option<Duration>,
 }
 
 /// The log lines of an instance (see [`Options::logs`]).
@@ -80,20 +87,46 @@ impl std::io::Write for Logs {
     }
 }
 
-/// Counts `sqlx::query` events (one per executed statement).
-struct StatementCounter(Arc<AtomicUsize>);
+/// Counts `sqlx::query` events (one per executed statement), all or those whose SQL contains
+/// `containing`.
+#[derive(Clone)]
+struct StatementCounter {
+    count: Arc<AtomicUsize>,
+    containing: Option<&'static str>,
+}
+
+/// The SQL of a `sqlx::query` event.
+struct StatementText(String);
+
+impl tracing::field::Visit for StatementText {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "db.statement" {
+            value.clone_into(&mut self.0);
+        }
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        if event.metadata().target() == "sqlx::query" {
-            self.0.fetch_add(1, Ordering::SeqCst);
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let counted = self.containing.is_none_or(|text| {
+            let mut sql = StatementText(String::new());
+            event.record(&mut sql);
+            sql.0.contains(text)
+        });
+        if counted {
+            self.count.fetch_add(1, Ordering::SeqCst);
         }
     }
 }
 
 /// Makes the statement counter and the log capture asked for this thread's subscriber for the
 /// rest of its life.
-fn observe_this_thread(statements: &Option<Arc<AtomicUsize>>, logs: &Option<Logs>) {
+fn observe_this_thread(statements: &Option<StatementCounter>, logs: &Option<Logs>) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::Layer;
     let logs = logs.clone().map(|logs| {
@@ -102,7 +135,7 @@ fn observe_this_thread(statements: &Option<Arc<AtomicUsize>>, logs: &Option<Logs
             .with_writer(move || logs.clone())
             .with_filter(tracing_subscriber::EnvFilter::new("debug"))
     });
-    let subscriber = tracing_subscriber::registry().with(statements.clone().map(StatementCounter)).with(logs);
+    let subscriber = tracing_subscriber::registry().with(statements.clone()).with(logs);
     std::mem::forget(tracing::subscriber::set_default(subscriber));
 }
 
@@ -121,20 +154,27 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(2).enable_all();
         if options.statements.is_some() || options.logs.is_some() {
-            let (statements, logs) = (options.statements.clone(), options.logs.clone());
+            let statements = options
+                .statements
+                .clone()
+                .map(|count| StatementCounter { count, containing: options.statements_containing });
+            let logs = options.logs.clone();
             observe_this_thread(&statements, &logs);
             builder.on_thread_start(move || observe_this_thread(&statements, &logs));
         }
         let runtime = builder.build().unwrap();
         runtime.block_on(async move {
             let pools = connect_pools(&test_pool, &options.pools.unwrap_or(TEST_POOLS)).await;
+            let defaults = Settings::default();
             let settings = Settings {
                 sessions: options.sessions,
                 auth: options.auth,
                 backups: options.backups.unwrap_or_default(),
                 max_body_bytes: MAX_BODY_BYTES,
                 rate_limits: options.rate_limits.unwrap_or_default(),
-                ..Settings::default()
+                websockets: options.websockets,
+                header_read_timeout: options.header_read_timeout.unwrap_or(defaults.header_read_timeout),
+                ..defaults
             };
             let mut app = Application::new(&pools, settings);
             if let Some(dir) = &options.frontend_dir {

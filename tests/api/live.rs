@@ -2,12 +2,17 @@
 //! in both WebSocket protocols; unauthenticated and client connections are refused.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use license_server::admin::users::Role;
+use license_server::admin::AuthSettings;
 use license_server::auth::Scope;
+use license_server::http::ws::caps::ConnectionLimits;
 use license_server::http::ws::REAUTHORIZE_EVERY;
+use license_server::live::live_sessions::REFRESH_WINDOW;
 use license_server::live::subscription::MAX_SUBSCRIPTIONS_PER_CONNECTION;
 use license_server::sessions::SessionSettings;
 use serde_json::{json, Value};
@@ -18,7 +23,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{age_session, create_user, session_id, spawn_app, spawn_app_with, Browser, Options, TestApp};
+use crate::helpers::{
+    age_session, create_user, eventually, session_id, spawn_app, spawn_app_with, Browser, Options, TestApp,
+};
 
 /// Longest wait for one expected message; events normally arrive within milliseconds.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -47,15 +54,40 @@ struct Refused {
 }
 
 async fn open(app: &TestApp, protocol: &str, headers: &[(&'static str, String)]) -> Subscriber {
+    try_open(app, protocol, headers).await.unwrap_or_else(|refused| panic!("WebSocket upgrade failed: {refused:?}"))
+}
+
+/// The handshake's answer when it was not upgraded: status, `Retry-After` and the body.
+#[derive(Debug)]
+struct HandshakeRefused {
+    status: u16,
+    retry_after: Option<String>,
+    body: Value,
+}
+
+async fn try_open(
+    app: &TestApp,
+    protocol: &str,
+    headers: &[(&'static str, String)],
+) -> Result<Subscriber, HandshakeRefused> {
     let url = format!("{}/ws", app.address.replacen("http://", "ws://", 1));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert("Sec-WebSocket-Protocol", protocol.parse().unwrap());
     for (name, value) in headers {
         request.headers_mut().insert(*name, value.parse().unwrap());
     }
-    let (socket, response) = tokio_tungstenite::connect_async(request).await.expect("WebSocket upgrade failed");
-    assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
-    Subscriber { socket, legacy: protocol == LEGACY_WS, held: VecDeque::new() }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, response)) => {
+            assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
+            Ok(Subscriber { socket, legacy: protocol == LEGACY_WS, held: VecDeque::new() })
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(HandshakeRefused {
+            status: response.status().as_u16(),
+            retry_after: response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()),
+            body: serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap_or(Value::Null),
+        }),
+        Err(err) => panic!("WebSocket handshake failed: {err}"),
+    }
 }
 
 async fn connect(app: &TestApp, protocol: &str, init_payload: Value) -> Result<Subscriber, Refused> {
@@ -470,4 +502,146 @@ async fn a_websocket_message_over_64_kib_ends_the_connection_before_anything_is_
     assert!(ended.is_ok(), "the connection ends");
     // A message of ordinary size is served as before.
     connect_with_key(&app, TRANSPORT_WS, &analyst).await;
+}
+
+/// Handshake headers of a client at `address` behind a trusted proxy.
+fn forwarded_for(address: &str) -> [(&'static str, String); 1] {
+    [("X-Forwarded-For", address.to_owned())]
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_handshake_over_the_per_address_cap_is_refused_with_429_until_a_connection_of_that_address_closes(
+    pool: PgPool,
+) {
+    let auth = AuthSettings { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..AuthSettings::default() };
+    let websockets = ConnectionLimits { total: 100, per_address: 2, per_key: 100 };
+    let app = spawn_app_with(&pool, Options { auth, websockets, ..Default::default() }).await;
+    let admin = app.key(Scope::Admin).await;
+    let from_one = forwarded_for("198.51.100.1");
+    let init = json!({"apiKey": admin});
+    let mut first = connect_with_headers(&app, TRANSPORT_WS, init.clone(), &from_one).await.expect("refused");
+    let _second = connect_with_headers(&app, LEGACY_WS, init.clone(), &from_one).await.expect("refused");
+
+    let refused = try_open(&app, TRANSPORT_WS, &from_one).await.err().expect("a third connection was upgraded");
+    assert_eq!((refused.status, refused.retry_after.as_deref()), (429, Some("5")), "{refused:?}");
+    let extensions = &refused.body["errors"][0]["extensions"];
+    assert_eq!((extensions["code"].as_str(), extensions["retryAfter"].as_u64()), (Some("RATE_LIMITED"), Some(5)));
+    assert_eq!(extensions["limit"], "ws_connections_per_address");
+
+    // Another address has slots of its own.
+    connect_with_headers(&app, TRANSPORT_WS, init.clone(), &forwarded_for("198.51.100.2")).await.expect("refused");
+
+    first.socket.close(None).await.unwrap();
+    let reopened = eventually(PATIENCE, || async { try_open(&app, TRANSPORT_WS, &from_one).await.is_ok() }).await;
+    assert!(reopened, "a closed connection gives its slot back");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_handshake_over_the_instance_cap_is_refused_with_503_until_any_connection_ends(pool: PgPool) {
+    let websockets = ConnectionLimits { total: 2, per_address: 100, per_key: 100 };
+    let app = spawn_app_with(&pool, Options { websockets, ..Default::default() }).await;
+    let admin = app.key(Scope::Admin).await;
+    let _first = connect_with_key(&app, TRANSPORT_WS, &admin).await;
+    // Not yet authenticated: a connection counts from its handshake on.
+    let unauthenticated = open(&app, TRANSPORT_WS, &[]).await;
+
+    let refused = try_open(&app, TRANSPORT_WS, &[]).await.err().expect("a third connection was upgraded");
+    assert_eq!((refused.status, refused.retry_after.as_deref()), (503, Some("5")), "{refused:?}");
+    assert_eq!(refused.body["errors"][0]["extensions"]["limit"], "ws_connections");
+
+    // Gone without a close frame: the slot comes back all the same.
+    drop(unauthenticated);
+    let admitted = eventually(PATIENCE, || async { try_open(&app, TRANSPORT_WS, &[]).await.is_ok() }).await;
+    assert!(admitted, "a dropped connection gives its slot back");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_key_over_its_connection_cap_is_closed_with_4429_until_one_of_its_connections_closes(pool: PgPool) {
+    let websockets = ConnectionLimits { total: 100, per_address: 100, per_key: 2 };
+    let app = spawn_app_with(&pool, Options { websockets, ..Default::default() }).await;
+    let (analyst, admin) = (app.key(Scope::Analyst).await, app.key(Scope::Admin).await);
+    let mut first = connect_with_key(&app, TRANSPORT_WS, &analyst).await;
+    let _second = connect_with_key(&app, TRANSPORT_WS, &analyst).await;
+
+    let refused = connect(&app, TRANSPORT_WS, json!({"apiKey": analyst})).await.err().expect("a third was accepted");
+    assert_eq!(refused.close_code, 4429);
+    let refused = connect(&app, LEGACY_WS, json!({"apiKey": analyst})).await.err().expect("a third was accepted");
+    assert_eq!(refused.close_code, 4429);
+    let error = refused.connection_error.expect("the legacy protocol announces the refusal");
+    assert!(error["message"].as_str().unwrap().contains("Too many connections"), "{error}");
+
+    // Other callers are not affected.
+    connect_with_key(&app, TRANSPORT_WS, &admin).await;
+
+    first.socket.close(None).await.unwrap();
+    let reopened =
+        eventually(PATIENCE, || async { connect(&app, TRANSPORT_WS, json!({"apiKey": analyst})).await.is_ok() }).await;
+    assert!(reopened, "a closed connection gives the key's slot back");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_burst_of_events_is_read_a_few_times_for_all_live_sessions_subscribers_together(pool: PgPool) {
+    const SUBSCRIBERS: usize = 8;
+    const DEVICES: usize = 10;
+    // Each device: registered, started, resumed; and the other license's device.
+    const EVENTS: usize = 3 * DEVICES + 2;
+    let reads = Arc::new(AtomicUsize::new(0));
+    // Only the read of the live list mentions this function (the re-authorisation does not).
+    let counting = Options {
+        statements: Some(reads.clone()),
+        statements_containing: Some("session_is_live("),
+        ..Default::default()
+    };
+    let (watched, acting) = (spawn_app_with(&pool, counting).await, spawn_app(&pool).await);
+    let (admin, client) = (acting.key(Scope::Admin).await, acting.key(Scope::Client).await);
+    let (license_id, license_key) = acting.create_license(&admin, DEVICES as i32, DEVICES as i32).await;
+    let (_, other_key) = acting.create_license(&admin, 1, 1).await;
+    let mut subscribers = Vec::new();
+    for n in 0..SUBSCRIBERS {
+        let mut subscriber = connect_with_key(&watched, TRANSPORT_WS, &admin).await;
+        // Half of them watch the license, half all licenses.
+        let license = if n % 2 == 0 { json!(license_id) } else { Value::Null };
+        subscriber
+            .subscribe("live", "subscription($l: ID) { liveSessions(licenseId: $l) { id } }", json!({"l": license}))
+            .await;
+        assert_eq!(subscriber.next_data("live", "liveSessions").await, json!([]));
+        subscribers.push(subscriber);
+    }
+    let (before, started) = (reads.load(Ordering::SeqCst), Instant::now());
+
+    // Started, then resumed; and one session of another license, which only half of them see.
+    for _round in 0..2 {
+        for device in 0..DEVICES {
+            acting.session(&client, &license_key, &format!("device-{device}")).await;
+        }
+    }
+    acting.session(&client, &other_key, "elsewhere").await;
+    let expected: Vec<String> = sqlx::query_scalar("SELECT id::text FROM license_sessions ORDER BY started_at, id")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(expected.len(), DEVICES + 1);
+    let other_id: String = sqlx::query_scalar("SELECT id::text FROM license_sessions WHERE license_id <> $1::uuid")
+        .bind(&license_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+
+    for (n, subscriber) in subscribers.iter_mut().enumerate() {
+        let wanted: Vec<&str> =
+            expected.iter().map(String::as_str).filter(|id| n % 2 == 1 || *id != other_id).collect();
+        loop {
+            let list = subscriber.next_data("live", "liveSessions").await;
+            let ids: Vec<&str> = list.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+            if ids == wanted {
+                break;
+            }
+        }
+    }
+    let (reads, elapsed) = (reads.load(Ordering::SeqCst) - before, started.elapsed());
+    assert!(reads >= 1, "the list was never read");
+    assert!(reads * 6 <= SUBSCRIBERS * EVENTS, "{reads} reads for {SUBSCRIBERS} subscribers and {EVENTS} events");
+    // At most one read per window, the first at once and the last after the burst.
+    let windows = elapsed.as_millis().div_ceil(REFRESH_WINDOW.as_millis()) as usize;
+    assert!(reads <= windows + 1, "{reads} reads in {elapsed:?}: more than one per {REFRESH_WINDOW:?}");
 }

@@ -18,6 +18,7 @@ mod http;
 mod identity;
 mod isolation;
 mod lifecycle;
+mod listener;
 mod live;
 mod metrics;
 mod nesting;

@@ -4,10 +4,13 @@
 //! The `connection_init` message is read here, before the GraphQL machinery sees the socket, so a
 //! connection that cannot authenticate is refused with the protocol's own close code: 4401
 //! (Unauthorized) without valid credentials, 4403 (Forbidden) for a `client` key, 4408 when no
-//! `connection_init` arrives in time. Under the legacy protocol a `connection_error` message
-//! precedes the close. Credentials: `{"apiKey": "AF-…"}` in the payload, else the dashboard's
-//! session cookie from the handshake, which counts only when the handshake's `Origin` is this
-//! server (no cross-site WebSocket hijacking). A session that must enroll in 2FA first gets 4403.
+//! `connection_init` arrives in time, 4429 when the caller (API key or dashboard user) already
+//! holds its maximum of connections. Under the legacy protocol a `connection_error` message
+//! precedes the close. Over the instance's or the client address's cap the handshake itself is
+//! refused (503 or 429 with `Retry-After`, see [`caps`]). Credentials: `{"apiKey": "AF-…"}` in
+//! the payload, else the dashboard's session cookie from the handshake, which counts only when
+//! the handshake's `Origin` is this server (no cross-site WebSocket hijacking). A session that
+//! must enroll in 2FA first gets 4403.
 //!
 //! Accepted connections carry their caller and their subscription slots as connection data; the
 //! init message is then replayed to `async-graphql`, which acknowledges it. Every
@@ -15,16 +18,19 @@
 //! dashboard session): a revoked key, a logged-out or timed-out session or a disabled user closes
 //! the connection with 4401.
 
+pub mod caps;
+
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_graphql::http::{WebSocketProtocols, ALL_WEBSOCKET_PROTOCOLS};
 use async_graphql::Data;
+use async_graphql::ErrorExtensions;
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{ConnectInfo, FromRequestParts, State, WebSocketUpgrade};
-use axum::http::{header, request::Parts};
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -39,6 +45,7 @@ use crate::app::AppState;
 use crate::auth::{Caller, Scope};
 use crate::live::subscription::SubscriptionSlots;
 use crate::schema::AppSchema;
+use caps::{Full, KeySlot};
 
 /// Largest message (and frame) a client may send: the protocol's messages are small, and nothing
 /// larger is buffered, before authentication or after (axum's default would be 64 MiB).
@@ -47,6 +54,10 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often an open connection's credentials are checked again.
 pub const REAUTHORIZE_EVERY: Duration = Duration::from_secs(10);
+/// What a handshake refused for a full cap is told to wait before trying again.
+const RETRY_CONNECTING_AFTER: Duration = Duration::from_secs(5);
+/// The close code when the caller already holds its maximum of connections.
+pub const TOO_MANY_CONNECTIONS: u16 = 4429;
 
 #[derive(Clone)]
 struct WsState {
@@ -68,7 +79,7 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
         }
     };
     let Some(legacy) = requested_protocol(&parts).map(|p| p == WebSocketProtocols::SubscriptionsTransportWS) else {
-        return axum::http::StatusCode::BAD_REQUEST.into_response();
+        return StatusCode::BAD_REQUEST.into_response();
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) => upgrade,
@@ -82,12 +93,37 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
         .then(|| identity::session_cookie(&parts.headers))
         .flatten();
     let ip = identity::client_ip(peer, &parts.headers, &state.app.auth.trusted_proxies);
+    let slots = match state.app.ws_connections.admit(ip) {
+        Ok(slots) => slots,
+        Err(full) => return connections_full(full),
+    };
     let handshake = Handshake { ip, session_token };
     upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(socket, state, protocol, legacy, handshake))
+        // The slots live as long as the connection, and are given back if the upgrade never completes.
+        .on_upgrade(move |socket| async move {
+            serve(socket, state, protocol, legacy, handshake).await;
+            drop(slots);
+        })
+}
+
+/// The handshake refused for a full cap: 503 when the instance is full (another instance may
+/// have room), 429 when the client's address is; both with `Retry-After` and a GraphQL error
+/// body as every rate limit answers (`RATE_LIMITED`, `retryAfter`, `limit`).
+fn connections_full(full: Full) -> Response {
+    let (status, limit) = match full {
+        Full::Instance => (StatusCode::SERVICE_UNAVAILABLE, "ws_connections"),
+        Full::Address => (StatusCode::TOO_MANY_REQUESTS, "ws_connections_per_address"),
+    };
+    let error = crate::Error::RateLimited { limit, retry_after: RETRY_CONNECTING_AFTER }.extend();
+    let body = json!({ "errors": [{ "message": error.message, "extensions": error.extensions }] });
+    let headers = [
+        (header::RETRY_AFTER, HeaderValue::from(crate::error::whole_seconds(RETRY_CONNECTING_AFTER))),
+        (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+    ];
+    (status, headers, body.to_string()).into_response()
 }
 
 /// What the handshake told about the client.
@@ -153,6 +189,15 @@ async fn authenticate(state: &WsState, init: &InitMessage, handshake: &Handshake
         }
         Some(caller) => Ok(caller),
     }
+}
+
+/// A slot of the caller's API key or dashboard user, or the refusal when it holds its maximum.
+fn admit_caller(state: &WsState, caller: &Caller) -> Result<KeySlot, Refusal> {
+    let id = caller.actor.id.as_deref().unwrap_or(&caller.actor.name);
+    state.app.ws_connections.admit_key(format!("{}:{id}", caller.actor.kind.as_str())).ok_or(Refusal {
+        code: TOO_MANY_CONNECTIONS,
+        message: "Too many connections: this API key or user already holds its maximum",
+    })
 }
 
 /// Whether the caller's key or dashboard session is still good.
@@ -222,6 +267,10 @@ async fn serve(socket: WebSocket, state: WsState, protocol: GraphQLProtocol, leg
     };
     let caller = match caller {
         Ok(caller) => caller,
+        Err(refusal) => return refuse(sink, legacy, refusal).await,
+    };
+    let _key_slot = match admit_caller(&state, &caller) {
+        Ok(slot) => slot,
         Err(refusal) => return refuse(sink, legacy, refusal).await,
     };
     let mut data = Data::default();

@@ -3,6 +3,8 @@
 //! happened through any other.
 
 pub mod listener;
+pub mod live_sessions;
 pub mod subscription;
 
-pub use listener::{LiveEvents, LiveMessage};
+pub use listener::{LiveEvents, LiveMessage, Numbered};
+pub use live_sessions::LiveSessionsFeed;

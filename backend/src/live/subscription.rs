@@ -4,17 +4,16 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ErrorExtensions, Subscription, ID};
 use futures_util::{stream, Stream};
-use sqlx::PgPool;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use super::{LiveEvents, LiveMessage};
+use super::{LiveEvents, LiveMessage, LiveSessionsFeed};
 use crate::auth::{Permission, Require};
 use crate::error::GqlResultExt;
 use crate::graphql::ids::parse_id;
-use crate::sessions::events::{SessionEvent, SessionEventKind};
-use crate::sessions::{list_live, LiveSession, SessionSettings};
+use crate::sessions::events::SessionEvent;
+use crate::sessions::LiveSession;
 
 /// Most subscriptions one WebSocket connection may hold at once.
 pub const MAX_SUBSCRIPTIONS_PER_CONNECTION: usize = 16;
@@ -73,7 +72,7 @@ impl SubscriptionRoot {
         Ok(stream::unfold(feed, move |feed| async move {
             let (mut receiver, slot) = feed?;
             loop {
-                match receiver.recv().await {
+                match receiver.recv().await.map(|numbered| numbered.message) {
                     Ok(LiveMessage::Event(event)) => {
                         if license_id.is_none_or(|id| id == event.license_id) {
                             return Some((Ok(event), Some((receiver, slot))));
@@ -91,7 +90,8 @@ impl SubscriptionRoot {
 
     /// The live sessions (oldest first), all licenses or one: the current list at once, then
     /// the whole list again after every change to it. After an interruption of the event feed
-    /// the list is re-read, so it never stays stale.
+    /// the list is re-read, so it never stays stale. Every subscriber of an instance is served
+    /// from one list, re-read at most twice a second.
     #[graphql(guard = "Require(Permission::Read)")]
     async fn live_sessions(
         &self,
@@ -100,48 +100,10 @@ impl SubscriptionRoot {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Vec<LiveSession>>>> {
         let license_id = license_filter(license_id)?;
         let slot = take_slot(ctx)?;
-        let (pool, settings) = (ctx.data_unchecked::<PgPool>().clone(), *ctx.data_unchecked::<SessionSettings>());
-        // Subscribed before the first read, so no change between the two is missed.
-        let receiver = ctx.data_unchecked::<LiveEvents>().subscribe();
-        let feed = LiveSessionsFeed { pool, settings, receiver, license_id, first: true, _slot: slot };
-        Ok(stream::unfold(feed, |mut feed| async move {
-            if !std::mem::take(&mut feed.first) && !feed.changed().await {
-                return None;
-            }
-            let list = list_live(&feed.pool, &feed.settings, feed.license_id).await.gql();
-            Some((list, feed))
+        let subscription = ctx.data_unchecked::<LiveSessionsFeed>().subscribe(license_id);
+        Ok(stream::unfold((subscription, slot), |(mut subscription, slot)| async move {
+            let list = subscription.next().await?;
+            Some((Ok(list), (subscription, slot)))
         }))
-    }
-}
-
-struct LiveSessionsFeed {
-    pool: PgPool,
-    settings: SessionSettings,
-    receiver: broadcast::Receiver<LiveMessage>,
-    license_id: Option<Uuid>,
-    first: bool,
-    _slot: Option<OwnedSemaphorePermit>,
-}
-
-impl LiveSessionsFeed {
-    /// Waits until the list may have changed; false once the feed is gone for good.
-    async fn changed(&mut self) -> bool {
-        loop {
-            let changed = match self.receiver.recv().await {
-                Ok(LiveMessage::Event(event)) => {
-                    matches!(
-                        event.kind,
-                        SessionEventKind::Started | SessionEventKind::Resumed | SessionEventKind::Ended
-                    ) && self.license_id.is_none_or(|id| id == event.license_id)
-                }
-                Ok(LiveMessage::Interrupted) | Err(RecvError::Lagged(_)) => true,
-                Err(RecvError::Closed) => return false,
-            };
-            if changed {
-                // Coalesce a burst: whatever is queued already is covered by one re-read.
-                while self.receiver.try_recv().is_ok() {}
-                return true;
-            }
-        }
     }
 }
