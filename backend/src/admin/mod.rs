@@ -2,6 +2,7 @@
 
 pub mod dashboard_sessions;
 pub mod login;
+pub mod one_credential_check;
 pub mod passwords;
 pub mod throttle;
 pub mod totp;
