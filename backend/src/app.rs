@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::admin::passwords::Argon2Gate;
 use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
 use crate::graphql::loaders;
@@ -53,6 +54,8 @@ pub struct AppState {
     /// Group-commit writer through which every heartbeat is recorded.
     pub heartbeats: HeartbeatWriter,
     pub auth: Arc<AuthSettings>,
+    /// Bounds the argon2 work of this instance (one permit per core, refused when none is free).
+    pub argon2: Argon2Gate,
     pub backups: Arc<BackupSettings>,
     /// This instance's `LISTEN` connection, fanning committed session events out to subscribers.
     pub live: LiveEvents,
@@ -67,6 +70,7 @@ impl AppState {
             live: LiveEvents::spawn(pool.clone()),
             sessions: settings.sessions,
             auth: Arc::new(settings.auth.clone()),
+            argon2: Argon2Gate::sized_to_cores(),
             backups: Arc::new(settings.backups.clone()),
             pool,
         }
@@ -79,6 +83,7 @@ impl AppState {
             .data(self.sessions)
             .data(self.heartbeats.clone())
             .data(self.auth.clone())
+            .data(self.argon2.clone())
             .data(self.backups.clone())
             .data(self.live.clone())
             .data(loaders::new(self.pool.clone()))
