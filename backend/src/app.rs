@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
+use crate::admin::passwords::Argon2Gate;
 use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
 use crate::db::{ClientPool, Pools};
@@ -71,6 +72,8 @@ pub struct AppState {
     /// Group-commit writer through which every heartbeat is recorded.
     pub heartbeats: HeartbeatWriter,
     pub auth: Arc<AuthSettings>,
+    /// Bounds the argon2 work of this instance (one permit per core, refused when none is free).
+    pub argon2: Argon2Gate,
     pub backups: Arc<BackupSettings>,
     /// This instance's `LISTEN` connection, fanning committed session events out to subscribers.
     pub live: LiveEvents,
@@ -95,6 +98,7 @@ impl AppState {
             ws_connections: ConnectionCaps::new(settings.websockets),
             sessions: settings.sessions,
             auth: Arc::new(settings.auth.clone()),
+            argon2: Argon2Gate::sized_to_cores(),
             backups: Arc::new(settings.backups.clone()),
             limits: Arc::new(RateLimits::new(settings.rate_limits)),
             pool: pools.general.clone(),
@@ -110,6 +114,7 @@ impl AppState {
             .data(self.sessions)
             .data(self.heartbeats.clone())
             .data(self.auth.clone())
+            .data(self.argon2.clone())
             .data(self.backups.clone())
             .data(self.live.clone())
             .data(self.limits.clone())

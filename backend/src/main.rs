@@ -53,8 +53,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let database = Database::connect(&database).await?;
             let result = async {
                 database.migrate().await?;
+                let argon2 = admin::passwords::Argon2Gate::new(1);
                 let user =
-                    admin::users::create(&database.pool, &Actor::cli(), None, &username, role, &password).await?;
+                    admin::users::create(&database.pool, &argon2, &Actor::cli(), None, &username, role, &password)
+                        .await?;
                 println!("created {} user `{}` ({})", role.as_str(), user.username, user.id);
                 anyhow::Ok(())
             }

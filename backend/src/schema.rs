@@ -63,6 +63,7 @@ pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
         .limit_directives(10)
         .extension(crate::metrics::OperationMetrics)
         .extension(text_input::RejectNulText)
+        .extension(crate::admin::one_credential_check::OneCredentialCheckPerOperation)
 }
 
 /// The SDL that `schema.graphql` must equal.

@@ -52,14 +52,14 @@ impl Application {
         }
     }
 
-    /// The instance's background work (cleanup, partitions, dashboard-session purge, backups),
+    /// The instance's background work (cleanup, partitions, sign-in purge, backups),
     /// coordinated with other instances through the database; aborted when the result is dropped.
     pub fn start_background(&self) -> BackgroundTasks {
         let state = &self.state;
         BackgroundTasks(vec![
             tokio::spawn(sessions::cleanup::run(state.client_pool.clone(), state.sessions)),
             tokio::spawn(partitions::run(state.pool.clone(), self.settings.partitions)),
-            tokio::spawn(purge_dashboard_sessions(state.pool.clone(), state.auth.sessions)),
+            tokio::spawn(purge_sign_in_leftovers(state.pool.clone(), state.auth.sessions)),
             tokio::spawn(backups::schedule::run(state.pool.clone(), state.backups.clone())),
             tokio::spawn(backups::git_remote::run(state.pool.clone(), state.backups.clone())),
             tokio::spawn(crate::rate_limit::run_upkeep(state.limits.clone())),
@@ -146,13 +146,15 @@ impl Drop for BackgroundTasks {
     }
 }
 
-/// Dashboard sessions past their timeouts are refused anyway; this keeps the table small.
-async fn purge_dashboard_sessions(pool: PgPool, policy: crate::admin::dashboard_sessions::SessionPolicy) {
+/// Expired dashboard sessions, spent throttle counters and old sign-in challenges are refused or
+/// ignored anyway; this keeps their tables small (`admin::purge`). Every instance runs it, at
+/// start and then every ten minutes; deleting twice is harmless.
+async fn purge_sign_in_leftovers(pool: PgPool, policy: crate::admin::dashboard_sessions::SessionPolicy) {
     let mut ticker = tokio::time::interval(std::time::Duration::from_secs(600));
     loop {
         ticker.tick().await;
-        if let Err(err) = crate::admin::dashboard_sessions::purge_expired(&pool, &policy).await {
-            tracing::warn!(error = ?err, "purging expired dashboard sessions failed");
+        if let Err(err) = crate::admin::purge(&pool, &policy).await {
+            tracing::warn!(error = ?err, "purging sign-in leftovers failed");
         }
     }
 }

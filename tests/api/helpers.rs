@@ -401,11 +401,13 @@ pub struct Browser<'a> {
     /// The raw `Set-Cookie` headers of the last response.
     pub last_set_cookies: Vec<String>,
     pub origin: String,
+    /// Sent as `X-Forwarded-For`: the client's address when the app trusts 127.0.0.1 as a proxy.
+    pub forwarded_for: Option<String>,
 }
 
 impl<'a> Browser<'a> {
     pub fn new(app: &'a TestApp) -> Self {
-        Browser { app, cookie: None, last_set_cookies: Vec::new(), origin: app.address.clone() }
+        Browser { app, cookie: None, last_set_cookies: Vec::new(), origin: app.address.clone(), forwarded_for: None }
     }
 
     pub async fn gql(&mut self, query: &str, variables: Value) -> Reply {
@@ -417,6 +419,9 @@ impl<'a> Browser<'a> {
             .json(&json!({"query": query, "variables": variables}));
         if let Some(cookie) = &self.cookie {
             request = request.header("Cookie", cookie);
+        }
+        if let Some(address) = &self.forwarded_for {
+            request = request.header("X-Forwarded-For", address);
         }
         let response = request.send().await.expect("request failed");
         self.last_set_cookies =
@@ -453,7 +458,8 @@ impl<'a> Browser<'a> {
 
 /// A dashboard user created directly through the library, as the CLI does.
 pub async fn create_user(pool: &PgPool, username: &str, role: license_server::admin::users::Role, password: &str) {
-    license_server::admin::users::create(pool, &Actor::cli(), None, username, role, password).await.unwrap();
+    let argon2 = license_server::admin::passwords::Argon2Gate::new(1);
+    license_server::admin::users::create(pool, &argon2, &Actor::cli(), None, username, role, password).await.unwrap();
 }
 
 /// The TOTP code an authenticator app shows for `secret` (base32) at `unix_time`, computed

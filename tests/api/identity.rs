@@ -4,13 +4,21 @@
 use license_server::admin::users::Role;
 use license_server::admin::AuthSettings;
 use license_server::auth::Scope;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-use crate::helpers::{count, create_user, spawn_app, spawn_app_with, step_safe_now, totp_code, Browser, Options};
+use crate::helpers::{
+    count, create_user, eventually, spawn_app, spawn_app_with, step_safe_now, totp_code, Browser, Options, TestApp,
+};
 
 const PASSWORD: &str = "correct horse battery staple";
 const LICENSES: &str = "{ licenses(first: 1) { totalCount } }";
+const RECOVER: &str = "mutation($c: String!, $r: String!) { useRecoveryCode(challenge: $c, code: $r) { __typename } }";
+const DISABLE: &str = "mutation($p: String!, $c: String!) { disableTotp(password: $p, code: $c) { totpEnabled } }";
 
 /// Signs `username` in, enrolls 2FA and returns the base32 secret and the recovery codes.
 async fn enroll(browser: &mut Browser<'_>, username: &str) -> (String, Vec<String>) {
@@ -170,98 +178,367 @@ async fn a_recovery_code_works_exactly_once(pool: PgPool) {
     let app = spawn_app(&pool).await;
     create_user(&pool, "root", Role::Admin, PASSWORD).await;
     let (_, codes) = enroll(&mut Browser::new(&app), "root").await;
-    let recover = "mutation($c: String!, $r: String!) { useRecoveryCode(challenge: $c, code: $r) { __typename } }";
+    for code in &codes {
+        let groups: Vec<&str> = code.split('-').collect();
+        assert_eq!(groups.len(), 4, "four groups: {code}");
+        assert!(
+            groups.iter().all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())),
+            "of four symbols each (16 × 5 bits = 80 bits): {code}"
+        );
+    }
 
     let mut browser = Browser::new(&app);
     let login = browser.login("root", PASSWORD).await;
     let challenge = login.data("login")["challenge"].as_str().unwrap().to_owned();
     let typed = codes[0].to_lowercase().replace('-', " ");
-    let used = browser.gql(recover, json!({"c": challenge, "r": typed})).await;
+    let used = browser.gql(RECOVER, json!({"c": challenge, "r": typed})).await;
     assert_eq!(used.data("useRecoveryCode")["__typename"], "LoginSucceeded");
 
     let mut again = Browser::new(&app);
     let login = again.login("root", PASSWORD).await;
     let challenge = login.data("login")["challenge"].as_str().unwrap().to_owned();
-    assert_eq!(again.gql(recover, json!({"c": challenge, "r": codes[0]})).await.error_code(), "UNAUTHENTICATED");
+    assert_eq!(again.gql(RECOVER, json!({"c": challenge, "r": codes[0]})).await.error_code(), "UNAUTHENTICATED");
     assert_eq!(
-        again.gql(recover, json!({"c": challenge, "r": codes[1]})).await.data("useRecoveryCode")["__typename"],
+        again.gql(RECOVER, json!({"c": challenge, "r": codes[1]})).await.data("useRecoveryCode")["__typename"],
         "LoginSucceeded"
     );
-    let stored: Vec<Vec<u8>> =
-        sqlx::query_scalar("SELECT code_hash FROM admin_recovery_codes").fetch_all(&pool).await.unwrap();
+
+    // Stored salted: a salt of its own per code, and no digest is the plain SHA-256 of its code.
+    let stored: Vec<(Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT salt, code_hash FROM admin_recovery_codes").fetch_all(&pool).await.unwrap();
     assert_eq!(stored.len(), 10);
-    assert!(stored.iter().all(|h| h.len() == 32), "stored as SHA-256 digests");
+    assert!(stored.iter().all(|(salt, digest)| salt.len() == 16 && digest.len() == 32));
+    let salts: std::collections::HashSet<_> = stored.iter().map(|(salt, _)| salt).collect();
+    assert_eq!(salts.len(), 10, "every code has its own salt");
+    let plain: Vec<Vec<u8>> = codes.iter().map(|c| Sha256::digest(c.replace('-', "").as_bytes()).to_vec()).collect();
+    assert!(stored.iter().all(|(_, digest)| !plain.contains(digest)), "no unsalted digest is stored");
+    let in_audit: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log, unnest($1::text[]) AS code WHERE strpos(audit_log::text, code) > 0",
+    )
+    .bind(&codes)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(in_audit, 0, "recovery codes never reach the audit log");
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn five_failures_lock_the_account_even_against_the_right_password(pool: PgPool) {
+async fn recovery_codes_issued_before_salting_keep_working_once(pool: PgPool) {
     let app = spawn_app(&pool).await;
-    create_user(&pool, "ana", Role::Analyst, PASSWORD).await;
+    create_user(&pool, "root", Role::Admin, PASSWORD).await;
+    enroll(&mut Browser::new(&app), "root").await;
+    // A code of the old kind: 10 symbols, stored as the unsalted SHA-256 with no salt.
+    sqlx::query(
+        "INSERT INTO admin_recovery_codes (user_id, code_hash)
+         SELECT id, sha256(convert_to('ABCDE12345', 'UTF8')) FROM admin_users",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let mut browser = Browser::new(&app);
-    for attempt in 1..=5 {
-        assert_eq!(browser.login("ana", "wrong password!").await.error_code(), "UNAUTHENTICATED", "attempt {attempt}");
-    }
-    let locked = browser.login("ana", PASSWORD).await;
-    assert_eq!(locked.error_code(), "TOO_MANY_ATTEMPTS");
-    assert!(locked.body["errors"][0]["extensions"]["retryAfter"].is_string());
-    assert_eq!(count(&pool, "SELECT count(*) FROM audit_log WHERE action = 'auth.locked'").await, 1);
-    // Another address or session changes nothing: the count is per account.
-    let mut elsewhere = Browser::new(&app);
-    assert_eq!(elsewhere.login("ANA", PASSWORD).await.error_code(), "TOO_MANY_ATTEMPTS");
+    let challenge = browser.login("root", PASSWORD).await.data("login")["challenge"].as_str().unwrap().to_owned();
+    let used = browser.gql(RECOVER, json!({"c": challenge, "r": "abcde-12345"})).await;
+    assert_eq!(used.data("useRecoveryCode")["__typename"], "LoginSucceeded");
+    let challenge = browser.login("root", PASSWORD).await.data("login")["challenge"].as_str().unwrap().to_owned();
+    assert_eq!(browser.gql(RECOVER, json!({"c": challenge, "r": "ABCDE12345"})).await.error_code(), "UNAUTHENTICATED");
+}
 
-    // When the lock runs out, the right password works and the count starts over.
-    sqlx::query("UPDATE login_throttle SET locked_until = now() - interval '1 second'").execute(&pool).await.unwrap();
-    assert_eq!(browser.login("ana", PASSWORD).await.data("login")["__typename"], "LoginSucceeded");
-    assert_eq!(count(&pool, "SELECT failures::bigint FROM login_throttle").await, 0);
+/// An app that believes `X-Forwarded-For` from 127.0.0.1, so that a test can speak from any address.
+async fn spawn_behind_proxy(pool: &PgPool) -> TestApp {
+    let auth = AuthSettings { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..AuthSettings::default() };
+    spawn_app_with(pool, Options { auth, ..Options::default() }).await
+}
+
+fn browser_at<'a>(app: &'a TestApp, address: &str) -> Browser<'a> {
+    let mut browser = Browser::new(app);
+    browser.forwarded_for = Some(address.to_owned());
+    browser
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn five_failures_lock_that_address_out_but_the_right_password_still_works_from_another(pool: PgPool) {
+    let app = spawn_behind_proxy(&pool).await;
+    create_user(&pool, "ana", Role::Analyst, PASSWORD).await;
+    let mut attacker = browser_at(&app, "203.0.113.66");
+    for attempt in 1..=5 {
+        assert_eq!(attacker.login("ana", "wrong password!").await.error_code(), "UNAUTHENTICATED", "attempt {attempt}");
+    }
+    let locked = attacker.login("ana", PASSWORD).await;
+    assert_eq!(locked.error_code(), "TOO_MANY_ATTEMPTS", "locked even against the right password");
+    assert!(locked.body["errors"][0]["extensions"]["retryAfter"].is_string());
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.locked' AND new_values->>'scope' = 'address'
+               AND client_ip = '203.0.113.66'"
+        )
+        .await,
+        1
+    );
+    // Another session from the same address changes nothing.
+    assert_eq!(browser_at(&app, "203.0.113.66").login("ANA", PASSWORD).await.error_code(), "TOO_MANY_ATTEMPTS");
+    // The real user, elsewhere, is not locked out.
+    let mut user = browser_at(&app, "198.51.100.7");
+    assert_eq!(user.login("ana", PASSWORD).await.data("login")["__typename"], "LoginSucceeded");
+
+    // IPv6 addresses count by their /64, which one subscriber usually holds whole.
+    for _ in 0..5 {
+        browser_at(&app, "2001:db8:1:2::1").login("ana", "wrong password!").await;
+    }
+    assert_eq!(browser_at(&app, "2001:db8:1:2::ffff").login("ana", PASSWORD).await.error_code(), "TOO_MANY_ATTEMPTS");
+    assert_eq!(
+        browser_at(&app, "2001:db8:1:3::1").login("ana", PASSWORD).await.data("login")["__typename"],
+        "LoginSucceeded"
+    );
+
+    // When the lock runs out, the right password works and that address starts over.
+    sqlx::query("UPDATE login_throttle SET locked_until = now() - interval '1 second' WHERE address = '203.0.113.66'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(attacker.login("ana", PASSWORD).await.data("login")["__typename"], "LoginSucceeded");
+    assert_eq!(count(&pool, "SELECT failures::bigint FROM login_throttle WHERE address = '203.0.113.66'").await, 0);
 
     // Unknown names lock the same way, so a lock tells nothing about who exists.
     for _ in 0..5 {
-        browser.login("nobody", "wrong password!").await;
+        attacker.login("nobody", "wrong password!").await;
     }
-    assert_eq!(browser.login("nobody", PASSWORD).await.error_code(), "TOO_MANY_ATTEMPTS");
+    assert_eq!(attacker.login("nobody", PASSWORD).await.error_code(), "TOO_MANY_ATTEMPTS");
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn aliasing_many_logins_into_one_request_counts_every_one(pool: PgPool) {
+async fn failures_from_many_addresses_close_the_account_to_all_at_the_account_wide_cap(pool: PgPool) {
+    let app = spawn_behind_proxy(&pool).await;
+    create_user(&pool, "ana", Role::Analyst, PASSWORD).await;
+    create_user(&pool, "bob", Role::Analyst, PASSWORD).await;
+    let mut user = browser_at(&app, "198.51.100.7");
+    for _ in 0..3 {
+        assert_eq!(user.login("ana", PASSWORD).await.data("login")["__typename"], "LoginSucceeded");
+    }
+    assert_eq!(
+        count(&pool, "SELECT failures::bigint FROM login_throttle_accounts WHERE account = 'ana'").await,
+        0,
+        "sign-ins that succeed do not use up the account's allowance"
+    );
+
+    // 20 addresses, each within its own free failures, make up the cap of 100.
+    let cap = license_server::admin::throttle::ACCOUNT_FAILURES_PER_WINDOW;
+    let per_address = license_server::admin::throttle::FREE_FAILURES;
+    for address in 0..cap / per_address {
+        let mut guesser = browser_at(&app, &format!("203.0.113.{address}"));
+        for guess in 0..per_address {
+            let reply = guesser.login("ana", &format!("guess {address}.{guess}")).await;
+            assert_eq!(reply.error_code(), "UNAUTHENTICATED", "{:?}", reply.body);
+        }
+    }
+    assert_eq!(
+        count(&pool, "SELECT failures::bigint FROM login_throttle_accounts WHERE account = 'ana'").await,
+        i64::from(cap)
+    );
+    assert_eq!(user.login("ana", PASSWORD).await.error_code(), "TOO_MANY_ATTEMPTS", "closed to every address");
+    assert_eq!(browser_at(&app, "192.0.2.1").login("ana", PASSWORD).await.error_code(), "TOO_MANY_ATTEMPTS");
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM audit_log WHERE action = 'auth.locked' AND new_values->>'scope' = 'account'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        browser_at(&app, "203.0.113.1").login("bob", PASSWORD).await.data("login")["__typename"],
+        "LoginSucceeded",
+        "other accounts are not affected"
+    );
+
+    sqlx::query("UPDATE login_throttle_accounts SET window_started_at = now() - interval '1 hour'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(user.login("ana", PASSWORD).await.data("login")["__typename"], "LoginSucceeded", "a new window");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_saturated_password_check_answers_rate_limited_at_once(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let login = "mutation($u: String!) { login(username: $u, password: \"wrong password!\") { __typename } }";
+    let send = |name: String| {
+        let app = &app;
+        async move {
+            let sent = Instant::now();
+            let response = app
+                .client
+                .post(format!("{}/graphql", app.address))
+                .json(&json!({"query": login, "variables": {"u": name}}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            let body: serde_json::Value = response.json().await.unwrap();
+            (status, retry_after, body, sent.elapsed())
+        }
+    };
+    // The first check of an unknown name also makes the dummy hash; time the second.
+    send("warm-up".into()).await;
+    let (_, _, _, one_check) = send("warm-up 2".into()).await;
+
+    let flood = 16 * std::thread::available_parallelism().unwrap().get();
+    let started = Instant::now();
+    let replies = join_all((0..flood).map(|i| send(format!("random-{i}")))).await;
+    let whole_flood = started.elapsed();
+
+    let code = |body: &serde_json::Value| body["errors"][0]["extensions"]["code"].as_str().unwrap_or("").to_owned();
+    let limited: Vec<_> = replies.iter().filter(|r| code(&r.2) == "RATE_LIMITED").collect();
+    let checked = replies.iter().filter(|r| code(&r.2) == "UNAUTHENTICATED").count();
+    assert_eq!(limited.len() + checked, flood, "only two answers: {replies:?}");
+    assert!(!limited.is_empty(), "{flood} parallel checks saturate one permit per core");
+    assert!(checked >= 1);
+    for (status, retry_after, body, _) in &limited {
+        assert_eq!(*status, 429);
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert_eq!(body["errors"][0]["extensions"]["retryAfter"], 1);
+        assert_eq!(body["errors"][0]["extensions"]["limit"], "login");
+    }
+    // A refused request waits for no check: queued, the last would wait flood / cores checks.
+    let slowest_refusal = limited.iter().map(|r| r.3).max().unwrap();
+    println!("one check {one_check:?}, slowest refusal {slowest_refusal:?}, the flood {whole_flood:?}");
+    assert!(slowest_refusal < one_check * 3, "slowest refusal {slowest_refusal:?}, one check {one_check:?}");
+    // Refused before the database was touched: only the checked names have throttle rows.
+    assert_eq!(count(&pool, "SELECT count(*) FROM login_throttle").await, checked as i64 + 2);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM audit_log WHERE action = 'auth.login_failed'").await,
+        checked as i64 + 2
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn aliased_credential_checks_are_refused_before_any_runs(pool: PgPool) {
     let app = spawn_app(&pool).await;
     create_user(&pool, "ana", Role::Analyst, PASSWORD).await;
     let aliases: String =
         (0..20).map(|i| format!("a{i}: login(username: \"ana\", password: \"guess-{i}\") {{ __typename }} ")).collect();
     let reply = Browser::new(&app).gql(&format!("mutation {{ {aliases} }}"), json!({})).await;
-    let codes: Vec<&str> =
-        reply.body["errors"].as_array().unwrap().iter().map(|e| e["extensions"]["code"].as_str().unwrap()).collect();
-    assert_eq!(codes.len(), 20);
-    assert_eq!(codes.iter().filter(|c| **c == "UNAUTHENTICATED").count(), 5, "five passwords were checked");
-    assert_eq!(codes.iter().filter(|c| **c == "TOO_MANY_ATTEMPTS").count(), 15, "the rest were refused unchecked");
+    assert_eq!((reply.status, reply.error_code()), (400, "GRAPHQL_VALIDATION_FAILED"), "{:?}", reply.body);
+    assert_eq!(reply.body["errors"][0]["extensions"]["rule"], "ONE_CREDENTIAL_CHECK_PER_OPERATION");
+    assert!(reply.body.get("data").is_none(), "nothing ran");
+    let mixed = "mutation { login(username: \"ana\", password: \"x\") { __typename }
+                            verifyTotp(challenge: \"c\", code: \"123456\") { __typename } }";
+    assert_eq!(Browser::new(&app).gql(mixed, json!({})).await.error_code(), "GRAPHQL_VALIDATION_FAILED");
+    assert_eq!(count(&pool, "SELECT count(*) FROM login_throttle").await, 0);
+    assert_eq!(count(&pool, "SELECT count(*) FROM audit_log WHERE action LIKE 'auth.%'").await, 0);
+
+    // Signed in, fragments hide nothing either.
+    let mut browser = Browser::new(&app);
+    browser.login("ana", PASSWORD).await;
+    let hidden = "mutation { ...Twice ...Twice } fragment Twice on Mutation {
+                      changePassword(currentPassword: \"guess\", newPassword: \"a new long password\") }";
+    assert_eq!(browser.gql(hidden, json!({})).await.error_code(), "GRAPHQL_VALIDATION_FAILED");
+    let one = "mutation { ...Once } fragment Once on Mutation {
+                   changePassword(currentPassword: \"guess\", newPassword: \"a new long password\") }";
+    assert_eq!(browser.gql(one, json!({})).await.error_field(), "currentPassword", "one check is fine");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn parallel_wrong_passwords_from_one_address_are_counted_one_by_one(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    create_user(&pool, "ana", Role::Analyst, PASSWORD).await;
+    let mut checked = 0;
+    for _round in 0..20 {
+        let replies =
+            join_all((0..12).map(|_| async { Browser::new(&app).login("ana", "wrong password!").await })).await;
+        let codes: Vec<&str> = replies.iter().map(|r| r.error_code()).collect();
+        assert!(
+            codes.iter().all(|c| ["UNAUTHENTICATED", "TOO_MANY_ATTEMPTS", "RATE_LIMITED"].contains(c)),
+            "{codes:?}"
+        );
+        checked += codes.iter().filter(|c| **c == "UNAUTHENTICATED").count();
+        if codes.iter().all(|c| *c == "TOO_MANY_ATTEMPTS") {
+            break;
+        }
+    }
+    assert_eq!(checked, 5, "five passwords were checked, however many arrived at once");
     assert_eq!(count(&pool, "SELECT failures::bigint FROM login_throttle WHERE account = 'ana'").await, 5);
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn aliased_totp_guesses_are_throttled_too(pool: PgPool) {
+async fn parallel_totp_guesses_are_counted_one_by_one(pool: PgPool) {
     let app = spawn_app(&pool).await;
     create_user(&pool, "root", Role::Admin, PASSWORD).await;
     let (secret, _) = enroll(&mut Browser::new(&app), "root").await;
     let mut browser = Browser::new(&app);
     let login = browser.login("root", PASSWORD).await;
     let challenge = login.data("login")["challenge"].as_str().unwrap().to_owned();
-    let guesses: String = (0..12)
-        .map(|i| {
-            format!(
-                "g{i}: verifyTotp(challenge: \"{challenge}\", code: \"{:06}\") {{ __typename }} ",
-                111_111 * (i % 9 + 1)
-            )
-        })
-        .collect();
-    let reply = browser.gql(&format!("mutation {{ {guesses} }}"), json!({})).await;
-    let locked = reply.body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["extensions"]["code"] == "TOO_MANY_ATTEMPTS")
-        .count();
-    assert_eq!(locked, 7);
-    let real = browser.verify_totp(&challenge, &totp_code(&secret, step_safe_now().await + 30)).await;
+    let now = step_safe_now().await;
+    let valid: Vec<String> = [now - 30, now, now + 30].iter().map(|t| totp_code(&secret, *t)).collect();
+    let wrong: Vec<String> =
+        (0..100_000u32).map(|i| format!("{:06}", i * 7)).filter(|c| !valid.contains(c)).take(12).collect();
+    let replies = join_all(wrong.iter().map(|code| {
+        let challenge = challenge.clone();
+        let app = &app;
+        async move { Browser::new(app).verify_totp(&challenge, code).await }
+    }))
+    .await;
+    let codes: Vec<&str> = replies.iter().map(|r| r.error_code()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == "UNAUTHENTICATED").count(), 5, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == "TOO_MANY_ATTEMPTS").count(), 7, "{codes:?}");
+    let real = browser.verify_totp(&challenge, &totp_code(&secret, now + 30)).await;
     assert_eq!(real.error_code(), "TOO_MANY_ATTEMPTS", "even the right code waits for the lock");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_purge_removes_spent_counters_and_old_challenges_and_keeps_live_ones(pool: PgPool) {
+    create_user(&pool, "ana", Role::Analyst, PASSWORD).await;
+    sqlx::query(
+        "INSERT INTO login_throttle (account, address, failures, locked_until, last_failure_at) VALUES
+             ('forgiven', '203.0.113.1', 3, NULL, now() - interval '61 minutes'),
+             ('lock-long-over', '203.0.113.2', 7, now() - interval '61 minutes', now() - interval '70 minutes'),
+             ('succeeded', '203.0.113.3', 0, NULL, NULL),
+             ('recent', '203.0.113.4', 2, NULL, now() - interval '10 minutes'),
+             ('locked', '203.0.113.5', 9, now() + interval '30 minutes', now() - interval '30 minutes'),
+             ('lock-just-over', '203.0.113.6', 6, now() - interval '10 minutes', now() - interval '70 minutes')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO login_throttle_accounts (account, failures, window_started_at) VALUES
+             ('window-over', 50, now() - interval '61 minutes'), ('window-open', 50, now() - interval '30 minutes')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO login_challenges (token_hash, user_id, expires_at, used_at)
+         SELECT convert_to(c.kind, 'UTF8'), u.id, c.expires_at, c.used_at FROM admin_users u,
+                (VALUES ('used', now() + interval '4 minutes', now()),
+                        ('expired', now() - interval '1 second', NULL::timestamptz),
+                        ('live', now() + interval '4 minutes', NULL)) AS c (kind, expires_at, used_at)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let _app = spawn_app_with(&pool, Options { background: true, ..Options::default() }).await;
+    let remaining = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, String>(sql).fetch_all(&pool).await.unwrap() }
+    };
+    let purged = eventually(Duration::from_secs(10), || async {
+        remaining("SELECT account FROM login_throttle").await.len() == 3
+    })
+    .await;
+    assert!(purged, "{:?}", remaining("SELECT account FROM login_throttle").await);
+    assert_eq!(
+        remaining("SELECT account FROM login_throttle ORDER BY account").await,
+        ["lock-just-over", "locked", "recent"]
+    );
+    assert_eq!(remaining("SELECT account FROM login_throttle_accounts").await, ["window-open"]);
+    assert_eq!(
+        remaining("SELECT convert_from(token_hash, 'UTF8') FROM login_challenges").await,
+        ["live"],
+        "used and expired challenges go"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -293,7 +570,7 @@ async fn sessions_end_after_the_idle_and_the_absolute_timeout(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn configured_timeouts_apply(pool: PgPool) {
     let mut auth = AuthSettings::default();
-    auth.sessions.idle_timeout = std::time::Duration::from_secs(1);
+    auth.sessions.idle_timeout = Duration::from_secs(1);
     let app = spawn_app_with(&pool, Options { auth, ..Options::default() }).await;
     create_user(&pool, "ana", Role::Analyst, PASSWORD).await;
     let mut browser = Browser::new(&app);
@@ -443,7 +720,7 @@ async fn disabling_2fa_needs_the_password_and_a_current_code(pool: PgPool) {
         .gql("mutation($c: String!) { confirmTotp(code: $c) }", json!({"c": totp_code(&secret, now)}))
         .await
         .data("confirmTotp");
-    let disable = "mutation($p: String!, $c: String!) { disableTotp(password: $p, code: $c) { totpEnabled } }";
+    let disable = DISABLE;
 
     let no_code = browser.gql(disable, json!({"p": PASSWORD, "c": "123456"})).await;
     assert_eq!(no_code.error_code(), "UNAUTHENTICATED");
@@ -452,6 +729,42 @@ async fn disabling_2fa_needs_the_password_and_a_current_code(pool: PgPool) {
     let done = browser.gql(disable, json!({"p": PASSWORD, "c": totp_code(&secret, now + 30)})).await;
     assert_eq!(done.data("disableTotp")["totpEnabled"], false);
     assert_eq!(count(&pool, "SELECT count(*) FROM admin_recovery_codes").await, 0);
+    assert_eq!(count(&pool, "SELECT count(*) FROM audit_log WHERE action = 'user.totp_disabled'").await, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn disabling_2fa_with_a_code_already_used_to_sign_in_fails(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    create_user(&pool, "root", Role::Admin, PASSWORD).await;
+    let mut browser = Browser::new(&app);
+    let (secret, _) = enroll(&mut browser, "root").await;
+    let code = totp_code(&secret, step_safe_now().await + 30);
+    let mut elsewhere = Browser::new(&app);
+    let challenge = elsewhere.login("root", PASSWORD).await.data("login")["challenge"].as_str().unwrap().to_owned();
+    assert_eq!(elsewhere.verify_totp(&challenge, &code).await.data("verifyTotp")["__typename"], "LoginSucceeded");
+
+    let replayed = browser.gql(DISABLE, json!({"p": PASSWORD, "c": code})).await;
+    assert_eq!(replayed.error_code(), "UNAUTHENTICATED");
+    assert!(replayed.body["errors"][0]["message"].as_str().unwrap().contains("already used"), "{:?}", replayed.body);
+    assert_eq!(browser.gql("{ me { totpEnabled } }", json!({})).await.data("me")["totpEnabled"], true);
+    assert_eq!(count(&pool, "SELECT count(*) FROM audit_log WHERE action = 'auth.totp_replayed'").await, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn of_two_concurrent_disables_with_one_code_one_wins(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    create_user(&pool, "root", Role::Admin, PASSWORD).await;
+    let mut first = Browser::new(&app);
+    let (secret, _) = enroll(&mut first, "root").await;
+    let mut second = Browser::new(&app);
+    second.cookie = first.cookie.clone();
+    let code = totp_code(&secret, step_safe_now().await + 30);
+    let variables = json!({"p": PASSWORD, "c": code});
+    let (a, b) = tokio::join!(first.gql(DISABLE, variables.clone()), second.gql(DISABLE, variables.clone()));
+    let won = [&a, &b].iter().filter(|r| r.body["data"]["disableTotp"]["totpEnabled"] == false).count();
+    assert_eq!(won, 1, "{:?} {:?}", a.body, b.body);
+    let loser = if a.body["data"]["disableTotp"].is_object() { &b } else { &a };
+    assert!(["UNAUTHENTICATED", "BAD_USER_INPUT", "RATE_LIMITED"].contains(&loser.error_code()), "{:?}", loser.body);
     assert_eq!(count(&pool, "SELECT count(*) FROM audit_log WHERE action = 'user.totp_disabled'").await, 1);
 }
 

@@ -371,6 +371,19 @@ async fn client_keys_may_not_subscribe_and_are_refused_with_4403(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn an_operation_checking_credentials_twice_is_refused_over_websocket_too(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let admin = app.key(Scope::Admin).await;
+    let mut subscriber = connect_with_key(&app, TRANSPORT_WS, &admin).await;
+    let twice = "mutation { a: changePassword(currentPassword: \"guess one\", newPassword: \"a new long password\")
+                            b: changePassword(currentPassword: \"guess two\", newPassword: \"a new long password\") }";
+    subscriber.subscribe("twice", twice, json!({})).await;
+    let answer = subscriber.next_for("twice").await.to_string();
+    assert!(answer.contains("ONE_CREDENTIAL_CHECK_PER_OPERATION"), "{answer}");
+    assert!(!answer.contains("FORBIDDEN"), "refused before the fields ran: {answer}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_connection_holds_a_bounded_number_of_subscriptions(pool: PgPool) {
     let app = spawn_app(&pool).await;
     let admin = app.key(Scope::Admin).await;

@@ -1,29 +1,33 @@
 //! Signing in to the dashboard: password, then TOTP (or a recovery code), then a session cookie;
 //! plus the signed-in user's own 2FA and password.
+//!
+//! Checking a password never holds a pooled connection or a row lock: the attempt is counted
+//! first in a short transaction of its own ([`throttle::reserve_now`]), the user row is read, the
+//! connection goes back to the pool, argon2 runs under a permit of the [`Argon2Gate`] (or the
+//! request is refused at once with `RATE_LIMITED`), and a second short transaction records the
+//! outcome against the user row as it is then. Transactions that lock a user's row and the
+//! throttle rows lock the user's row first.
+
+use std::sync::Arc;
 
 use async_graphql::{Context, Object, SimpleObject, Union};
 use chrono::{DateTime, Utc};
-use rand::rngs::OsRng;
-use rand::Rng;
-use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::dashboard_sessions;
+use super::passwords::Argon2Gate;
 use super::totp::{self, Verification};
 use super::users::{self, AdminUser};
-use super::{passwords, throttle};
+use super::{passwords, recovery_codes, throttle};
 use crate::admin::AuthSettings;
 use crate::audit::{self, AuditEntry};
 use crate::auth::SessionInfo;
 use crate::auth::{caller, request_meta, Actor, ActorKind};
 use crate::error::{Error, GqlResultExt, Result};
-use std::sync::Arc;
 
 const CHALLENGE_MINUTES: i32 = 5;
-const RECOVERY_CODES: usize = 10;
-const RECOVERY_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 #[derive(SimpleObject)]
 pub struct LoginSucceeded {
@@ -58,12 +62,8 @@ pub struct TotpEnrollment {
 #[derive(sqlx::FromRow)]
 struct Credentials {
     id: Uuid,
-    username: String,
-    role: String,
     password_hash: String,
     is_disabled: bool,
-    totp_secret: Option<Vec<u8>>,
-    totp_last_step: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -79,10 +79,6 @@ fn user_actor(id: Option<Uuid>, name: &str) -> Actor {
     Actor { kind: ActorKind::User, id: id.map(|id| id.to_string()), name: name.chars().take(64).collect() }
 }
 
-fn digest(value: &str) -> Vec<u8> {
-    Sha256::digest(value.as_bytes()).to_vec()
-}
-
 fn now_unix() -> u64 {
     u64::try_from(Utc::now().timestamp()).unwrap_or(0)
 }
@@ -91,24 +87,25 @@ fn invalid_credentials() -> Error {
     Error::Unauthenticated("invalid username or password".into())
 }
 
-/// Records a failed attempt (and a lockout it causes) with its audit rows.
+/// Audits a failed attempt (already counted by the throttle) and the locks it started.
 async fn fail(
     conn: &mut PgConnection,
     ip: Option<std::net::IpAddr>,
     actor: &Actor,
     action: &'static str,
+    attempt: throttle::Attempt,
 ) -> Result<()> {
-    let account = throttle::account_key(&actor.name);
-    let locked_until = throttle::record_failure(conn, &account).await?;
-    audit::record(conn, (actor, ip), AuditEntry::new(action, "admin_user", actor.id.clone().unwrap_or_default()))
-        .await?;
-    if let Some(until) = locked_until {
-        tracing::warn!(account = %actor.name, %until, "account locked after repeated failed sign-ins");
+    let entity_id = actor.id.clone().unwrap_or_default();
+    audit::record(conn, (actor, ip), AuditEntry::new(action, "admin_user", entity_id.clone())).await?;
+    let locks = [("address", attempt.address_locked_until), ("account", attempt.account_locked_until)];
+    for (scope, until) in locks {
+        let Some(until) = until else { continue };
+        tracing::warn!(account = %actor.name, scope, %until, "sign-in locked after repeated failures");
         audit::record(
             conn,
             (actor, ip),
-            AuditEntry::new("auth.locked", "admin_user", actor.id.clone().unwrap_or_default())
-                .new_values(serde_json::json!({"lockedUntil": until})),
+            AuditEntry::new("auth.locked", "admin_user", entity_id.clone())
+                .new_values(serde_json::json!({"lockedUntil": until, "scope": scope})),
         )
         .await?;
     }
@@ -116,9 +113,16 @@ async fn fail(
 }
 
 /// Starts a session for a user who passed every factor, sets the cookie, and audits the login.
-async fn sign_in(ctx: &Context<'_>, conn: &mut PgConnection, account: &Account, method: &str) -> Result<LoginResult> {
+/// The user's row is locked already (see the module documentation).
+async fn sign_in(
+    ctx: &Context<'_>,
+    conn: &mut PgConnection,
+    account: &Account,
+    method: &str,
+    attempt: throttle::Attempt,
+) -> Result<LoginResult> {
     let ip = request_meta(ctx).ip;
-    throttle::reset(conn, &throttle::account_key(&account.username)).await?;
+    throttle::succeeded(conn, attempt).await?;
     let enrollment_only = account.role == "admin"
         && ctx.data_unchecked::<Arc<AuthSettings>>().require_admin_totp
         && account.totp_secret.is_none();
@@ -141,35 +145,46 @@ async fn sign_in(ctx: &Context<'_>, conn: &mut PgConnection, account: &Account, 
 async fn login(ctx: &Context<'_>, username: &str, password: &str) -> Result<LoginResult> {
     let pool = ctx.data_unchecked::<PgPool>();
     let ip = request_meta(ctx).ip;
-    let mut tx = throttle::check(pool.begin().await?, &throttle::account_key(username)).await?;
-    let row: Option<Credentials> = sqlx::query_as(
-        "SELECT id, username, role, password_hash, is_disabled, totp_secret, totp_last_step
-         FROM admin_users WHERE lower(username) = lower($1)",
-    )
-    .bind(username.trim())
-    .fetch_optional(&mut *tx)
-    .await?;
-    let matches = passwords::verify(row.as_ref().map(|r| r.password_hash.as_str()), password).await?;
-    let Some(user) = row.filter(|r| matches && !r.is_disabled) else {
+    // A saturated gate refuses before the database is touched at all.
+    let permit = ctx.data_unchecked::<Argon2Gate>().try_permit()?;
+    let attempt = throttle::reserve_now(pool, username, ip).await?;
+    let row: Option<Credentials> =
+        sqlx::query_as("SELECT id, password_hash, is_disabled FROM admin_users WHERE lower(username) = lower($1)")
+            .bind(username.trim())
+            .fetch_optional(pool)
+            .await?;
+    let matches = passwords::verify(&permit, row.as_ref().map(|r| r.password_hash.as_str()), password).await?;
+    drop(permit);
+    let mut tx = pool.begin().await?;
+    // The user as the check saw them: a password changed or an account disabled meanwhile fails.
+    let account = match row.filter(|r| matches && !r.is_disabled) {
+        Some(checked) => {
+            sqlx::query_as::<_, Account>(
+                "SELECT id, username, role, totp_secret, totp_last_step FROM admin_users
+                 WHERE id = $1 AND password_hash = $2 AND NOT is_disabled FOR UPDATE",
+            )
+            .bind(checked.id)
+            .bind(&checked.password_hash)
+            .fetch_optional(&mut *tx)
+            .await?
+        }
+        None => None,
+    };
+    let Some(account) = account else {
         // Unknown user, wrong password and disabled account all get the same answer.
-        fail(&mut tx, ip, &user_actor(None, username.trim()), "auth.login_failed").await?;
+        fail(&mut tx, ip, &user_actor(None, username.trim()), "auth.login_failed", attempt).await?;
         tx.commit().await?;
         return Err(invalid_credentials());
     };
-    let account = Account {
-        id: user.id,
-        username: user.username,
-        role: user.role,
-        totp_secret: user.totp_secret,
-        totp_last_step: user.totp_last_step,
-    };
     if account.totp_secret.is_some() {
+        // The password alone is no sign-in: its earlier failures keep counting for the code.
+        throttle::take_back(&mut tx, attempt).await?;
         let challenge = dashboard_sessions::new_token();
         let expires_at: DateTime<Utc> = sqlx::query_scalar(
             "INSERT INTO login_challenges (token_hash, user_id, expires_at)
              VALUES ($1, $2, now() + make_interval(mins => $3)) RETURNING expires_at",
         )
-        .bind(digest(&challenge))
+        .bind(dashboard_sessions::digest(&challenge))
         .bind(account.id)
         .bind(CHALLENGE_MINUTES)
         .fetch_one(&mut *tx)
@@ -177,12 +192,13 @@ async fn login(ctx: &Context<'_>, username: &str, password: &str) -> Result<Logi
         tx.commit().await?;
         return Ok(LoginResult::TotpRequired(TotpRequired { challenge, expires_at }));
     }
-    let result = sign_in(ctx, &mut tx, &account, "password").await?;
+    let result = sign_in(ctx, &mut tx, &account, "password", attempt).await?;
     tx.commit().await?;
     Ok(result)
 }
 
-/// Redeems a sign-in challenge with a second factor: a TOTP code or a recovery code.
+/// Redeems a sign-in challenge with a second factor: a TOTP code or a recovery code. Checking
+/// either is cheap, so it all happens in one short transaction.
 async fn second_factor(ctx: &Context<'_>, challenge: &str, method: &str, code: &str) -> Result<LoginResult> {
     let pool = ctx.data_unchecked::<PgPool>();
     let ip = request_meta(ctx).ip;
@@ -191,44 +207,50 @@ async fn second_factor(ctx: &Context<'_>, challenge: &str, method: &str, code: &
         "SELECT u.id, u.username, u.role, u.totp_secret, u.totp_last_step
          FROM login_challenges c JOIN admin_users u ON u.id = c.user_id
          WHERE c.token_hash = $1 AND c.used_at IS NULL AND c.expires_at > now() AND NOT u.is_disabled
-         FOR UPDATE OF c",
+         FOR UPDATE OF u, c",
     )
-    .bind(digest(challenge))
+    .bind(dashboard_sessions::digest(challenge))
     .fetch_optional(&mut *tx)
     .await?;
     let Some(account) = account else {
         return Err(Error::Unauthenticated("the sign-in challenge is unknown, used or expired: sign in again".into()));
     };
     let actor = user_actor(Some(account.id), &account.username);
-    let mut tx = throttle::check(tx, &throttle::account_key(&account.username)).await?;
+    let attempt = throttle::reserve(&mut tx, &account.username, ip).await?;
     let outcome = if method == "totp" {
-        check_totp(&mut tx, &account, code).await?
+        check_totp(&mut tx, account.id, account.totp_secret.as_deref(), account.totp_last_step, code).await?
+    } else if recovery_codes::redeem(&mut tx, account.id, code).await? {
+        FactorOutcome::Accepted
     } else {
-        use_recovery_code(&mut tx, account.id, code).await?
+        FactorOutcome::Rejected
     };
     match outcome {
         FactorOutcome::Accepted => {
             sqlx::query("UPDATE login_challenges SET used_at = now() WHERE token_hash = $1")
-                .bind(digest(challenge))
+                .bind(dashboard_sessions::digest(challenge))
                 .execute(&mut *tx)
                 .await?;
-            let result = sign_in(ctx, &mut tx, &account, method).await?;
+            let result = sign_in(ctx, &mut tx, &account, method, attempt).await?;
             tx.commit().await?;
             Ok(result)
         }
         FactorOutcome::Replayed => {
             tracing::warn!(account = %account.username, "a TOTP code was replayed");
-            fail(&mut tx, ip, &actor, "auth.totp_replayed").await?;
+            fail(&mut tx, ip, &actor, "auth.totp_replayed", attempt).await?;
             tx.commit().await?;
-            Err(Error::Unauthenticated("this code was already used: wait for the next one".into()))
+            Err(code_already_used())
         }
         FactorOutcome::Rejected => {
             let action = if method == "totp" { "auth.totp_failed" } else { "auth.recovery_code_failed" };
-            fail(&mut tx, ip, &actor, action).await?;
+            fail(&mut tx, ip, &actor, action, attempt).await?;
             tx.commit().await?;
             Err(Error::Unauthenticated("invalid code".into()))
         }
     }
+}
+
+fn code_already_used() -> Error {
+    Error::Unauthenticated("this code was already used: wait for the next one".into())
 }
 
 enum FactorOutcome {
@@ -238,13 +260,19 @@ enum FactorOutcome {
 }
 
 /// Checks a TOTP code and consumes its step; a concurrent request with the same code loses.
-async fn check_totp(conn: &mut PgConnection, account: &Account, code: &str) -> Result<FactorOutcome> {
-    let Some(secret) = &account.totp_secret else { return Ok(FactorOutcome::Rejected) };
-    Ok(match totp::verify(secret, code, now_unix(), account.totp_last_step)? {
+async fn check_totp(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    secret: Option<&[u8]>,
+    last_step: i64,
+    code: &str,
+) -> Result<FactorOutcome> {
+    let Some(secret) = secret else { return Ok(FactorOutcome::Rejected) };
+    Ok(match totp::verify(secret, code, now_unix(), last_step)? {
         Verification::Valid { step } => {
             let consumed =
                 sqlx::query("UPDATE admin_users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2")
-                    .bind(account.id)
+                    .bind(user_id)
                     .bind(step)
                     .execute(&mut *conn)
                     .await?
@@ -258,33 +286,6 @@ async fn check_totp(conn: &mut PgConnection, account: &Account, code: &str) -> R
         Verification::Replayed => FactorOutcome::Replayed,
         Verification::Invalid => FactorOutcome::Rejected,
     })
-}
-
-fn normalize_recovery_code(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
-}
-
-async fn use_recovery_code(conn: &mut PgConnection, user_id: Uuid, code: &str) -> Result<FactorOutcome> {
-    let used = sqlx::query(
-        "UPDATE admin_recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
-    )
-    .bind(user_id)
-    .bind(digest(&normalize_recovery_code(code)))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(if used == 1 { FactorOutcome::Accepted } else { FactorOutcome::Rejected })
-}
-
-/// Ten single-use codes of 50 random bits each, `XXXXX-XXXXX`; only their SHA-256 is stored.
-fn new_recovery_codes() -> Vec<String> {
-    (0..RECOVERY_CODES)
-        .map(|_| {
-            let symbols: String =
-                (0..10).map(|_| char::from(RECOVERY_ALPHABET[OsRng.gen_range(0..RECOVERY_ALPHABET.len())])).collect();
-            format!("{}-{}", &symbols[..5], &symbols[5..])
-        })
-        .collect()
 }
 
 /// The signed-in dashboard user (API keys have none).
@@ -311,6 +312,11 @@ async fn load_secret_state(
     .bind(user_id)
     .fetch_one(conn)
     .await?)
+}
+
+/// The signed-in user's password, read without a lock: it is checked outside any transaction.
+async fn current_password_hash(pool: &PgPool, user_id: Uuid) -> Result<String> {
+    Ok(sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE id = $1").bind(user_id).fetch_one(pool).await?)
 }
 
 #[derive(Default)]
@@ -417,15 +423,14 @@ impl LoginMutation {
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
         let pool = ctx.data_unchecked::<PgPool>();
-        let tx = pool.begin().await.gql()?;
-        let account_key = throttle::account_key(&session.username);
-        let mut tx = throttle::check(tx, &account_key).await.gql()?;
+        let mut tx = pool.begin().await.gql()?;
         let (_, _, pending, last_step) = load_secret_state(&mut tx, session.user_id).await.gql()?;
         let Some(pending) = pending else {
             return Err(Error::bad_input("code", "start with enrollTotp")).gql();
         };
+        let attempt = throttle::reserve(&mut tx, &session.username, ip).await.gql()?;
         let Verification::Valid { step } = totp::verify(&pending, &code, now_unix(), last_step).gql()? else {
-            fail(&mut tx, ip, &actor, "auth.totp_failed").await.gql()?;
+            fail(&mut tx, ip, &actor, "auth.totp_failed", attempt).await.gql()?;
             tx.commit().await.gql()?;
             return Err(Error::bad_input("code", "the code does not match: check the authenticator's clock")).gql();
         };
@@ -439,25 +444,13 @@ impl LoginMutation {
         .execute(&mut *tx)
         .await
         .gql()?;
-        let codes = new_recovery_codes();
-        sqlx::query("DELETE FROM admin_recovery_codes WHERE user_id = $1")
-            .bind(session.user_id)
-            .execute(&mut *tx)
-            .await
-            .gql()?;
-        let hashes: Vec<Vec<u8>> = codes.iter().map(|c| digest(&normalize_recovery_code(c))).collect();
-        sqlx::query("INSERT INTO admin_recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])")
-            .bind(session.user_id)
-            .bind(&hashes)
-            .execute(&mut *tx)
-            .await
-            .gql()?;
+        let codes = recovery_codes::replace(&mut tx, session.user_id).await.gql()?;
         sqlx::query("UPDATE admin_sessions SET kind = 'full' WHERE token_hash = $1")
             .bind(&session.token_hash)
             .execute(&mut *tx)
             .await
             .gql()?;
-        throttle::reset(&mut tx, &account_key).await.gql()?;
+        throttle::succeeded(&mut tx, attempt).await.gql()?;
         audit::record(&mut tx, (&actor, ip), AuditEntry::new("user.totp_enabled", "admin_user", session.user_id))
             .await
             .gql()?;
@@ -465,7 +458,7 @@ impl LoginMutation {
         Ok(codes)
     }
 
-    /// Turns 2FA off; needs the password and a current code.
+    /// Turns 2FA off; needs the password and a current code, which is used up like at sign-in.
     async fn disable_totp(
         &self,
         ctx: &Context<'_>,
@@ -476,19 +469,49 @@ impl LoginMutation {
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
         let pool = ctx.data_unchecked::<PgPool>();
-        let tx = pool.begin().await.gql()?;
-        let mut tx = throttle::check(tx, &throttle::account_key(&session.username)).await.gql()?;
-        let (hash, secret, _, last_step) = load_secret_state(&mut tx, session.user_id).await.gql()?;
-        let Some(secret) = secret else {
-            return Err(Error::bad_input("code", "2FA is not on")).gql();
-        };
-        let password_ok = passwords::verify(Some(&hash), &password).await.gql()?;
-        let code_ok = matches!(totp::verify(&secret, &code, now_unix(), last_step).gql()?, Verification::Valid { .. });
-        if !(password_ok && code_ok) {
-            fail(&mut tx, ip, &actor, "auth.totp_disable_failed").await.gql()?;
-            tx.commit().await.gql()?;
-            return Err(Error::Unauthenticated("the password or the code is wrong".into())).gql();
+        let not_on = || Error::bad_input("code", "2FA is not on");
+        let enabled: bool = sqlx::query_scalar("SELECT totp_secret IS NOT NULL FROM admin_users WHERE id = $1")
+            .bind(session.user_id)
+            .fetch_one(pool)
+            .await
+            .gql()?;
+        if !enabled {
+            return Err(not_on()).gql();
         }
+        let permit = ctx.data_unchecked::<Argon2Gate>().try_permit().gql()?;
+        let attempt = throttle::reserve_now(pool, &session.username, ip).await.gql()?;
+        let hash = current_password_hash(pool, session.user_id).await.gql()?;
+        let password_ok = passwords::verify(&permit, Some(&hash), &password).await.gql()?;
+        drop(permit);
+        let mut tx = pool.begin().await.gql()?;
+        let (current_hash, secret, _, last_step) = load_secret_state(&mut tx, session.user_id).await.gql()?;
+        let Some(secret) = secret else {
+            // Turned off meanwhile (by a concurrent request with the same code, say).
+            throttle::take_back(&mut tx, attempt).await.gql()?;
+            tx.commit().await.gql()?;
+            return Err(not_on()).gql();
+        };
+        // The code is looked at only with the right password, so a wrong password spends no step.
+        let outcome = if password_ok && current_hash == hash {
+            check_totp(&mut tx, session.user_id, Some(&secret), last_step, &code).await.gql()?
+        } else {
+            FactorOutcome::Rejected
+        };
+        match outcome {
+            FactorOutcome::Accepted => {}
+            FactorOutcome::Replayed => {
+                tracing::warn!(account = %session.username, "a TOTP code was replayed to disable 2FA");
+                fail(&mut tx, ip, &actor, "auth.totp_replayed", attempt).await.gql()?;
+                tx.commit().await.gql()?;
+                return Err(code_already_used()).gql();
+            }
+            FactorOutcome::Rejected => {
+                fail(&mut tx, ip, &actor, "auth.totp_disable_failed", attempt).await.gql()?;
+                tx.commit().await.gql()?;
+                return Err(Error::Unauthenticated("the password or the code is wrong".into())).gql();
+            }
+        }
+        throttle::take_back(&mut tx, attempt).await.gql()?;
         sqlx::query(
             "UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL WHERE id = $1",
         )
@@ -523,40 +546,40 @@ impl LoginMutation {
         let ip = request_meta(ctx).ip;
         let actor = user_actor(Some(session.user_id), &session.username);
         let pool = ctx.data_unchecked::<PgPool>();
-        let tx = pool.begin().await.gql()?;
-        let mut tx = throttle::check(tx, &throttle::account_key(&session.username)).await.gql()?;
-        let (hash, _, _, _) = load_secret_state(&mut tx, session.user_id).await.gql()?;
-        if !passwords::verify(Some(&hash), &current_password).await.gql()? {
-            fail(&mut tx, ip, &actor, "auth.password_change_failed").await.gql()?;
+        let permit = ctx.data_unchecked::<Argon2Gate>().try_permit().gql()?;
+        let attempt = throttle::reserve_now(pool, &session.username, ip).await.gql()?;
+        let hash = current_password_hash(pool, session.user_id).await.gql()?;
+        let new_hash = if passwords::verify(&permit, Some(&hash), &current_password).await.gql()? {
+            Some(passwords::hash(&permit, &new_password).await.gql()?)
+        } else {
+            None
+        };
+        drop(permit);
+        let mut tx = pool.begin().await.gql()?;
+        let Some(new_hash) = new_hash else {
+            fail(&mut tx, ip, &actor, "auth.password_change_failed", attempt).await.gql()?;
             tx.commit().await.gql()?;
             return Err(Error::bad_input("currentPassword", "the current password is wrong")).gql();
-        }
-        let new_hash = passwords::hash(&new_password).await.gql()?;
-        sqlx::query("UPDATE admin_users SET password_hash = $2 WHERE id = $1")
+        };
+        // Only over the password that was checked: of two concurrent changes, one wins.
+        let changed = sqlx::query("UPDATE admin_users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
             .bind(session.user_id)
+            .bind(&hash)
             .bind(new_hash)
             .execute(&mut *tx)
             .await
-            .gql()?;
+            .gql()?
+            .rows_affected();
+        throttle::take_back(&mut tx, attempt).await.gql()?;
+        if changed == 0 {
+            tx.commit().await.gql()?;
+            return Err(Error::conflict("currentPassword", "the password was changed meanwhile: sign in again")).gql();
+        }
         dashboard_sessions::end_all_for_user(&mut tx, session.user_id, Some(&session.token_hash)).await.gql()?;
         audit::record(&mut tx, (&actor, ip), AuditEntry::new("user.password_changed", "admin_user", session.user_id))
             .await
             .gql()?;
         tx.commit().await.gql()?;
         Ok(true)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recovery_codes_are_distinct_and_typed_forgivingly() {
-        let codes = new_recovery_codes();
-        assert_eq!(codes.len(), 10);
-        let unique: std::collections::HashSet<_> = codes.iter().collect();
-        assert_eq!(unique.len(), 10);
-        assert_eq!(normalize_recovery_code(&codes[0].to_lowercase().replace('-', " ")), codes[0].replace('-', ""));
     }
 }

@@ -83,8 +83,10 @@ pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<AdminUser>
         .await?)
 }
 
+/// Creates a user; hashing the password takes a permit of `argon2` (`RATE_LIMITED` when none is free).
 pub async fn create(
     pool: &PgPool,
+    argon2: &passwords::Argon2Gate,
     actor: &Actor,
     ip: Option<std::net::IpAddr>,
     username: &str,
@@ -93,7 +95,7 @@ pub async fn create(
 ) -> Result<AdminUser> {
     let username = check_username(username)?;
     passwords::check_new(password, "password")?;
-    let hash = passwords::hash(password).await?;
+    let hash = passwords::hash(&argon2.try_permit()?, password).await?;
     let mut tx = pool.begin().await?;
     let user: AdminUser = sqlx::query_as(&format!(
         "INSERT INTO admin_users (username, role, password_hash) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
@@ -191,9 +193,8 @@ impl AdminUserMutation {
         input: CreateAdminUserInput,
     ) -> async_graphql::Result<AdminUser> {
         let caller = caller(ctx).gql()?;
-        create(ctx.data_unchecked::<PgPool>(), &caller.actor, caller.ip, &input.username, input.role, &input.password)
-            .await
-            .gql()
+        let (pool, argon2) = (ctx.data_unchecked::<PgPool>(), ctx.data_unchecked::<passwords::Argon2Gate>());
+        create(pool, argon2, &caller.actor, caller.ip, &input.username, input.role, &input.password).await.gql()
     }
 
     /// Disables the user and ends all their sessions at once.
