@@ -59,13 +59,13 @@ async fn open(app: &TestApp, protocol: &str, headers: &[(&'static str, String)])
 
 /// The handshake's answer when it was not upgraded: status, `Retry-After` and the body.
 #[derive(Debug)]
-struct HandshakeRefused {
-    status: u16,
-    retry_after: Option<String>,
-    body: Value,
+pub(crate) struct HandshakeRefused {
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<String>,
+    pub(crate) body: Value,
 }
 
-async fn try_open(
+pub(crate) async fn try_open(
     app: &TestApp,
     protocol: &str,
     headers: &[(&'static str, String)],
@@ -539,7 +539,7 @@ async fn a_handshake_over_the_per_address_cap_is_refused_with_429_until_a_connec
     assert_eq!((refused.status, refused.retry_after.as_deref()), (429, Some("5")), "{refused:?}");
     let extensions = &refused.body["errors"][0]["extensions"];
     assert_eq!((extensions["code"].as_str(), extensions["retryAfter"].as_u64()), (Some("RATE_LIMITED"), Some(5)));
-    assert_eq!(extensions["limit"], "ws_connections_per_address");
+    assert_eq!(extensions["limit"], "wsConnectionsPerAddress");
 
     // Another address has slots of its own.
     connect_with_headers(&app, TRANSPORT_WS, init.clone(), &forwarded_for("198.51.100.2")).await.expect("refused");
@@ -560,7 +560,7 @@ async fn a_handshake_over_the_instance_cap_is_refused_with_503_until_any_connect
 
     let refused = try_open(&app, TRANSPORT_WS, &[]).await.err().expect("a third connection was upgraded");
     assert_eq!((refused.status, refused.retry_after.as_deref()), (503, Some("5")), "{refused:?}");
-    assert_eq!(refused.body["errors"][0]["extensions"]["limit"], "ws_connections");
+    assert_eq!(refused.body["errors"][0]["extensions"]["limit"], "wsConnections");
 
     // Gone without a close frame: the slot comes back all the same.
     drop(unauthenticated);

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::helpers::{count, spawn_app_with, Options, Reply, TestApp};
+use crate::live::{try_open, TRANSPORT_WS};
 
 fn rate(per_second: u32, burst: u32) -> Rate {
     Rate { per_second, burst }
@@ -61,6 +62,12 @@ async fn one_address_is_limited_before_authentication_and_others_are_not(pool: P
     }
     let (reply, retry_after) = from_address(&app, "203.0.113.7", Some(wrong_key), "{ me { id } }").await;
     assert_eq!(assert_limited(&reply, retry_after.as_deref(), "address"), 1);
+    // A WebSocket handshake pays from the same bucket.
+    let refused = try_open(&app, TRANSPORT_WS, &[("X-Forwarded-For", "203.0.113.7".to_owned())])
+        .await
+        .err()
+        .expect("the handshake was upgraded");
+    assert_eq!((refused.status, refused.body["errors"][0]["extensions"]["limit"].as_str()), (429, Some("address")));
     // Anonymous sign-in from the same address waits too; another address does not.
     let (reply, retry_after) = from_address(&app, "203.0.113.7", None, "{ me { id } }").await;
     assert_limited(&reply, retry_after.as_deref(), "address");
@@ -227,4 +234,23 @@ async fn a_license_key_is_limited_across_callers_and_addresses(pool: PgPool) {
     assert_limited(&third, retry_after.as_deref(), "licenseKey");
     let (elsewhere, _) = from_address(&app, "203.0.113.3", Some(&client), &validate(&other)).await;
     assert_eq!(elsewhere.data("validateLicense")["__typename"], "LicenseInvalid");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_sign_in_attempt_costs_as_much_as_twenty_ordinary_calls(pool: PgPool) {
+    let limits = RateLimitSettings { address: rate(1, 100), ..RateLimitSettings::default() };
+    let app = spawn_app_with(&pool, behind_proxy(limits)).await;
+    let login =
+        |name: usize| format!(r#"mutation {{ login(username: "nobody{name}", password: "wrong") {{ __typename }} }}"#);
+    // Twenty units each (the check's weight, the request's own unit included): five fit in 100.
+    for name in 0..5 {
+        let (reply, _) = from_address(&app, "203.0.113.50", None, &login(name)).await;
+        assert_eq!(reply.error_code(), "UNAUTHENTICATED", "{}", reply.body);
+    }
+    let (reply, retry_after) = from_address(&app, "203.0.113.50", None, &login(5)).await;
+    assert_limited(&reply, retry_after.as_deref(), "address");
+    // A second later one unit is back: enough for an ordinary call, not for a sign-in.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (reply, _) = from_address(&app, "203.0.113.50", None, "{ me { id } }").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
 }

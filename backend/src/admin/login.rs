@@ -340,11 +340,13 @@ pub struct LoginMutation;
 #[Object]
 impl LoginMutation {
     /// First step of signing in. Sets the session cookie, or asks for a second factor.
+    #[graphql(complexity = "crate::graphql::CREDENTIAL_CHECK_COMPLEXITY + child_complexity")]
     async fn login(&self, ctx: &Context<'_>, username: String, password: String) -> async_graphql::Result<LoginResult> {
         login(ctx, &username, &password).await.gql()
     }
 
     /// Completes a sign-in with the current code of the user's authenticator.
+    #[graphql(complexity = "crate::graphql::CREDENTIAL_CHECK_COMPLEXITY + child_complexity")]
     async fn verify_totp(
         &self,
         ctx: &Context<'_>,
@@ -355,6 +357,7 @@ impl LoginMutation {
     }
 
     /// Completes a sign-in with one of the user's single-use recovery codes.
+    #[graphql(complexity = "crate::graphql::CREDENTIAL_CHECK_COMPLEXITY + child_complexity")]
     async fn use_recovery_code(
         &self,
         ctx: &Context<'_>,
@@ -418,6 +421,7 @@ impl LoginMutation {
 
     /// Turns 2FA on with a code from the newly enrolled authenticator. Returns ten single-use
     /// recovery codes, shown this once.
+    #[graphql(complexity = "crate::graphql::CREDENTIAL_CHECK_COMPLEXITY + child_complexity")]
     async fn confirm_totp(&self, ctx: &Context<'_>, code: String) -> async_graphql::Result<Vec<String>> {
         let session = session(ctx).gql()?;
         let ip = request_meta(ctx).ip;
@@ -459,6 +463,7 @@ impl LoginMutation {
     }
 
     /// Turns 2FA off; needs the password and a current code, which is used up like at sign-in.
+    #[graphql(complexity = "crate::graphql::CREDENTIAL_CHECK_COMPLEXITY + child_complexity")]
     async fn disable_totp(
         &self,
         ctx: &Context<'_>,
@@ -535,6 +540,7 @@ impl LoginMutation {
     }
 
     /// Changes the signed-in user's password; their other sessions end.
+    #[graphql(complexity = "crate::graphql::CREDENTIAL_CHECK_COMPLEXITY + child_complexity")]
     async fn change_password(
         &self,
         ctx: &Context<'_>,

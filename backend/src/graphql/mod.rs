@@ -27,6 +27,10 @@ pub const TABLE_SCAN_COMPLEXITY: usize = 100;
 /// The weight of one day of history (heartbeats, sessions) that an aggregate over a time range reads.
 pub const HISTORY_DAY_COMPLEXITY: usize = 10;
 
+/// The weight of a field that checks a password or a code (argon2 takes tens of milliseconds of
+/// a core): twenty rate-limit units, so one address signs in at most a few times a second.
+pub const CREDENTIAL_CHECK_COMPLEXITY: usize = 200;
+
 /// The weight of a connection field: its page size times its selection.
 pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
     let size = first.or(last).unwrap_or(pagination::DEFAULT_PAGE_SIZE as i32);

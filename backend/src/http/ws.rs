@@ -92,6 +92,10 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
     let session_token = (identity::origin_matches_host(&parts.headers, via_proxy) == Some(true))
         .then(|| identity::session_cookie(&parts.headers))
         .flatten();
+    // A handshake pays its unit from the address's bucket like every HTTP request.
+    if let Some(refused) = super::admit(&state.app, &parts.headers, peer, super::MediaType::Json) {
+        return refused;
+    }
     let ip = identity::client_ip(peer, &parts.headers, &state.app.auth.trusted_proxies);
     let slots = match state.app.ws_connections.admit(ip) {
         Ok(slots) => slots,
@@ -114,8 +118,8 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
 /// body as every rate limit answers (`RATE_LIMITED`, `retryAfter`, `limit`).
 fn connections_full(full: Full) -> Response {
     let (status, limit) = match full {
-        Full::Instance => (StatusCode::SERVICE_UNAVAILABLE, "ws_connections"),
-        Full::Address => (StatusCode::TOO_MANY_REQUESTS, "ws_connections_per_address"),
+        Full::Instance => (StatusCode::SERVICE_UNAVAILABLE, "wsConnections"),
+        Full::Address => (StatusCode::TOO_MANY_REQUESTS, "wsConnectionsPerAddress"),
     };
     let error = crate::Error::RateLimited { limit, retry_after: RETRY_CONNECTING_AFTER }.extend();
     let body = json!({ "errors": [{ "message": error.message, "extensions": error.extensions }] });
