@@ -216,23 +216,19 @@ fn limited(limit: &'static str, retry_after: Duration) -> Error {
     Error::RateLimited { limit, retry_after }
 }
 
-/// The address a bucket is kept for: IPv4 as is (also when mapped into IPv6), IPv6 by its /64
-/// (one host usually holds a whole /64); `None` for loopback, which is exempt.
-fn address_key(ip: IpAddr) -> Option<IpAddr> {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+/// Where a client is, for counting: an IPv4 address as it is (also when mapped into IPv6), an
+/// IPv6 address by its /64 (one subscriber usually holds a whole /64, so counting single IPv6
+/// addresses would count nothing). Rate limits and the sign-in throttle both count by it.
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
         v4 => v4,
-    };
-    if ip.is_loopback() {
-        return None;
     }
-    Some(match ip {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(prefix.into())
-        }
-        v4 => v4,
-    })
+}
+
+/// The address a bucket is kept for ([`client_network`]); `None` for loopback, which is exempt.
+fn address_key(ip: IpAddr) -> Option<IpAddr> {
+    (!ip.to_canonical().is_loopback()).then(|| client_network(ip))
 }
 
 /// What an operation costs: its complexity in tens, rounded up, at least one unit.

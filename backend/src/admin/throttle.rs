@@ -29,6 +29,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use crate::error::{Error, Result};
+use crate::rate_limit::client_network;
 
 pub const FREE_FAILURES: i32 = 5;
 const FIRST_LOCK: TimeDelta = TimeDelta::minutes(1);
@@ -46,14 +47,10 @@ pub fn account_key(username: &str) -> String {
     username.trim().to_lowercase().chars().take(MAX_ACCOUNT_KEY_CHARS).collect()
 }
 
-/// The counter key of a client address: IPv4 as it is, IPv6 by its /64 (what one subscriber
-/// usually holds), an unknown address as `::`.
+/// The counter key of a client address: its [`client_network`] (IPv4 as it is, IPv6 by its /64),
+/// an unknown address as `::`.
 pub fn address_key(ip: Option<IpAddr>) -> String {
-    match ip.map(|ip| ip.to_canonical()) {
-        Some(IpAddr::V4(v4)) => v4.to_string(),
-        Some(IpAddr::V6(v6)) => ipnet::Ipv6Net::new(v6, 64).map(|net| net.trunc().to_string()).unwrap_or_default(),
-        None => "::".to_owned(),
-    }
+    ip.map_or_else(|| "::".to_owned(), |ip| client_network(ip).to_string())
 }
 
 /// The failures of one account name from one address.
@@ -326,7 +323,7 @@ mod tests {
         let key = |ip: &str| address_key(Some(ip.parse().unwrap()));
         assert_eq!(key("203.0.113.9"), "203.0.113.9");
         assert_eq!(key("::ffff:203.0.113.9"), "203.0.113.9");
-        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
         assert_eq!(key("2001:db8:1:2:bbbb::7"), key("2001:db8:1:2:aaaa::1"));
         assert_eq!(address_key(None), "::");
         assert_eq!(account_key("  Ana "), "ana");
