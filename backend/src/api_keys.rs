@@ -12,7 +12,7 @@ use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Actor, ActorKind, Caller, Permission, Require, Scope};
 use crate::error::{Error, GqlResultExt, Result};
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::{parse_id, Id};
 use crate::rate_limit::{Rate, RateLimits};
 
 const SECRET_LEN: usize = 32;
@@ -270,7 +270,7 @@ mod tests {
 #[derive(SimpleObject)]
 #[graphql(name = "ApiKey", complex)]
 pub struct ApiKeyView {
-    pub id: ID,
+    pub id: Id,
     pub name: String,
     pub scope: Scope,
     /// The first characters of the key, to recognise it by.
@@ -310,7 +310,7 @@ impl From<ApiKeyRecord> for ApiKeyView {
     fn from(record: ApiKeyRecord) -> Self {
         let own_rate = record.own_rate();
         ApiKeyView {
-            id: to_id(record.id),
+            id: record.id.into(),
             scope: Scope::parse(&record.scope).unwrap_or(Scope::Client),
             name: record.name,
             prefix: record.display_prefix,

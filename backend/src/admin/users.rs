@@ -10,7 +10,7 @@ use super::{dashboard_sessions, passwords};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, Actor, Caller, Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::{parse_id, Id};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -33,8 +33,6 @@ impl Role {
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminUser {
-    #[graphql(skip)]
-    pub id: Uuid,
     pub username: String,
     #[graphql(skip)]
     pub role: String,
@@ -42,14 +40,11 @@ pub struct AdminUser {
     pub totp_enabled: bool,
     pub created_at: DateTime<Utc>,
     pub last_login_at: Option<DateTime<Utc>>,
+    pub id: Id,
 }
 
 #[ComplexObject]
 impl AdminUser {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
     async fn role(&self) -> Role {
         if self.role == "admin" {
             Role::Admin

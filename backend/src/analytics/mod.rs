@@ -4,14 +4,14 @@
 //! Each weighs what it reads and returns (`crate::graphql` has the weights): a range aggregate
 //! its days of history plus its rows, a whole-table aggregate a table scan plus its rows.
 
-use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::auth::{Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::{parse_id, Id};
 use crate::graphql::{
     days_in_range, enum_size, history_complexity, hours_in_range, page_complexity, TABLE_SCAN_COMPLEXITY,
 };
@@ -41,23 +41,14 @@ pub struct LicenseCount {
 
 /// Devices and sessions of one license.
 #[derive(Debug, sqlx::FromRow, SimpleObject)]
-#[graphql(complex)]
 pub struct LicenseUsage {
-    #[graphql(skip)]
-    pub license_id: Uuid,
     pub license_key: String,
     pub device_limit: i32,
     pub active_devices: i64,
     pub concurrent_sessions_limit: i32,
     /// Sessions whose last heartbeat is younger than the timeout.
     pub live_sessions: i64,
-}
-
-#[ComplexObject]
-impl LicenseUsage {
-    async fn license_id(&self) -> ID {
-        to_id(self.license_id)
-    }
+    pub license_id: Id,
 }
 
 #[derive(Debug, SimpleObject)]
@@ -116,21 +107,12 @@ pub struct HeartbeatBucket {
 }
 
 #[derive(Debug, sqlx::FromRow, SimpleObject)]
-#[graphql(complex)]
 pub struct PeakConcurrency {
-    #[graphql(skip)]
-    pub license_id: Uuid,
     /// The most sessions live at the same moment within the range.
     pub peak: i64,
     /// The first moment the peak was reached.
     pub reached_at: DateTime<Utc>,
-}
-
-#[ComplexObject]
-impl PeakConcurrency {
-    async fn license_id(&self) -> ID {
-        to_id(self.license_id)
-    }
+    pub license_id: Id,
 }
 
 fn check_range(from: DateTime<Utc>, to: DateTime<Utc>, max: Duration) -> Result<()> {

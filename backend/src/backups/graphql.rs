@@ -8,15 +8,15 @@ use super::BackupSettings;
 use super::{Backup, BackupKind, BackupStatus, PushStatus};
 use crate::auth::{caller, Permission, Require};
 use crate::error::{Error, GqlResultExt};
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::{parse_id, Id};
 use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
 use sqlx::PgPool;
 use std::sync::Arc;
 
 #[Object]
 impl Backup {
-    async fn id(&self) -> ID {
-        to_id(self.id)
+    async fn id(&self) -> Id {
+        Id(self.id)
     }
     /// The archive's file name, in the backup directory and on the git remote.
     async fn file_name(&self) -> &str {

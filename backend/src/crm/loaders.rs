@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
+use uuid::Uuid;
 
 use super::notes::{Note, NoteVersion};
 use super::{Contact, ContactEmail, ContactPhone, Institution};
@@ -34,7 +35,7 @@ impl Loader<InstitutionById> for BatchLoader {
     async fn load(&self, keys: &[InstitutionById]) -> LoadResult<InstitutionById, Institution> {
         let sql = format!("SELECT {} FROM institutions WHERE id = ANY($1)", super::INSTITUTION_COLUMNS);
         let rows: Vec<Institution> = self.rows(&sql, ids(keys, |k| k.0)).await?;
-        Ok(rows.into_iter().map(|i| (InstitutionById(i.id), i)).collect())
+        Ok(rows.into_iter().map(|i| (InstitutionById(i.id.0), i)).collect())
     }
 }
 
@@ -46,7 +47,7 @@ impl Loader<ContactsOfInstitution> for BatchLoader {
         let sql =
             format!("SELECT {} FROM contacts WHERE institution_id = ANY($1) ORDER BY name, id", super::CONTACT_COLUMNS);
         let rows: Vec<Contact> = self.rows(&sql, ids(keys, |k| k.0)).await?;
-        Ok(group(keys, rows, |c| c.institution_id, ContactsOfInstitution))
+        Ok(group(keys, rows, |c| c.institution_id.0, ContactsOfInstitution))
     }
 }
 
@@ -80,7 +81,7 @@ impl Loader<NotesOfInstitution> for BatchLoader {
     async fn load(&self, keys: &[NotesOfInstitution]) -> LoadResult<NotesOfInstitution, Vec<Note>> {
         let sql = format!("{} WHERE n.institution_id = ANY($1) ORDER BY n.created_at, n.id", super::notes::SELECT);
         let rows: Vec<Note> = self.rows(&sql, ids(keys, |k| k.0)).await?;
-        Ok(group(keys, rows, |n| n.institution_id.unwrap_or_default(), NotesOfInstitution))
+        Ok(group(keys, rows, |n| n.institution_id.map(Uuid::from).unwrap_or_default(), NotesOfInstitution))
     }
 }
 
@@ -91,7 +92,7 @@ impl Loader<NotesOfContact> for BatchLoader {
     async fn load(&self, keys: &[NotesOfContact]) -> LoadResult<NotesOfContact, Vec<Note>> {
         let sql = format!("{} WHERE n.contact_id = ANY($1) ORDER BY n.created_at, n.id", super::notes::SELECT);
         let rows: Vec<Note> = self.rows(&sql, ids(keys, |k| k.0)).await?;
-        Ok(group(keys, rows, |n| n.contact_id.unwrap_or_default(), NotesOfContact))
+        Ok(group(keys, rows, |n| n.contact_id.map(Uuid::from).unwrap_or_default(), NotesOfContact))
     }
 }
 

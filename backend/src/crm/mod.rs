@@ -19,7 +19,7 @@ use crate::graphql::filter::{
     contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
     IdFilter, OrderDirection, Sql, StringFilter,
 };
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::{parse_id, Id};
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::resources::ResourceType;
@@ -32,44 +32,34 @@ pub use loaders::{
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Institution {
-    #[graphql(skip)]
-    pub id: Uuid,
     pub name: String,
     /// Free text, e.g. "hospital", "university", "municipality".
     pub institution_type: String,
     pub address: String,
     pub website: String,
-    #[graphql(skip)]
-    pub customer_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub id: Id,
+    /// Set once the lead is linked to or turned into a customer.
+    pub customer_id: Option<Id>,
 }
 
 #[ComplexObject]
 impl Institution {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    /// Set once the lead is linked to or turned into a customer.
-    async fn customer_id(&self) -> Option<ID> {
-        self.customer_id.map(to_id)
-    }
-
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
         let Some(id) = self.customer_id else { return Ok(None) };
-        load(ctx, CustomerById(id)).await
+        load(ctx, CustomerById(id.0)).await
     }
 
     #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     async fn contacts(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Contact>> {
-        Ok(load(ctx, ContactsOfInstitution(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, ContactsOfInstitution(self.id.0)).await?.unwrap_or_default())
     }
 
     /// Notes on the institution, oldest first, each with its current text.
     #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        Ok(load(ctx, NotesOfInstitution(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, NotesOfInstitution(self.id.0)).await?.unwrap_or_default())
     }
 }
 
@@ -77,44 +67,34 @@ impl Institution {
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Contact {
-    #[graphql(skip)]
-    pub id: Uuid,
-    #[graphql(skip)]
-    pub institution_id: Uuid,
     pub name: String,
     pub position: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub id: Id,
+    pub institution_id: Id,
 }
 
 #[ComplexObject]
 impl Contact {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn institution_id(&self) -> ID {
-        to_id(self.institution_id)
-    }
-
     async fn institution(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Institution>> {
-        load(ctx, InstitutionById(self.institution_id)).await
+        load(ctx, InstitutionById(self.institution_id.0)).await
     }
 
     #[graphql(complexity = "crate::graphql::DETAIL_LIST_ESTIMATE * child_complexity")]
     async fn phones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactPhone>> {
-        Ok(load(ctx, PhonesOfContact(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, PhonesOfContact(self.id.0)).await?.unwrap_or_default())
     }
 
     #[graphql(complexity = "crate::graphql::DETAIL_LIST_ESTIMATE * child_complexity")]
     async fn emails(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ContactEmail>> {
-        Ok(load(ctx, EmailsOfContact(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, EmailsOfContact(self.id.0)).await?.unwrap_or_default())
     }
 
     /// Notes on the contact, oldest first, each with its current text.
     #[graphql(complexity = "crate::graphql::NESTED_LIST_ESTIMATE * child_complexity")]
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Note>> {
-        Ok(load(ctx, NotesOfContact(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, NotesOfContact(self.id.0)).await?.unwrap_or_default())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Notes on institutions and contacts. An edit adds a version; earlier versions are never changed
 //! (the database refuses UPDATE and DELETE on `note_versions`).
 
-use async_graphql::{ComplexObject, Context, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -12,7 +12,7 @@ use super::VersionsOfNote;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
 use crate::error::{Error, Result};
-use crate::graphql::ids::to_id;
+use crate::graphql::ids::Id;
 use crate::graphql::loaders::load;
 
 /// A note with its current text (the latest version).
@@ -20,12 +20,6 @@ use crate::graphql::loaders::load;
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Note {
-    #[graphql(skip)]
-    pub id: Uuid,
-    #[graphql(skip)]
-    pub institution_id: Option<Uuid>,
-    #[graphql(skip)]
-    pub contact_id: Option<Uuid>,
     pub body: String,
     /// 1 for a note never edited.
     pub version: i32,
@@ -33,6 +27,9 @@ pub struct Note {
     /// When the current version was written, and by whom.
     pub edited_at: DateTime<Utc>,
     pub edited_by: String,
+    pub id: Id,
+    pub institution_id: Option<Id>,
+    pub contact_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
@@ -47,22 +44,10 @@ pub struct NoteVersion {
 
 #[ComplexObject]
 impl Note {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn institution_id(&self) -> Option<ID> {
-        self.institution_id.map(to_id)
-    }
-
-    async fn contact_id(&self) -> Option<ID> {
-        self.contact_id.map(to_id)
-    }
-
     /// Every version, oldest first; the last one is the current text.
     #[graphql(complexity = "crate::graphql::DETAIL_LIST_ESTIMATE * child_complexity")]
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<NoteVersion>> {
-        Ok(load(ctx, VersionsOfNote(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, VersionsOfNote(self.id.0)).await?.unwrap_or_default())
     }
 }
 

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::auth::{caller, Permission, Require};
 use crate::error::GqlResultExt;
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::graphql::NESTED_LIST_ESTIMATE;
@@ -17,14 +17,10 @@ use crate::licenses::{License, LicensesOfCustomer};
 
 #[ComplexObject]
 impl Customer {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
     /// The customer's licenses, newest first.
     #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
     async fn licenses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<License>> {
-        Ok(load(ctx, LicensesOfCustomer(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, LicensesOfCustomer(self.id.0)).await?.unwrap_or_default())
     }
 }
 

@@ -22,6 +22,6 @@ impl Loader<CustomerById> for BatchLoader {
         let rows: Vec<Customer> = self
             .rows(&format!("SELECT {} FROM customers WHERE id = ANY($1)", super::COLUMNS), ids(keys, |k| k.0))
             .await?;
-        Ok(rows.into_iter().map(|c| (CustomerById(c.id), c)).collect())
+        Ok(rows.into_iter().map(|c| (CustomerById(c.id.0), c)).collect())
     }
 }

@@ -14,6 +14,7 @@ use crate::graphql::filter::{
     contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
     IdFilter, OrderDirection, Sql, StringFilter,
 };
+use crate::graphql::ids::Id;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 pub use loaders::CustomerById;
 
@@ -21,14 +22,13 @@ pub use loaders::CustomerById;
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
-    #[graphql(skip)]
-    pub id: Uuid,
     pub name: String,
     pub email: String,
     /// Test customers are kept apart in reports.
     pub is_test: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub id: Id,
 }
 
 #[derive(Debug, InputObject)]

@@ -6,24 +6,16 @@ use sqlx::PgPool;
 use super::{deactivate, find, page, Device, DeviceFilter, DeviceOrder};
 use crate::auth::{caller, Permission, Require};
 use crate::error::GqlResultExt;
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::sessions::{LiveSession, LiveSessionOfDevice, SessionSettings};
 
 #[ComplexObject]
 impl Device {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn license_id(&self) -> ID {
-        to_id(self.license_id)
-    }
-
     /// The device's live session, if it has one.
     async fn live_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LiveSession>> {
-        load(ctx, LiveSessionOfDevice(self.id)).await
+        load(ctx, LiveSessionOfDevice(self.id.0)).await
     }
 }
 

@@ -23,7 +23,7 @@ impl Loader<DeviceById> for BatchLoader {
     async fn load(&self, keys: &[DeviceById]) -> LoadResult<DeviceById, Device> {
         let rows: Vec<Device> =
             self.rows(&format!("{} WHERE d.id = ANY($1)", super::SELECT), ids(keys, |k| k.0)).await?;
-        Ok(rows.into_iter().map(|d| (DeviceById(d.id), d)).collect())
+        Ok(rows.into_iter().map(|d| (DeviceById(d.id.0), d)).collect())
     }
 }
 
@@ -37,6 +37,6 @@ impl Loader<ActiveDevicesOfLicense> for BatchLoader {
             super::SELECT
         );
         let rows: Vec<Device> = self.rows(&sql, ids(keys, |k| k.0)).await?;
-        Ok(group(keys, rows, |d| d.license_id, ActiveDevicesOfLicense))
+        Ok(group(keys, rows, |d| d.license_id.0, ActiveDevicesOfLicense))
     }
 }

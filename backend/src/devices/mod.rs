@@ -15,6 +15,7 @@ use crate::graphql::filter::{
     contains_pattern, filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter,
     IdFilter, OrderDirection, Sql, StringFilter,
 };
+use crate::graphql::ids::Id;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::sessions::events::{self, SessionEvent, SessionEventKind};
 use crate::sessions::{self, EndReason, SessionSettings};
@@ -24,10 +25,6 @@ pub use loaders::{ActiveDevicesOfLicense, DeviceById};
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct Device {
-    #[graphql(skip)]
-    pub id: Uuid,
-    #[graphql(skip)]
-    pub license_id: Uuid,
     pub hardware_fingerprint: String,
     pub device_name: String,
     pub device_type: String,
@@ -37,6 +34,8 @@ pub struct Device {
     /// Only active devices hold one of the license's device slots.
     pub is_active: bool,
     pub deactivated_at: Option<DateTime<Utc>>,
+    pub id: Id,
+    pub license_id: Id,
 }
 
 /// `last_seen_at` on the row moves only at activation; heartbeats touch the session alone, so

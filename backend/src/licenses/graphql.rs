@@ -13,7 +13,7 @@ use crate::customers::{Customer, CustomerById};
 use crate::devices::{self, ActiveDevicesOfLicense, Device};
 use crate::error::{Error, GqlResultExt};
 use crate::graphql::filter::contains_pattern;
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::graphql::NESTED_LIST_ESTIMATE;
@@ -22,20 +22,12 @@ use crate::sessions::{self, EndedSession, LiveSession, LiveSessionsOfLicense, Se
 
 #[ComplexObject]
 impl License {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn customer_id(&self) -> ID {
-        to_id(self.customer_id)
-    }
-
     async fn license_type(&self) -> LicenseType {
         LicenseType::parse(&self.license_type)
     }
 
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
-        load(ctx, CustomerById(self.customer_id)).await
+        load(ctx, CustomerById(self.customer_id.0)).await
     }
 
     /// Registered devices (at most `deviceLimit` active); deactivated ones only when asked for.
@@ -46,21 +38,21 @@ impl License {
         #[graphql(default)] include_inactive: bool,
     ) -> async_graphql::Result<Vec<Device>> {
         if include_inactive {
-            return devices::list_for_license(ctx.data_unchecked::<PgPool>(), self.id, true).await.gql();
+            return devices::list_for_license(ctx.data_unchecked::<PgPool>(), self.id.0, true).await.gql();
         }
-        Ok(load(ctx, ActiveDevicesOfLicense(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, ActiveDevicesOfLicense(self.id.0)).await?.unwrap_or_default())
     }
 
     /// Sessions that are live now (last heartbeat younger than the timeout).
     #[graphql(complexity = "MAX_DEVICES * child_complexity")]
     async fn live_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LiveSession>> {
-        Ok(load(ctx, LiveSessionsOfLicense(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, LiveSessionsOfLicense(self.id.0)).await?.unwrap_or_default())
     }
 
     /// The pool resources allocated to this license, by type and value.
     #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
     async fn resources(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Resource>> {
-        Ok(load(ctx, ResourcesOfLicense(self.id)).await?.unwrap_or_default())
+        Ok(load(ctx, ResourcesOfLicense(self.id.0)).await?.unwrap_or_default())
     }
 
     /// Ended sessions, most recently ended first.
@@ -74,7 +66,7 @@ impl License {
         last: Option<i32>,
     ) -> async_graphql::Result<ListConnection<EndedSession>> {
         let page = PageArgs { after, before, first, last };
-        sessions::history(ctx.data_unchecked::<PgPool>(), Some(self.id), None, Vec::new(), page).await
+        sessions::history(ctx.data_unchecked::<PgPool>(), Some(self.id.0), None, Vec::new(), page).await
     }
 }
 

@@ -24,7 +24,7 @@ impl Loader<LicenseById> for BatchLoader {
         let rows: Vec<License> = self
             .rows(&format!("SELECT {} FROM licenses WHERE id = ANY($1)", super::COLUMNS), ids(keys, |k| k.0))
             .await?;
-        Ok(rows.into_iter().map(|l| (LicenseById(l.id), l)).collect())
+        Ok(rows.into_iter().map(|l| (LicenseById(l.id.0), l)).collect())
     }
 }
 
@@ -36,6 +36,6 @@ impl Loader<LicensesOfCustomer> for BatchLoader {
         let sql =
             format!("SELECT {} FROM licenses WHERE customer_id = ANY($1) ORDER BY created_at DESC, id", super::COLUMNS);
         let rows: Vec<License> = self.rows(&sql, ids(keys, |k| k.0)).await?;
-        Ok(group(keys, rows, |l| l.customer_id, LicensesOfCustomer))
+        Ok(group(keys, rows, |l| l.customer_id.0, LicensesOfCustomer))
     }
 }

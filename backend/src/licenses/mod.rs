@@ -21,7 +21,7 @@ use crate::graphql::filter::{
     filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, IntFilter,
     OrderDirection, Sql, StringFilter,
 };
-use crate::graphql::ids::parse_id;
+use crate::graphql::ids::{parse_id, Id};
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::sessions::SessionSettings;
 use crate::sessions::{self, EndReason};
@@ -58,12 +58,8 @@ impl LicenseType {
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct License {
-    #[graphql(skip)]
-    pub id: Uuid,
     /// Human-typable key with a check character, e.g. `7K3QD-MX2PA-9RT4V-HB6W1`.
     pub license_key: String,
-    #[graphql(skip)]
-    pub customer_id: Uuid,
     #[graphql(skip)]
     pub license_type: String,
     pub valid_from: DateTime<Utc>,
@@ -74,6 +70,8 @@ pub struct License {
     pub notes: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub id: Id,
+    pub customer_id: Id,
 }
 
 #[derive(Debug, InputObject)]

@@ -77,7 +77,7 @@ fn changes_list(message: &LiveMessage, license_id: Option<Uuid>) -> bool {
     match message {
         LiveMessage::Event(event) => {
             matches!(event.kind, SessionEventKind::Started | SessionEventKind::Resumed | SessionEventKind::Ended)
-                && license_id.is_none_or(|id| id == event.license_id)
+                && license_id.is_none_or(|id| id == event.license_id.0)
         }
         LiveMessage::Interrupted => true,
     }
@@ -216,6 +216,6 @@ impl LiveSessionsSubscription {
     }
 
     fn filter(&self, sessions: &[LiveSession]) -> Vec<LiveSession> {
-        sessions.iter().filter(|s| self.license_id.is_none_or(|id| id == s.license_id)).cloned().collect()
+        sessions.iter().filter(|s| self.license_id.is_none_or(|id| id == s.license_id.0)).cloned().collect()
     }
 }

@@ -74,7 +74,7 @@ impl SubscriptionRoot {
             loop {
                 match receiver.recv().await.map(|numbered| numbered.message) {
                     Ok(LiveMessage::Event(event)) => {
-                        if license_id.is_none_or(|id| id == event.license_id) {
+                        if license_id.is_none_or(|id| id == event.license_id.0) {
                             return Some((Ok(event), Some((receiver, slot))));
                         }
                     }

@@ -9,16 +9,12 @@ use super::{
 };
 use crate::auth::{caller, Permission, Require};
 use crate::error::GqlResultExt;
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::{parse_id, Id};
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::licenses::{self, License};
 
 #[ComplexObject]
 impl Resource {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
     async fn resource_type(&self) -> ResourceType {
         ResourceType::parse(&self.resource_type)
     }
@@ -27,15 +23,15 @@ impl Resource {
         ResourceState::parse(&self.state)
     }
 
-    async fn license_id(&self) -> Option<ID> {
-        self.license_id.map(to_id)
+    async fn license_id(&self) -> Option<Id> {
+        self.license_id
     }
 
     /// The license holding the resource, while allocated.
     async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
         let Some(license_id) = self.license_id else { return Ok(None) };
         let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
-        licenses::find(&mut conn, license_id).await.gql()
+        licenses::find(&mut conn, license_id.0).await.gql()
     }
 
     /// Every move of this resource, oldest first.
@@ -64,8 +60,8 @@ impl ResourceMove {
     }
 
     /// The license it was allocated to or released from.
-    async fn license_id(&self) -> Option<ID> {
-        self.license_id.map(to_id)
+    async fn license_id(&self) -> Option<Id> {
+        self.license_id
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
+use uuid::Uuid;
 
 use super::Resource;
 use crate::error::Error;
@@ -24,6 +25,6 @@ impl Loader<ResourcesOfLicense> for BatchLoader {
             super::COLUMNS
         );
         let rows: Vec<Resource> = self.rows(&sql, ids(keys, |k| k.0)).await?;
-        Ok(group(keys, rows, |r| r.license_id.unwrap_or_default(), ResourcesOfLicense))
+        Ok(group(keys, rows, |r| r.license_id.map(Uuid::from).unwrap_or_default(), ResourcesOfLicense))
     }
 }

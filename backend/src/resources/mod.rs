@@ -19,6 +19,7 @@ use crate::graphql::filter::{
     filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
     OrderDirection, Sql, StringFilter,
 };
+use crate::graphql::ids::Id;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::licenses;
 pub use loaders::ResourcesOfLicense;
@@ -63,18 +64,17 @@ impl ResourceState {
 #[serde(rename_all = "camelCase")]
 pub struct Resource {
     #[graphql(skip)]
-    pub id: Uuid,
-    #[graphql(skip)]
     pub resource_type: String,
     /// The normalised value: lower-case ASCII domain, dotted-quad IPv4, E.164 phone number.
     pub value: String,
     #[graphql(skip)]
     pub state: String,
     #[graphql(skip)]
-    pub license_id: Option<Uuid>,
+    pub license_id: Option<Id>,
     pub quarantine_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub id: Id,
 }
 
 /// One move of a resource between states.
@@ -86,7 +86,7 @@ pub struct ResourceMove {
     #[graphql(skip)]
     pub to_state: String,
     #[graphql(skip)]
-    pub license_id: Option<Uuid>,
+    pub license_id: Option<Id>,
     /// The quarantine reason, for moves into quarantine.
     pub reason: Option<String>,
     /// Who moved it (API key name or user).
@@ -340,7 +340,7 @@ async fn move_one(
     .bind(reason)
     .fetch_one(&mut *tx)
     .await?;
-    record_moves(&mut tx, caller, &[id], Some(from), to, old.license_id, reason).await?;
+    record_moves(&mut tx, caller, &[id], Some(from), to, old.license_id.map(Uuid::from), reason).await?;
     let action = match to {
         ResourceState::Quarantined => "resource.quarantined",
         _ => "resource.released",

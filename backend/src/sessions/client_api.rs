@@ -4,7 +4,7 @@
 //! malformed input and missing rights are GraphQL errors. Every resolver here works on the
 //! client pool (`crate::db::ClientPool`), which no other work can use up.
 
-use async_graphql::{Context, InputObject, Object, SimpleObject, Union, ID};
+use async_graphql::{Context, InputObject, Object, SimpleObject, Union};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -14,7 +14,7 @@ use super::lifecycle::{self, Activation, ActivationRequest, DenialReason, EndOut
 use crate::auth::{caller, Permission, Require};
 use crate::db::ClientPool;
 use crate::error::{Error, GqlResultExt};
-use crate::graphql::ids::to_id;
+use crate::graphql::ids::Id;
 use crate::licenses::key::LicenseKey;
 use crate::rate_limit::RateLimits;
 use crate::sessions::SessionSettings;
@@ -39,8 +39,8 @@ pub struct SessionGranted {
     pub session_token: Uuid,
     /// True when this device already had a live session and got the same token back.
     pub resumed: bool,
-    pub license_id: ID,
-    pub device_id: ID,
+    pub license_id: Id,
+    pub device_id: Id,
     /// Send a heartbeat this often.
     pub heartbeat_interval_seconds: i32,
     /// A session without a heartbeat for this long ends.
@@ -115,7 +115,7 @@ pub enum EndSessionResult {
 
 #[derive(SimpleObject)]
 pub struct LicenseValid {
-    pub license_id: ID,
+    pub license_id: Id,
     pub valid_until: Option<DateTime<Utc>>,
     pub device_limit: i32,
     pub concurrent_sessions_limit: i32,
@@ -187,7 +187,7 @@ impl ClientQuery {
         let (pool, settings) = (ctx.data_unchecked::<ClientPool>(), ctx.data_unchecked::<SessionSettings>());
         Ok(match lifecycle::validate(pool, settings, &license_key, &hardware_fingerprint).await.gql()? {
             Ok(valid) => LicenseValidation::LicenseValid(LicenseValid {
-                license_id: to_id(valid.license.id),
+                license_id: valid.license.id,
                 valid_until: valid.license.valid_until,
                 device_limit: valid.license.device_limit,
                 concurrent_sessions_limit: valid.license.concurrent_sessions_limit,
@@ -229,8 +229,8 @@ impl ClientMutation {
             Activation::Granted(granted) => ActivationResult::SessionGranted(SessionGranted {
                 session_token: granted.session_token,
                 resumed: granted.resumed,
-                license_id: to_id(granted.license.id),
-                device_id: to_id(granted.device_id),
+                license_id: granted.license.id,
+                device_id: granted.device_id.into(),
                 heartbeat_interval_seconds: settings.interval_secs(),
                 session_timeout_seconds: i32::try_from(settings.session_timeout.as_secs()).unwrap_or(i32::MAX),
                 expires_at: granted.expires_at,

@@ -3,7 +3,7 @@
 //! notification only when that transaction commits, to every server instance listening, so
 //! nothing rolled back is ever announced (`crate::live` carries them to subscribers).
 
-use async_graphql::{ComplexObject, Enum, SimpleObject, ID};
+use async_graphql::{ComplexObject, Enum, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{EndReason, EndedSession};
 use crate::error::Result;
-use crate::graphql::ids::to_id;
+use crate::graphql::ids::Id;
 
 /// The PostgreSQL notification channel every instance listens on.
 pub const CHANNEL: &str = "license_server_session_events";
@@ -39,32 +39,17 @@ pub enum SessionEventKind {
 #[serde(rename_all = "camelCase")]
 pub struct SessionEvent {
     pub kind: SessionEventKind,
-    #[graphql(skip)]
-    pub license_id: Uuid,
-    #[graphql(skip)]
-    pub session_id: Option<Uuid>,
-    #[graphql(skip)]
-    pub device_id: Option<Uuid>,
-    #[graphql(skip)]
-    pub end_reason: Option<String>,
     /// When it happened (for a timeout: the deadline the session missed).
     pub at: DateTime<Utc>,
+    pub license_id: Id,
+    pub session_id: Option<Id>,
+    pub device_id: Option<Id>,
+    #[graphql(skip)]
+    pub end_reason: Option<String>,
 }
 
 #[ComplexObject]
 impl SessionEvent {
-    async fn license_id(&self) -> ID {
-        to_id(self.license_id)
-    }
-
-    async fn session_id(&self) -> Option<ID> {
-        self.session_id.map(to_id)
-    }
-
-    async fn device_id(&self) -> Option<ID> {
-        self.device_id.map(to_id)
-    }
-
     /// Set for `ENDED` events.
     async fn end_reason(&self) -> Option<EndReason> {
         self.end_reason.as_deref().map(EndReason::parse)
@@ -75,9 +60,9 @@ impl SessionEvent {
     pub fn session(kind: SessionEventKind, license_id: Uuid, session_id: Uuid, device_id: Uuid) -> Self {
         SessionEvent {
             kind,
-            license_id,
-            session_id: Some(session_id),
-            device_id: Some(device_id),
+            license_id: Id(license_id),
+            session_id: Some(Id(session_id)),
+            device_id: Some(Id(device_id)),
             end_reason: None,
             at: Utc::now(),
         }
@@ -97,9 +82,9 @@ impl SessionEvent {
     pub fn device(kind: SessionEventKind, license_id: Uuid, device_id: Uuid) -> Self {
         SessionEvent {
             kind,
-            license_id,
+            license_id: Id(license_id),
             session_id: None,
-            device_id: Some(device_id),
+            device_id: Some(Id(device_id)),
             end_reason: None,
             at: Utc::now(),
         }

@@ -10,54 +10,30 @@ use super::{
 use crate::auth::{caller, Permission, Require};
 use crate::devices::{Device, DeviceById};
 use crate::error::GqlResultExt;
-use crate::graphql::ids::{parse_id, to_id};
+use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::licenses::{License, LicenseById};
 
 #[ComplexObject]
 impl LiveSession {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn license_id(&self) -> ID {
-        to_id(self.license_id)
-    }
-
-    async fn device_id(&self) -> ID {
-        to_id(self.device_id)
-    }
-
     async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
-        load(ctx, DeviceById(self.device_id)).await
+        load(ctx, DeviceById(self.device_id.0)).await
     }
 
     async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
-        load(ctx, LicenseById(self.license_id)).await
+        load(ctx, LicenseById(self.license_id.0)).await
     }
 }
 
 #[ComplexObject]
 impl EndedSession {
-    async fn id(&self) -> ID {
-        to_id(self.id)
-    }
-
-    async fn license_id(&self) -> ID {
-        to_id(self.license_id)
-    }
-
-    async fn device_id(&self) -> ID {
-        to_id(self.device_id)
-    }
-
     async fn end_reason(&self) -> EndReason {
         EndReason::parse(&self.end_reason)
     }
 
     async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
-        load(ctx, DeviceById(self.device_id)).await
+        load(ctx, DeviceById(self.device_id.0)).await
     }
 }
 

@@ -135,19 +135,20 @@ pub async fn activate(
         return Ok(denial);
     }
 
-    let device_id = match devices::find_by_fingerprint(&mut tx, license.id, fingerprint).await? {
+    let device_id = match devices::find_by_fingerprint(&mut tx, license.id.0, fingerprint).await? {
         Some((id, true)) => {
             devices::seen(&mut tx, id, device_name, device_type).await?;
             id
         }
         known => {
-            if devices::count_active(&mut tx, license.id).await? >= i64::from(license.device_limit) {
+            if devices::count_active(&mut tx, license.id.0).await? >= i64::from(license.device_limit) {
                 return Ok(denied(
                     DenialReason::DeviceLimitReached,
                     format!("all {} device slots of this license are taken", license.device_limit),
                 ));
             }
-            let registration = devices::Registration { license_id: license.id, fingerprint, device_name, device_type };
+            let registration =
+                devices::Registration { license_id: license.id.0, fingerprint, device_name, device_type };
             devices::register(&mut tx, caller, &registration, known.is_some()).await?
         }
     };
@@ -172,7 +173,7 @@ pub async fn activate(
             .bind(timeout)
             .fetch_one(&mut *tx)
             .await?;
-            let event = SessionEvent::session(SessionEventKind::Resumed, license.id, session_id, device_id);
+            let event = SessionEvent::session(SessionEventKind::Resumed, license.id.0, session_id, device_id);
             events::notify(&mut tx, &event).await?;
             tx.commit().await?;
             return Ok(Activation::Granted(Granted { session_token, resumed: true, license, device_id, expires_at }));
@@ -231,7 +232,7 @@ pub async fn activate(
             .new_values(serde_json::json!({"licenseId": license.id, "deviceId": device_id})),
     )
     .await?;
-    let event = SessionEvent::session(SessionEventKind::Started, license.id, session_id, device_id);
+    let event = SessionEvent::session(SessionEventKind::Started, license.id.0, session_id, device_id);
     events::notify(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(Activation::Granted(Granted { session_token, resumed: false, license, device_id, expires_at }))

@@ -45,7 +45,7 @@ impl Loader<LiveSessionsOfLicense> for LiveSessionLoader {
 
     async fn load(&self, keys: &[LiveSessionsOfLicense]) -> LoadResult<LiveSessionsOfLicense, Vec<LiveSession>> {
         let rows = self.live_sessions("license_id", ids(keys, |k| k.0)).await?;
-        Ok(group(keys, rows, |s| s.license_id, LiveSessionsOfLicense))
+        Ok(group(keys, rows, |s| s.license_id.0, LiveSessionsOfLicense))
     }
 }
 
@@ -55,6 +55,6 @@ impl Loader<LiveSessionOfDevice> for LiveSessionLoader {
 
     async fn load(&self, keys: &[LiveSessionOfDevice]) -> LoadResult<LiveSessionOfDevice, LiveSession> {
         let rows = self.live_sessions("device_id", ids(keys, |k| k.0)).await?;
-        Ok(rows.into_iter().map(|s| (LiveSessionOfDevice(s.device_id), s)).collect())
+        Ok(rows.into_iter().map(|s| (LiveSessionOfDevice(s.device_id.0), s)).collect())
     }
 }

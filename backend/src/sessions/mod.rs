@@ -26,6 +26,7 @@ use crate::graphql::filter::{
     filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
     OrderDirection, Sql,
 };
+use crate::graphql::ids::Id;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 pub use loaders::{LiveSessionLoader, LiveSessionOfDevice, LiveSessionsOfLicense};
 pub use settings::SessionSettings;
@@ -73,17 +74,14 @@ impl EndReason {
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
 #[graphql(complex)]
 pub struct LiveSession {
-    #[graphql(skip)]
-    pub id: Uuid,
-    #[graphql(skip)]
-    pub license_id: Uuid,
-    #[graphql(skip)]
-    pub device_id: Uuid,
     pub started_at: DateTime<Utc>,
     pub last_heartbeat_at: DateTime<Utc>,
     /// When the session stops being live unless a heartbeat arrives first.
     pub expires_at: DateTime<Utc>,
     pub client_ip: Option<String>,
+    pub id: Id,
+    pub license_id: Id,
+    pub device_id: Id,
 }
 
 /// An ended session as admins, analysts and its `session.ended` audit row see it: never its token.
@@ -91,15 +89,12 @@ pub struct LiveSession {
 #[graphql(complex)]
 #[serde(rename_all = "camelCase")]
 pub struct EndedSession {
-    #[graphql(skip)]
-    pub id: Uuid,
-    #[graphql(skip)]
-    pub license_id: Uuid,
-    #[graphql(skip)]
-    pub device_id: Uuid,
     pub started_at: DateTime<Utc>,
     pub last_heartbeat_at: DateTime<Utc>,
     pub ended_at: DateTime<Utc>,
+    pub id: Id,
+    pub license_id: Id,
+    pub device_id: Id,
     #[graphql(skip)]
     pub end_reason: String,
 }
