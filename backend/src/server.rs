@@ -44,8 +44,13 @@ impl Application {
 
     /// The whole HTTP surface: GraphQL, WebSocket, health, metrics and, if set, the dashboard.
     pub fn router(&self) -> Router {
-        let router = http::router(self.state.clone(), self.state.schema(), self.settings.max_body_bytes)
-            .layer(axum::middleware::from_fn(metrics::track_requests));
+        let router = http::router(
+            self.state.clone(),
+            self.state.schema(),
+            self.settings.max_body_bytes,
+            self.settings.header_read_timeout,
+        )
+        .layer(axum::middleware::from_fn(metrics::track_requests));
         match &self.frontend_dir {
             Some(dir) => router.fallback_service(dashboard::service(dir)),
             None => router,

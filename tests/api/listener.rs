@@ -67,3 +67,27 @@ async fn headers_that_arrive_slowly_but_within_the_timeout_are_served(pool: PgPo
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_body_that_does_not_arrive_in_time_is_answered_408(pool: PgPool) {
+    let app = app_with_short_header_timeout(&pool).await;
+    let mut stream = connect(&app).await;
+    let started = Instant::now();
+    // The headers promise 100 bytes; ten arrive, then nothing.
+    stream
+        .write_all(
+            b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"query\":",
+        )
+        .await
+        .unwrap();
+    let answer = until_closed(&mut stream, Duration::from_secs(15)).await.expect("the connection was kept open");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("REQUEST_TIMEOUT"), "{answer}");
+    assert!(started.elapsed() >= HEADER_READ_TIMEOUT, "answered before the timeout: {:?}", started.elapsed());
+    // A body sent whole is served as ever.
+    let reply =
+        app.client.post(format!("{}/graphql", app.address)).json(&serde_json::json!({"query": "{ __typename }"}));
+    assert_eq!(reply.send().await.unwrap().status(), 200);
+}

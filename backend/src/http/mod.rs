@@ -13,6 +13,7 @@ pub mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{
@@ -43,12 +44,15 @@ struct HttpState {
     app: AppState,
     schema: AppSchema,
     max_body_bytes: usize,
+    /// How long a request's body may take to arrive once its headers have.
+    body_read_timeout: Duration,
     /// Compiled heartbeat documents (the heartbeat path).
     heartbeat_plans: Arc<heartbeat::PlanCache>,
 }
 
 /// The whole HTTP surface; serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
-pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize) -> Router {
+/// Bodies are limited to `max_body_bytes` (413) and must arrive within `body_read_timeout` (408).
+pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize, body_read_timeout: Duration) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphiql", get(graphiql))
@@ -56,6 +60,7 @@ pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize) -> Router
             app: app.clone(),
             schema: schema.clone(),
             max_body_bytes,
+            body_read_timeout,
             heartbeat_plans: Arc::default(),
         })
         .merge(ws::router(app.clone(), schema))
@@ -400,17 +405,27 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
     }
     let peer = peer_ip(request.extensions());
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, state.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            return error_body(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                media,
-                "PAYLOAD_TOO_LARGE",
-                &format!("request bodies are limited to {} bytes", state.max_body_bytes),
-            )
-        }
-    };
+    // A body sent slowly holds a connection as long as slow headers would: it gets as long.
+    let bytes =
+        match tokio::time::timeout(state.body_read_timeout, axum::body::to_bytes(body, state.max_body_bytes)).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => {
+                return error_body(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    media,
+                    "PAYLOAD_TOO_LARGE",
+                    &format!("request bodies are limited to {} bytes", state.max_body_bytes),
+                )
+            }
+            Err(_) => {
+                return error_body(
+                    StatusCode::REQUEST_TIMEOUT,
+                    media,
+                    "REQUEST_TIMEOUT",
+                    &format!("the request body did not arrive within {} s", state.body_read_timeout.as_secs()),
+                )
+            }
+        };
     if let Some(response) = admit(&state.app, &parts.headers, peer, media) {
         return response;
     }
