@@ -11,7 +11,7 @@ use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
 use crate::db::{ClientPool, Pools};
 use crate::graphql::loaders;
-use crate::http::ws::caps::{ConnectionCaps, ConnectionLimits};
+use crate::live::connection_caps::{ConnectionCaps, ConnectionLimits};
 use crate::live::{LiveEvents, LiveSessionsFeed};
 use crate::partitions::PartitionSettings;
 use crate::rate_limit::{self, RateLimitSettings, RateLimits};

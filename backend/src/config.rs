@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::Settings;
 use crate::db::DatabaseArgs;
-use crate::http::ws::caps as ws_caps;
+use crate::live::connection_caps as ws_caps;
 use crate::secret::SecretString;
 use crate::sessions::SessionSettings;
 

@@ -12,7 +12,7 @@ use license_server::app::Settings;
 use license_server::auth::{Actor, Scope};
 use license_server::backups::BackupSettings;
 use license_server::db::{PoolSettings, Pools};
-use license_server::http::ws::caps::ConnectionLimits;
+use license_server::live::connection_caps::ConnectionLimits;
 use license_server::rate_limit::RateLimitSettings;
 use license_server::server::Application;
 use license_server::sessions::SessionSettings;

@@ -18,8 +18,6 @@
 //! dashboard session): a revoked key, a logged-out or timed-out session or a disabled user closes
 //! the connection with 4401.
 
-pub mod caps;
-
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
@@ -43,9 +41,9 @@ use super::identity;
 use crate::admin::dashboard_sessions;
 use crate::app::AppState;
 use crate::auth::{Caller, Scope};
+use crate::live::connection_caps::{Full, KeySlot};
 use crate::live::subscription::SubscriptionSlots;
 use crate::schema::AppSchema;
-use caps::{Full, KeySlot};
 
 /// Largest message (and frame) a client may send: the protocol's messages are small, and nothing
 /// larger is buffered, before authentication or after (axum's default would be 64 MiB).

@@ -2,6 +2,7 @@
 //! fanned out to GraphQL subscriptions over WebSockets. A subscriber on one instance sees what
 //! happened through any other.
 
+pub mod connection_caps;
 pub mod listener;
 pub mod live_sessions;
 pub mod subscription;
