@@ -72,7 +72,7 @@ pub struct AppState {
     /// Group-commit writer through which every heartbeat is recorded.
     pub heartbeats: HeartbeatWriter,
     pub auth: Arc<AuthSettings>,
-    /// Bounds the argon2 work of this instance (one permit per core, refused when none is free).
+    /// Bounds the argon2 work of this instance (one permit per core but one, refused when none is free).
     pub argon2: Argon2Gate,
     pub backups: Arc<BackupSettings>,
     /// This instance's `LISTEN` connection, fanning committed session events out to subscribers.

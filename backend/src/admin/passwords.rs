@@ -1,7 +1,8 @@
 //! Admin passwords: argon2id (m = 19456 KiB, t = 2, p = 1), stored as PHC strings.
 //!
 //! Hashing is CPU- and memory-heavy by design, so every hash and check needs a permit of the
-//! instance's [`Argon2Gate`]: one per core, taken without waiting. When all are in use the request
+//! instance's [`Argon2Gate`]: one per core but one (one core stays for the client path), taken
+//! without waiting. When all are in use the request
 //! is refused at once (`RATE_LIMITED`, retry in a second) instead of queueing, so a flood of
 //! sign-ins can neither pile up work nor hold anything else (a pooled connection, a row lock)
 //! while it waits. The check itself runs on the blocking pool, holding its permit until it ends.
@@ -37,9 +38,14 @@ impl Argon2Gate {
         Argon2Gate(Arc::new(Semaphore::new(permits.max(1))))
     }
 
-    /// One permit per core (`std::thread::available_parallelism`).
+    /// One permit per core but one, at least one (`std::thread::available_parallelism`): however
+    /// many sign-ins arrive, one core is always left for heartbeats and activations.
     pub fn sized_to_cores() -> Self {
-        Argon2Gate::new(std::thread::available_parallelism().map_or(1, usize::from))
+        Argon2Gate::new(Self::permits_for(std::thread::available_parallelism().map_or(1, usize::from)))
+    }
+
+    fn permits_for(cores: usize) -> usize {
+        cores.saturating_sub(1).max(1)
     }
 
     /// A permit if one is free now; never waits.
@@ -141,8 +147,9 @@ mod tests {
         drop(both);
         assert_eq!(
             Argon2Gate::sized_to_cores().0.available_permits(),
-            std::thread::available_parallelism().unwrap().get()
+            Argon2Gate::permits_for(std::thread::available_parallelism().unwrap().get())
         );
+        assert_eq!([1, 2, 4, 16].map(Argon2Gate::permits_for), [1, 1, 3, 15]);
     }
 
     #[test]
