@@ -202,18 +202,24 @@ impl std::fmt::Debug for RateLimits {
     }
 }
 
-/// Takes `cost` units (at most the whole burst: an operation dearer than the burst empties it).
-fn take(limiter: &DefaultDirectRateLimiter, clock: &DefaultClock, rate: Rate, cost: u32) -> Option<Duration> {
-    let n = NonZeroU32::new(cost.clamp(1, rate.burst.max(1))).unwrap_or(NonZeroU32::MIN);
-    match limiter.check_n(n) {
-        Ok(Ok(())) => None,
-        Ok(Err(not_until)) => Some(not_until.wait_time_from(clock.now())),
-        Err(_) => Some(Duration::from_secs(1)),
-    }
+/// `cost` units as one check of a bucket holding `burst`: an operation dearer than the whole
+/// burst takes all of it (it must still be possible, just never more than once per refill).
+fn units(cost: u32, burst: u32) -> NonZeroU32 {
+    NonZeroU32::new(cost.clamp(1, burst.max(1))).unwrap_or(NonZeroU32::MIN)
 }
 
-fn limited(limit: &'static str, retry_after: Duration) -> Error {
-    Error::RateLimited { limit, retry_after }
+/// A bucket's answer as the caller sees it: nothing, or `RATE_LIMITED` with the wait.
+fn verdict<P: governor::clock::Reference>(
+    checked: std::result::Result<std::result::Result<(), governor::NotUntil<P>>, governor::InsufficientCapacity>,
+    now: P,
+    limit: &'static str,
+) -> Result<()> {
+    let retry_after = match checked {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(not_until)) => not_until.wait_time_from(now),
+        Err(_) => Duration::from_secs(1),
+    };
+    Err(Error::RateLimited { limit, retry_after })
 }
 
 /// Where a client is, for counting: an IPv4 address as it is (also when mapped into IPv6), an
@@ -246,10 +252,6 @@ impl RateLimits {
             addresses: DefaultKeyedRateLimiter::keyed(settings.address.quota()),
             licenses: DefaultKeyedRateLimiter::keyed(settings.license_key.quota()),
         }
-    }
-
-    pub fn settings(&self) -> &RateLimitSettings {
-        &self.settings
     }
 
     fn now_ms(&self) -> u64 {
@@ -304,23 +306,24 @@ impl RateLimits {
         }
     }
 
-    /// One unit from the address's bucket, before anything else is done for a request.
+    /// `cost` units from the address's bucket (one for every request, before anything else is
+    /// done for it).
     pub fn charge_address(&self, ip: Option<IpAddr>, cost: u32) -> Result<()> {
         let Some(key) = ip.and_then(address_key) else { return Ok(()) };
-        let n = NonZeroU32::new(cost.clamp(1, self.settings.address.burst)).unwrap_or(NonZeroU32::MIN);
-        match self.addresses.check_key_n(&key, n) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(not_until)) => Err(limited("address", not_until.wait_time_from(self.clock.now()))),
-            Err(_) => Err(limited("address", Duration::from_secs(1))),
-        }
+        let checked = self.addresses.check_key_n(&key, units(cost, self.settings.address.burst));
+        verdict(checked, self.clock.now(), "address")
     }
 
     /// One attempt on a license key (`activate`, `validateLicense`), by its canonical text.
     pub fn charge_license(&self, license_key: &str) -> Result<()> {
-        match self.licenses.check_key(&license_key.to_owned()) {
-            Ok(()) => Ok(()),
-            Err(not_until) => Err(limited("licenseKey", not_until.wait_time_from(self.clock.now()))),
-        }
+        let checked = self.licenses.check_key_n(&license_key.to_owned(), NonZeroU32::MIN);
+        verdict(checked, self.clock.now(), "licenseKey")
+    }
+
+    /// `cost` units from a key's or user's bucket.
+    fn charge_caller(&self, bucket: &Bucket, cost: u32) -> Result<()> {
+        bucket.used_at.store(self.now_ms(), Ordering::Relaxed);
+        verdict(bucket.limiter.check_n(units(cost, bucket.rate.burst)), self.clock.now(), "apiKey")
     }
 
     /// Whether this instance read the key with this digest within [`KEY_FRESH_FOR`].
@@ -339,11 +342,7 @@ impl RateLimits {
     pub fn charge_heartbeat(&self, digest: &[u8]) -> Option<Result<()>> {
         let buckets = self.callers.read().unwrap_or_else(|e| e.into_inner());
         let bucket = buckets.by_digest.get(digest).filter(|b| self.is_fresh(b))?;
-        bucket.used_at.store(self.now_ms(), Ordering::Relaxed);
-        Some(match take(&bucket.limiter, &self.clock, bucket.rate, 1) {
-            None => Ok(()),
-            Some(wait) => Err(limited("apiKey", wait)),
-        })
+        Some(self.charge_caller(bucket, 1))
     }
 
     /// Charges a validated operation: `cost` units from the caller's bucket, and from the
@@ -371,11 +370,7 @@ impl RateLimits {
             }
             _ => return Ok(()),
         };
-        bucket.used_at.store(self.now_ms(), Ordering::Relaxed);
-        match take(&bucket.limiter, &self.clock, bucket.rate, cost) {
-            None => Ok(()),
-            Some(wait) => Err(limited("apiKey", wait)),
-        }
+        self.charge_caller(&bucket, cost)
     }
 
     /// The bucket of a key or user; a user (or a key not yet remembered) runs at its scope's rate.
@@ -397,11 +392,6 @@ impl RateLimits {
         let mut buckets = self.callers.write().unwrap_or_else(|e| e.into_inner());
         buckets.by_principal.retain(|_, b| b.used_at.load(Ordering::Relaxed) >= cutoff);
         buckets.by_digest.retain(|_, b| b.used_at.load(Ordering::Relaxed) >= cutoff);
-    }
-
-    /// How many address and license-key buckets are held (for the tests of `forget_idle`).
-    pub fn tracked(&self) -> (usize, usize) {
-        (self.addresses.len(), self.licenses.len())
     }
 }
 
@@ -493,5 +483,25 @@ mod tests {
         }
         assert!(limits.charge_address(Some("203.0.113.6".parse().unwrap()), 1).is_ok(), "another address");
         assert!(limits.charge_address(Some("127.0.0.1".parse().unwrap()), 1_000).is_ok(), "loopback");
+    }
+
+    /// How many address and license-key buckets are held.
+    fn tracked(limits: &RateLimits) -> (usize, usize) {
+        (limits.addresses.len(), limits.licenses.len())
+    }
+
+    #[test]
+    fn idle_address_and_license_buckets_are_forgotten() {
+        let fast = Rate { per_second: 1000, burst: 1 };
+        let limits =
+            RateLimits::new(RateLimitSettings { address: fast, license_key: fast, ..RateLimitSettings::default() });
+        for i in 0..50u8 {
+            limits.charge_address(Some(IpAddr::from([203, 0, 113, i])), 1).unwrap();
+            limits.charge_license(&format!("KEY-{i}")).unwrap();
+        }
+        assert_eq!(tracked(&limits), (50, 50));
+        std::thread::sleep(Duration::from_millis(20));
+        limits.forget_idle();
+        assert_eq!(tracked(&limits), (0, 0), "full buckets are the same as none");
     }
 }
