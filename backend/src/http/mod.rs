@@ -138,9 +138,10 @@ async fn authenticate(
     }
 }
 
-fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Option<IpAddr>) -> RequestMeta {
+/// What the transport knows of a request; `ip` is [`client_ip`]'s answer for it.
+fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Option<IpAddr>, ip: Option<IpAddr>) -> RequestMeta {
     RequestMeta {
-        ip: identity::client_ip(peer, headers, &state.app.auth.trusted_proxies),
+        ip,
         session_token: identity::session_cookie(headers),
         via_trusted_proxy: identity::is_trusted_proxy(peer, &state.app.auth.trusted_proxies),
     }
@@ -355,10 +356,14 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
     }
 }
 
+/// The client's address as every limit and log of the request sees it.
+fn client_ip(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
+    identity::client_ip(peer, headers, &app.auth.trusted_proxies)
+}
+
 /// Every request first pays one unit from its client address's bucket, before authentication;
 /// the refusal when the bucket is empty.
-fn admit(app: &AppState, headers: &HeaderMap, peer: Option<IpAddr>, media: MediaType) -> Option<Response> {
-    let ip = identity::client_ip(peer, headers, &app.auth.trusted_proxies);
+fn admit(app: &AppState, ip: Option<IpAddr>, media: MediaType) -> Option<Response> {
     app.limits.charge_address(ip, 1).err().map(|err| rate_limited(media, err))
 }
 
@@ -426,13 +431,14 @@ async fn graphql_post(State(state): State<HttpState>, request: axum::extract::Re
                 )
             }
         };
-    if let Some(response) = admit(&state.app, &parts.headers, peer, media) {
+    let ip = client_ip(&state.app, &parts.headers, peer);
+    if let Some(response) = admit(&state.app, ip, media) {
         return response;
     }
     if let Some(response) = heartbeat::answer(&state.app, &state.heartbeat_plans, &parts.headers, &bytes, media).await {
         return response;
     }
-    crate::metrics::run_to_completion(serve_post(state, parts.headers, peer, bytes, media))
+    crate::metrics::run_to_completion(serve_post(state, parts.headers, peer, ip, bytes, media))
         .await
         .unwrap_or_else(shutting_down)
 }
@@ -445,10 +451,11 @@ async fn serve_post(
     state: HttpState,
     headers: HeaderMap,
     peer: Option<IpAddr>,
+    ip: Option<IpAddr>,
     bytes: axum::body::Bytes,
     media: MediaType,
 ) -> Response {
-    let meta = request_meta(&state, &headers, peer);
+    let meta = request_meta(&state, &headers, peer, ip);
     let mut batch: BatchRequest = match serde_json::from_slice(&bytes) {
         Ok(batch) => batch,
         Err(_) => {
@@ -563,10 +570,11 @@ async fn serve_get(
         }
     }
     let peer = peer_ip(request.extensions());
-    if let Some(response) = admit(&state.app, request.headers(), peer, media) {
+    let ip = client_ip(&state.app, request.headers(), peer);
+    if let Some(response) = admit(&state.app, ip, media) {
         return response;
     }
-    let meta = request_meta(&state, request.headers(), peer);
+    let meta = request_meta(&state, request.headers(), peer, ip);
     let caller = match authenticate(&state, request.headers(), &meta, media).await {
         Ok(caller) => caller,
         Err(response) => return response,

@@ -90,11 +90,11 @@ async fn upgrade(State(state): State<WsState>, request: axum::extract::Request) 
     let session_token = (identity::origin_matches_host(&parts.headers, via_proxy) == Some(true))
         .then(|| identity::session_cookie(&parts.headers))
         .flatten();
+    let ip = super::client_ip(&state.app, &parts.headers, peer);
     // A handshake pays its unit from the address's bucket like every HTTP request.
-    if let Some(refused) = super::admit(&state.app, &parts.headers, peer, super::MediaType::Json) {
+    if let Some(refused) = super::admit(&state.app, ip, super::MediaType::Json) {
         return refused;
     }
-    let ip = identity::client_ip(peer, &parts.headers, &state.app.auth.trusted_proxies);
     let slots = match state.app.ws_connections.admit(ip) {
         Ok(slots) => slots,
         Err(full) => return connections_full(full),
