@@ -11,6 +11,7 @@ use crate::admin::AuthSettings;
 use crate::backups::BackupSettings;
 use crate::db::{ClientPool, Pools};
 use crate::graphql::loaders;
+use crate::leases::{self, Leases};
 use crate::live::connection_caps::{ConnectionCaps, ConnectionLimits};
 use crate::live::{LiveEvents, LiveSessionsFeed};
 use crate::partitions::PartitionSettings;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub header_read_timeout: Duration,
     /// Caps on open WebSocket connections.
     pub websockets: ConnectionLimits,
+    /// The `iss` of every signed lease.
+    pub lease_issuer: String,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             rate_limits: RateLimitSettings::default(),
             header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_SECS.into()),
             websockets: ConnectionLimits::default(),
+            lease_issuer: leases::DEFAULT_ISSUER.to_owned(),
         }
     }
 }
@@ -83,6 +87,8 @@ pub struct AppState {
     pub live_sessions: LiveSessionsFeed,
     /// This instance's open WebSocket connections, counted against their caps.
     pub ws_connections: ConnectionCaps,
+    /// Signs leases with the current signing key.
+    pub leases: Leases,
 }
 
 impl AppState {
@@ -96,6 +102,7 @@ impl AppState {
             live_sessions: LiveSessionsFeed::spawn(pools.general.clone(), settings.sessions, live.clone()),
             live,
             ws_connections: ConnectionCaps::new(settings.websockets),
+            leases: Leases::new(pools.general.clone(), &settings.lease_issuer),
             sessions: settings.sessions,
             auth: Arc::new(settings.auth.clone()),
             argon2: Argon2Gate::sized_to_cores(),
@@ -120,6 +127,7 @@ impl AppState {
             .data(self.limits.clone())
             .extension(rate_limit::Charge)
             .data(self.live_sessions.clone())
+            .data(self.leases.clone())
             .data(loaders::new(self.pool.clone()))
             .data(LiveSessionLoader::new(self.pool.clone(), self.sessions))
             .finish()

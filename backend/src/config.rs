@@ -251,6 +251,9 @@ pub struct ServeArgs {
     /// Most WebSocket connections of one API key or dashboard user (more: closed with 4429).
     #[arg(long, env = "WS_MAX_CONNECTIONS_PER_KEY", default_value_t = ws_caps::DEFAULT_MAX_CONNECTIONS_PER_KEY, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub ws_max_connections_per_key: u32,
+    /// The `iss` (issuer) claim of every signed lease; clients may check it.
+    #[arg(long, env = "LEASE_ISSUER", default_value = crate::leases::DEFAULT_ISSUER)]
+    pub lease_issuer: String,
     /// The built dashboard (scripts/build-frontend.sh), served at `/`.
     #[arg(long, env = "FRONTEND_DIR", default_value = "frontend/dist")]
     pub frontend_dir: PathBuf,
@@ -302,6 +305,7 @@ impl ServeArgs {
                 per_address: self.ws_max_connections_per_address as usize,
                 per_key: self.ws_max_connections_per_key as usize,
             },
+            lease_issuer: self.lease_issuer.clone(),
         })
     }
 }

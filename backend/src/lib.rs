@@ -21,6 +21,7 @@ pub mod embedded_pg;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod leases;
 pub mod licenses;
 pub mod live;
 pub mod metrics;

@@ -68,6 +68,7 @@ impl Application {
             tokio::spawn(backups::schedule::run(state.pool.clone(), state.backups.clone())),
             tokio::spawn(backups::git_remote::run(state.pool.clone(), state.backups.clone())),
             tokio::spawn(crate::rate_limit::run_upkeep(state.limits.clone())),
+            tokio::spawn(crate::leases::run_refresh(state.leases.clone())),
         ])
     }
 
@@ -179,6 +180,8 @@ async fn run(args: &ServeArgs, settings: Settings, database: &Database) -> anyho
         backups::schedule::check_timezone(&database.pool, &schedule.timezone).await?;
     }
     let app = Application::new(&database.pools(), settings).with_dashboard(&args.frontend_dir);
+    // The first start creates the signing key, before any client can ask for a lease.
+    app.state.leases.refresh().await.context("reading or creating the lease signing key")?;
     let _background = app.start_background();
     let listener = TcpListener::bind(args.listen_addr)
         .await

@@ -64,6 +64,7 @@ pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize, body_read
             heartbeat_plans: Arc::default(),
         })
         .merge(ws::router(app.clone(), schema))
+        .merge(crate::leases::jwks::router(app.leases.clone()))
         .merge(health::router(app))
 }
 

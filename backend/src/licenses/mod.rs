@@ -67,6 +67,13 @@ pub struct License {
     pub is_active: bool,
     pub device_limit: i32,
     pub concurrent_sessions_limit: i32,
+    /// Named features (editions, modules) the client may unlock; in every lease it gets.
+    pub features: Vec<String>,
+    /// How long a client stays licensed without reaching the server, beyond its session's
+    /// deadline: added to its leases' expiry (0: online only).
+    pub offline_grace_seconds: i32,
+    /// How many devices the license's own clients may release per rolling 30 days (`releaseDevice`).
+    pub max_device_releases: i32,
     pub notes: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -110,7 +117,8 @@ crate::input_constraint! {
 }
 
 pub const COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
-                       device_limit, concurrent_sessions_limit, notes, created_at, updated_at";
+                       device_limit, concurrent_sessions_limit, features, offline_grace_seconds, \
+                       max_device_releases, notes, created_at, updated_at";
 
 /// The rules on limits and validity, checked before the database sees them (which checks again).
 fn check_terms(
