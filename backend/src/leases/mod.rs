@@ -7,6 +7,7 @@
 //! instance signs with the current key it last read (re-read every [`REFRESH_PERIOD`]).
 
 pub mod jwks;
+mod ready_key;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -110,6 +111,7 @@ pub struct Leases {
 
 impl Leases {
     pub fn new(pool: PgPool, issuer: &str) -> Self {
+        ready_key::install();
         Leases { pool, issuer: issuer.into(), current: Arc::default() }
     }
 
