@@ -15,7 +15,8 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 
 /// Key pairs kept ready, by their PKCS#8 encoding: a handful at most (the current key and the
 /// ones rotated away while this process ran).
-static READY: RwLock<Vec<(Box<[u8]>, Arc<SigningKey>)>> = RwLock::new(Vec::new());
+static READY: RwLock<Vec<ReadyKey>> = RwLock::new(Vec::new());
+type ReadyKey = (Box<[u8]>, Arc<SigningKey>);
 const KEPT: usize = 8;
 
 static PROVIDER: LazyLock<CryptoProvider> =
