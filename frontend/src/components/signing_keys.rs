@@ -40,13 +40,11 @@ pub fn SigningKeys() -> Html {
     let lang = app.lang;
     html! {
         <section data-testid="signing-keys">
-            <div class="page-header">
-                <div>
-                    <h2>{ app.t("signing.title") }</h2>
-                    <p class="muted">{ app.t("signing.subtitle") }</p>
-                </div>
+            <div class="section-header">
+                <h2>{ app.t("signing.title") }</h2>
                 <button class="btn" onclick={ask} disabled={*busy}>{ app.t("signing.rotate") }</button>
             </div>
+            <p class="muted">{ app.t("signing.subtitle") }</p>
             if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
             { match &*keys {
                 Load::Loading => html! { <Loading /> },
