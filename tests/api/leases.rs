@@ -204,6 +204,44 @@ async fn concurrent_rotations_on_two_instances_always_leave_exactly_one_current_
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn offline_leases_issued_during_rotations_stay_verifiable_until_they_expire(pool: PgPool) {
+    let (a, b) = (spawn_app(&pool).await, spawn_app(&pool).await);
+    let admin = a.key(Scope::Admin).await;
+    let license = license_with(&a, &admin, json!({"deviceLimit": 10, "concurrentSessionsLimit": 1})).await;
+    // One lease before: the rotations below retire its key for certain.
+    let first = issue(&a, &admin, &license, "air-gapped-first", 3000).await;
+    let issuances = (0..8).map(|i| {
+        let (app, admin, license) = (if i % 2 == 0 { &a } else { &b }, admin.clone(), license.clone());
+        async move { issue(app, &admin, &license, &format!("air-gapped-{i}"), 3000).await }
+    });
+    let rotations = (0..4).map(|i| {
+        let (app, admin) = (if i % 2 == 0 { &b } else { &a }, admin.clone());
+        async move { app.gql(&admin, ROTATE, json!({})).await.data("rotateSigningKey")["kid"].clone() }
+    });
+    let (mut leases, _) = futures_util::future::join(
+        futures_util::future::join_all(issuances),
+        futures_util::future::join_all(rotations),
+    )
+    .await;
+    leases.push(first);
+    let (_, set) = jwks(&a).await;
+    for lease in &leases {
+        let exp = verify(&set, lease, DEFAULT_ISSUER).expect("published now").exp;
+        // And for as long as the lease lives: its key is current or published past its expiry.
+        let (current, published_until): (bool, Option<DateTime<Utc>>) =
+            sqlx::query_as("SELECT retired_at IS NULL, published_until FROM signing_keys WHERE kid = $1")
+                .bind(kid_of(lease))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert!(
+            current || published_until.is_some_and(|until| until.timestamp() >= exp),
+            "{published_until:?} < {exp}"
+        );
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn another_instance_signs_with_the_new_key_once_it_has_read_it_again(pool: PgPool) {
     let app = spawn_app(&pool).await;
     let admin = app.key(Scope::Admin).await;
