@@ -28,7 +28,7 @@ fi
 if [ "$purpose" = test ]; then
     # The nginx test runs the real nginx with a throwaway certificate (openssl) and drives it with
     # curl and python3 (a small WebSocket client over TLS); the backup tests push to a local git
-    # repository.
+    # repository; the lease test verifies leases with python3 (PyJWT).
     if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
         apt_install nginx
     fi
@@ -37,6 +37,11 @@ if [ "$purpose" = test ]; then
             apt_install "$tool"
         fi
     done
+    # The lease test verifies leases with PyJWT, which it installs from PyPI into a virtual
+    # environment of its own (tests/api/leases.rs): Debian ships venv and pip apart from python3.
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+        apt_install python3-venv
+    fi
     for component in rustfmt clippy; do
         if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
             rustup component add "$component"

@@ -16,6 +16,11 @@ pub enum Error {
     /// was changed. `field` names the input that carried the stale version.
     #[error("{message}")]
     Conflict { field: String, message: String },
+    /// The caller's input is well-formed, but the state of what it names refuses the request (the
+    /// license has expired, its device slots are all taken): `reason` names the rule
+    /// (`SCREAMING_CASE`), `field` the input concerned. Nothing was changed.
+    #[error("{message}")]
+    Refused { field: String, reason: String, message: String },
     /// The entity the caller named does not exist.
     #[error("{entity} not found")]
     NotFound { entity: &'static str, field: String },
@@ -72,7 +77,7 @@ impl Error {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Error::BadInput { .. } => "BAD_USER_INPUT",
+            Error::BadInput { .. } | Error::Refused { .. } => "BAD_USER_INPUT",
             Error::NotFound { .. } => "NOT_FOUND",
             Error::Conflict { .. } => "CONFLICT",
             Error::Unauthenticated(_) => "UNAUTHENTICATED",
@@ -163,6 +168,10 @@ impl ErrorExtensions for Error {
             match self {
                 Error::BadInput { field, .. } | Error::NotFound { field, .. } | Error::Conflict { field, .. } => {
                     ext.set("field", field.as_str())
+                }
+                Error::Refused { field, reason, .. } => {
+                    ext.set("field", field.as_str());
+                    ext.set("reason", reason.as_str());
                 }
                 Error::TotpEnrollmentRequired => ext.set("reason", "TOTP_ENROLLMENT_REQUIRED"),
                 Error::TooManyAttempts { retry_after } => ext.set("retryAfter", retry_after.to_rfc3339()),

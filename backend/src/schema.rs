@@ -12,6 +12,7 @@ use crate::crm::{CrmMutation, CrmQuery};
 use crate::customers::graphql::{CustomerMutation, CustomerQuery};
 use crate::devices::graphql::{DeviceMutation, DeviceQuery};
 use crate::graphql::{text_input, MAX_COMPLEXITY, MAX_DEPTH};
+use crate::leases::graphql::{LeaseMutation, LeaseQuery};
 use crate::licenses::graphql::{LicenseMutation, LicenseQuery};
 use crate::live::subscription::SubscriptionRoot;
 use crate::resources::graphql::{ResourceMutation, ResourceQuery};
@@ -34,6 +35,7 @@ pub struct QueryRoot(
     ResourceQuery,
     CrmQuery,
     AnalyticsQuery,
+    LeaseQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -50,6 +52,7 @@ pub struct MutationRoot(
     BackupMutation,
     ResourceMutation,
     CrmMutation,
+    LeaseMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

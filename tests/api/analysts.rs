@@ -101,6 +101,12 @@ async fn every_mutation_is_refused_to_an_analyst_and_changes_nothing(pool: PgPoo
         ("createBackup", "mutation { createBackup { id } }", json!({})),
         ("verifyBackup", "mutation($id: ID!) { verifyBackup(id: $id) { __typename } }", json!({"id": id})),
         ("restoreBackup", "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { __typename } }", json!({"id": id})),
+        ("rotateSigningKey", "mutation { rotateSigningKey { kid } }", json!({})),
+        (
+            "issueOfflineLease",
+            "mutation($l: ID!) { issueOfflineLease(licenseId: $l, hardwareFingerprint: \"fp\", validDays: 30) }",
+            json!({"l": license}),
+        ),
         // A user's own account: only for a signed-in dashboard user, never for a key.
         ("enrollTotp", "mutation { enrollTotp { secret } }", json!({})),
         ("confirmTotp", "mutation { confirmTotp(code: \"123456\") }", json!({})),
@@ -140,7 +146,8 @@ async fn no_field_an_analyst_can_read_holds_a_secret(pool: PgPool) {
     let analyst = app.key(Scope::Analyst).await;
     let fields = field_names(&app, &analyst).await;
     assert!(fields.iter().any(|(t, f)| t == "Query" && f == "licenses"), "introspection works for analysts");
-    let secret_words = ["digest", "hash", "secret", "password", "totp", "recovery", "apikey", "token", "fingerprint"];
+    let secret_words =
+        ["digest", "hash", "secret", "password", "totp", "recovery", "apikey", "token", "fingerprint", "private"];
     // Reviewed: flags, key metadata without key material (admins only), and the enrollment secret
     // that `enrollTotp` returns to the signed-in user enrolling their own authenticator.
     let reviewed = [
@@ -168,6 +175,7 @@ async fn no_field_an_analyst_can_read_holds_a_secret(pool: PgPool) {
         .collect();
     assert!(exposed.is_empty(), "secret-looking fields: {exposed:?}");
     assert_eq!(app.gql(&analyst, "{ apiKeys { id } }", json!({})).await.error_code(), "FORBIDDEN");
+    assert_eq!(app.gql(&analyst, "{ signingKeys { kid } }", json!({})).await.error_code(), "FORBIDDEN");
 
     // And the data an analyst asks for is there to read.
     for query in [

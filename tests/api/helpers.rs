@@ -64,6 +64,8 @@ pub struct Options {
     pub websockets: ConnectionLimits,
     /// HEADER_READ_TIMEOUT_SECS (`serve`'s default otherwise).
     pub header_read_timeout: Option<Duration>,
+    /// LEASE_ISSUER (`serve`'s default otherwise).
+    pub lease_issuer: Option<String>,
 }
 
 /// The log lines of an instance (see [`Options::logs`]).
@@ -174,6 +176,7 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
                 rate_limits: options.rate_limits.unwrap_or_default(),
                 websockets: options.websockets,
                 header_read_timeout: options.header_read_timeout.unwrap_or(defaults.header_read_timeout),
+                lease_issuer: options.lease_issuer.clone().unwrap_or_else(|| defaults.lease_issuer.clone()),
                 ..defaults
             };
             let mut app = Application::new(&pools, settings);

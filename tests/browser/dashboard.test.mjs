@@ -234,6 +234,46 @@ test('an admin gives a key its own rate limit, with the server checking the numb
   await page.locator(`${row} [data-testid=rate-limit]`).filter({ hasText: /100\/s · Burst 1000\s*default/ }).waitFor(WAIT);
 });
 
+test('an offline activation registers the machine and offers its lease as a file; the signing key rotates after a confirmation', async () => {
+  await page.goto(created.licenseUrl);
+  await page.click('[data-testid=offline-activation]', WAIT);
+  await page.fill('#offline-fingerprint', 'air-gapped-lab-pc');
+  await page.fill('#offline-days', '0');
+  await page.click('[data-testid=offline-dialog] button[type=submit]');
+  // The server's message beside the field it names; nothing is issued.
+  await page.waitForSelector('[data-testid=offline-dialog] .field-error[data-field=offline-days]', WAIT);
+  await page.fill('#offline-days', '30');
+  await page.click('[data-testid=offline-dialog] button[type=submit]');
+  const lease = (await page.inputValue('[data-testid=offline-lease-value]', WAIT)).trim();
+  assert.match(lease, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'a compact JWS');
+  const header = JSON.parse(Buffer.from(lease.split('.')[0], 'base64url'));
+  assert.equal(header.alg, 'EdDSA');
+  await shot('11c-offline-lease');
+  const [download] = await Promise.all([
+    page.waitForEvent('download', WAIT),
+    page.click('[data-testid=offline-lease] >> text=Download lease file'),
+  ]);
+  assert.equal(download.suggestedFilename(), `license-${created.licenseKey}.lease`);
+  const { readFileSync } = await import('node:fs');
+  assert.equal(readFileSync(await download.path(), 'utf8').trim(), lease);
+  await page.click('[data-testid=offline-lease] >> text=Done');
+  await page.waitForSelector('[data-testid=devices] >> text=air-gapped-lab-pc', WAIT);
+
+  await page.click('nav >> text=API keys');
+  const rows = '[data-testid=signing-keys] tbody tr';
+  await page.waitForSelector(rows, WAIT);
+  const before = await page.locator(rows).count();
+  await page.click('[data-testid=signing-keys] >> button:has-text("Rotate")');
+  await page.waitForSelector('.modal', WAIT);
+  await page.click('.modal .btn-danger');
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=signing-keys] tbody tr').length === n + 1, before, WAIT);
+  assert.equal(await page.locator(`${rows} >> text=Current`).count(), 1);
+  assert.match(await page.textContent(`${rows}:first-child`), /Current/);
+  assert.ok(!(await page.textContent(`${rows}:first-child`)).includes(header.kid), 'a new key is current');
+  assert.match(await page.textContent(`${rows}:nth-child(2)`), /Retired/);
+  await shot('11d-signing-keys');
+});
+
 test('the audit log lists those changes, old and new values side by side', async () => {
   await page.click('nav >> text=Audit log');
   await page.waitForSelector('[data-testid=audit-log]', WAIT);
@@ -540,6 +580,7 @@ test('an analyst reads licenses, pools and leads but is offered no change anywhe
   assert.equal(await page.locator('[data-testid=allocate-form]').count(), 0, 'no allocation');
   assert.equal(await page.locator('[data-testid=allocated-resources] >> text=Release').count(), 0);
   assert.equal(await page.locator('button:has-text("Deactivate")').count(), 0);
+  assert.equal(await page.locator('[data-testid=offline-activation]').count(), 0, 'no offline activation');
 
   await page.click('nav >> text=Leads');
   await page.click('[data-testid=institutions] >> a:has-text("St. Marien Klinikum")');

@@ -4,13 +4,18 @@
 //! so a client verifies it with nothing but the public keys published at
 //! `/.well-known/jwks.json`: a fake local server cannot produce one. The signing keys live in
 //! the database (`signing_keys`), created at first start; exactly one is current, and every
-//! instance signs with the current key it last read (re-read every [`REFRESH_PERIOD`]).
+//! instance signs with the current key it last read (re-read every [`REFRESH_PERIOD`], and never
+//! used once older than [`MAX_KEY_AGE`]). `rotateSigningKey` ([`keys`]) replaces the current key;
+//! `issueOfflineLease` ([`offline`]) signs long leases for machines that never reach the server.
 
+pub mod graphql;
 pub mod jwks;
+pub mod keys;
+pub mod offline;
 mod ready_key;
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -32,6 +37,10 @@ use crate::error::{Error, Result};
 pub const DEFAULT_ISSUER: &str = "license-server";
 /// How often an instance re-reads which key is current (another instance may have rotated).
 pub const REFRESH_PERIOD: Duration = Duration::from_secs(10);
+/// The longest an instance signs with a key it read from the database: past it, signing reads
+/// the current key again first. A rotation relies on it: no instance signs with the retired key
+/// later than this after the rotation, even when its periodic refresh has been failing.
+pub const MAX_KEY_AGE: Duration = Duration::from_secs(3 * REFRESH_PERIOD.as_secs());
 
 /// The claims of a lease. `session_id` is absent from leases not tied to a session
 /// (`validateLicense`, offline activation).
@@ -99,6 +108,8 @@ struct CurrentKey {
     kid: String,
     header: Header,
     key: EncodingKey,
+    /// When it was read from the database (see [`MAX_KEY_AGE`]).
+    read_at: Instant,
 }
 
 /// Signs leases with the current key; cheap to clone.
@@ -127,8 +138,19 @@ impl Leases {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<String> {
+        self.sign_claims(&self.claims(terms, holder, now, until)).await
+    }
+
+    /// The claims of [`Leases::sign`]: a new `jti`, valid from `now` until [`lease_expiry`] of `until`.
+    pub(crate) fn claims(
+        &self,
+        terms: &LeaseTerms<'_>,
+        holder: &LeaseHolder<'_>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> LeaseClaims {
         let exp = lease_expiry(terms, until);
-        let claims = LeaseClaims {
+        LeaseClaims {
             iss: self.issuer.to_string(),
             sub: terms.license_id,
             iat: now.timestamp(),
@@ -141,15 +163,12 @@ impl Leases {
             license_type: terms.license_type.to_owned(),
             valid_until: terms.valid_until.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
             features: terms.features.to_vec(),
-        };
-        self.sign_claims(&claims).await
+        }
     }
 
     /// Signs `claims` as they are with the current key.
     pub async fn sign_claims(&self, claims: &LeaseClaims) -> Result<String> {
-        let key = self.current_key().await?;
-        jsonwebtoken::encode(&key.header, claims, &key.key)
-            .map_err(|err| Error::Internal(anyhow::anyhow!("signing a lease failed: {err}")))
+        self.current_key().await?.sign(claims)
     }
 
     /// The id of the key that signs now (creating the first key if there is none).
@@ -158,10 +177,18 @@ impl Leases {
     }
 
     async fn current_key(&self) -> Result<Arc<CurrentKey>> {
-        if let Some(key) = self.current.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            return Ok(key.clone());
+        let known = self.current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        match known {
+            Some(key) if key.read_at.elapsed() < MAX_KEY_AGE => Ok(key),
+            _ => self.reload().await,
         }
-        self.reload().await
+    }
+
+    /// Signs with `key` from now on (a rotation on this instance: it takes effect here at once).
+    fn adopt(&self, key: CurrentKey) -> Arc<CurrentKey> {
+        let key = Arc::new(key);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(key.clone());
+        key
     }
 
     /// Re-reads the current key from the database, creating the first one if there is none
@@ -174,36 +201,29 @@ impl Leases {
         let row = match current_row(&self.pool).await? {
             Some(row) => row,
             None => {
-                let (kid, private_key, public_key) = generate()?;
-                sqlx::query(
-                    "INSERT INTO signing_keys (kid, private_key, public_key) VALUES ($1, $2, $3)
-                     ON CONFLICT ((true)) WHERE retired_at IS NULL DO NOTHING",
-                )
-                .bind(&kid)
-                .bind(&private_key)
-                .bind(&public_key)
-                .execute(&self.pool)
-                .await?;
+                keys::create_first(&self.pool).await?;
                 current_row(&self.pool)
                     .await?
                     .ok_or_else(|| Error::Internal(anyhow::anyhow!("no current signing key after creating one")))?
             }
         };
-        let known = self.current.read().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(known) = known.filter(|k| k.kid == row.0) {
-            return Ok(known);
-        }
-        let key = Arc::new(current_key(row.0, &row.1));
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(key.clone());
-        Ok(key)
+        Ok(self.adopt(CurrentKey::new(row.0, &row.1)))
     }
 }
 
-fn current_key(kid: String, private_key: &[u8]) -> CurrentKey {
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(kid.clone());
-    header.typ = Some("JWT".into());
-    CurrentKey { kid, header, key: EncodingKey::from_ed_der(private_key) }
+impl CurrentKey {
+    /// The key with this id and PKCS#8 DER private half, read just now.
+    fn new(kid: String, private_key: &[u8]) -> Self {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.clone());
+        header.typ = Some("JWT".into());
+        CurrentKey { kid, header, key: EncodingKey::from_ed_der(private_key), read_at: Instant::now() }
+    }
+
+    fn sign(&self, claims: &LeaseClaims) -> Result<String> {
+        jsonwebtoken::encode(&self.header, claims, &self.key)
+            .map_err(|err| Error::Internal(anyhow::anyhow!("signing a lease failed: {err}")))
+    }
 }
 
 async fn current_row(pool: &PgPool) -> Result<Option<(String, Vec<u8>)>> {

@@ -6,6 +6,7 @@
 //! overshot, and a device can never hold two sessions.
 
 use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::events::{self, SessionEvent, SessionEventKind};
@@ -80,7 +81,8 @@ fn parse_key(input: &str) -> Result<LicenseKey> {
     LicenseKey::parse(input).map_err(|e| Error::bad_input("licenseKey", e.to_string()))
 }
 
-fn clean_fingerprint(fingerprint: &str) -> Result<&str> {
+/// A hardware fingerprint as sent, trimmed: 1 to 256 bytes.
+pub(crate) fn clean_fingerprint(fingerprint: &str) -> Result<&str> {
     let fingerprint = fingerprint.trim();
     if fingerprint.is_empty() || fingerprint.len() > 256 {
         return Err(Error::bad_input("hardwareFingerprint", "hardwareFingerprint must be 1 to 256 bytes"));
@@ -89,7 +91,7 @@ fn clean_fingerprint(fingerprint: &str) -> Result<&str> {
 }
 
 /// The license's own state, independent of devices: inactive, not yet valid, expired.
-fn license_denial(license: &License, now: DateTime<Utc>) -> Option<Activation> {
+pub(crate) fn license_denial(license: &License, now: DateTime<Utc>) -> Option<Activation> {
     if !license.is_active {
         return Some(denied(DenialReason::LicenseInactive, "this license has been deactivated"));
     }
@@ -103,6 +105,34 @@ fn license_denial(license: &License, now: DateTime<Utc>) -> Option<Activation> {
         return Some(denied(DenialReason::LicenseExpired, "this license has expired"));
     }
     None
+}
+
+/// A device presenting itself to a license whose row lock the caller holds: its registration,
+/// made now (or a deactivated one made active again) if a device slot is free, else denied with
+/// `DEVICE_LIMIT_REACHED`. Activation and offline activation (`issueOfflineLease`) admit devices
+/// through here.
+pub(crate) async fn admit_device(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    license: &License,
+    device: &devices::Registration<'_>,
+) -> Result<std::result::Result<Uuid, Denied>> {
+    match devices::find_by_fingerprint(conn, license.id.0, device.fingerprint).await? {
+        Some((id, true)) => {
+            devices::seen(conn, id, device.device_name, device.device_type).await?;
+            Ok(Ok(id))
+        }
+        known => {
+            if devices::count_active(conn, license.id.0).await? >= i64::from(license.device_limit) {
+                return Ok(Err(Denied {
+                    reason: DenialReason::DeviceLimitReached,
+                    message: format!("all {} device slots of this license are taken", license.device_limit),
+                    live_sessions: Vec::new(),
+                }));
+            }
+            Ok(Ok(devices::register(conn, caller, device, known.is_some()).await?))
+        }
+    }
 }
 
 pub async fn activate(
@@ -135,22 +165,10 @@ pub async fn activate(
         return Ok(denial);
     }
 
-    let device_id = match devices::find_by_fingerprint(&mut tx, license.id.0, fingerprint).await? {
-        Some((id, true)) => {
-            devices::seen(&mut tx, id, device_name, device_type).await?;
-            id
-        }
-        known => {
-            if devices::count_active(&mut tx, license.id.0).await? >= i64::from(license.device_limit) {
-                return Ok(denied(
-                    DenialReason::DeviceLimitReached,
-                    format!("all {} device slots of this license are taken", license.device_limit),
-                ));
-            }
-            let registration =
-                devices::Registration { license_id: license.id.0, fingerprint, device_name, device_type };
-            devices::register(&mut tx, caller, &registration, known.is_some()).await?
-        }
+    let registration = devices::Registration { license_id: license.id.0, fingerprint, device_name, device_type };
+    let device_id = match admit_device(&mut tx, caller, &license, &registration).await? {
+        Ok(id) => id,
+        Err(denial) => return Ok(Activation::Denied(denial)),
     };
 
     let existing: Option<(Uuid, bool)> = sqlx::query_as(

@@ -1,4 +1,5 @@
-//! API keys ("System-API-Key generieren"): generate (the key is shown once), list, revoke.
+//! API keys ("System-API-Key generieren"): generate (the key is shown once), list, revoke; and
+//! for admins the keys that sign leases, with their rotation.
 
 use yew::prelude::*;
 
@@ -6,6 +7,7 @@ use crate::components::clipboard::copy_to_clipboard;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::field::Field;
+use crate::components::signing_keys::SigningKeys;
 use crate::hooks::{use_app, use_form, use_load, Load};
 use crate::services::api_keys::{self, ApiKey, GeneratedApiKey, RateLimit, Scope};
 use crate::services::ApiError;
@@ -169,6 +171,7 @@ pub fn ApiKeysPage() -> Html {
                     message={format!("{} {}", app.t("keys.revoke_message"), key.name)}
                     confirm_label={app.t("keys.revoke")} busy={*busy} {on_confirm} {on_cancel} />
             }
+            if app.is_admin() { <SigningKeys /> }
             if let Some(key) = &*limiting {
                 <RateLimitDialog api_key={key.clone()}
                     on_done={

@@ -1,4 +1,4 @@
-//! One license: its terms, its devices (deactivate), its live sessions and its history.
+//! One license: its terms, its devices (deactivate), offline activation, its live sessions and its history.
 
 use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
@@ -8,6 +8,7 @@ use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::license_resources::LicenseResources;
 use crate::components::license_status::status_badge;
+use crate::components::offline_lease::OfflineLeaseButton;
 use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::sessions_table::SessionsTable;
 use crate::hooks::{use_app, use_live_sessions, use_load, Load};
@@ -131,6 +132,7 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
                 if app.is_admin() {
                     <div class="row">
                         <button class="btn" onclick={edit}>{ app.t("license.edit") }</button>
+                        <OfflineLeaseButton license_id={id.clone()} license_key={license_key.clone()} on_issued={reload_devices.clone()} />
                         <button class={if is_active { "btn btn-danger-outline" } else { "btn" }} onclick={toggle}>
                             { if is_active { app.t("license.deactivate") } else { app.t("license.activate") } }
                         </button>

@@ -47,6 +47,10 @@ documents! {
     SET_API_KEY_RATE_LIMIT = "api_keys/set_api_key_rate_limit.graphql" + "api_keys/api_key.graphql";
     CLEAR_API_KEY_RATE_LIMIT = "api_keys/clear_api_key_rate_limit.graphql" + "api_keys/api_key.graphql";
 
+    SIGNING_KEYS = "leases/signing_keys.graphql" + "leases/signing_key.graphql";
+    ROTATE_SIGNING_KEY = "leases/rotate_signing_key.graphql" + "leases/signing_key.graphql";
+    ISSUE_OFFLINE_LEASE = "leases/issue_offline_lease.graphql";
+
     AUDIT_LOG = "audit/audit_log.graphql" + "page_info.graphql";
 
     BACKUPS = "backups/backups.graphql" + "backups/backup.graphql" + "page_info.graphql";
