@@ -12,6 +12,7 @@ use crate::crm::{CrmMutation, CrmQuery};
 use crate::customers::graphql::{CustomerMutation, CustomerQuery};
 use crate::devices::graphql::{DeviceMutation, DeviceQuery};
 use crate::graphql::{text_input, MAX_COMPLEXITY, MAX_DEPTH};
+use crate::license_templates::graphql::{LicenseTemplateMutation, LicenseTemplateQuery};
 use crate::licenses::graphql::{LicenseMutation, LicenseQuery};
 use crate::live::subscription::SubscriptionRoot;
 use crate::resources::graphql::{ResourceMutation, ResourceQuery};
@@ -24,6 +25,7 @@ pub struct QueryRoot(
     ClientQuery,
     CustomerQuery,
     LicenseQuery,
+    LicenseTemplateQuery,
     DeviceQuery,
     SessionQuery,
     LoginQuery,
@@ -42,6 +44,7 @@ pub struct MutationRoot(
     ClientMutation,
     CustomerMutation,
     LicenseMutation,
+    LicenseTemplateMutation,
     DeviceMutation,
     SessionMutation,
     LoginMutation,
