@@ -17,6 +17,7 @@ mod hot_path;
 mod http;
 mod identity;
 mod isolation;
+mod license_terms;
 mod lifecycle;
 mod listener;
 mod live;
