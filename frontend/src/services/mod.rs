@@ -14,6 +14,7 @@ pub mod devices;
 /// schema test has not seen: the backend's `tests/api/dashboard_contract.rs` includes the file
 /// and validates every document against `schema.graphql`.
 mod documents;
+pub mod license_templates;
 pub mod licenses;
 pub mod live;
 pub mod resources;
