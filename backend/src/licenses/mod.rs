@@ -177,9 +177,9 @@ struct NewTerms {
 impl NewTerms {
     fn resolve(input: &CreateLicenseInput, template: Option<&LicenseTemplate>) -> Result<NewTerms> {
         let required = |given: Option<i32>, from_template: Option<i32>, field: &str| {
-            given.or(from_template).ok_or_else(|| {
-                Error::bad_input(field, format!("{field} is required unless the templateId's template gives it"))
-            })
+            given
+                .or(from_template)
+                .ok_or_else(|| Error::bad_input(field, format!("{field} is required when no templateId is given")))
         };
         let device_limit = required(input.device_limit, template.map(|t| t.device_limit), "deviceLimit")?;
         let concurrent = required(
