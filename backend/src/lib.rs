@@ -22,6 +22,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod leases;
+pub mod license_templates;
 pub mod licenses;
 pub mod live;
 pub mod metrics;

@@ -13,6 +13,7 @@ use crate::customers::graphql::{CustomerMutation, CustomerQuery};
 use crate::devices::graphql::{DeviceMutation, DeviceQuery};
 use crate::graphql::{text_input, MAX_COMPLEXITY, MAX_DEPTH};
 use crate::leases::graphql::{LeaseMutation, LeaseQuery};
+use crate::license_templates::graphql::{LicenseTemplateMutation, LicenseTemplateQuery};
 use crate::licenses::graphql::{LicenseMutation, LicenseQuery};
 use crate::live::subscription::SubscriptionRoot;
 use crate::resources::graphql::{ResourceMutation, ResourceQuery};
@@ -25,6 +26,7 @@ pub struct QueryRoot(
     ClientQuery,
     CustomerQuery,
     LicenseQuery,
+    LicenseTemplateQuery,
     DeviceQuery,
     SessionQuery,
     LoginQuery,
@@ -44,6 +46,7 @@ pub struct MutationRoot(
     ClientMutation,
     CustomerMutation,
     LicenseMutation,
+    LicenseTemplateMutation,
     DeviceMutation,
     SessionMutation,
     LoginMutation,

@@ -79,6 +79,17 @@ impl Lang {
         })
     }
 
+    /// An offline grace as a person reads it: "online only", "7 days", "12 h", "90 min".
+    pub fn offline_grace(self, seconds: i32) -> String {
+        let (days, hours, minutes) = (self.t("unit.days"), self.t("unit.hours"), self.t("unit.minutes"));
+        match seconds {
+            s if s <= 0 => self.t("terms.online_only").to_owned(),
+            s if s % 86_400 == 0 => format!("{} {days}", s / 86_400),
+            s if s % 3600 == 0 => format!("{} {hours}", s / 3600),
+            s => format!("{} {minutes}", (s + 59) / 60),
+        }
+    }
+
     /// The text for `key`; a missing key shows itself, so it is noticed.
     pub fn t(self, key: &'static str) -> &'static str {
         match TEXTS.iter().find(|(k, _, _)| *k == key) {
@@ -203,6 +214,36 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("license.deactivate", "Deactivate", "Deaktivieren"),
     ("license.deactivate_title", "Deactivate license?", "Lizenz deaktivieren?"),
     ("license.deactivate_message", "All live sessions of this license end now, and no device can start a new one.", "Alle aktiven Sitzungen dieser Lizenz enden sofort, und kein Gerät kann eine neue starten."),
+    ("license.template", "Start from template", "Vorlage verwenden"),
+    ("license.no_template", "No template", "Keine Vorlage"),
+    ("license.template_hint", "Fills in the form; every field can still be changed.", "Füllt das Formular aus; jedes Feld bleibt änderbar."),
+    ("terms.features", "Features", "Funktionen"),
+    ("terms.features_hint", "Comma-separated, e.g. pro, export.pdf. Letters are stored in lower case, each name once.", "Durch Kommas getrennt, z. B. pro, export.pdf. Buchstaben werden klein gespeichert, jeder Name einmal."),
+    ("terms.no_features", "none", "keine"),
+    ("terms.grace_hours", "Offline grace (hours)", "Offline-Kulanz (Stunden)"),
+    ("terms.grace_hint", "How long a client stays licensed without reaching the server: 0 = online only, at most 720 h (30 days).", "Wie lange ein Client ohne Serververbindung lizenziert bleibt: 0 = nur online, höchstens 720 Std. (30 Tage)."),
+    ("terms.grace_is", "That is", "Das sind"),
+    ("terms.offline_grace", "Offline grace", "Offline-Kulanz"),
+    ("terms.online_only", "online only", "nur online"),
+    ("terms.releases", "Device releases per 30 days", "Gerätefreigaben pro 30 Tage"),
+    ("terms.releases_hint", "How often the customer's own application may free a device slot (0 to 1000).", "Wie oft die Anwendung des Kunden selbst einen Geräteplatz freigeben darf (0 bis 1000)."),
+    ("unit.days", "days", "Tage"),
+    ("unit.hours", "h", "Std."),
+    ("unit.minutes", "min", "Min."),
+    ("nav.templates", "Templates", "Vorlagen"),
+    ("templates.title", "License templates", "Lizenzvorlagen"),
+    ("templates.subtitle", "Reusable terms a new license can start from. Changing a template does not change licenses made from it.", "Wiederverwendbare Bedingungen als Ausgangspunkt neuer Lizenzen. Eine geänderte Vorlage ändert keine daraus erstellten Lizenzen."),
+    ("templates.new", "New template", "Neue Vorlage"),
+    ("templates.edit", "Edit template", "Vorlage bearbeiten"),
+    ("templates.search", "Template name", "Name der Vorlage"),
+    ("templates.empty", "No templates yet.", "Noch keine Vorlagen."),
+    ("template.name", "Name", "Name"),
+    ("template.duration", "Duration (days)", "Laufzeit (Tage)"),
+    ("template.duration_hint", "Empty: licenses made from it have no end date.", "Leer: daraus erstellte Lizenzen haben kein Enddatum."),
+    ("template.open_ended", "open-ended", "unbefristet"),
+    ("template.delete", "Delete", "Löschen"),
+    ("template.delete_title", "Delete template?", "Vorlage löschen?"),
+    ("template.delete_message", "Licenses made from it keep their terms. Template:", "Daraus erstellte Lizenzen behalten ihre Bedingungen. Vorlage:"),
     ("license.live_sessions", "Live sessions", "Aktive Sitzungen"),
     ("license.devices_title", "Devices", "Geräte"),
     ("license.no_devices", "No devices have been activated yet.", "Noch keine Geräte aktiviert."),

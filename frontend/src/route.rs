@@ -21,6 +21,12 @@ pub enum Route {
     License { id: String },
     #[at("/licenses/:id/edit")]
     EditLicense { id: String },
+    #[at("/templates")]
+    Templates,
+    #[at("/templates/new")]
+    NewTemplate,
+    #[at("/templates/:id/edit")]
+    EditTemplate { id: String },
     #[at("/customers")]
     Customers,
     #[at("/resources")]
@@ -48,6 +54,7 @@ impl Route {
         match self {
             Route::Home | Route::Live => "live",
             Route::Licenses | Route::NewLicense | Route::License { .. } | Route::EditLicense { .. } => "licenses",
+            Route::Templates | Route::NewTemplate | Route::EditTemplate { .. } => "templates",
             Route::Customers => "customers",
             Route::Crm | Route::Institution { .. } => "crm",
             Route::Resources => "resources",

@@ -54,6 +54,17 @@ async fn every_mutation_is_refused_to_an_analyst_and_changes_nothing(pool: PgPoo
         ("updateLicense", "mutation($id: ID!) { updateLicense(id: $id, input: {notes: \"n\"}) { id } }", json!({"id": license})),
         ("activateLicense", "mutation($id: ID!) { activateLicense(id: $id) { id } }", json!({"id": license})),
         ("deactivateLicense", "mutation($id: ID!) { deactivateLicense(id: $id) { id } }", json!({"id": license})),
+        (
+            "createLicenseTemplate",
+            "mutation { createLicenseTemplate(input: {name: \"T\", deviceLimit: 1, concurrentSessionsLimit: 1}) { id } }",
+            json!({}),
+        ),
+        (
+            "updateLicenseTemplate",
+            "mutation($id: ID!) { updateLicenseTemplate(id: $id, input: {name: \"U\"}) { id } }",
+            json!({"id": id}),
+        ),
+        ("deleteLicenseTemplate", "mutation($id: ID!) { deleteLicenseTemplate(id: $id) { id } }", json!({"id": id})),
         ("deactivateDevice", "mutation($id: ID!) { deactivateDevice(id: $id) { id } }", json!({"id": id})),
         ("terminateSession", "mutation($id: ID!) { terminateSession(id: $id) { id } }", json!({"id": id})),
         ("importResources", "mutation { importResources(type: DOMAIN, values: [\"a.example\"]) { added } }", json!({})),

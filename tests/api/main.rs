@@ -18,6 +18,7 @@ mod http;
 mod identity;
 mod isolation;
 mod leases;
+mod license_terms;
 mod lifecycle;
 mod listener;
 mod live;

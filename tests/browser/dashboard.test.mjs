@@ -168,6 +168,52 @@ test('a customer and a license are created, with validation errors shown beside 
   await page.waitForSelector(`[data-testid=licenses] >> text=${created.licenseKey}`, WAIT);
 });
 
+test('an admin creates a license template and starts a new license from it, with its features, grace and releases', async () => {
+  await page.click('nav >> text=Templates');
+  await page.click('text=New template');
+  await page.waitForSelector('[data-testid=template-form]', WAIT);
+  await page.fill('#name', 'Pro 30 days');
+  await page.selectOption('#licenseType', 'TRIAL');
+  await page.fill('#deviceLimit', '3');
+  await page.fill('#concurrentSessionsLimit', '2');
+  await page.fill('#durationDays', '30');
+  await page.fill('#features', 'Pro, export pdf');
+  await page.fill('#offlineGraceSeconds', '168');
+  await page.fill('#maxDeviceReleases', '5');
+  await page.click('[data-testid=template-form] button[type=submit]');
+  await page.waitForSelector('.field-error[data-field=features]', WAIT);
+  await page.fill('#features', 'Pro, export.pdf');
+  await page.click('[data-testid=template-form] button[type=submit]');
+  await page.waitForURL('**/templates', WAIT);
+  const row = page.locator('[data-testid=templates] tr', { hasText: 'Pro 30 days' });
+  await row.waitFor(WAIT);
+  assert.match(await row.textContent(), /30 days/);
+  assert.match(await row.textContent(), /7 days/);
+  await shot('07a-license-templates');
+
+  await page.click('nav >> text=Licenses');
+  await page.click('text=New license');
+  await page.waitForSelector('#templateId', WAIT);
+  await page.selectOption('#templateId', { label: 'Pro 30 days' });
+  assert.equal(await page.inputValue('#deviceLimit'), '3');
+  assert.equal(await page.inputValue('#concurrentSessionsLimit'), '2');
+  assert.equal(await page.inputValue('#features'), 'pro, export.pdf');
+  assert.equal(await page.inputValue('#offlineGraceSeconds'), '168');
+  assert.equal(await page.inputValue('#maxDeviceReleases'), '5');
+  assert.equal(await page.inputValue('#licenseType'), 'TRIAL');
+  assert.match(await page.inputValue('#validUntil'), /^\d{4}-\d{2}-\d{2}$/, 'the duration gives an end date');
+  await page.fill('#maxDeviceReleases', '2');
+  await shot('07b-license-from-template');
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/licenses\/[0-9a-f-]{36}$/, WAIT);
+  await page.waitForSelector('[data-testid=offline-grace]', WAIT);
+  assert.equal((await page.textContent('[data-testid=offline-grace]')).trim(), '7 days');
+  assert.equal((await page.textContent('[data-testid=max-device-releases]')).trim(), '2', 'the form\'s change wins');
+  assert.deepEqual(await page.locator('[data-testid=features] .badge').allTextContents(), ['pro', 'export.pdf']);
+  assert.match(await page.textContent('.facts'), /Trial/);
+  await shot('07c-license-from-template-detail');
+});
+
 test('a device activated through the client API appears live without reload, and terminating it removes it', async () => {
   await page.click('nav >> text=Live sessions');
   await page.waitForSelector('[data-testid=live-indicator].on', WAIT);
@@ -590,4 +636,9 @@ test('an analyst reads licenses, pools and leads but is offered no change anywhe
     assert.equal(await page.locator(`button:has-text("${label}")`).count(), 0, `no "${label}" button`);
   }
   await shot('24-analyst-institution');
+
+  await page.click('nav >> text=Templates');
+  await page.waitForSelector('[data-testid=templates] >> text=Pro 30 days', WAIT);
+  assert.equal(await page.locator('button:has-text("New template")').count(), 0, 'no new template');
+  assert.equal(await page.locator('[data-testid=templates] >> text=Delete').count(), 0, 'no delete');
 });

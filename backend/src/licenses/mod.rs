@@ -3,6 +3,7 @@
 pub mod graphql;
 pub mod key;
 mod loaders;
+pub mod terms;
 
 use async_graphql::{Enum, InputObject, MaybeUndefined, SimpleObject, ID};
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEntry};
 use crate::auth::Caller;
 use crate::customers;
+use crate::license_templates::{self, LicenseTemplate};
 
 /// The most devices (and so live sessions) a license can have.
 const MAX_DEVICES: usize = 10;
@@ -81,23 +83,39 @@ pub struct License {
     pub customer_id: Id,
 }
 
+/// A new license's terms. With `templateId`, every term the input leaves out comes from the
+/// template; terms the input gives win. Without one, `deviceLimit` and `concurrentSessionsLimit`
+/// are required and the rest have the defaults named below.
 #[derive(Debug, InputObject)]
 pub struct CreateLicenseInput {
     pub customer_id: ID,
-    #[graphql(default_with = "LicenseType::Subscription")]
-    pub license_type: LicenseType,
-    /// How many devices may be registered at once (1–10).
-    pub device_limit: i32,
-    /// How many sessions may be live at once (1 to deviceLimit).
-    pub concurrent_sessions_limit: i32,
+    /// The license template that fills the terms this input leaves out.
+    pub template_id: Option<ID>,
+    /// The template's, else `SUBSCRIPTION`.
+    pub license_type: Option<LicenseType>,
+    /// How many devices may be registered at once (1–10); the template's when absent.
+    pub device_limit: Option<i32>,
+    /// How many sessions may be live at once (1 to deviceLimit); the template's when absent.
+    pub concurrent_sessions_limit: Option<i32>,
     /// Defaults to now.
     pub valid_from: Option<DateTime<Utc>>,
-    /// Open-ended when absent.
-    pub valid_until: Option<DateTime<Utc>>,
+    /// Absent: `validFrom` plus the template's `durationDays`, or open-ended (no template, or an
+    /// open-ended one). `null`: open-ended whatever the template says.
+    pub valid_until: MaybeUndefined<DateTime<Utc>>,
+    /// Feature names: trimmed and lower-cased, duplicates dropped; then each must match
+    /// `^[a-z0-9][a-z0-9._:-]{0,63}$`, at most 64. The template's, else none.
+    pub features: Option<Vec<String>>,
+    /// Seconds a client stays licensed offline beyond its session's deadline (0–2592000, i.e.
+    /// 30 days). The template's, else 0 (online only).
+    pub offline_grace_seconds: Option<i32>,
+    /// Device releases the license's clients may make per rolling 30 days (0–1000). The
+    /// template's, else 3.
+    pub max_device_releases: Option<i32>,
     #[graphql(default)]
     pub notes: String,
 }
 
+/// Changes to a license's terms; every field left out stays as it is.
 #[derive(Debug, InputObject)]
 pub struct UpdateLicenseInput {
     pub license_type: Option<LicenseType>,
@@ -106,6 +124,12 @@ pub struct UpdateLicenseInput {
     pub valid_from: Option<DateTime<Utc>>,
     /// `null` makes the license open-ended.
     pub valid_until: MaybeUndefined<DateTime<Utc>>,
+    /// Replaces the features (normalised as on create; `[]` removes them all).
+    pub features: Option<Vec<String>>,
+    /// 0–2592000 (30 days); 0: online only.
+    pub offline_grace_seconds: Option<i32>,
+    /// 0–1000 per rolling 30 days.
+    pub max_device_releases: Option<i32>,
     pub notes: Option<String>,
 }
 
@@ -128,15 +152,7 @@ fn check_terms(
     valid_until: Option<DateTime<Utc>>,
     notes: &str,
 ) -> Result<()> {
-    if !(1..=10).contains(&device_limit) {
-        return Err(Error::bad_input("deviceLimit", "deviceLimit must be between 1 and 10"));
-    }
-    if concurrent < 1 || concurrent > device_limit {
-        return Err(Error::bad_input(
-            "concurrentSessionsLimit",
-            format!("concurrentSessionsLimit must be between 1 and deviceLimit ({device_limit})"),
-        ));
-    }
+    terms::check_limits(device_limit, concurrent)?;
     if valid_until.is_some_and(|until| until <= valid_from) {
         return Err(Error::bad_input("validUntil", "validUntil must be after validFrom"));
     }
@@ -144,6 +160,69 @@ fn check_terms(
         return Err(Error::bad_input("notes", "notes must be at most 2000 characters"));
     }
     Ok(())
+}
+
+/// The terms of a new license: the input's, else the template's, else the defaults; checked.
+struct NewTerms {
+    license_type: LicenseType,
+    device_limit: i32,
+    concurrent_sessions_limit: i32,
+    valid_from: DateTime<Utc>,
+    valid_until: Option<DateTime<Utc>>,
+    features: Vec<String>,
+    offline_grace_seconds: i32,
+    max_device_releases: i32,
+}
+
+impl NewTerms {
+    fn resolve(input: &CreateLicenseInput, template: Option<&LicenseTemplate>) -> Result<NewTerms> {
+        let required = |given: Option<i32>, from_template: Option<i32>, field: &str| {
+            given
+                .or(from_template)
+                .ok_or_else(|| Error::bad_input(field, format!("{field} is required when no templateId is given")))
+        };
+        let device_limit = required(input.device_limit, template.map(|t| t.device_limit), "deviceLimit")?;
+        let concurrent = required(
+            input.concurrent_sessions_limit,
+            template.map(|t| t.concurrent_sessions_limit),
+            "concurrentSessionsLimit",
+        )?;
+        let valid_from = input.valid_from.unwrap_or_else(Utc::now);
+        let valid_until = match input.valid_until {
+            MaybeUndefined::Value(until) => Some(until),
+            MaybeUndefined::Null => None,
+            MaybeUndefined::Undefined => match template.and_then(|t| t.duration_days) {
+                Some(days) => Some(
+                    valid_from
+                        .checked_add_signed(chrono::Duration::days(days.into()))
+                        .ok_or_else(|| Error::bad_input("validFrom", "validFrom is too far in the future"))?,
+                ),
+                None => None,
+            },
+        };
+        check_terms(device_limit, concurrent, valid_from, valid_until, &input.notes)?;
+        let features = input.features.as_deref().or(template.map(|t| t.features.as_slice())).unwrap_or_default();
+        Ok(NewTerms {
+            license_type: input
+                .license_type
+                .or(template.map(LicenseTemplate::kind))
+                .unwrap_or(LicenseType::Subscription),
+            device_limit,
+            concurrent_sessions_limit: concurrent,
+            valid_from,
+            valid_until,
+            features: terms::normalize_features(features)?,
+            offline_grace_seconds: terms::check_offline_grace(
+                input.offline_grace_seconds.or(template.map(|t| t.offline_grace_seconds)).unwrap_or(0),
+            )?,
+            max_device_releases: terms::check_max_device_releases(
+                input
+                    .max_device_releases
+                    .or(template.map(|t| t.max_device_releases))
+                    .unwrap_or(terms::DEFAULT_MAX_DEVICE_RELEASES),
+            )?,
+        })
+    }
 }
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> Result<Option<License>> {
@@ -189,29 +268,45 @@ pub async fn list_for_customer(pool: &PgPool, customer_id: Uuid) -> Result<Vec<L
 
 pub async fn create(pool: &PgPool, caller: &Caller, input: CreateLicenseInput) -> Result<License> {
     let customer_id = parse_id(&input.customer_id, "customerId")?;
-    let valid_from = input.valid_from.unwrap_or_else(Utc::now);
-    check_terms(input.device_limit, input.concurrent_sessions_limit, valid_from, input.valid_until, &input.notes)?;
+    let template_id = input.template_id.as_ref().map(|id| parse_id(id, "templateId")).transpose()?;
     let mut tx = pool.begin().await?;
+    let template = match template_id {
+        Some(id) => Some(
+            license_templates::find(&mut tx, id)
+                .await?
+                .ok_or_else(|| Error::not_found("license template", "templateId"))?,
+        ),
+        None => None,
+    };
+    let terms = NewTerms::resolve(&input, template.as_ref())?;
     if customers::find(&mut tx, customer_id).await?.is_none() {
         return Err(Error::not_found("customer", "customerId"));
     }
     let license: License = sqlx::query_as(&format!(
         "INSERT INTO licenses (license_key, customer_id, license_type, valid_from, valid_until,
-                               device_limit, concurrent_sessions_limit, notes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+                               device_limit, concurrent_sessions_limit, features, offline_grace_seconds,
+                               max_device_releases, notes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
     ))
     // 95 random bits: a collision would surface as an internal error rather than be retried.
     .bind(LicenseKey::generate().as_str())
     .bind(customer_id)
-    .bind(input.license_type.as_str())
-    .bind(valid_from)
-    .bind(input.valid_until)
-    .bind(input.device_limit)
-    .bind(input.concurrent_sessions_limit)
+    .bind(terms.license_type.as_str())
+    .bind(terms.valid_from)
+    .bind(terms.valid_until)
+    .bind(terms.device_limit)
+    .bind(terms.concurrent_sessions_limit)
+    .bind(&terms.features)
+    .bind(terms.offline_grace_seconds)
+    .bind(terms.max_device_releases)
     .bind(input.notes.trim())
     .fetch_one(&mut *tx)
     .await?;
-    audit::record(&mut tx, caller, AuditEntry::new("license.created", "license", license.id).new_values(&license))
+    let mut new_values = serde_json::to_value(&license).map_err(anyhow::Error::from)?;
+    if let Some(template) = &template {
+        new_values["templateId"] = serde_json::Value::String(template.id.0.to_string());
+    }
+    audit::record(&mut tx, caller, AuditEntry::new("license.created", "license", license.id).new_values(new_values))
         .await?;
     tx.commit().await?;
     Ok(license)
@@ -238,6 +333,12 @@ pub async fn update(
     };
     let notes = input.notes.as_deref().map(str::trim).unwrap_or(&old.notes).to_owned();
     check_terms(device_limit, concurrent, valid_from, valid_until, &notes)?;
+    let features =
+        input.features.as_deref().map(terms::normalize_features).transpose()?.unwrap_or_else(|| old.features.clone());
+    let offline_grace_seconds =
+        terms::check_offline_grace(input.offline_grace_seconds.unwrap_or(old.offline_grace_seconds))?;
+    let max_device_releases =
+        terms::check_max_device_releases(input.max_device_releases.unwrap_or(old.max_device_releases))?;
 
     // Limits are never lowered below what is in use: no device or session is dropped implicitly.
     let (active_devices, live_sessions): (i64, i64) = sqlx::query_as(
@@ -266,7 +367,8 @@ pub async fn update(
 
     let new: License = sqlx::query_as(&format!(
         "UPDATE licenses SET license_type = $2, device_limit = $3, concurrent_sessions_limit = $4,
-                             valid_from = $5, valid_until = $6, notes = $7
+                             valid_from = $5, valid_until = $6, notes = $7, features = $8,
+                             offline_grace_seconds = $9, max_device_releases = $10
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -276,6 +378,9 @@ pub async fn update(
     .bind(valid_from)
     .bind(valid_until)
     .bind(notes)
+    .bind(&features)
+    .bind(offline_grace_seconds)
+    .bind(max_device_releases)
     .fetch_one(&mut *tx)
     .await?;
     audit::record(&mut tx, caller, AuditEntry::new("license.updated", "license", id).old_values(&old).new_values(&new))

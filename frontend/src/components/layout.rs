@@ -63,6 +63,7 @@ pub fn Layout(props: &LayoutProps) -> Html {
                 <nav class="nav" aria-label="Main">
                     { nav_item(Route::Live, "nav.live") }
                     { nav_item(Route::Licenses, "nav.licenses") }
+                    { nav_item(Route::Templates, "nav.templates") }
                     { nav_item(Route::Customers, "nav.customers") }
                     { nav_item(Route::Crm, "nav.crm") }
                     { nav_item(Route::Resources, "nav.resources") }

@@ -8,6 +8,7 @@ pub mod institution;
 pub mod layout;
 pub mod license_resources;
 pub mod license_status;
+pub mod license_terms;
 pub mod offline_lease;
 pub mod paged_table;
 pub mod pager;

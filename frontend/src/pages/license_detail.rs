@@ -8,6 +8,7 @@ use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::license_resources::LicenseResources;
 use crate::components::license_status::status_badge;
+use crate::components::license_terms::features_badges;
 use crate::components::offline_lease::OfflineLeaseButton;
 use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::sessions_table::SessionsTable;
@@ -148,6 +149,9 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
                     <div><dt>{ app.t("license.concurrent_limit") }</dt><dd>{ license.concurrent_sessions_limit }</dd></div>
                     <div><dt>{ app.t("license.valid_from") }</dt><dd>{ lang.date(&license.valid_from) }</dd></div>
                     <div><dt>{ app.t("license.valid_until") }</dt><dd>{ license.valid_until.map(|d| lang.date(&d)).unwrap_or_else(|| app.t("license.unlimited").to_owned()) }</dd></div>
+                    <div><dt>{ app.t("terms.offline_grace") }</dt><dd data-testid="offline-grace">{ lang.offline_grace(license.offline_grace_seconds) }</dd></div>
+                    <div><dt>{ app.t("terms.releases") }</dt><dd data-testid="max-device-releases">{ license.max_device_releases }</dd></div>
+                    <div><dt>{ app.t("terms.features") }</dt><dd>{ features_badges(lang, &license.features) }</dd></div>
                 </dl>
                 if !license.notes.is_empty() { <p class="notes">{ license.notes.clone() }</p> }
             </div>

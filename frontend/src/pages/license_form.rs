@@ -6,9 +6,11 @@ use yew_router::prelude::*;
 
 use crate::components::feedback::{ErrorBanner, Loading};
 use crate::components::field::Field;
+use crate::components::license_terms::{TermsDraft, TermsFields, TermsInput};
 use crate::hooks::{use_app, use_form, use_load, Load};
 use crate::route::Route;
 use crate::services::customers::{self, Customer};
+use crate::services::license_templates::{self, LicenseTemplate};
 use crate::services::licenses::{self, License, LicenseType};
 use crate::services::{ApiError, Page};
 use crate::state::AppContext;
@@ -32,12 +34,20 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
     });
     let (customers, _) =
         use_load((), |()| async move { customers::customers("", &Page::default()).await.map(|c| c.nodes) });
-    match (&*existing, &*customers) {
-        (Load::Failed(err), _) | (_, Load::Failed(err)) => {
+    // Only a new license starts from a template.
+    let (templates, _) = use_load(existing_id.is_none(), |new: bool| async move {
+        if new {
+            license_templates::template_choices().await
+        } else {
+            Ok(Vec::new())
+        }
+    });
+    match (&*existing, &*customers, &*templates) {
+        (Load::Failed(err), _, _) | (_, Load::Failed(err), _) | (_, _, Load::Failed(err)) => {
             html! { <section class="page"><ErrorBanner error={err.clone()} /></section> }
         }
-        (Load::Loaded(license), Load::Loaded(customers)) => html! {
-            <LicenseForm license={license.clone()} customers={customers.clone()} />
+        (Load::Loaded(license), Load::Loaded(customers), Load::Loaded(templates)) => html! {
+            <LicenseForm license={license.clone()} customers={customers.clone()} templates={templates.clone()} />
         },
         _ => {
             let _ = &app;
@@ -50,6 +60,8 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
 struct FormProps {
     license: Option<License>,
     customers: Vec<Customer>,
+    /// The templates a new license may start from.
+    templates: Vec<LicenseTemplate>,
 }
 
 fn day(value: &str) -> Option<String> {
@@ -72,6 +84,9 @@ struct LicenseDraft {
     valid_from: String,
     valid_until: String,
     notes: String,
+    terms: TermsDraft,
+    /// The template the form was filled from, if any (recorded with the new license's audit row).
+    template_id: String,
 }
 
 impl LicenseDraft {
@@ -84,7 +99,29 @@ impl LicenseDraft {
             valid_from: license.map(|l| day_of(&l.valid_from)).unwrap_or_default(),
             valid_until: license.and_then(|l| l.valid_until.as_ref().map(day_of)).unwrap_or_default(),
             notes: license.map(|l| l.notes.clone()).unwrap_or_default(),
+            terms: license.map_or_else(
+                || TermsDraft::new(&[], 0, 3),
+                |l| TermsDraft::new(&l.features, l.offline_grace_seconds, l.max_device_releases),
+            ),
+            template_id: String::new(),
         }
+    }
+
+    /// Fills the form from `template`: its type, limits and terms, and the end date its duration
+    /// gives from the start date (today when there is none yet); an open-ended one clears it.
+    fn fill_from(&mut self, template: &LicenseTemplate) {
+        self.template_id = template.id.clone();
+        self.license_type = template.license_type;
+        self.device_limit = template.device_limit.to_string();
+        self.concurrent = template.concurrent_sessions_limit.to_string();
+        self.terms = TermsDraft::new(&template.features, template.offline_grace_seconds, template.max_device_releases);
+        let start = chrono::NaiveDate::parse_from_str(&self.valid_from, "%Y-%m-%d")
+            .unwrap_or_else(|_| chrono::Local::now().date_naive());
+        self.valid_until = template
+            .duration_days
+            .and_then(|days| start.checked_add_days(chrono::Days::new(u64::try_from(days).ok()?)))
+            .map(|end| end.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
     }
 
     /// The `input` of `createLicense` (with the customer) or `updateLicense`; limits that are no
@@ -105,6 +142,7 @@ impl LicenseDraft {
             "validUntil": day(&self.valid_until),
             "notes": self.notes,
         });
+        self.terms.add_to(&mut input, app)?;
         if let Some(from) = day(&self.valid_from) {
             input["validFrom"] = Value::String(from);
         }
@@ -116,6 +154,9 @@ impl LicenseDraft {
                 });
             }
             input["customerId"] = Value::String(self.customer_id.clone());
+            if !self.template_id.is_empty() {
+                input["templateId"] = Value::String(self.template_id.clone());
+            }
         }
         Ok(input)
     }
@@ -146,6 +187,22 @@ fn LicenseForm(props: &FormProps) -> Html {
         }
     });
     let on_customer = form.bind_change(|draft, value| draft.customer_id = value);
+    let on_template = {
+        let (form, templates) = (form.clone(), props.templates.clone());
+        Callback::from(move |event: Event| {
+            let chosen = templates.iter().find(|t| t.id == crate::dom::input_value(&event)).cloned();
+            form.update(move |draft| match &chosen {
+                Some(template) => draft.fill_from(template),
+                None => draft.template_id.clear(),
+            });
+        })
+    };
+    let on_terms = {
+        let form = form.clone();
+        Callback::from(move |(input, text): (TermsInput, String)| {
+            form.update(move |draft| draft.terms.set(input, text))
+        })
+    };
     let cancel = {
         let navigator = navigator.clone();
         let back = license.as_ref().map(|l| Route::License { id: l.id.clone() }).unwrap_or(Route::Licenses);
@@ -164,6 +221,16 @@ fn LicenseForm(props: &FormProps) -> Html {
             <form class="card stack" {onsubmit} novalidate=true>
                 if let Some(err) = form.general_error() {
                     <ErrorBanner error={err} />
+                }
+                if license.is_none() && !props.templates.is_empty() {
+                    <Field label={app.t("license.template")} id="templateId" error={form.field_error("templateId")} hint={Some(AttrValue::from(app.t("license.template_hint")))}>
+                        <select id="templateId" onchange={on_template}>
+                            <option value="" selected={draft.template_id.is_empty()}>{ app.t("license.no_template") }</option>
+                            { for props.templates.iter().map(|t| html! {
+                                <option value={t.id.clone()} selected={draft.template_id == t.id}>{ t.name.clone() }</option>
+                            }) }
+                        </select>
+                    </Field>
                 }
                 if license.is_none() {
                     <Field label={app.t("license.customer")} id="customerId" error={form.field_error("customerId")}>
@@ -201,6 +268,7 @@ fn LicenseForm(props: &FormProps) -> Html {
                         <input id="validUntil" type="date" value={draft.valid_until.clone()} oninput={form.bind(|d, v| d.valid_until = v)} />
                     </Field>
                 </div>
+                <TermsFields draft={draft.terms.clone()} error={form.error()} on_change={on_terms} />
                 <Field label={app.t("license.notes")} id="notes" error={form.field_error("notes")}>
                     <textarea id="notes" rows="3" value={draft.notes.clone()} oninput={form.bind(|d, v| d.notes = v)} />
                 </Field>

@@ -14,4 +14,6 @@ pub mod live;
 pub mod login;
 pub mod not_found;
 pub mod resources;
+pub mod template_form;
+pub mod templates;
 pub mod users;

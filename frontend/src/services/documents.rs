@@ -70,6 +70,13 @@ documents! {
     ACTIVATE_LICENSE = "licenses/activate_license.graphql" + "licenses/license_fields.graphql";
     DEACTIVATE_LICENSE = "licenses/deactivate_license.graphql" + "licenses/license_fields.graphql";
 
+    LICENSE_TEMPLATES = "license_templates/license_templates.graphql" + "license_templates/license_template.graphql" + "page_info.graphql";
+    LICENSE_TEMPLATE_CHOICES = "license_templates/license_template_choices.graphql" + "license_templates/license_template.graphql";
+    LICENSE_TEMPLATE = "license_templates/get_license_template.graphql" + "license_templates/license_template.graphql";
+    CREATE_LICENSE_TEMPLATE = "license_templates/create_license_template.graphql" + "license_templates/license_template.graphql";
+    UPDATE_LICENSE_TEMPLATE = "license_templates/update_license_template.graphql" + "license_templates/license_template.graphql";
+    DELETE_LICENSE_TEMPLATE = "license_templates/delete_license_template.graphql";
+
     LICENSE_DEVICES = "devices/license_devices.graphql" + "devices/device.graphql";
     DEACTIVATE_DEVICE = "devices/deactivate_device.graphql" + "devices/device.graphql";
 

@@ -43,6 +43,9 @@ pub struct License {
     pub is_active: bool,
     pub device_limit: i32,
     pub concurrent_sessions_limit: i32,
+    pub features: Vec<String>,
+    pub offline_grace_seconds: i32,
+    pub max_device_releases: i32,
     pub notes: String,
     pub created_at: DateTime<Utc>,
     /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.

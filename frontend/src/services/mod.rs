@@ -15,6 +15,7 @@ pub mod devices;
 /// and validates every document against `schema.graphql`.
 mod documents;
 pub mod leases;
+pub mod license_templates;
 pub mod licenses;
 pub mod live;
 pub mod resources;
