@@ -357,7 +357,8 @@ fn branches(set: &SelectionSet) -> Option<(Branch, Branch)> {
             Selection::FragmentSpread(_) => return None,
         }
     }
-    (!set.items.is_empty()).then_some((accepted, refused))
+    // A member without fields is answered `null` by the executor, not `{}`: left to it.
+    (!accepted.is_empty() && !refused.is_empty()).then_some((accepted, refused))
 }
 
 /// The JSON request body, read only as far as this path needs.

@@ -83,7 +83,7 @@ pub struct ActivationDenied {
 
 #[derive(Union)]
 pub enum ActivationResult {
-    SessionGranted(SessionGranted),
+    SessionGranted(Box<SessionGranted>),
     ActivationDenied(ActivationDenied),
 }
 
@@ -207,7 +207,7 @@ pub struct LicenseInvalid {
 
 #[derive(Union)]
 pub enum LicenseValidation {
-    LicenseValid(LicenseValid),
+    LicenseValid(Box<LicenseValid>),
     LicenseInvalid(LicenseInvalid),
 }
 
@@ -269,7 +269,7 @@ impl ClientQuery {
         Ok(match lifecycle::validate(pool, settings, &license_key, &hardware_fingerprint).await.gql()? {
             Ok(valid) => {
                 let server_time = Utc::now();
-                LicenseValidation::LicenseValid(LicenseValid {
+                LicenseValidation::LicenseValid(Box::new(LicenseValid {
                     license_id: valid.license.id,
                     valid_until: valid.license.valid_until,
                     device_limit: valid.license.device_limit,
@@ -284,7 +284,7 @@ impl ClientQuery {
                         hardware_fingerprint: valid.hardware_fingerprint,
                     },
                     lease_until: valid.live_deadline.unwrap_or(server_time + settings.session_timeout),
-                })
+                }))
             }
             Err(denied) => {
                 LicenseValidation::LicenseInvalid(LicenseInvalid { reason: denied.reason, message: denied.message })
@@ -319,7 +319,7 @@ impl ClientMutation {
             device_type: input.device_type,
         };
         Ok(match lifecycle::activate(pool, settings, caller(ctx).gql()?, request).await.gql()? {
-            Activation::Granted(granted) => ActivationResult::SessionGranted(SessionGranted {
+            Activation::Granted(granted) => ActivationResult::SessionGranted(Box::new(SessionGranted {
                 session_token: granted.session_token,
                 resumed: granted.resumed,
                 license_id: granted.license.id,
@@ -336,7 +336,7 @@ impl ClientMutation {
                     session_id: Some(granted.session_id),
                     hardware_fingerprint: granted.hardware_fingerprint,
                 },
-            }),
+            })),
             Activation::Denied(denied) => {
                 crate::metrics::activation_denied(denied.reason);
                 ActivationResult::ActivationDenied(ActivationDenied {

@@ -71,7 +71,7 @@ pub struct Denied {
 }
 
 pub enum Activation {
-    Granted(Granted),
+    Granted(Box<Granted>),
     Denied(Denied),
 }
 
@@ -179,7 +179,7 @@ pub async fn activate(
             let event = SessionEvent::session(SessionEventKind::Resumed, license.id.0, session_id, device_id);
             events::notify(&mut tx, &event).await?;
             tx.commit().await?;
-            return Ok(Activation::Granted(Granted {
+            return Ok(Activation::Granted(Box::new(Granted {
                 session_token,
                 session_id,
                 resumed: true,
@@ -187,7 +187,7 @@ pub async fn activate(
                 device_id,
                 hardware_fingerprint: fingerprint.to_owned(),
                 expires_at,
-            }));
+            })));
         }
         Some((session_id, false)) => {
             // Dead already; file it before admitting a new one.
@@ -246,7 +246,7 @@ pub async fn activate(
     let event = SessionEvent::session(SessionEventKind::Started, license.id.0, session_id, device_id);
     events::notify(&mut tx, &event).await?;
     tx.commit().await?;
-    Ok(Activation::Granted(Granted {
+    Ok(Activation::Granted(Box::new(Granted {
         session_token,
         session_id,
         resumed: false,
@@ -254,7 +254,7 @@ pub async fn activate(
         device_id,
         hardware_fingerprint: fingerprint.to_owned(),
         expires_at,
-    }))
+    })))
 }
 
 pub enum EndOutcome {
