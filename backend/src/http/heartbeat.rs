@@ -84,6 +84,9 @@ impl Leaf {
 /// The fields answered for one member of `HeartbeatResult`: response key and field, in order.
 type Branch = Vec<(Name, Leaf)>;
 
+/// Where a field is selected: its response key and position in the document.
+type FieldAt = (Name, Pos);
+
 enum TokenSource {
     Variable(Name),
     Literal(Uuid),
@@ -110,8 +113,9 @@ pub struct Plan {
     /// The fields answered for each result type, in the order the document selects them.
     accepted: Branch,
     refused: Branch,
-    /// Whether an accepted answer carries a lease (signed only then).
-    signs: bool,
+    /// Where the accepted branch selects `lease` (its response key and position), if it does:
+    /// a lease is signed only then, and a failure to sign is reported there, as by the executor.
+    lease: Option<FieldAt>,
     /// The accepted answer rendered once around placeholders for the fields that change from
     /// one heartbeat to the next (`nextDeadline`, `serverTime`, `lease`; the interval is fixed
     /// for the process). `None` if the placeholders could not be found again (never expected):
@@ -184,13 +188,13 @@ impl Plan {
             }
             _ => return None,
         };
-        let (accepted, refused) = branches(&field.selection_set.node)?;
+        let (accepted, refused, lease) = branches(&field.selection_set.node)?;
         Some(Plan {
             operation_name,
             key: field.response_key().node.clone(),
             pos: root.pos,
             token,
-            signs: accepted.iter().any(|(_, leaf)| *leaf == Leaf::Lease),
+            lease,
             accepted,
             refused,
             accepted_body: OnceLock::new(),
@@ -303,8 +307,9 @@ fn only_field(set: &SelectionSet) -> Option<&Positioned<async_graphql::parser::t
 /// The leaves selected for each member of `HeartbeatResult`: `__typename` and inline fragments
 /// on a member (or on the union, or without a type condition) holding that member's scalar
 /// fields. Response keys must be unique across the whole selection, so no merging is needed.
-fn branches(set: &SelectionSet) -> Option<(Branch, Branch)> {
+fn branches(set: &SelectionSet) -> Option<(Branch, Branch, Option<FieldAt>)> {
     let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    let mut lease = None;
     let mut keys = Vec::new();
     let mut leaf_of = |field: &async_graphql::parser::types::Field, on: &str| -> Option<(Name, Leaf)> {
         if !field.arguments.is_empty() || !field.directives.is_empty() || !field.selection_set.node.items.is_empty() {
@@ -343,6 +348,9 @@ fn branches(set: &SelectionSet) -> Option<(Branch, Branch)> {
                 for inner in &fragment.selection_set.node.items {
                     let Selection::Field(field) = &inner.node else { return None };
                     let selected = leaf_of(&field.node, on)?;
+                    if selected.1 == Leaf::Lease {
+                        lease = Some((selected.0.clone(), field.pos));
+                    }
                     match on {
                         "HeartbeatAccepted" => accepted.push(selected),
                         "HeartbeatRefused" => refused.push(selected),
@@ -358,7 +366,7 @@ fn branches(set: &SelectionSet) -> Option<(Branch, Branch)> {
         }
     }
     // A member without fields is answered `null` by the executor, not `{}`: left to it.
-    (!accepted.is_empty() && !refused.is_empty()).then_some((accepted, refused))
+    (!accepted.is_empty() && !refused.is_empty()).then_some((accepted, refused, lease))
 }
 
 /// The JSON request body, read only as far as this path needs.
@@ -409,15 +417,15 @@ pub(super) async fn answer(
         Ok(HeartbeatOutcome::Unauthenticated | HeartbeatOutcome::Forbidden) => return None,
         Ok(outcome) => match heartbeat_answer(&state.sessions, outcome) {
             Ok(HeartbeatResult::HeartbeatAccepted(accepted)) => {
-                let lease = if plan.signs {
-                    let lease =
-                        accepted.lease_subject.sign(&state.leases, accepted.server_time, accepted.next_deadline);
-                    match lease.await {
-                        Ok(lease) => Some(lease),
-                        Err(err) => return Some(error_answer(&plan, media, err, started)),
+                let lease = match &plan.lease {
+                    Some(at) => {
+                        let subject = &accepted.lease_subject;
+                        match subject.sign(&state.leases, accepted.server_time, accepted.next_deadline).await {
+                            Ok(lease) => Some(lease),
+                            Err(err) => return Some(lease_failed(&plan, at, media, err, started)),
+                        }
                     }
-                } else {
-                    None
+                    None => None,
                 };
                 let body = plan.accepted_body(&accepted, lease.as_deref());
                 crate::metrics::heartbeat_operation("ok", started.elapsed());
@@ -438,10 +446,13 @@ fn send(response: async_graphql::Response, media: MediaType, started: Instant) -
     respond(media, StatusCode::OK, body, HeaderMap::new())
 }
 
-/// The answer when the heartbeat was recorded but its lease could not be signed: an error, as
-/// the executor answers it (the lease is non-null, and so is the root field).
-fn error_answer(plan: &Plan, media: MediaType, err: Error, started: Instant) -> Response {
-    send(error_response(plan, err), media, started)
+/// The answer when the heartbeat was recorded but its lease could not be signed, as the
+/// executor gives it: the error at the `lease` field, and `data` null (the lease is non-null, and
+/// so is the root field).
+fn lease_failed(plan: &Plan, (key, pos): &FieldAt, media: MediaType, err: Error, started: Instant) -> Response {
+    let path = vec![PathSegment::Field(plan.key.to_string()), PathSegment::Field(key.to_string())];
+    let error = err.extend().into_server_error(*pos).with_path(path);
+    send(async_graphql::Response::from_errors(vec![error]), media, started)
 }
 
 /// The root field failed: `data` is null (the field is non-null), the error carries its path.

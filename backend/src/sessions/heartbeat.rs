@@ -416,7 +416,9 @@ impl Verdict {
                         },
                     })
                 })();
-                // Every column of an accepted row comes from rows the statement joined.
+                // Every column of an accepted row comes from rows the statement joined and
+                // locked (their foreign keys hold), so none is missing; were one missing, the
+                // heartbeat would go into a later batch like one whose row was held.
                 HeartbeatOutcome::Accepted(Box::new(accepted?))
             }
             "held" => return None,
