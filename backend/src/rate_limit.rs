@@ -314,7 +314,7 @@ impl RateLimits {
         verdict(checked, self.clock.now(), "address")
     }
 
-    /// One attempt on a license key (`activate`, `validateLicense`), by its canonical text.
+    /// One attempt on a license key (`activate`, `validateLicense`, `releaseDevice`), by its canonical text.
     pub fn charge_license(&self, license_key: &str) -> Result<()> {
         let checked = self.licenses.check_key_n(&license_key.to_owned(), NonZeroU32::MIN);
         verdict(checked, self.clock.now(), "licenseKey")

@@ -76,6 +76,7 @@ impl Lang {
             EndReason::AdminTerminated => "reason.admin_terminated",
             EndReason::DeviceDeactivated => "reason.device_deactivated",
             EndReason::LicenseRevoked => "reason.license_revoked",
+            EndReason::LicenseExpired => "reason.license_expired",
         })
     }
 
@@ -267,6 +268,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("reason.admin_terminated", "Terminated by an admin", "Von Admin beendet"),
     ("reason.device_deactivated", "Device deactivated", "Gerät deaktiviert"),
     ("reason.license_revoked", "License deactivated", "Lizenz deaktiviert"),
+    ("reason.license_expired", "License expired", "Lizenz abgelaufen"),
     ("customers.title", "Customers", "Kunden"),
     ("customers.subtitle", "Who holds licenses.", "Wer Lizenzen hält."),
     ("customers.new", "New customer", "Neuer Kunde"),

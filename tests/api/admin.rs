@@ -196,7 +196,7 @@ async fn deactivating_a_device_frees_its_slot_and_ends_its_session(pool: PgPool)
         )
         .await;
     assert_eq!(reply.data("deactivateDevice")["isActive"], false);
-    assert_eq!(app.heartbeat(&client, token).await["reason"], "SESSION_EXPIRED");
+    assert_eq!(app.heartbeat(&client, token).await["reason"], "DEVICE_DEACTIVATED");
     let reason: String = sqlx::query_scalar("SELECT end_reason FROM session_history").fetch_one(&pool).await.unwrap();
     assert_eq!(reason, "device_deactivated");
     assert_eq!(app.activate(&client, &license_key, "new-pc").await["__typename"], "SessionGranted");
@@ -244,7 +244,7 @@ async fn admins_list_and_terminate_live_sessions_and_read_the_history(pool: PgPo
         .await;
     assert_eq!(ended.data("terminateSession")["endReason"], "ADMIN_TERMINATED");
     assert_eq!(ended.data("terminateSession")["id"], target["id"]);
-    assert_eq!(app.heartbeat(&client, token).await["reason"], "SESSION_EXPIRED");
+    assert_eq!(app.heartbeat(&client, token).await["reason"], "ADMIN_TERMINATED");
     let again = app
         .gql(&admin, "mutation($id: ID!) { terminateSession(id: $id) { endReason } }", json!({"id": target["id"]}))
         .await;
@@ -268,7 +268,7 @@ async fn deactivating_a_license_ends_its_sessions_as_revoked(pool: PgPool) {
     app.gql(&admin, "mutation($id: ID!) { deactivateLicense(id: $id) { isActive } }", json!({"id": license_id}))
         .await
         .data("deactivateLicense");
-    assert_eq!(app.heartbeat(&client, &token).await["reason"], "SESSION_EXPIRED");
+    assert_eq!(app.heartbeat(&client, &token).await["reason"], "LICENSE_REVOKED");
     let reason: String = sqlx::query_scalar("SELECT end_reason FROM session_history").fetch_one(&pool).await.unwrap();
     assert_eq!(reason, "license_revoked");
     let reactivated = app

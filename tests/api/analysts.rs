@@ -44,6 +44,11 @@ async fn every_mutation_is_refused_to_an_analyst_and_changes_nothing(pool: PgPoo
         ("activate", "mutation($i: ActivateInput!) { activate(input: $i) { __typename } }", json!({"i": activate})),
         ("heartbeat", "mutation($t: UUID!) { heartbeat(sessionToken: $t) { __typename } }", json!({"t": id})),
         ("endSession", "mutation($t: UUID!) { endSession(sessionToken: $t) { __typename } }", json!({"t": id})),
+        (
+            "releaseDevice",
+            "mutation($k: String!) { releaseDevice(licenseKey: $k, hardwareFingerprint: \"pc\") { __typename } }",
+            json!({"k": key}),
+        ),
         ("createCustomer", "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }", json!({"i": customer})),
         ("updateCustomer", "mutation($id: ID!) { updateCustomer(id: $id, input: {name: \"Y\"}) { id } }", json!({"id": id})),
         (

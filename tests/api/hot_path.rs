@@ -186,10 +186,12 @@ async fn a_heartbeat_batch_that_deadlocks_or_fails_to_serialize_is_written_again
     assert_eq!(count(&pool, "SELECT last_value FROM injected_failures").await, 4, "four attempts, no more");
 }
 
-/// Replaces every RFC 3339 timestamp in `value` by a marker (two heartbeats never share one).
+/// Replaces every RFC 3339 timestamp and every lease in `value` by a marker (two heartbeats
+/// never share one; `client_protocol.rs` compares the leases of both paths claim by claim).
 fn without_timestamps(value: &Value) -> Value {
     match value {
         Value::String(text) if chrono::DateTime::parse_from_rfc3339(text).is_ok() => json!("<timestamp>"),
+        Value::String(text) if jsonwebtoken::decode_header(text).is_ok() => json!("<lease>"),
         Value::Array(items) => Value::Array(items.iter().map(without_timestamps).collect()),
         Value::Object(fields) => {
             Value::Object(fields.iter().map(|(k, v)| (k.clone(), without_timestamps(v))).collect())
@@ -218,6 +220,10 @@ async fn the_heartbeat_path_answers_every_document_exactly_as_the_executor_does(
          ... { __typename } ... on HeartbeatAccepted { heartbeatIntervalSeconds nextDeadline } } }"
             .to_owned(),
         "mutation($t: UUID!) { heartbeat(sessionToken: $t) { ... on HeartbeatResult { __typename } } }".to_owned(),
+        "mutation($t: UUID!) { heartbeat(sessionToken: $t) { __typename ... on HeartbeatAccepted { lease \
+         nextDeadline at: serverTime again: nextDeadline heartbeatIntervalSeconds } ... on HeartbeatRefused { reason } } }"
+            .to_owned(),
+        "mutation($t: UUID!) { heartbeat(sessionToken: $t) { ... on HeartbeatAccepted { serverTime } } }".to_owned(),
         // Not compiled (a named fragment, a repeated key, a directive): the executor answers.
         "mutation($t: UUID!) { heartbeat(sessionToken: $t) { ...F } } fragment F on HeartbeatAccepted { nextDeadline }"
             .to_owned(),
@@ -255,9 +261,10 @@ async fn the_heartbeat_path_answers_every_document_exactly_as_the_executor_does(
     }
     let after = scrape(&app).await;
     let answered = moved(&before, &after, "license_server_heartbeat_path_answers_total");
-    // Four compiled documents × three tokens × (variable, literal, upper-case variable).
-    assert!(compiled >= 4, "live sessions were accepted ({compiled})");
-    assert!(answered >= 36.0, "the heartbeat path answered the compiled documents ({answered})");
+    // Five compiled documents × three tokens × (variable, literal, upper-case variable); the one
+    // without fields for `HeartbeatRefused` is left to the executor.
+    assert!(compiled >= 5, "live sessions were accepted ({compiled})");
+    assert!(answered >= 45.0, "the heartbeat path answered the compiled documents ({answered})");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -7,6 +7,7 @@ mod analytics;
 mod audit_log;
 mod backups;
 mod cleanup;
+mod client_protocol;
 mod concurrency;
 mod crm;
 mod dashboard;

@@ -2,6 +2,7 @@
 
 pub mod graphql;
 mod loaders;
+pub mod release;
 use async_graphql::{Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -236,7 +237,8 @@ pub async fn page(
     filtered_page(pool, "*", query, order, args).await
 }
 
-/// Frees the device's slot and ends its session with `device_deactivated`.
+/// Frees the device's slot and ends its session with `device_deactivated`, on an admin's word:
+/// never bounded, and not counted against the license's client releases.
 pub async fn deactivate(pool: &PgPool, settings: &SessionSettings, caller: &Caller, id: Uuid) -> Result<Device> {
     let mut tx = pool.begin().await?;
     let license_id: Uuid = sqlx::query_scalar("SELECT license_id FROM device_registrations WHERE id = $1")
@@ -246,29 +248,69 @@ pub async fn deactivate(pool: &PgPool, settings: &SessionSettings, caller: &Call
         .ok_or_else(|| Error::not_found("device", "id"))?;
     // License first, then device, then session: the lock order activation uses too.
     crate::licenses::lock(&mut tx, license_id).await?;
+    deactivate_locked(&mut tx, settings, caller, license_id, id, Deactivation::ByAdmin).await?;
+    let device = find(&mut tx, id).await?.ok_or_else(|| Error::not_found("device", "id"))?;
+    tx.commit().await?;
+    Ok(device)
+}
+
+/// Who frees a device's slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deactivation {
+    /// An admin (`deactivateDevice`).
+    ByAdmin,
+    /// The license's own client (`releaseDevice`), counted against `max_device_releases`.
+    ByClient,
+}
+
+/// Deactivates the device, audits and announces it, records the release in `device_releases`
+/// (when it was active) and ends its session with `device_deactivated`, in the caller's
+/// transaction, which holds the license's lock. Returns when the device was released, `None`
+/// when it was inactive already.
+pub async fn deactivate_locked(
+    conn: &mut PgConnection,
+    settings: &SessionSettings,
+    caller: &Caller,
+    license_id: Uuid,
+    id: Uuid,
+    by: Deactivation,
+) -> Result<Option<DateTime<Utc>>> {
     let was_active: bool =
         sqlx::query_scalar("SELECT is_active FROM device_registrations WHERE id = $1 FOR NO KEY UPDATE")
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?;
     sqlx::query("UPDATE device_registrations SET is_active = false, deactivated_at = coalesce(deactivated_at, now()) WHERE id = $1")
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
+    let mut released_at = None;
     if was_active {
+        let action = match by {
+            Deactivation::ByAdmin => "device.deactivated",
+            Deactivation::ByClient => "device.released",
+        };
         audit::record(
-            &mut tx,
+            &mut *conn,
             caller,
-            AuditEntry::new("device.deactivated", "device", id)
+            AuditEntry::new(action, "device", id)
                 .old_values(serde_json::json!({"isActive": true}))
                 .new_values(serde_json::json!({"isActive": false})),
         )
         .await?;
-        events::notify(&mut tx, &SessionEvent::device(SessionEventKind::DeviceDeactivated, license_id, id)).await?;
+        events::notify(&mut *conn, &SessionEvent::device(SessionEventKind::DeviceDeactivated, license_id, id)).await?;
+        released_at = Some(
+            sqlx::query_scalar(
+                "INSERT INTO device_releases (license_id, device_id, by_admin) VALUES ($1, $2, $3) RETURNING released_at",
+            )
+            .bind(license_id)
+            .bind(id)
+            .bind(by == Deactivation::ByAdmin)
+            .fetch_one(&mut *conn)
+            .await?,
+        );
     }
-    sessions::end_sessions(&mut tx, settings, caller, sessions::Selector::Device(id), EndReason::DeviceDeactivated)
+    sessions::end_sessions(conn, settings, caller, sessions::Selector::Device(id), EndReason::DeviceDeactivated)
         .await?;
-    let device = find(&mut tx, id).await?.ok_or_else(|| Error::not_found("device", "id"))?;
-    tx.commit().await?;
-    Ok(device)
+    Ok(released_at)
 }

@@ -31,7 +31,7 @@ use super::{finish, respond, respond_text, MediaType};
 use crate::api_keys;
 use crate::app::AppState;
 use crate::error::Error;
-use crate::sessions::client_api::{heartbeat_answer, HeartbeatAccepted, HeartbeatResult};
+use crate::sessions::client_api::{heartbeat_answer, HeartbeatAccepted, HeartbeatRefused, HeartbeatResult};
 use crate::sessions::heartbeat::HeartbeatOutcome;
 
 /// Documents whose compilation is remembered. Past this the cache starts afresh, so documents
@@ -68,12 +68,24 @@ enum Leaf {
     Typename,
     NextDeadline,
     HeartbeatIntervalSeconds,
+    ServerTime,
+    Lease,
     Reason,
     Message,
 }
 
+impl Leaf {
+    /// Whether its value changes from one accepted heartbeat to the next.
+    fn varies(self) -> bool {
+        matches!(self, Leaf::NextDeadline | Leaf::ServerTime | Leaf::Lease)
+    }
+}
+
 /// The fields answered for one member of `HeartbeatResult`: response key and field, in order.
 type Branch = Vec<(Name, Leaf)>;
+
+/// Where a field is selected: its response key and position in the document.
+type FieldAt = (Name, Pos);
 
 enum TokenSource {
     Variable(Name),
@@ -101,15 +113,21 @@ pub struct Plan {
     /// The fields answered for each result type, in the order the document selects them.
     accepted: Branch,
     refused: Branch,
-    /// The accepted answer rendered once around a placeholder for `nextDeadline`, which is all
-    /// that changes from one heartbeat to the next (the interval is fixed for the process).
-    accepted_body: OnceLock<AcceptedBody>,
+    /// Where the accepted branch selects `lease` (its response key and position), if it does:
+    /// a lease is signed only then, and a failure to sign is reported there, as by the executor.
+    lease: Option<FieldAt>,
+    /// The accepted answer rendered once around placeholders for the fields that change from
+    /// one heartbeat to the next (`nextDeadline`, `serverTime`, `lease`; the interval is fixed
+    /// for the process). `None` if the placeholders could not be found again (never expected):
+    /// each answer is then rendered whole.
+    accepted_body: OnceLock<Option<AcceptedBody>>,
 }
 
-/// An accepted answer's body: `before`, the deadline as a JSON string if selected, `after`.
+/// An accepted answer's body: `pieces[0]`, the value of `slots[0]`, `pieces[1]`, … ,
+/// `pieces[n]`, each value a JSON string.
 struct AcceptedBody {
-    before: String,
-    after: Option<String>,
+    pieces: Vec<String>,
+    slots: Vec<Leaf>,
 }
 
 impl std::fmt::Debug for AcceptedBody {
@@ -118,9 +136,11 @@ impl std::fmt::Debug for AcceptedBody {
     }
 }
 
-/// Stands for the deadline while the accepted answer is rendered; no other value of the answer
-/// (type names, an interval) can contain it.
-const DEADLINE_PLACEHOLDER: &str = "@@nextDeadline@@";
+/// Stands for the value of the accepted branch's field number `index` while the answer is
+/// rendered; no other value of the answer (type names, an interval) can contain it.
+fn placeholder(index: usize) -> String {
+    format!("@@slot{index}@@")
+}
 
 impl Plan {
     /// A plan for `document` when it is one `heartbeat` mutation this path answers exactly as
@@ -168,12 +188,13 @@ impl Plan {
             }
             _ => return None,
         };
-        let (accepted, refused) = branches(&field.selection_set.node)?;
+        let (accepted, refused, lease) = branches(&field.selection_set.node)?;
         Some(Plan {
             operation_name,
             key: field.response_key().node.clone(),
             pos: root.pos,
             token,
+            lease,
             accepted,
             refused,
             accepted_body: OnceLock::new(),
@@ -194,64 +215,86 @@ impl Plan {
     }
 
     /// The body of an accepted answer, rendered by the same code as every response: once, with
-    /// a placeholder for the deadline, then by splicing in each heartbeat's deadline.
-    fn accepted_body(&self, accepted: &HeartbeatAccepted) -> String {
+    /// placeholders for the fields that vary, then by splicing in each heartbeat's values.
+    /// `lease` is the signed lease when the document selects it.
+    fn accepted_body(&self, accepted: &HeartbeatAccepted, lease: Option<&str>) -> String {
         let template = self.accepted_body.get_or_init(|| {
-            let sample = HeartbeatResult::HeartbeatAccepted(HeartbeatAccepted {
-                next_deadline: accepted.next_deadline,
-                heartbeat_interval_seconds: accepted.heartbeat_interval_seconds,
-            });
-            let data = self.data(&sample, |_| Value::String(DEADLINE_PLACEHOLDER.into()));
-            let rendered = finish(async_graphql::Response::new(data)).1.to_string();
-            match rendered.split_once(&format!("\"{DEADLINE_PLACEHOLDER}\"")) {
-                Some((before, after)) => AcceptedBody { before: before.to_owned(), after: Some(after.to_owned()) },
-                None => AcceptedBody { before: rendered, after: None },
+            let data = self.accepted_data(accepted, |index, _| Value::String(placeholder(index)));
+            let mut rest = finish(async_graphql::Response::new(data)).1.to_string();
+            let (mut pieces, mut slots) = (Vec::new(), Vec::new());
+            for (index, (_, leaf)) in self.accepted.iter().enumerate().filter(|(_, (_, leaf))| leaf.varies()) {
+                let (before, after) = rest.split_once(&format!("\"{}\"", placeholder(index)))?;
+                pieces.push(before.to_owned());
+                slots.push(*leaf);
+                rest = after.to_owned();
             }
+            pieces.push(rest);
+            Some(AcceptedBody { pieces, slots })
         });
-        let Some(after) = &template.after else { return template.before.clone() };
-        let deadline = match <DateTime<Utc> as ScalarType>::to_value(&accepted.next_deadline) {
-            Value::String(text) => text,
-            other => other.to_string(),
+        let value = |leaf: Leaf| match leaf {
+            Leaf::NextDeadline => date_time(&accepted.next_deadline),
+            Leaf::ServerTime => date_time(&accepted.server_time),
+            _ => Value::String(lease.unwrap_or_default().to_owned()),
         };
-        let deadline = serde_json::Value::String(deadline).to_string();
-        let mut body = String::with_capacity(template.before.len() + deadline.len() + after.len());
-        body.push_str(&template.before);
-        body.push_str(&deadline);
-        body.push_str(after);
+        let Some(template) = template else {
+            let data = self.accepted_data(accepted, |_, leaf| value(leaf));
+            return finish(async_graphql::Response::new(data)).1.to_string();
+        };
+        let values: Vec<String> =
+            template.slots.iter().map(|leaf| value(*leaf).into_json().unwrap_or_default().to_string()).collect();
+        let mut body = String::with_capacity(
+            template.pieces.iter().map(String::len).sum::<usize>() + values.iter().map(String::len).sum::<usize>(),
+        );
+        for (piece, value) in template.pieces.iter().zip(values.iter().map(Some).chain(std::iter::once(None))) {
+            body.push_str(piece);
+            if let Some(value) = value {
+                body.push_str(value);
+            }
+        }
         body
     }
 
-    /// The answer's `data` for `result`; `deadline` renders `nextDeadline`.
-    fn data(&self, result: &HeartbeatResult, deadline: impl Fn(&DateTime<Utc>) -> Value) -> Value {
+    /// The answer's `data` for an accepted heartbeat; `varying` renders the fields that change
+    /// from one heartbeat to the next, given their index in the accepted branch.
+    fn accepted_data(&self, accepted: &HeartbeatAccepted, varying: impl Fn(usize, Leaf) -> Value) -> Value {
         let mut fields = async_graphql::indexmap::IndexMap::new();
-        match result {
-            HeartbeatResult::HeartbeatAccepted(accepted) => {
-                for (key, leaf) in &self.accepted {
-                    let value = match leaf {
-                        Leaf::Typename => Value::String("HeartbeatAccepted".into()),
-                        Leaf::NextDeadline => deadline(&accepted.next_deadline),
-                        Leaf::HeartbeatIntervalSeconds => Value::from(accepted.heartbeat_interval_seconds),
-                        Leaf::Reason | Leaf::Message => continue,
-                    };
-                    fields.insert(key.clone(), value);
-                }
-            }
-            HeartbeatResult::HeartbeatRefused(refused) => {
-                for (key, leaf) in &self.refused {
-                    let value = match leaf {
-                        Leaf::Typename => Value::String("HeartbeatRefused".into()),
-                        Leaf::Reason => async_graphql::resolver_utils::enum_value(refused.reason),
-                        Leaf::Message => Value::String(refused.message.clone()),
-                        Leaf::NextDeadline | Leaf::HeartbeatIntervalSeconds => continue,
-                    };
-                    fields.insert(key.clone(), value);
-                }
-            }
+        for (index, (key, leaf)) in self.accepted.iter().enumerate() {
+            let value = match leaf {
+                Leaf::Typename => Value::String("HeartbeatAccepted".into()),
+                Leaf::HeartbeatIntervalSeconds => Value::from(accepted.heartbeat_interval_seconds),
+                Leaf::NextDeadline | Leaf::ServerTime | Leaf::Lease => varying(index, *leaf),
+                Leaf::Reason | Leaf::Message => continue,
+            };
+            fields.insert(key.clone(), value);
         }
+        self.wrap(fields)
+    }
+
+    /// The answer's `data` for a refused heartbeat.
+    fn refused_data(&self, refused: &HeartbeatRefused) -> Value {
+        let mut fields = async_graphql::indexmap::IndexMap::new();
+        for (key, leaf) in &self.refused {
+            let value = match leaf {
+                Leaf::Typename => Value::String("HeartbeatRefused".into()),
+                Leaf::Reason => async_graphql::resolver_utils::enum_value(refused.reason),
+                Leaf::Message => Value::String(refused.message.clone()),
+                Leaf::NextDeadline | Leaf::HeartbeatIntervalSeconds | Leaf::ServerTime | Leaf::Lease => continue,
+            };
+            fields.insert(key.clone(), value);
+        }
+        self.wrap(fields)
+    }
+
+    fn wrap(&self, fields: async_graphql::indexmap::IndexMap<Name, Value>) -> Value {
         let mut data = async_graphql::indexmap::IndexMap::new();
         data.insert(self.key.clone(), Value::Object(fields));
         Value::Object(data)
     }
+}
+
+/// A `DateTime` as the schema's scalar renders it.
+fn date_time(at: &DateTime<Utc>) -> Value {
+    <DateTime<Utc> as ScalarType>::to_value(at)
 }
 
 fn only_field(set: &SelectionSet) -> Option<&Positioned<async_graphql::parser::types::Field>> {
@@ -264,8 +307,9 @@ fn only_field(set: &SelectionSet) -> Option<&Positioned<async_graphql::parser::t
 /// The leaves selected for each member of `HeartbeatResult`: `__typename` and inline fragments
 /// on a member (or on the union, or without a type condition) holding that member's scalar
 /// fields. Response keys must be unique across the whole selection, so no merging is needed.
-fn branches(set: &SelectionSet) -> Option<(Branch, Branch)> {
+fn branches(set: &SelectionSet) -> Option<(Branch, Branch, Option<FieldAt>)> {
     let (mut accepted, mut refused) = (Vec::new(), Vec::new());
+    let mut lease = None;
     let mut keys = Vec::new();
     let mut leaf_of = |field: &async_graphql::parser::types::Field, on: &str| -> Option<(Name, Leaf)> {
         if !field.arguments.is_empty() || !field.directives.is_empty() || !field.selection_set.node.items.is_empty() {
@@ -275,6 +319,8 @@ fn branches(set: &SelectionSet) -> Option<(Branch, Branch)> {
             (_, "__typename") => Leaf::Typename,
             ("HeartbeatAccepted", "nextDeadline") => Leaf::NextDeadline,
             ("HeartbeatAccepted", "heartbeatIntervalSeconds") => Leaf::HeartbeatIntervalSeconds,
+            ("HeartbeatAccepted", "serverTime") => Leaf::ServerTime,
+            ("HeartbeatAccepted", "lease") => Leaf::Lease,
             ("HeartbeatRefused", "reason") => Leaf::Reason,
             ("HeartbeatRefused", "message") => Leaf::Message,
             _ => return None,
@@ -302,6 +348,9 @@ fn branches(set: &SelectionSet) -> Option<(Branch, Branch)> {
                 for inner in &fragment.selection_set.node.items {
                     let Selection::Field(field) = &inner.node else { return None };
                     let selected = leaf_of(&field.node, on)?;
+                    if selected.1 == Leaf::Lease {
+                        lease = Some((selected.0.clone(), field.pos));
+                    }
                     match on {
                         "HeartbeatAccepted" => accepted.push(selected),
                         "HeartbeatRefused" => refused.push(selected),
@@ -316,7 +365,8 @@ fn branches(set: &SelectionSet) -> Option<(Branch, Branch)> {
             Selection::FragmentSpread(_) => return None,
         }
     }
-    (!set.items.is_empty()).then_some((accepted, refused))
+    // A member without fields is answered `null` by the executor, not `{}`: left to it.
+    (!accepted.is_empty() && !refused.is_empty()).then_some((accepted, refused, lease))
 }
 
 /// The JSON request body, read only as far as this path needs.
@@ -367,19 +417,42 @@ pub(super) async fn answer(
         Ok(HeartbeatOutcome::Unauthenticated | HeartbeatOutcome::Forbidden) => return None,
         Ok(outcome) => match heartbeat_answer(&state.sessions, outcome) {
             Ok(HeartbeatResult::HeartbeatAccepted(accepted)) => {
-                let body = plan.accepted_body(&accepted);
+                let lease = match &plan.lease {
+                    Some(at) => {
+                        let subject = &accepted.lease_subject;
+                        match subject.sign(&state.leases, accepted.server_time, accepted.next_deadline).await {
+                            Ok(lease) => Some(lease),
+                            Err(err) => return Some(lease_failed(&plan, at, media, err, started)),
+                        }
+                    }
+                    None => None,
+                };
+                let body = plan.accepted_body(&accepted, lease.as_deref());
                 crate::metrics::heartbeat_operation("ok", started.elapsed());
                 return Some(respond_text(media, StatusCode::OK, body));
             }
-            Ok(refused) => async_graphql::Response::new(plan.data(&refused, ScalarType::to_value)),
+            Ok(HeartbeatResult::HeartbeatRefused(refused)) => async_graphql::Response::new(plan.refused_data(&refused)),
             Err(err) => error_response(&plan, err),
         },
         Err(err) => error_response(&plan, err),
     };
+    Some(send(response, media, started))
+}
+
+fn send(response: async_graphql::Response, media: MediaType, started: Instant) -> Response {
     let outcome = response.errors.first().map_or("ok", |_| "INTERNAL_SERVER_ERROR");
     crate::metrics::heartbeat_operation(outcome, started.elapsed());
     let (_, body) = finish(response);
-    Some(respond(media, StatusCode::OK, body, HeaderMap::new()))
+    respond(media, StatusCode::OK, body, HeaderMap::new())
+}
+
+/// The answer when the heartbeat was recorded but its lease could not be signed, as the
+/// executor gives it: the error at the `lease` field, and `data` null (the lease is non-null, and
+/// so is the root field).
+fn lease_failed(plan: &Plan, (key, pos): &FieldAt, media: MediaType, err: Error, started: Instant) -> Response {
+    let path = vec![PathSegment::Field(plan.key.to_string()), PathSegment::Field(key.to_string())];
+    let error = err.extend().into_server_error(*pos).with_path(path);
+    send(async_graphql::Response::from_errors(vec![error]), media, started)
 }
 
 /// The root field failed: `data` is null (the field is non-null), the error carries its path.

@@ -1,61 +1,73 @@
-//! Files sessions that missed their heartbeats into the history with reason `timeout`.
+//! Files sessions that ended without anyone ending them: those that missed their heartbeats
+//! (reason `timeout`, ending at their deadline) and the live sessions of licenses whose validity
+//! ended (reason `license_expired`, ending when the license did).
 //!
-//! Safe with any number of server instances: each run claims expired rows with
+//! Safe with any number of server instances: each run claims its rows with
 //! `FOR UPDATE SKIP LOCKED`, so two instances never end the same session, and a session whose
-//! heartbeat is being written at that moment is skipped (and stays live if that heartbeat lands).
-//! Each filed session is announced (`ENDED`, reason `timeout`) in the same statement.
+//! heartbeat is being written at that moment is skipped (and stays live if that heartbeat lands;
+//! a heartbeat after the license's end ends it itself). Each filed session is audited and
+//! announced (`ENDED`) in the same statement.
 
 use std::time::Duration;
 
 use sqlx::PgPool;
 
-use super::events::{CHANNEL, ENDED_PAYLOAD_SQL};
 use crate::db::ClientPool;
 use crate::error::Result;
-use crate::sessions::SessionSettings;
+use crate::sessions::{filing_ctes, SessionSettings};
 
 /// Sessions filed per statement; a run repeats until fewer are left.
 const BATCH: i64 = 1000;
 
-/// Ends every session past the timeout; returns how many.
+/// Ends every session past the timeout, and every live session of a license whose validity has
+/// ended; returns how many.
 pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -> Result<u64> {
+    // Timed out: they end at the deadline they missed.
+    let timed_out = "SELECT id, session_deadline(last_heartbeat_at, $1) AS ended_at, 'timeout' AS end_reason
+         FROM license_sessions
+         WHERE NOT session_is_live(last_heartbeat_at, $1)
+         ORDER BY last_heartbeat_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED";
+    // Still live, but their license ended: they end when it did (or at their last heartbeat,
+    // accepted before the license's end was enforced). Only licenses that have ended are read,
+    // through `licenses_valid_until_idx`.
+    let license_ended = "SELECT s.id, greatest(l.valid_until, s.last_heartbeat_at) AS ended_at,
+                'license_expired' AS end_reason
+         FROM licenses l JOIN license_sessions s ON s.license_id = l.id
+         WHERE l.valid_until <= now() AND session_is_live(s.last_heartbeat_at, $1)
+         ORDER BY s.id
+         LIMIT $2
+         FOR UPDATE OF s SKIP LOCKED";
     let mut total = 0;
-    loop {
-        let ended: i64 = sqlx::query_scalar(&format!(
-            "WITH expired AS (
-                 SELECT id FROM license_sessions
-                 WHERE NOT session_is_live(last_heartbeat_at, $1)
-                 ORDER BY last_heartbeat_at
-                 LIMIT $2
-                 FOR UPDATE SKIP LOCKED),
-             ended AS (DELETE FROM license_sessions s USING expired e WHERE s.id = e.id RETURNING s.*),
-             filed AS (
-                 INSERT INTO session_history
-                     (id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason, client_ip)
-                 SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at,
-                        session_deadline(last_heartbeat_at, $1), 'timeout', client_ip
-                 FROM ended
-                 RETURNING *),
-             audited AS (
-                 INSERT INTO audit_log (actor_type, actor_name, action, entity_type, entity_id, new_values)
-                 SELECT 'system', 'system', 'session.ended', 'session', id::text,
-                        jsonb_build_object('licenseId', license_id, 'deviceId', device_id,
-                                           'startedAt', started_at, 'lastHeartbeatAt', last_heartbeat_at,
-                                           'endedAt', ended_at, 'endReason', end_reason)
-                 FROM filed),
-             notified AS (SELECT pg_notify($3, {ENDED_PAYLOAD_SQL}) FROM filed)
-             SELECT count(*) FROM notified"
-        ))
-        .bind(settings.timeout_secs())
-        .bind(BATCH)
-        .bind(CHANNEL)
-        .fetch_one(pool)
-        .await?;
-        total += u64::try_from(ended).unwrap_or(0);
-        if ended < BATCH {
-            return Ok(total);
+    for claim in [timed_out, license_ended] {
+        loop {
+            let ended = file(pool, settings, claim).await?;
+            total += u64::try_from(ended).unwrap_or(0);
+            if ended < BATCH {
+                break;
+            }
         }
     }
+    Ok(total)
+}
+
+/// Files the sessions `claim` selects (`id`, `ended_at`, `end_reason`; `$1` the timeout, `$2` the
+/// batch size) in one statement; returns how many.
+async fn file(pool: &PgPool, settings: &SessionSettings, claim: &str) -> Result<i64> {
+    let filing = filing_ctes("ended");
+    Ok(sqlx::query_scalar(&format!(
+        "WITH claimed AS ({claim}),
+         ended AS (
+             DELETE FROM license_sessions s USING claimed c WHERE s.id = c.id
+             RETURNING s.*, c.ended_at, c.end_reason),
+         {filing}
+         SELECT count(*) FROM notified"
+    ))
+    .bind(settings.timeout_secs())
+    .bind(BATCH)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Runs the cleanup every `cleanup_interval` until the task is dropped, on the client pool: no
@@ -69,7 +81,7 @@ pub async fn run(pool: ClientPool, settings: SessionSettings) {
         crate::metrics::cleanup_run(result.as_ref().map(|n| *n).map_err(|_| ()));
         match result {
             Ok(0) => {}
-            Ok(n) => tracing::info!(sessions = n, "ended timed-out sessions"),
+            Ok(n) => tracing::info!(sessions = n, "ended timed-out sessions and sessions of expired licenses"),
             Err(err) => tracing::warn!(error = ?err, "session cleanup failed; retrying next period"),
         }
     }

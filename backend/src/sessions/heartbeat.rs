@@ -28,7 +28,8 @@ use uuid::Uuid;
 
 use crate::db::ClientPool;
 use crate::error::{Error, Result};
-use crate::sessions::SessionSettings;
+use crate::sessions::client_license::{LeaseSubject, LicenseTerms};
+use crate::sessions::{filing_ctes, EndReason, SessionSettings};
 
 /// Upper bound of heartbeats in one statement.
 const MAX_BATCH: usize = 1000;
@@ -47,18 +48,28 @@ const ATTEMPTS: u32 = 4;
 /// A key's `last_used_at` is refreshed at most this often (as for every other request).
 const KEY_TOUCH_PERIOD: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeartbeatOutcome {
     /// Recorded; the session is live until `last_heartbeat_at` plus the timeout.
-    Accepted { last_heartbeat_at: DateTime<Utc> },
-    /// The session ended or missed its deadline; it is never revived.
-    Expired,
+    Accepted(Box<AcceptedBeat>),
+    /// The session has ended, for this reason (`Timeout` also for one that missed its deadline
+    /// and is not filed yet); it is never revived. A heartbeat after its license's end (or for a
+    /// license deactivated meanwhile) ends the session itself, with `LicenseExpired`
+    /// (`LicenseRevoked`).
+    Ended(EndReason),
     /// No session ever had this token.
     NotFound,
     /// The API key checked with the write is unknown or revoked.
     Unauthenticated,
     /// The API key checked with the write may not send heartbeats.
     Forbidden,
+}
+
+/// What an accepted heartbeat's answer and lease need, read by the batch statement itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedBeat {
+    pub last_heartbeat_at: DateTime<Utc>,
+    pub lease: LeaseSubject,
 }
 
 type Reply = oneshot::Sender<std::result::Result<HeartbeatOutcome, ()>>;
@@ -287,8 +298,14 @@ fn is_transient(err: &Error) -> bool {
 /// (`now()`); a heartbeat that waited for its row judges it at the time it got the row
 /// (`clock_timestamp()`, see `session_is_live_at`), or it could revive a session that an
 /// admission holding the row saw expire.
+///
+/// A live session whose license has ended (`valid_until` passed) or was deactivated meanwhile is
+/// not touched but ended, in the same statement, with `license_expired` (`license_revoked`),
+/// filed, audited and announced as the cleanup files sessions. The license's terms and the
+/// device's fingerprint come back with each accepted heartbeat, for its lease.
 fn write_sql(lock: &str, at: &str) -> String {
     let usable = crate::api_keys::usable_key_sql("k");
+    let filing = filing_ctes("gone");
     format!(
         "WITH sent AS (
              SELECT n, token, digest FROM unnest($1::uuid[], $3::bytea[]) WITH ORDINALITY AS t(token, digest, n)),
@@ -303,45 +320,120 @@ fn write_sql(lock: &str, at: &str) -> String {
                          ELSE 'forbidden' END AS verdict
              FROM sent LEFT JOIN keys ON keys.key_digest = sent.digest),
          locked AS (
-             SELECT s.id FROM license_sessions s
+             SELECT s.id, s.license_id FROM license_sessions s
              WHERE s.session_token = ANY (ARRAY(SELECT token FROM verdicts WHERE verdict = 'ok'))
                AND session_is_live_at(s.last_heartbeat_at, $2, {at})
              ORDER BY s.id {lock}),
+         judged AS (
+             SELECT locked.id, l.license_type, l.valid_until, l.features, l.offline_grace_seconds,
+                    CASE WHEN NOT l.is_active THEN 'license_revoked'
+                         WHEN l.valid_until <= {at} THEN 'license_expired' END AS end_reason
+             FROM locked JOIN licenses l ON l.id = locked.license_id),
          touched AS (
              UPDATE license_sessions s SET last_heartbeat_at = greatest(s.last_heartbeat_at, now())
-             FROM locked WHERE s.id = locked.id
+             FROM judged j WHERE s.id = j.id AND j.end_reason IS NULL
              RETURNING s.id, s.session_token, s.license_id, s.device_id, s.last_heartbeat_at),
          recorded AS (
              INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at)
              SELECT t.id, t.license_id, t.device_id, now()
-             FROM touched t JOIN verdicts v ON v.token = t.session_token AND v.verdict = 'ok')
+             FROM touched t JOIN verdicts v ON v.token = t.session_token AND v.verdict = 'ok'),
+         gone AS (
+             DELETE FROM license_sessions s USING judged j WHERE s.id = j.id AND j.end_reason IS NOT NULL
+             RETURNING s.*,
+                       CASE WHEN j.end_reason = 'license_expired' THEN greatest(j.valid_until, s.last_heartbeat_at)
+                            ELSE greatest({at}, s.last_heartbeat_at) END AS ended_at,
+                       j.end_reason),
+         {filing}
          SELECT v.n,
                 CASE WHEN v.verdict <> 'ok' THEN v.verdict
                      WHEN t.session_token IS NOT NULL THEN 'accepted'
+                     WHEN f.end_reason IS NOT NULL THEN f.end_reason
                      -- Live, but another transaction holds its row (or ended it meanwhile).
                      WHEN EXISTS (SELECT 1 FROM license_sessions WHERE session_token = v.token
                                     AND session_is_live(last_heartbeat_at, $2)) THEN 'held'
-                     WHEN EXISTS (SELECT 1 FROM license_sessions WHERE session_token = v.token)
-                       OR EXISTS (SELECT 1 FROM session_history WHERE session_token = v.token) THEN 'expired'
-                     ELSE 'not_found' END,
-                t.last_heartbeat_at
-         FROM verdicts v LEFT JOIN touched t ON t.session_token = v.token AND v.verdict = 'ok'
+                     ELSE coalesce(
+                         (SELECT h.end_reason FROM session_history h WHERE h.session_token = v.token),
+                         CASE WHEN EXISTS (SELECT 1 FROM license_sessions WHERE session_token = v.token)
+                              THEN 'timeout' END,
+                         'not_found') END AS verdict,
+                t.last_heartbeat_at, t.id AS session_id, t.device_id, t.license_id,
+                j.license_type, j.valid_until, j.features, j.offline_grace_seconds, d.hardware_fingerprint
+         FROM verdicts v
+              LEFT JOIN touched t ON t.session_token = v.token AND v.verdict = 'ok'
+              LEFT JOIN judged j ON j.id = t.id
+              LEFT JOIN device_registrations d ON d.id = t.device_id
+              LEFT JOIN filed f ON f.session_token = v.token AND v.verdict = 'ok'
+              CROSS JOIN (SELECT count(*) FROM notified) announced
          ORDER BY v.n"
     )
 }
 
 /// The statement that records a batch: `$1` the tokens, `$2` the session timeout in seconds,
 /// `$3` the callers' key digests (NULL where the key was checked already). One row per token,
-/// in order, with its verdict: `accepted` (and the new last heartbeat), `held` (its row is
-/// locked elsewhere: write it again later), `expired`, `not_found`, `unauthenticated`,
-/// `forbidden`. A token sent twice in one batch yields two rows, one per acknowledgement.
+/// in order, with its verdict: `accepted` (with the new last heartbeat, the session, its
+/// device's fingerprint and its license's terms), `held` (its row is locked elsewhere: write it
+/// again later), the end reason of a session that has ended (`timeout` for one past its
+/// deadline), `not_found`, `unauthenticated`, `forbidden`. A token sent twice in one batch
+/// yields two rows, one per acknowledgement.
 static WRITE_SQL: LazyLock<String> = LazyLock::new(|| write_sql("FOR UPDATE SKIP LOCKED", "now()"));
 /// The same for one heartbeat that waits for its row.
 static WRITE_WAITING_SQL: LazyLock<String> = LazyLock::new(|| write_sql("FOR UPDATE", "clock_timestamp()"));
 
+/// One row of the batch statement.
+#[derive(sqlx::FromRow)]
+struct Verdict {
+    verdict: String,
+    last_heartbeat_at: Option<DateTime<Utc>>,
+    session_id: Option<Uuid>,
+    device_id: Option<Uuid>,
+    license_id: Option<Uuid>,
+    license_type: Option<String>,
+    valid_until: Option<DateTime<Utc>>,
+    features: Option<Vec<String>>,
+    offline_grace_seconds: Option<i32>,
+    hardware_fingerprint: Option<String>,
+}
+
+impl Verdict {
+    /// `None` where the session's row was held elsewhere.
+    fn outcome(self) -> Option<HeartbeatOutcome> {
+        Some(match self.verdict.as_str() {
+            "accepted" => {
+                let accepted = (|| {
+                    Some(AcceptedBeat {
+                        last_heartbeat_at: self.last_heartbeat_at?,
+                        lease: LeaseSubject {
+                            terms: LicenseTerms {
+                                license_id: self.license_id?,
+                                license_type: self.license_type?,
+                                valid_until: self.valid_until,
+                                features: self.features?,
+                                offline_grace_seconds: self.offline_grace_seconds?,
+                            },
+                            device_id: self.device_id?,
+                            session_id: Some(self.session_id?),
+                            hardware_fingerprint: self.hardware_fingerprint?,
+                        },
+                    })
+                })();
+                // Every column of an accepted row comes from rows the statement joined and
+                // locked (their foreign keys hold), so none is missing; were one missing, the
+                // heartbeat would go into a later batch like one whose row was held.
+                HeartbeatOutcome::Accepted(Box::new(accepted?))
+            }
+            "held" => return None,
+            "unauthenticated" => HeartbeatOutcome::Unauthenticated,
+            "forbidden" => HeartbeatOutcome::Forbidden,
+            "not_found" => HeartbeatOutcome::NotFound,
+            reason => HeartbeatOutcome::Ended(EndReason::parse(reason)),
+        })
+    }
+}
+
 /// Records the heartbeats of live sessions in one statement and classifies the others; the
-/// outcomes come back in the order of `beats`, `None` where the session's row was held. A heartbeat carrying a key digest counts only if
-/// that key is valid for client operations, checked in the same statement.
+/// outcomes come back in the order of `beats`, `None` where the session's row was held. A
+/// heartbeat carrying a key digest counts only if that key is valid for client operations,
+/// checked in the same statement.
 async fn write(
     pool: &PgPool,
     settings: &SessionSettings,
@@ -350,22 +442,11 @@ async fn write(
 ) -> Result<Vec<Option<HeartbeatOutcome>>> {
     let tokens: Vec<Uuid> = beats.iter().map(|(token, _)| *token).collect();
     let digests: Vec<Option<Vec<u8>>> = beats.iter().map(|(_, digest)| digest.clone()).collect();
-    let rows: Vec<(i64, String, Option<DateTime<Utc>>)> =
-        sqlx::query_as(if wait { &WRITE_WAITING_SQL } else { &WRITE_SQL })
-            .bind(&tokens)
-            .bind(settings.timeout_secs())
-            .bind(&digests)
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(_, verdict, at)| match (verdict.as_str(), at) {
-            ("accepted", Some(last_heartbeat_at)) => Some(HeartbeatOutcome::Accepted { last_heartbeat_at }),
-            ("held", _) => None,
-            ("unauthenticated", _) => Some(HeartbeatOutcome::Unauthenticated),
-            ("forbidden", _) => Some(HeartbeatOutcome::Forbidden),
-            ("expired", _) => Some(HeartbeatOutcome::Expired),
-            _ => Some(HeartbeatOutcome::NotFound),
-        })
-        .collect())
+    let rows: Vec<Verdict> = sqlx::query_as(if wait { &WRITE_WAITING_SQL } else { &WRITE_SQL })
+        .bind(&tokens)
+        .bind(settings.timeout_secs())
+        .bind(&digests)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(Verdict::outcome).collect())
 }

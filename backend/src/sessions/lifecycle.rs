@@ -56,9 +56,12 @@ pub struct LiveSessionSummary {
 
 pub struct Granted {
     pub session_token: Uuid,
+    pub session_id: Uuid,
     pub resumed: bool,
     pub license: License,
     pub device_id: Uuid,
+    /// As the device sent it (trimmed), for its lease.
+    pub hardware_fingerprint: String,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -69,7 +72,7 @@ pub struct Denied {
 }
 
 pub enum Activation {
-    Granted(Granted),
+    Granted(Box<Granted>),
     Denied(Denied),
 }
 
@@ -77,7 +80,7 @@ fn denied(reason: DenialReason, message: impl Into<String>) -> Activation {
     Activation::Denied(Denied { reason, message: message.into(), live_sessions: Vec::new() })
 }
 
-fn parse_key(input: &str) -> Result<LicenseKey> {
+pub(crate) fn parse_key(input: &str) -> Result<LicenseKey> {
     LicenseKey::parse(input).map_err(|e| Error::bad_input("licenseKey", e.to_string()))
 }
 
@@ -194,7 +197,15 @@ pub async fn activate(
             let event = SessionEvent::session(SessionEventKind::Resumed, license.id.0, session_id, device_id);
             events::notify(&mut tx, &event).await?;
             tx.commit().await?;
-            return Ok(Activation::Granted(Granted { session_token, resumed: true, license, device_id, expires_at }));
+            return Ok(Activation::Granted(Box::new(Granted {
+                session_token,
+                session_id,
+                resumed: true,
+                license,
+                device_id,
+                hardware_fingerprint: fingerprint.to_owned(),
+                expires_at,
+            })));
         }
         Some((session_id, false)) => {
             // Dead already; file it before admitting a new one.
@@ -253,12 +264,23 @@ pub async fn activate(
     let event = SessionEvent::session(SessionEventKind::Started, license.id.0, session_id, device_id);
     events::notify(&mut tx, &event).await?;
     tx.commit().await?;
-    Ok(Activation::Granted(Granted { session_token, resumed: false, license, device_id, expires_at }))
+    Ok(Activation::Granted(Box::new(Granted {
+        session_token,
+        session_id,
+        resumed: false,
+        license,
+        device_id,
+        hardware_fingerprint: fingerprint.to_owned(),
+        expires_at,
+    })))
 }
 
 pub enum EndOutcome {
-    Ended { ended_at: DateTime<Utc> },
-    Expired,
+    Ended {
+        ended_at: DateTime<Utc>,
+    },
+    /// It had ended already, for this reason (`Timeout` for one past its deadline).
+    AlreadyEnded(EndReason),
     NotFound,
 }
 
@@ -276,19 +298,23 @@ pub async fn end(
         return Ok(if session.end_reason == EndReason::ClientEnded.as_str() {
             EndOutcome::Ended { ended_at: session.ended_at }
         } else {
-            EndOutcome::Expired
+            EndOutcome::AlreadyEnded(EndReason::parse(&session.end_reason))
         });
     }
-    let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM session_history WHERE session_token = $1)")
+    let reason: Option<String> = sqlx::query_scalar("SELECT end_reason FROM session_history WHERE session_token = $1")
         .bind(session_token)
-        .fetch_one(&**pool)
+        .fetch_optional(&**pool)
         .await?;
-    Ok(if known { EndOutcome::Expired } else { EndOutcome::NotFound })
+    Ok(reason.map_or(EndOutcome::NotFound, |reason| EndOutcome::AlreadyEnded(EndReason::parse(&reason))))
 }
 
 pub struct Validation {
     pub license: License,
-    pub has_live_session: bool,
+    pub device_id: Uuid,
+    /// As the device sent it (trimmed), for its lease.
+    pub hardware_fingerprint: String,
+    /// The deadline of the device's live session, if it has one.
+    pub live_deadline: Option<DateTime<Utc>>,
 }
 
 /// Is this license usable on this device right now? Reads only.
@@ -312,9 +338,10 @@ pub async fn validate(
     if let Some(Activation::Denied(denial)) = license_denial(&license, now) {
         return Ok(Err(denial));
     }
-    let device: Option<bool> = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM license_sessions s WHERE s.device_id = d.id
-                          AND session_is_live(s.last_heartbeat_at, $3))
+    let device: Option<(Uuid, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT d.id,
+                (SELECT session_deadline(s.last_heartbeat_at, $3) FROM license_sessions s
+                  WHERE s.device_id = d.id AND session_is_live(s.last_heartbeat_at, $3))
          FROM device_registrations d
          WHERE d.license_id = $1 AND d.hardware_fingerprint = $2 AND d.is_active",
     )
@@ -324,7 +351,9 @@ pub async fn validate(
     .fetch_optional(&**pool)
     .await?;
     match device {
-        Some(has_live_session) => Ok(Ok(Validation { license, has_live_session })),
+        Some((device_id, live_deadline)) => {
+            Ok(Ok(Validation { license, device_id, hardware_fingerprint: fingerprint.to_owned(), live_deadline }))
+        }
         None => Ok(Err(Denied {
             reason: DenialReason::DeviceNotRegistered,
             message: "this device is not activated on this license".into(),

@@ -5,6 +5,7 @@
 
 pub mod cleanup;
 pub mod client_api;
+pub mod client_license;
 pub mod events;
 pub mod graphql;
 pub mod heartbeat;
@@ -45,6 +46,8 @@ pub enum EndReason {
     DeviceDeactivated,
     /// An admin deactivated its license.
     LicenseRevoked,
+    /// The license's validity ended (`validUntil` passed) while the session was live.
+    LicenseExpired,
 }
 
 impl EndReason {
@@ -55,6 +58,7 @@ impl EndReason {
             EndReason::AdminTerminated => "admin_terminated",
             EndReason::DeviceDeactivated => "device_deactivated",
             EndReason::LicenseRevoked => "license_revoked",
+            EndReason::LicenseExpired => "license_expired",
         }
     }
 
@@ -64,6 +68,7 @@ impl EndReason {
             "admin_terminated" => EndReason::AdminTerminated,
             "device_deactivated" => EndReason::DeviceDeactivated,
             "license_revoked" => EndReason::LicenseRevoked,
+            "license_expired" => EndReason::LicenseExpired,
             _ => EndReason::Timeout,
         }
     }
@@ -117,6 +122,33 @@ impl Selector {
             Selector::License(id) => ("license_id", id),
         }
     }
+}
+
+/// Common table expressions that file sessions already deleted from `license_sessions`: `from`
+/// names a relation with the `license_sessions` columns plus `ended_at` and `end_reason`. Each
+/// is moved into `session_history` (`filed`), audited as the system's doing and announced
+/// (`ENDED`), all in the caller's statement; the statement must read `notified` (a CTE that
+/// only reads runs only when read), e.g. `SELECT count(*) FROM notified`. For statements that
+/// end many sessions at once (the cleanup, a heartbeat batch); [`end_sessions`] does the same row
+/// by row for a caller.
+pub fn filing_ctes(from: &str) -> String {
+    let (channel, payload) = (events::CHANNEL, events::ENDED_PAYLOAD_SQL);
+    format!(
+        "filed AS (
+             INSERT INTO session_history
+                 (id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason, client_ip)
+             SELECT id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason, client_ip
+             FROM {from}
+             RETURNING *),
+         audited AS (
+             INSERT INTO audit_log (actor_type, actor_name, action, entity_type, entity_id, new_values)
+             SELECT 'system', 'system', 'session.ended', 'session', id::text,
+                    jsonb_build_object('licenseId', license_id, 'deviceId', device_id,
+                                       'startedAt', started_at, 'lastHeartbeatAt', last_heartbeat_at,
+                                       'endedAt', ended_at, 'endReason', end_reason)
+             FROM filed),
+         notified AS (SELECT pg_notify('{channel}', {payload}) FROM filed)"
+    )
 }
 
 const HISTORY_COLUMNS: &str = "id, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason";

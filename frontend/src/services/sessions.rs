@@ -18,6 +18,7 @@ pub enum EndReason {
     AdminTerminated,
     DeviceDeactivated,
     LicenseRevoked,
+    LicenseExpired,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -5,8 +5,9 @@
 package.path = debug.getinfo(1, "S").source:match("^@(.*/)") .. "?.lua;" .. package.path
 local common = require("common")
 
+-- What a real client (the SDK) asks: the deadline, the server's clock and a fresh signed lease.
 local query = "mutation Heartbeat($t: UUID!) { heartbeat(sessionToken: $t) { __typename "
-    .. "... on HeartbeatAccepted { nextDeadline } ... on HeartbeatRefused { reason } } }"
+    .. "... on HeartbeatAccepted { nextDeadline serverTime lease } ... on HeartbeatRefused { reason } } }"
 
 setup = common.setup
 request = common.request
