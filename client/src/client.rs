@@ -343,8 +343,8 @@ impl LicenseClient {
                 *keys = fetched;
             }
         }
-        let key = keys.get(&kid).ok_or(LeaseError::UnknownKey(kid))?;
-        Ok(lease::verify(token, key, expected, Utc::now())?)
+        let key = keys.get(&kid).ok_or_else(|| LeaseError::UnknownKey(kid.clone()))?;
+        Ok(lease::verify(token, &kid, key, expected, Utc::now())?)
     }
 
     async fn fetch_keys(&self, url: &reqwest::Url) -> Result<KeySet, Error> {

@@ -56,6 +56,7 @@ impl LeaseClaims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     token: String,
+    key_id: String,
     claims: LeaseClaims,
 }
 
@@ -67,6 +68,11 @@ impl Lease {
 
     pub fn claims(&self) -> &LeaseClaims {
         &self.claims
+    }
+
+    /// The id (`kid`) of the key that signed it.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
     }
 }
 
@@ -179,9 +185,11 @@ pub(crate) struct Expected<'a> {
     pub device_id: Option<Uuid>,
 }
 
-/// Verifies `token`'s signature with `key` and its claims against `expected` at `now`.
+/// Verifies `token`'s signature with `key` (the key named `kid`) and its claims against
+/// `expected` at `now`.
 pub(crate) fn verify(
     token: &str,
+    kid: &str,
     key: &DecodingKey,
     expected: &Expected<'_>,
     now: DateTime<Utc>,
@@ -217,7 +225,7 @@ pub(crate) fn verify(
     if now < claims.nbf.saturating_sub(CLOCK_LEEWAY_SECS) {
         return Err(LeaseError::NotYetValid(DateTime::from_timestamp(claims.nbf, 0).unwrap_or_default()));
     }
-    Ok(Lease { token: token.to_owned(), claims })
+    Ok(Lease { token: token.to_owned(), key_id: kid.to_owned(), claims })
 }
 
 /// Verifies leases offline against a key set given as JWKS JSON (as served at
@@ -251,11 +259,11 @@ impl LeaseVerifier {
     /// Verifies `lease` for the device with `hardware_fingerprint`, as of `now`.
     pub fn verify_at(&self, lease: &str, hardware_fingerprint: &str, now: DateTime<Utc>) -> Result<Lease, LeaseError> {
         let kid = key_id(lease)?;
-        let key = self.keys.get(&kid).ok_or(LeaseError::UnknownKey(kid))?;
+        let key = self.keys.get(&kid).ok_or_else(|| LeaseError::UnknownKey(kid.clone()))?;
         let fingerprint = fingerprint_sha256(hardware_fingerprint);
         let expected =
             Expected { issuer: &self.issuer, fingerprint_sha256: &fingerprint, license_id: None, device_id: None };
-        verify(lease, key, &expected, now)
+        verify(lease, &kid, key, &expected, now)
     }
 }
 
@@ -334,6 +342,7 @@ pub(crate) mod tests {
             LeaseVerifier::from_jwks(&jwks(&[&key])).unwrap().verify_at(&lease, "pc-1", at(NOW + 10)).unwrap();
         assert_eq!(verified.claims().features, ["pro"]);
         assert_eq!(verified.as_str(), lease);
+        assert_eq!(verified.key_id(), "k1");
     }
 
     #[test]
