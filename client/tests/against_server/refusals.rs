@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use license_client::{Activation, DenialReason, Event, RefusalReason, Release, ReleaseDenialReason};
+use license_client::{Activation, DenialReason, Error, Event, RefusalReason, Release, ReleaseDenialReason};
 use license_server::auth::Scope;
 use serde_json::json;
 use sqlx::PgPool;
@@ -61,10 +61,11 @@ async fn a_session_an_admin_ends_or_a_device_an_admin_deactivates_is_reported_wi
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_denied_activation_says_why(pool: PgPool) {
+async fn a_denied_activation_says_why_and_a_malformed_key_is_a_typed_error(pool: PgPool) {
     let server = Server::start(&pool).await;
     let admin = server.key(Scope::Admin).await;
-    let (_, license_key) = server.license(&admin, json!({"deviceLimit": 1, "concurrentSessionsLimit": 1})).await;
+    let (license_id, license_key) =
+        server.license(&admin, json!({"deviceLimit": 1, "concurrentSessionsLimit": 1})).await;
     let client = server.client().await;
     let Activation::Licensed(_held) = client.activate(&license_key, "pc-1", "PC 1").await.unwrap() else {
         panic!("denied")
@@ -73,10 +74,16 @@ async fn a_denied_activation_says_why(pool: PgPool) {
         panic!("a second device on a one-device license")
     };
     assert_eq!(denied.reason, DenialReason::DeviceLimitReached);
-    let Activation::Denied(denied) = client.activate("AAAA-BBBB-CCCC-DDDD", "pc-1", "PC 1").await.unwrap() else {
-        panic!("activated an unknown key")
+
+    server.gql(&admin, "mutation($id: ID!) { deactivateLicense(id: $id) { id } }", json!({"id": license_id})).await;
+    let Activation::Denied(denied) = client.activate(&license_key, "pc-1", "PC 1").await.unwrap() else {
+        panic!("activated a deactivated license")
     };
-    assert_eq!(denied.reason, DenialReason::LicenseNotFound);
+    assert_eq!(denied.reason, DenialReason::LicenseInactive);
+
+    let malformed = client.activate("not-a-key", "pc-1", "PC 1").await;
+    assert!(matches!(&malformed, Err(Error::Server { code, .. }) if code == "BAD_USER_INPUT"), "{malformed:?}");
+    assert!(!malformed.unwrap_err().is_transient(), "retrying a malformed key cannot help");
 }
 
 #[sqlx::test(migrations = "../migrations")]
