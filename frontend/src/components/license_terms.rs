@@ -1,7 +1,8 @@
-//! What a license grants besides its limits, as the license and template forms edit it and the
-//! pages show it: features (a comma list), the offline grace (in hours) and the device releases
-//! per 30 days. The server normalises the features (trimmed, lower-cased, once each) and checks
-//! every value; its errors appear beside these fields.
+//! A license's terms as the license and template forms edit them and the pages show them: its
+//! type and limits ([`LimitsFields`]), and what it grants besides ([`TermsFields`]): features (a
+//! comma list), the offline grace (in hours) and the device releases per 30 days. The server
+//! normalises the features (trimmed, lower-cased, once each) and checks every value; its errors
+//! appear beside these fields.
 
 use yew::prelude::*;
 
@@ -9,6 +10,7 @@ use super::feedback::Badge;
 use super::field::Field;
 use crate::hooks::use_app;
 use crate::i18n::Lang;
+use crate::services::licenses::LicenseType;
 use crate::services::ApiError;
 use crate::state::AppContext;
 
@@ -42,6 +44,106 @@ fn parse_grace_hours(text: &str) -> Option<i32> {
     let hours: f64 = text.parse().ok()?;
     let seconds = (hours * SECONDS_PER_HOUR).round();
     (hours.is_finite() && seconds.abs() < f64::from(i32::MAX)).then_some(seconds as i32)
+}
+
+/// `text` as a whole number for the input `field`, or the error shown beside it.
+pub fn number(app: &AppContext, text: &str, field: &str) -> Result<i32, ApiError> {
+    text.trim()
+        .parse::<i32>()
+        .map_err(|_| ApiError::Invalid { field: Some(field.into()), message: app.t("form.number").into() })
+}
+
+/// One of the limits' inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitsInput {
+    LicenseType,
+    DeviceLimit,
+    Concurrent,
+}
+
+/// The license type and limits as the form's inputs hold them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LimitsDraft {
+    pub license_type: LicenseType,
+    pub device_limit: String,
+    pub concurrent: String,
+}
+
+impl Default for LimitsDraft {
+    /// What a new license or template starts with.
+    fn default() -> Self {
+        LimitsDraft::new(LicenseType::Subscription, 3, 1)
+    }
+}
+
+impl LimitsDraft {
+    pub fn new(license_type: LicenseType, device_limit: i32, concurrent_sessions_limit: i32) -> LimitsDraft {
+        LimitsDraft {
+            license_type,
+            device_limit: device_limit.to_string(),
+            concurrent: concurrent_sessions_limit.to_string(),
+        }
+    }
+
+    /// Stores what was chosen or typed into `input`.
+    pub fn set(&mut self, input: LimitsInput, text: String) {
+        match input {
+            LimitsInput::LicenseType => {
+                if let Some(license_type) = LicenseType::parse(&text) {
+                    self.license_type = license_type;
+                }
+            }
+            LimitsInput::DeviceLimit => self.device_limit = text,
+            LimitsInput::Concurrent => self.concurrent = text,
+        }
+    }
+
+    /// Adds `licenseType`, `deviceLimit` and `concurrentSessionsLimit` to a create or update
+    /// input; a limit that is no number is refused beside its field.
+    pub fn add_to(&self, input: &mut serde_json::Value, app: &AppContext) -> Result<(), ApiError> {
+        input["licenseType"] = serde_json::json!(self.license_type);
+        input["deviceLimit"] = number(app, &self.device_limit, "deviceLimit")?.into();
+        input["concurrentSessionsLimit"] = number(app, &self.concurrent, "concurrentSessionsLimit")?.into();
+        Ok(())
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct LimitsFieldsProps {
+    pub draft: LimitsDraft,
+    /// The error of the last save, for the fields it names.
+    pub error: Option<ApiError>,
+    /// What was chosen or typed, and where: the form stores it with [`LimitsDraft::set`].
+    pub on_change: Callback<(LimitsInput, String)>,
+}
+
+/// The license type and the two limits, each beside the server's error about it.
+#[function_component]
+pub fn LimitsFields(props: &LimitsFieldsProps) -> Html {
+    let app = use_app();
+    let error = |field: &str| props.error.as_ref().and_then(|e| e.for_field(field));
+    let input =
+        |input: LimitsInput| props.on_change.reform(move |event: InputEvent| (input, crate::dom::input_value(&event)));
+    let on_type = props.on_change.reform(|event: Event| (LimitsInput::LicenseType, crate::dom::input_value(&event)));
+    html! {
+        <>
+            <Field label={app.t("license.type")} id="licenseType" error={error("licenseType")}>
+                <select id="licenseType" onchange={on_type}>
+                    { for LicenseType::ALL.into_iter().map(|t| html! {
+                        <option value={t.as_str()} selected={props.draft.license_type == t}>{ app.lang.license_type(t) }</option>
+                    }) }
+                </select>
+            </Field>
+            <div class="grid-2">
+                <Field label={app.t("license.device_limit")} id="deviceLimit" error={error("deviceLimit")} hint={Some(AttrValue::from(app.t("license.device_limit_hint")))}>
+                    <input id="deviceLimit" type="number" min="1" max="10" value={props.draft.device_limit.clone()} oninput={input(LimitsInput::DeviceLimit)} />
+                </Field>
+                <Field label={app.t("license.concurrent_limit")} id="concurrentSessionsLimit" error={error("concurrentSessionsLimit")} hint={Some(AttrValue::from(app.t("license.concurrent_hint")))}>
+                    <input id="concurrentSessionsLimit" type="number" min="1" max="10" value={props.draft.concurrent.clone()} oninput={input(LimitsInput::Concurrent)} />
+                </Field>
+            </div>
+        </>
+    }
 }
 
 /// One of the three inputs.
@@ -81,10 +183,11 @@ impl TermsDraft {
     /// Adds `features`, `offlineGraceSeconds` and `maxDeviceReleases` to a create or update
     /// input; a value that is no number is refused beside its field.
     pub fn add_to(&self, input: &mut serde_json::Value, app: &AppContext) -> Result<(), ApiError> {
-        let not_a_number =
-            |field: &str| ApiError::Invalid { field: Some(field.into()), message: app.t("form.number").into() };
-        let grace = parse_grace_hours(&self.grace_hours).ok_or_else(|| not_a_number("offlineGraceSeconds"))?;
-        let releases = self.releases.trim().parse::<i32>().map_err(|_| not_a_number("maxDeviceReleases"))?;
+        let grace = parse_grace_hours(&self.grace_hours).ok_or_else(|| ApiError::Invalid {
+            field: Some("offlineGraceSeconds".into()),
+            message: app.t("form.number").into(),
+        })?;
+        let releases = number(app, &self.releases, "maxDeviceReleases")?;
         input["features"] = serde_json::json!(parse_features(&self.features));
         input["offlineGraceSeconds"] = grace.into();
         input["maxDeviceReleases"] = releases.into();

@@ -6,12 +6,12 @@ use yew_router::prelude::*;
 
 use crate::components::feedback::{ErrorBanner, Loading};
 use crate::components::field::Field;
-use crate::components::license_terms::{TermsDraft, TermsFields, TermsInput};
+use crate::components::license_terms::{LimitsDraft, LimitsFields, LimitsInput, TermsDraft, TermsFields, TermsInput};
 use crate::hooks::{use_app, use_form, use_load, Load};
 use crate::route::Route;
 use crate::services::customers::{self, Customer};
 use crate::services::license_templates::{self, LicenseTemplate};
-use crate::services::licenses::{self, License, LicenseType};
+use crate::services::licenses::{self, License};
 use crate::services::{ApiError, Page};
 use crate::state::AppContext;
 
@@ -78,9 +78,7 @@ fn day_of(value: &chrono::DateTime<chrono::Utc>) -> String {
 #[derive(Clone, Debug, PartialEq)]
 struct LicenseDraft {
     customer_id: String,
-    license_type: LicenseType,
-    device_limit: String,
-    concurrent: String,
+    limits: LimitsDraft,
     valid_from: String,
     valid_until: String,
     notes: String,
@@ -93,9 +91,9 @@ impl LicenseDraft {
     fn new(license: Option<&License>, customers: &[Customer]) -> LicenseDraft {
         LicenseDraft {
             customer_id: customers.first().map(|c| c.id.clone()).unwrap_or_default(),
-            license_type: license.map(|l| l.license_type).unwrap_or(LicenseType::Subscription),
-            device_limit: license.map(|l| l.device_limit.to_string()).unwrap_or_else(|| "3".into()),
-            concurrent: license.map(|l| l.concurrent_sessions_limit.to_string()).unwrap_or_else(|| "1".into()),
+            limits: license.map_or_else(LimitsDraft::default, |l| {
+                LimitsDraft::new(l.license_type, l.device_limit, l.concurrent_sessions_limit)
+            }),
             valid_from: license.map(|l| day_of(&l.valid_from)).unwrap_or_default(),
             valid_until: license.and_then(|l| l.valid_until.as_ref().map(day_of)).unwrap_or_default(),
             notes: license.map(|l| l.notes.clone()).unwrap_or_default(),
@@ -111,9 +109,8 @@ impl LicenseDraft {
     /// gives from the start date (today when there is none yet); an open-ended one clears it.
     fn fill_from(&mut self, template: &LicenseTemplate) {
         self.template_id = template.id.clone();
-        self.license_type = template.license_type;
-        self.device_limit = template.device_limit.to_string();
-        self.concurrent = template.concurrent_sessions_limit.to_string();
+        self.limits =
+            LimitsDraft::new(template.license_type, template.device_limit, template.concurrent_sessions_limit);
         self.terms = TermsDraft::new(&template.features, template.offline_grace_seconds, template.max_device_releases);
         let start = chrono::NaiveDate::parse_from_str(&self.valid_from, "%Y-%m-%d")
             .unwrap_or_else(|_| chrono::Local::now().date_naive());
@@ -127,21 +124,11 @@ impl LicenseDraft {
     /// The `input` of `createLicense` (with the customer) or `updateLicense`; limits that are no
     /// numbers, or a missing customer, are refused beside their field.
     fn input(&self, new: bool, app: &AppContext) -> Result<Value, ApiError> {
-        let number = |value: &str, field: &str| {
-            value
-                .trim()
-                .parse::<i32>()
-                .map_err(|_| ApiError::Invalid { field: Some(field.into()), message: app.t("form.number").into() })
-        };
-        let devices = number(&self.device_limit, "deviceLimit")?;
-        let sessions = number(&self.concurrent, "concurrentSessionsLimit")?;
         let mut input = json!({
-            "licenseType": self.license_type,
-            "deviceLimit": devices,
-            "concurrentSessionsLimit": sessions,
             "validUntil": day(&self.valid_until),
             "notes": self.notes,
         });
+        self.limits.add_to(&mut input, app)?;
         self.terms.add_to(&mut input, app)?;
         if let Some(from) = day(&self.valid_from) {
             input["validFrom"] = Value::String(from);
@@ -181,11 +168,12 @@ fn LicenseForm(props: &FormProps) -> Html {
         let navigator = navigator.clone();
         form.submit(save, Callback::from(move |saved: License| navigator.push(&Route::License { id: saved.id })))
     };
-    let on_type = form.bind_change(|draft, value| {
-        if let Some(t) = LicenseType::parse(&value) {
-            draft.license_type = t;
-        }
-    });
+    let on_limits = {
+        let form = form.clone();
+        Callback::from(move |(input, text): (LimitsInput, String)| {
+            form.update(move |draft| draft.limits.set(input, text))
+        })
+    };
     let on_customer = form.bind_change(|draft, value| draft.customer_id = value);
     let on_template = {
         let (form, templates) = (form.clone(), props.templates.clone());
@@ -245,21 +233,7 @@ fn LicenseForm(props: &FormProps) -> Html {
                         }
                     </Field>
                 }
-                <Field label={app.t("license.type")} id="licenseType" error={form.field_error("licenseType")}>
-                    <select id="licenseType" onchange={on_type}>
-                        { for LicenseType::ALL.into_iter().map(|t| html! {
-                            <option value={t.as_str()} selected={draft.license_type == t}>{ app.lang.license_type(t) }</option>
-                        }) }
-                    </select>
-                </Field>
-                <div class="grid-2">
-                    <Field label={app.t("license.device_limit")} id="deviceLimit" error={form.field_error("deviceLimit")} hint={Some(AttrValue::from(app.t("license.device_limit_hint")))}>
-                        <input id="deviceLimit" type="number" min="1" max="10" value={draft.device_limit.clone()} oninput={form.bind(|d, v| d.device_limit = v)} />
-                    </Field>
-                    <Field label={app.t("license.concurrent_limit")} id="concurrentSessionsLimit" error={form.field_error("concurrentSessionsLimit")} hint={Some(AttrValue::from(app.t("license.concurrent_hint")))}>
-                        <input id="concurrentSessionsLimit" type="number" min="1" max="10" value={draft.concurrent.clone()} oninput={form.bind(|d, v| d.concurrent = v)} />
-                    </Field>
-                </div>
+                <LimitsFields draft={draft.limits.clone()} error={form.error()} on_change={on_limits} />
                 <div class="grid-2">
                     <Field label={app.t("license.valid_from")} id="validFrom" error={form.field_error("validFrom")}>
                         <input id="validFrom" type="date" value={draft.valid_from.clone()} oninput={form.bind(|d, v| d.valid_from = v)} />

@@ -6,11 +6,12 @@ use yew_router::prelude::*;
 
 use crate::components::feedback::{ErrorBanner, Loading};
 use crate::components::field::Field;
-use crate::components::license_terms::{TermsDraft, TermsFields, TermsInput};
+use crate::components::license_terms::{
+    number, LimitsDraft, LimitsFields, LimitsInput, TermsDraft, TermsFields, TermsInput,
+};
 use crate::hooks::{use_app, use_form, use_load, Load};
 use crate::route::Route;
 use crate::services::license_templates::{self, LicenseTemplate};
-use crate::services::licenses::LicenseType;
 use crate::services::ApiError;
 use crate::state::AppContext;
 
@@ -48,9 +49,7 @@ struct FormProps {
 #[derive(Clone, Debug, PartialEq)]
 struct TemplateDraft {
     name: String,
-    license_type: LicenseType,
-    device_limit: String,
-    concurrent: String,
+    limits: LimitsDraft,
     duration_days: String,
     terms: TermsDraft,
 }
@@ -60,17 +59,13 @@ impl TemplateDraft {
         match template {
             Some(t) => TemplateDraft {
                 name: t.name.clone(),
-                license_type: t.license_type,
-                device_limit: t.device_limit.to_string(),
-                concurrent: t.concurrent_sessions_limit.to_string(),
+                limits: LimitsDraft::new(t.license_type, t.device_limit, t.concurrent_sessions_limit),
                 duration_days: t.duration_days.map(|d| d.to_string()).unwrap_or_default(),
                 terms: TermsDraft::new(&t.features, t.offline_grace_seconds, t.max_device_releases),
             },
             None => TemplateDraft {
                 name: String::new(),
-                license_type: LicenseType::Subscription,
-                device_limit: "3".into(),
-                concurrent: "1".into(),
+                limits: LimitsDraft::default(),
                 duration_days: String::new(),
                 terms: TermsDraft::new(&[], 0, 3),
             },
@@ -80,23 +75,15 @@ impl TemplateDraft {
     /// The `input` of `createLicenseTemplate` or `updateLicenseTemplate`; numbers that are no
     /// numbers are refused beside their field.
     fn input(&self, app: &AppContext) -> Result<Value, ApiError> {
-        let number = |value: &str, field: &str| {
-            value
-                .trim()
-                .parse::<i32>()
-                .map_err(|_| ApiError::Invalid { field: Some(field.into()), message: app.t("form.number").into() })
-        };
         let duration = match self.duration_days.trim() {
             "" => None,
-            days => Some(number(days, "durationDays")?),
+            days => Some(number(app, days, "durationDays")?),
         };
         let mut input = json!({
             "name": self.name,
-            "licenseType": self.license_type,
-            "deviceLimit": number(&self.device_limit, "deviceLimit")?,
-            "concurrentSessionsLimit": number(&self.concurrent, "concurrentSessionsLimit")?,
             "durationDays": duration,
         });
+        self.limits.add_to(&mut input, app)?;
         self.terms.add_to(&mut input, app)?;
         Ok(input)
     }
@@ -120,11 +107,12 @@ fn TemplateForm(props: &FormProps) -> Html {
         let navigator = navigator.clone();
         form.submit(save, Callback::from(move |_: LicenseTemplate| navigator.push(&Route::Templates)))
     };
-    let on_type = form.bind_change(|draft, value| {
-        if let Some(t) = LicenseType::parse(&value) {
-            draft.license_type = t;
-        }
-    });
+    let on_limits = {
+        let form = form.clone();
+        Callback::from(move |(input, text): (LimitsInput, String)| {
+            form.update(move |draft| draft.limits.set(input, text))
+        })
+    };
     let on_terms = {
         let form = form.clone();
         Callback::from(move |(input, text): (TermsInput, String)| {
@@ -150,21 +138,7 @@ fn TemplateForm(props: &FormProps) -> Html {
                 <Field label={app.t("template.name")} id="name" error={form.field_error("name")}>
                     <input id="name" value={draft.name.clone()} oninput={form.bind(|d, v| d.name = v)} />
                 </Field>
-                <Field label={app.t("license.type")} id="licenseType" error={form.field_error("licenseType")}>
-                    <select id="licenseType" onchange={on_type}>
-                        { for LicenseType::ALL.into_iter().map(|t| html! {
-                            <option value={t.as_str()} selected={draft.license_type == t}>{ app.lang.license_type(t) }</option>
-                        }) }
-                    </select>
-                </Field>
-                <div class="grid-2">
-                    <Field label={app.t("license.device_limit")} id="deviceLimit" error={form.field_error("deviceLimit")} hint={Some(AttrValue::from(app.t("license.device_limit_hint")))}>
-                        <input id="deviceLimit" type="number" min="1" max="10" value={draft.device_limit.clone()} oninput={form.bind(|d, v| d.device_limit = v)} />
-                    </Field>
-                    <Field label={app.t("license.concurrent_limit")} id="concurrentSessionsLimit" error={form.field_error("concurrentSessionsLimit")} hint={Some(AttrValue::from(app.t("license.concurrent_hint")))}>
-                        <input id="concurrentSessionsLimit" type="number" min="1" max="10" value={draft.concurrent.clone()} oninput={form.bind(|d, v| d.concurrent = v)} />
-                    </Field>
-                </div>
+                <LimitsFields draft={draft.limits.clone()} error={form.error()} on_change={on_limits} />
                 <Field label={app.t("template.duration")} id="durationDays" error={form.field_error("durationDays")} hint={Some(AttrValue::from(app.t("template.duration_hint")))}>
                     <input id="durationDays" type="number" min="1" max="36500" value={draft.duration_days.clone()} oninput={form.bind(|d, v| d.duration_days = v)} />
                 </Field>
