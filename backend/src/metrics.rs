@@ -101,6 +101,7 @@ struct Metrics {
     activation_denials: Family<ReasonLabel, Counter>,
     cleanup_runs: Family<OutcomeLabel, Counter>,
     sessions_timed_out: Counter,
+    sessions_license_expired: Counter,
     backups: Family<BackupLabels, Counter>,
     backup_pushes: Family<OutcomeLabel, Counter>,
     live_sessions: Gauge,
@@ -123,6 +124,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         activation_denials: Family::default(),
         cleanup_runs: Family::default(),
         sessions_timed_out: Counter::default(),
+        sessions_license_expired: Counter::default(),
         backups: Family::default(),
         backup_pushes: Family::default(),
         live_sessions: Gauge::default(),
@@ -165,6 +167,11 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "sessions_timed_out",
         "Sessions ended by the cleanup for missing their heartbeats",
         metrics.sessions_timed_out.clone(),
+    );
+    registry.register(
+        "sessions_license_expired",
+        "Live sessions the cleanup ended because their license's validity ended",
+        metrics.sessions_license_expired.clone(),
     );
     registry.register("backups", "Backups by kind and outcome", metrics.backups.clone());
     registry.register("backup_pushes", "Pushes of backups to the git remote by outcome", metrics.backup_pushes.clone());
@@ -209,11 +216,13 @@ pub fn activation_denied(reason: impl std::fmt::Debug) {
 }
 
 /// A cleanup run finished: how many sessions it ended, or that it failed.
-pub fn cleanup_run(result: Result<u64, ()>) {
+/// A cleanup run: `Ok((timed_out, license_expired))`, the sessions it filed for each reason.
+pub fn cleanup_run(result: Result<(u64, u64), ()>) {
     let outcome = if result.is_ok() { "ok" } else { "failed" };
     METRICS.cleanup_runs.get_or_create(&OutcomeLabel { outcome }).inc();
-    if let Ok(ended) = result {
-        METRICS.sessions_timed_out.inc_by(ended);
+    if let Ok((timed_out, license_expired)) = result {
+        METRICS.sessions_timed_out.inc_by(timed_out);
+        METRICS.sessions_license_expired.inc_by(license_expired);
     }
 }
 

@@ -67,7 +67,7 @@ async fn cleanups_racing_on_several_instances_end_each_session_exactly_once(pool
     let runs = (0..8).map(|_| {
         let pool = pool.clone();
         tokio::spawn(async move {
-            license_server::sessions::cleanup::end_timed_out_sessions(&pool, &settings).await.unwrap()
+            license_server::sessions::cleanup::end_timed_out_sessions(&pool, &settings).await.unwrap().timed_out
         })
     });
     let ended: u64 = futures_util::future::join_all(runs).await.into_iter().map(Result::unwrap).sum();

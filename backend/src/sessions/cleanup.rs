@@ -19,9 +19,24 @@ use crate::sessions::{filing_ctes, SessionSettings};
 /// Sessions filed per statement; a run repeats until fewer are left.
 const BATCH: i64 = 1000;
 
+/// What one run of the cleanup filed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Filed {
+    /// Sessions that missed their heartbeats (`timeout`).
+    pub timed_out: u64,
+    /// Live sessions of licenses whose validity ended (`license_expired`).
+    pub license_expired: u64,
+}
+
+impl Filed {
+    pub fn total(self) -> u64 {
+        self.timed_out + self.license_expired
+    }
+}
+
 /// Ends every session past the timeout, and every live session of a license whose validity has
-/// ended; returns how many.
-pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -> Result<u64> {
+/// ended.
+pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -> Result<Filed> {
     // Timed out: they end at the deadline they missed.
     let timed_out = "SELECT id, session_deadline(last_heartbeat_at, $1) AS ended_at, 'timeout' AS end_reason
          FROM license_sessions
@@ -39,17 +54,17 @@ pub async fn end_timed_out_sessions(pool: &PgPool, settings: &SessionSettings) -
          ORDER BY s.id
          LIMIT $2
          FOR UPDATE OF s SKIP LOCKED";
-    let mut total = 0;
-    for claim in [timed_out, license_ended] {
+    let mut filed = Filed::default();
+    for (claim, count) in [(timed_out, &mut filed.timed_out), (license_ended, &mut filed.license_expired)] {
         loop {
             let ended = file(pool, settings, claim).await?;
-            total += u64::try_from(ended).unwrap_or(0);
+            *count += u64::try_from(ended).unwrap_or(0);
             if ended < BATCH {
                 break;
             }
         }
     }
-    Ok(total)
+    Ok(filed)
 }
 
 /// Files the sessions `claim` selects (`id`, `ended_at`, `end_reason`; `$1` the timeout, `$2` the
@@ -78,10 +93,14 @@ pub async fn run(pool: ClientPool, settings: SessionSettings) {
     loop {
         ticker.tick().await;
         let result = end_timed_out_sessions(&pool, &settings).await;
-        crate::metrics::cleanup_run(result.as_ref().map(|n| *n).map_err(|_| ()));
+        crate::metrics::cleanup_run(result.as_ref().map(|f| (f.timed_out, f.license_expired)).map_err(|_| ()));
         match result {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sessions = n, "ended timed-out sessions and sessions of expired licenses"),
+            Ok(filed) if filed.total() == 0 => {}
+            Ok(filed) => tracing::info!(
+                timed_out = filed.timed_out,
+                license_expired = filed.license_expired,
+                "ended timed-out sessions and sessions of expired licenses"
+            ),
             Err(err) => tracing::warn!(error = ?err, "session cleanup failed; retrying next period"),
         }
     }
