@@ -51,6 +51,15 @@ impl<V: Clone + 'static> Form<V> {
         })
     }
 
+    /// A callback for a group of inputs that reports `(which input, its text)` (the license
+    /// terms' fields) and stores it with `set`.
+    pub fn bind_part<I: 'static>(&self, set: fn(&mut V, I, String)) -> Callback<(I, String)> {
+        let values = self.values.clone();
+        Callback::from(move |(input, text): (I, String)| {
+            values.dispatch(Box::new(move |v| set(v, input, text)));
+        })
+    }
+
     /// An `onchange` (selects, dates) that stores the new value with `set`.
     pub fn bind_change(&self, set: fn(&mut V, String)) -> Callback<Event> {
         let values = self.values.clone();

@@ -168,12 +168,7 @@ fn LicenseForm(props: &FormProps) -> Html {
         let navigator = navigator.clone();
         form.submit(save, Callback::from(move |saved: License| navigator.push(&Route::License { id: saved.id })))
     };
-    let on_limits = {
-        let form = form.clone();
-        Callback::from(move |(input, text): (LimitsInput, String)| {
-            form.update(move |draft| draft.limits.set(input, text))
-        })
-    };
+    let on_limits = form.bind_part(|draft, input: LimitsInput, text| draft.limits.set(input, text));
     let on_customer = form.bind_change(|draft, value| draft.customer_id = value);
     let on_template = {
         let (form, templates) = (form.clone(), props.templates.clone());
@@ -185,12 +180,7 @@ fn LicenseForm(props: &FormProps) -> Html {
             });
         })
     };
-    let on_terms = {
-        let form = form.clone();
-        Callback::from(move |(input, text): (TermsInput, String)| {
-            form.update(move |draft| draft.terms.set(input, text))
-        })
-    };
+    let on_terms = form.bind_part(|draft, input: TermsInput, text| draft.terms.set(input, text));
     let cancel = {
         let navigator = navigator.clone();
         let back = license.as_ref().map(|l| Route::License { id: l.id.clone() }).unwrap_or(Route::Licenses);

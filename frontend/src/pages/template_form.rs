@@ -107,18 +107,8 @@ fn TemplateForm(props: &FormProps) -> Html {
         let navigator = navigator.clone();
         form.submit(save, Callback::from(move |_: LicenseTemplate| navigator.push(&Route::Templates)))
     };
-    let on_limits = {
-        let form = form.clone();
-        Callback::from(move |(input, text): (LimitsInput, String)| {
-            form.update(move |draft| draft.limits.set(input, text))
-        })
-    };
-    let on_terms = {
-        let form = form.clone();
-        Callback::from(move |(input, text): (TermsInput, String)| {
-            form.update(move |draft| draft.terms.set(input, text))
-        })
-    };
+    let on_limits = form.bind_part(|draft, input: LimitsInput, text| draft.limits.set(input, text));
+    let on_terms = form.bind_part(|draft, input: TermsInput, text| draft.terms.set(input, text));
     let cancel = Callback::from(move |_: MouseEvent| navigator.push(&Route::Templates));
     let draft = form.values();
 
