@@ -124,6 +124,24 @@ struct Terms {
 }
 
 impl Terms {
+    /// Runs `sql` (an insert or update returning the template) with the terms bound as `$1` to
+    /// `$8`, in the order of the struct's fields, and `id`, if any, as `$9`.
+    async fn store(&self, conn: &mut PgConnection, sql: &str, id: Option<Uuid>) -> Result<LicenseTemplate> {
+        let mut query = sqlx::query_as(sql)
+            .bind(&self.name)
+            .bind(self.license_type.as_str())
+            .bind(self.device_limit)
+            .bind(self.concurrent_sessions_limit)
+            .bind(self.duration_days)
+            .bind(&self.features)
+            .bind(self.offline_grace_seconds)
+            .bind(self.max_device_releases);
+        if let Some(id) = id {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_one(conn).await?)
+    }
+
     fn checked(self) -> Result<Terms> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_LENGTH {
@@ -166,21 +184,17 @@ pub async fn create(pool: &PgPool, caller: &Caller, input: CreateLicenseTemplate
     }
     .checked()?;
     let mut tx = pool.begin().await?;
-    let template: LicenseTemplate = sqlx::query_as(&format!(
-        "INSERT INTO license_templates (name, license_type, device_limit, concurrent_sessions_limit, duration_days,
-                                        features, offline_grace_seconds, max_device_releases)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
-    ))
-    .bind(&terms.name)
-    .bind(terms.license_type.as_str())
-    .bind(terms.device_limit)
-    .bind(terms.concurrent_sessions_limit)
-    .bind(terms.duration_days)
-    .bind(&terms.features)
-    .bind(terms.offline_grace_seconds)
-    .bind(terms.max_device_releases)
-    .fetch_one(&mut *tx)
-    .await?;
+    let template = terms
+        .store(
+            &mut tx,
+            &format!(
+                "INSERT INTO license_templates (name, license_type, device_limit, concurrent_sessions_limit,
+                                                duration_days, features, offline_grace_seconds, max_device_releases)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
+            ),
+            None,
+        )
+        .await?;
     audit::record(
         &mut tx,
         caller,
@@ -221,23 +235,18 @@ pub async fn update(
         max_device_releases: input.max_device_releases.unwrap_or(old.max_device_releases),
     }
     .checked()?;
-    let new: LicenseTemplate = sqlx::query_as(&format!(
-        "UPDATE license_templates SET name = $2, license_type = $3, device_limit = $4, concurrent_sessions_limit = $5,
-                                      duration_days = $6, features = $7, offline_grace_seconds = $8,
-                                      max_device_releases = $9
-         WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(&terms.name)
-    .bind(terms.license_type.as_str())
-    .bind(terms.device_limit)
-    .bind(terms.concurrent_sessions_limit)
-    .bind(terms.duration_days)
-    .bind(&terms.features)
-    .bind(terms.offline_grace_seconds)
-    .bind(terms.max_device_releases)
-    .fetch_one(&mut *tx)
-    .await?;
+    let new = terms
+        .store(
+            &mut tx,
+            &format!(
+                "UPDATE license_templates SET name = $1, license_type = $2, device_limit = $3,
+                                              concurrent_sessions_limit = $4, duration_days = $5, features = $6,
+                                              offline_grace_seconds = $7, max_device_releases = $8
+                 WHERE id = $9 RETURNING {COLUMNS}"
+            ),
+            Some(id),
+        )
+        .await?;
     audit::record(
         &mut tx,
         caller,
