@@ -60,7 +60,7 @@ fn Guard(props: &GuardProps) -> Html {
     let route = props.route.clone();
     match (&app.session, route) {
         (Some(SessionState::SignedIn { enrollment_required: false, .. }), Route::Login) => {
-            html! { <Redirect<Route> to={Route::Live} /> }
+            html! { <Redirect<Route> to={Route::Overview} /> }
         }
         (_, Route::Login) => html! { <pages::login::LoginPage /> },
         (Some(SessionState::SignedIn { .. }), Route::Enroll) => html! { <pages::enroll::EnrollPage /> },
@@ -74,7 +74,8 @@ fn Guard(props: &GuardProps) -> Html {
 
 fn page(route: Route) -> Html {
     match route {
-        Route::Home => html! { <Redirect<Route> to={Route::Live} /> },
+        Route::Home => html! { <Redirect<Route> to={Route::Overview} /> },
+        Route::Overview => html! { <pages::overview::OverviewPage /> },
         Route::Live => html! { <pages::live::LivePage /> },
         Route::Licenses => html! { <pages::licenses::LicensesPage /> },
         Route::NewLicense => html! { <pages::license_form::LicenseFormPage /> },
@@ -84,6 +85,10 @@ fn page(route: Route) -> Html {
         Route::NewTemplate => html! { <pages::template_form::TemplateFormPage /> },
         Route::EditTemplate { id } => html! { <pages::template_form::TemplateFormPage {id} /> },
         Route::Customers => html! { <pages::customers::CustomersPage /> },
+        Route::Customer { id } => html! { <pages::customer_detail::CustomerDetailPage {id} /> },
+        Route::Devices => html! { <pages::devices::DevicesPage /> },
+        Route::History => html! { <pages::history::HistoryPage /> },
+        Route::Account => html! { <pages::account::AccountPage /> },
         Route::Resources => html! { <pages::resources::ResourcesPage /> },
         Route::Crm => html! { <pages::crm::CrmPage /> },
         Route::Institution { id } => html! { <pages::institution::InstitutionPage {id} /> },

@@ -7,6 +7,8 @@ use yew_router::prelude::*;
 pub enum Route {
     #[at("/")]
     Home,
+    #[at("/overview")]
+    Overview,
     #[at("/login")]
     Login,
     #[at("/two-factor")]
@@ -29,6 +31,14 @@ pub enum Route {
     EditTemplate { id: String },
     #[at("/customers")]
     Customers,
+    #[at("/customers/:id")]
+    Customer { id: String },
+    #[at("/devices")]
+    Devices,
+    #[at("/history")]
+    History,
+    #[at("/account")]
+    Account,
     #[at("/resources")]
     Resources,
     #[at("/crm")]
@@ -52,10 +62,14 @@ impl Route {
     /// The navigation entry this route belongs to.
     pub fn section(&self) -> &'static str {
         match self {
-            Route::Home | Route::Live => "live",
+            Route::Home | Route::Overview => "overview",
+            Route::Live => "live",
             Route::Licenses | Route::NewLicense | Route::License { .. } | Route::EditLicense { .. } => "licenses",
             Route::Templates | Route::NewTemplate | Route::EditTemplate { .. } => "templates",
-            Route::Customers => "customers",
+            Route::Customers | Route::Customer { .. } => "customers",
+            Route::Devices => "devices",
+            Route::History => "history",
+            Route::Account => "account",
             Route::Crm | Route::Institution { .. } => "crm",
             Route::Resources => "resources",
             Route::ApiKeys => "api-keys",

@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -77,6 +78,23 @@ async function shot(name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/**
+ * Runs axe-core (WCAG 2.x A and AA rules and best practices) on the page as it is now and fails
+ * on any serious or critical violation, naming the rule and the elements.
+ */
+async function assertAccessible(what) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.addScriptTag({ path: AXE_SOURCE });
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ['violations'] });
+    return result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+  });
+  assert.deepEqual(violations, [], `accessibility violations on ${what}`);
+}
+
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   profile = mkdtempSync(join(tmpdir(), 'license-dashboard-chromium-'));
@@ -117,7 +135,7 @@ test('an admin signs in with password and TOTP after enrolling 2FA, and sees who
   assert.equal(codes.length, 10, 'ten recovery codes are shown once');
   await shot('03-recovery-codes');
   await page.click('[data-testid=recovery-codes] .btn-primary');
-  await page.waitForURL('**/live', WAIT);
+  await page.waitForURL('**/overview', WAIT);
 
   // Sign out, then in again: password first, then a code from the authenticator.
   await page.click('text=Sign out');
@@ -129,7 +147,7 @@ test('an admin signs in with password and TOTP after enrolling 2FA, and sees who
   await page.fill('#totp-code', await freshCode());
   await shot('04-login-totp');
   await page.click('button[type=submit]');
-  await page.waitForURL('**/live', WAIT);
+  await page.waitForURL('**/overview', WAIT);
   assert.match(await page.textContent('[data-testid=signed-in-user]'), /admin/);
 });
 
@@ -608,7 +626,7 @@ test('an analyst reads licenses, pools and leads but is offered no change anywhe
   await page.fill('#username', ANALYST.username);
   await page.fill('#password', ANALYST.password);
   await page.click('button[type=submit]');
-  await page.waitForURL('**/live', WAIT);
+  await page.waitForURL('**/overview', WAIT);
   assert.match(await page.textContent('[data-testid=signed-in-user]'), /analyst/);
   assert.equal(await page.locator('nav >> text=Users').count(), 0);
   assert.equal(await page.locator('nav >> text=Backups').count(), 0);

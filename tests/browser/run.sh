@@ -14,7 +14,7 @@ cargo build --quiet --bin license-server
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 server="$target_dir/debug/license-server"
 
-if [ ! -d "$here/node_modules/playwright-core" ]; then
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/axe-core" ]; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 

@@ -43,7 +43,7 @@ pub fn EnrollPage() -> Html {
         let app = app.clone();
         Callback::from(move |_: MouseEvent| {
             app.dispatch(Action::EnrollmentCompleted);
-            navigator.push(&Route::Live);
+            navigator.push(&Route::Overview);
         })
     };
 

@@ -51,7 +51,7 @@ pub fn LoginPage() -> Html {
                     Ok(LoginResult::LoginSucceeded { user, totp_enrollment_required }) => {
                         error.set(None);
                         app.dispatch(Action::SignedIn { user, enrollment_required: totp_enrollment_required });
-                        navigator.push(if totp_enrollment_required { &Route::Enroll } else { &Route::Live });
+                        navigator.push(if totp_enrollment_required { &Route::Enroll } else { &Route::Overview });
                     }
                     Ok(LoginResult::TotpRequired { challenge }) => {
                         error.set(None);

@@ -10,7 +10,7 @@ pub fn NotFoundPage() -> Html {
     html! {
         <section class="page">
             <h1>{ app.t("not_found.title") }</h1>
-            <p><Link<Route> to={Route::Live}>{ app.t("not_found.back") }</Link<Route>></p>
+            <p><Link<Route> to={Route::Overview}>{ app.t("not_found.back") }</Link<Route>></p>
         </section>
     }
 }

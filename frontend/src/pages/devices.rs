@@ -1,0 +1,15 @@
+//! Placeholder until the page is built.
+
+use yew::prelude::*;
+
+use crate::hooks::use_app;
+
+#[function_component]
+pub fn DevicesPage() -> Html {
+    let app = use_app();
+    html! {
+        <section class="page">
+            <h1>{ app.t("nav.devices") }</h1>
+        </section>
+    }
+}
