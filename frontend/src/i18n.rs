@@ -519,7 +519,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("history.subtitle", "Ended sessions of all licenses, most recently ended first.", "Beendete Sitzungen aller Lizenzen, zuletzt beendete zuerst."),
     ("history.all_reasons", "All reasons", "Alle Gründe"),
     ("history.license", "License key", "Lizenzschlüssel"),
-    ("history.device", "Device name or fingerprint", "Gerätename oder Fingerabdruck"),
+    ("history.device", "Name or fingerprint", "Name oder Fingerabdruck"),
     ("history.from", "Ended from", "Beendet ab"),
     ("history.to", "Ended until", "Beendet bis"),
     ("history.duration", "Duration", "Dauer"),

@@ -129,7 +129,7 @@ pub fn DevicesPage() -> Html {
             </div>
             if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
             <SearchToolbar label={app.t("devices.search")} {on_search} input_testid={Some(AttrValue::from("device-search"))}>
-                <input id="device-type-filter" placeholder={app.t("devices.type_filter")} aria-label={app.t("devices.type_filter")}
+                <input id="device-type-filter" class="toolbar-narrow" placeholder={app.t("devices.type_filter")} aria-label={app.t("devices.type_filter")}
                        value={(*device_type).clone()} oninput={bind(&device_type)} />
                 <select id="device-status-filter" aria-label={app.t("devices.status")} onchange={on_status}>
                     <option value="all" selected={filter.active.is_none()}>{ app.t("devices.all") }</option>

@@ -104,8 +104,8 @@ pub fn HistoryPage() -> Html {
                 <Field label={app.t("history.license")} id="history-license">
                     <input id="history-license" class="mono" value={(*license_key).clone()} oninput={bind(&license_key)} />
                 </Field>
-                <Field label={app.t("history.device")} id="history-device">
-                    <input id="history-device" value={(*device).clone()} oninput={bind(&device)} />
+                <Field label={app.t("live.device")} id="history-device">
+                    <input id="history-device" placeholder={app.t("history.device")} value={(*device).clone()} oninput={bind(&device)} />
                 </Field>
                 <Field label={app.t("history.from")} id="history-from">
                     <input id="history-from" type="date" value={(*from).clone()} oninput={bind(&from)} />
