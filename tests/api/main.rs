@@ -12,6 +12,7 @@ mod concurrency;
 mod crm;
 mod dashboard;
 mod dashboard_contract;
+mod devices_and_history;
 mod embedded;
 mod helpers;
 mod hot_path;

@@ -166,6 +166,7 @@ test('a customer and a license are created, with validation errors shown beside 
   await page.click('nav >> text=Licenses');
   await page.click('text=New license');
   await page.waitForSelector('#customerId', WAIT);
+  await chooseCustomer('ACME', 'ACME GmbH');
   await page.fill('#deviceLimit', '2');
   await page.fill('#concurrentSessionsLimit', '3');
   await page.click('button[type=submit]');
@@ -213,6 +214,7 @@ test('an admin creates a license template and starts a new license from it, with
   await page.click('text=New license');
   await page.waitForSelector('#templateId', WAIT);
   await page.selectOption('#templateId', { label: 'Pro 30 days' });
+  await chooseCustomer('ACME', 'ACME GmbH');
   assert.equal(await page.inputValue('#deviceLimit'), '3');
   assert.equal(await page.inputValue('#concurrentSessionsLimit'), '2');
   assert.equal(await page.inputValue('#features'), 'pro, export.pdf');
@@ -586,6 +588,135 @@ test('resources are imported with a report per value, allocated to a license all
   assert.equal(await page.textContent('[data-testid=pool-DOMAIN] [data-state=ALLOCATED]'), '1');
 });
 
+/** Types `text` into the license form's customer field and chooses `name` from the matches by keyboard. */
+async function chooseCustomer(text, name) {
+  await page.fill('#customerId', '');
+  await page.locator('#customerId').pressSequentially(text);
+  const option = page.locator('#customerId-listbox [role=option]', { hasText: name });
+  await option.waitFor(WAIT);
+  const options = await page.locator('#customerId-listbox [role=option]').allTextContents();
+  for (let i = 0; i <= options.findIndex((o) => o.includes(name)); i++) await page.keyboard.press('ArrowDown');
+  await page.waitForSelector(`#customerId-listbox [role=option][aria-selected=true] >> text=${name}`, WAIT);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`[data-testid=chosen-customer] >> text=${name}`, WAIT);
+  assert.equal(await page.inputValue('#customerId'), name);
+}
+
+test('a late customer gets a license from its page and from the form\'s search; its device is found by key and fingerprint, deactivated, and its session is in the history', async () => {
+  // More customers than a page holds, all sorting after the others.
+  for (let i = 1; i <= 25; i++) {
+    const n = String(i).padStart(2, '0');
+    await dashboardApi('mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }',
+      { i: { name: `Zeta ${n}`, email: `zeta${n}@zeta.example` } });
+  }
+  await page.click('nav >> text=Customers');
+  await page.waitForSelector('[data-testid=customers] >> text=ACME GmbH', WAIT);
+  assert.equal(await page.locator('[data-testid=customers] >> text=Zeta 25').count(), 0, 'not on the first page');
+  await page.click('.pager >> text=Next');
+  await page.click('[data-testid=customers] >> a:has-text("Zeta 25")');
+  await page.waitForURL(/\/customers\/[0-9a-f-]{36}$/, WAIT);
+  created.zetaUrl = page.url();
+  assert.equal((await page.textContent('[data-testid=customer-name]', WAIT)).trim(), 'Zeta 25');
+  await page.waitForSelector('text=This customer holds no licenses yet.', WAIT);
+  await assertAccessible('the customer page');
+
+  // "New license" opens the form with this customer chosen.
+  await page.click('button:has-text("New license")');
+  await page.waitForURL(/\/licenses\/new\?customer=[0-9a-f-]{36}$/, WAIT);
+  await page.waitForSelector('[data-testid=chosen-customer] >> text=zeta25@zeta.example', WAIT);
+  assert.equal(await page.inputValue('#customerId'), 'Zeta 25');
+  await page.fill('#deviceLimit', '2');
+  await page.fill('#concurrentSessionsLimit', '2');
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/licenses\/[0-9a-f-]{36}$/, WAIT);
+  const zetaKey = (await page.textContent('[data-testid=license-key]', WAIT)).trim();
+  assert.match(await page.textContent('.page-header'), /Zeta 25 · zeta25@zeta\.example/);
+  // Editing shows the license's customer, which stays.
+  await page.click('button:has-text("Edit")');
+  await page.waitForSelector('#customerId[readonly]', WAIT);
+  assert.equal(await page.inputValue('#customerId'), 'Zeta 25 · zeta25@zeta.example');
+  await page.goto(created.zetaUrl);
+  const licenseRow = page.locator('[data-testid=customer-licenses] tr', { hasText: zetaKey });
+  await licenseRow.waitFor(WAIT);
+  assert.equal((await page.textContent('[data-testid=customer-license-count]')).trim(), '1');
+  await shot('22a-customer-detail');
+
+  // In the form, part of a late customer's name finds it; the keyboard chooses it.
+  await page.click('nav >> text=Licenses');
+  await page.click('text=New license');
+  await page.waitForSelector('#customerId', WAIT);
+  await page.locator('#customerId').pressSequentially('eta 24');
+  await page.waitForSelector('#customerId-listbox [role=option] >> text=Zeta 24', WAIT);
+  assert.equal(await page.locator('#customerId-listbox [role=option]').count(), 1);
+  assert.equal(await page.getAttribute('#customerId', 'aria-expanded'), 'true');
+  await page.keyboard.press('ArrowDown');
+  await page.waitForSelector('#customerId[aria-activedescendant=customerId-option-0]', WAIT);
+  assert.equal(await page.getAttribute('#customerId-option-0', 'aria-selected'), 'true');
+  await shot('22d-license-customer-search');
+  await assertAccessible('the license form with the customer search open');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid=chosen-customer] >> text=zeta24@zeta.example', WAIT);
+  assert.equal(await page.getAttribute('#customerId', 'aria-expanded'), 'false');
+  assert.match(page.url(), /\/licenses\/new$/, 'Enter chose, it did not send the form');
+  await page.fill('#deviceLimit', '1');
+  await page.fill('#concurrentSessionsLimit', '1');
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/licenses\/[0-9a-f-]{36}$/, WAIT);
+  assert.match(await page.textContent('.page-header'), /Zeta 24 · zeta24@zeta\.example/);
+
+  // Two devices of the Zeta 25 license, each with a live session.
+  for (const [fingerprint, name] of [['zeta-ws-0001', 'Zeta workstation'], ['zeta-nb-0002', 'Zeta notebook']]) {
+    const { activate } = await clientApi(
+      'mutation($i: ActivateInput!) { activate(input: $i) { __typename } }',
+      { i: { licenseKey: zetaKey, hardwareFingerprint: fingerprint, deviceName: name, deviceType: 'linux' } },
+    );
+    assert.equal(activate.__typename, 'SessionGranted');
+  }
+  await page.click('nav >> text=Devices');
+  await page.fill('[data-testid=device-search]', zetaKey.toLowerCase());
+  await page.click('form.toolbar button[type=submit]');
+  // The unfiltered list shows first; the search's answer holds just the license's two devices.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=all-devices] tbody tr').length === 2, null, WAIT);
+  assert.ok(await page.isVisible('[data-testid=all-devices] tr[data-fingerprint="zeta-nb-0002"]'));
+  assert.match(await page.textContent('[data-testid=all-devices] tr[data-fingerprint="zeta-ws-0001"]'), new RegExp(zetaKey));
+  await page.fill('[data-testid=device-search]', 'zeta-nb');
+  await page.click('form.toolbar button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=all-devices] tbody tr').length === 1, null, WAIT);
+  const device = page.locator('[data-testid=all-devices] tr[data-fingerprint="zeta-nb-0002"]');
+  assert.match(await device.textContent(), /Zeta notebook.*Zeta 25/s);
+  await shot('22b-devices');
+  await assertAccessible('the devices page');
+  await device.locator('button:has-text("Deactivate")').click();
+  await page.waitForSelector('.modal >> text=zeta-nb-0002', WAIT);
+  await assertAccessible('the deactivate confirmation');
+  await page.click('.modal .btn-danger');
+  await page.waitForSelector('.modal', { state: 'detached', ...WAIT });
+  await page.waitForSelector('[data-testid=all-devices] tr[data-fingerprint="zeta-nb-0002"] >> text=Deactivated', WAIT);
+  assert.equal(await device.locator('button:has-text("Deactivate")').count(), 0, 'no second deactivation');
+  // Only the active ones: the deactivated device is gone from the list.
+  await page.selectOption('#device-status-filter', 'active');
+  await page.waitForSelector('text=No devices match.', WAIT);
+
+  // The deactivation ended its session: the history shows it, filtered by reason and license.
+  await page.click('nav >> text=Session history');
+  await page.selectOption('#history-reason', 'DEVICE_DEACTIVATED');
+  await page.fill('#history-license', zetaKey);
+  await page.click('[data-testid=history-filters] >> text=Apply filter');
+  const ended = page.locator('[data-testid=session-history] tbody tr');
+  // The unfiltered history shows first; the filter leaves the one session of the deactivated device.
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll('[data-testid=session-history] tbody tr');
+    return rows.length === 1 && /zeta-nb-0002/.test(rows[0].textContent);
+  }, null, WAIT);
+  assert.match(await ended.textContent(), new RegExp(`${zetaKey}.*Zeta notebook.*Device deactivated`, 's'));
+  assert.match(await ended.locator('td').nth(4).textContent(), /^\d+ s$/, 'a duration in seconds');
+  await shot('22c-history');
+  await assertAccessible('the session history');
+  await page.selectOption('#history-reason', 'TIMEOUT');
+  await page.click('[data-testid=history-filters] >> text=Apply filter');
+  await page.waitForSelector('text=No ended sessions match.', WAIT);
+});
+
 test('edits from a fresh read save; a contact edit based on a stale read is refused, and the other change survives', async () => {
   // The license form sends the updatedAt it read; with nobody in between the edit saves.
   await page.goto(created.licenseUrl);
@@ -659,4 +790,13 @@ test('an analyst reads licenses, pools and leads but is offered no change anywhe
   await page.waitForSelector('[data-testid=templates] >> text=Pro 30 days', WAIT);
   assert.equal(await page.locator('button:has-text("New template")').count(), 0, 'no new template');
   assert.equal(await page.locator('[data-testid=templates] >> text=Delete').count(), 0, 'no delete');
+
+  await page.click('nav >> text=Devices');
+  await page.waitForSelector('[data-testid=all-devices] tr[data-fingerprint="zeta-ws-0001"]', WAIT);
+  assert.equal(await page.locator('[data-testid=all-devices] button:has-text("Deactivate")').count(), 0, 'no deactivation');
+  await page.click('nav >> text=Session history');
+  await page.waitForSelector('[data-testid=session-history] >> text=zeta-nb-0002', WAIT);
+  await page.goto(created.zetaUrl);
+  await page.waitForSelector('[data-testid=customer-licenses] tbody tr', WAIT);
+  assert.equal(await page.locator('button:has-text("New license")').count(), 0, 'no new license');
 });

@@ -9,6 +9,7 @@ use crate::error::GqlResultExt;
 use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{ListConnection, PageArgs};
+use crate::licenses::{License, LicenseById};
 use crate::sessions::{LiveSession, LiveSessionOfDevice, SessionSettings};
 
 #[ComplexObject]
@@ -16,6 +17,11 @@ impl Device {
     /// The device's live session, if it has one.
     async fn live_session(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<LiveSession>> {
         load(ctx, LiveSessionOfDevice(self.id.0)).await
+    }
+
+    /// The license the device is registered to.
+    async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
+        load(ctx, LicenseById(self.license_id.0)).await
     }
 }
 
@@ -25,7 +31,8 @@ pub struct DeviceQuery;
 #[Object]
 impl DeviceQuery {
     /// Devices of all licenses, most recently first activated unless `orderBy` says otherwise.
-    /// `search` matches the device name or the hardware fingerprint.
+    /// `search` matches part of the device name, the hardware fingerprint or the license key (a
+    /// complete key also as typed: any case, with or without hyphens).
     #[allow(clippy::too_many_arguments)]
     #[graphql(
         guard = "Require(Permission::Read)",

@@ -18,6 +18,7 @@ use crate::graphql::filter::{
 };
 use crate::graphql::ids::Id;
 use crate::graphql::pagination::{ListConnection, PageArgs};
+use crate::licenses::LicenseKey;
 use crate::sessions::events::{self, SessionEvent, SessionEventKind};
 use crate::sessions::{self, EndReason, SessionSettings};
 pub use loaders::{ActiveDevicesOfLicense, DeviceById};
@@ -153,6 +154,8 @@ pub struct DeviceFilter {
     pub license_id: Option<IdFilter>,
     /// The customer holding the device's license.
     pub customer_id: Option<IdFilter>,
+    /// The key of the device's license.
+    pub license_key: Option<StringFilter>,
     pub is_active: Option<bool>,
     pub device_name: Option<StringFilter>,
     pub device_type: Option<StringFilter>,
@@ -170,6 +173,7 @@ impl Filter for DeviceFilter {
     fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
         c.id("licenseId", "license_id", &self.license_id)?;
         c.id("customerId", "customer_id", &self.customer_id)?;
+        c.string("licenseKey", "license_key", &self.license_key)?;
         c.boolean("is_active", self.is_active);
         c.string("deviceName", "device_name", &self.device_name)?;
         c.string("deviceType", "device_type", &self.device_type)?;
@@ -198,7 +202,9 @@ pub struct DeviceOrder {
     pub direction: OrderDirection,
 }
 
-/// One page of devices across all licenses. `search` matches the name or the fingerprint.
+/// One page of devices across all licenses. `search` matches part of the name, the fingerprint
+/// or the license key; a complete license key also matches as a person types it (any case, with
+/// or without hyphens, O for 0), like `licenseByKey`.
 pub async fn page(
     pool: &PgPool,
     search: Option<String>,
@@ -206,19 +212,26 @@ pub async fn page(
     order_by: Vec<DeviceOrder>,
     args: PageArgs,
 ) -> async_graphql::Result<ListConnection<Device>> {
-    let pattern = search.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(contains_pattern);
+    let search = search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let pattern = search.map(contains_pattern);
+    let key = search.and_then(|text| LicenseKey::parse(text).ok()).map(|key| key.as_str().to_owned());
     let query = |select: &str| -> Result<Sql> {
         let mut sql = Sql::new(select);
-        // Each device with its folded-in `last_seen_at` and its license's customer, for filtering.
+        // Each device with its folded-in `last_seen_at` and its license's customer and key, for filtering.
         sql.push(" FROM (")
-            .push(SELECT.replacen("SELECT ", "SELECT l.customer_id, ", 1))
+            .push(SELECT.replacen("SELECT ", "SELECT l.customer_id, l.license_key, ", 1))
             .push(" JOIN licenses l ON l.id = d.license_id) x WHERE TRUE");
         if let Some(pattern) = &pattern {
             sql.push(" AND (device_name ILIKE ")
                 .push_bind(pattern.clone())
                 .push(" OR hardware_fingerprint ILIKE ")
                 .push_bind(pattern.clone())
-                .push(")");
+                .push(" OR license_key ILIKE ")
+                .push_bind(pattern.clone());
+            if let Some(key) = &key {
+                sql.push(" OR license_key = ").push_bind(key.clone());
+            }
+            sql.push(")");
         }
         if let Some(filter) = &filter {
             push_filter(&mut sql, filter)?;

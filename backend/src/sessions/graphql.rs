@@ -35,6 +35,10 @@ impl EndedSession {
     async fn device(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Device>> {
         load(ctx, DeviceById(self.device_id.0)).await
     }
+
+    async fn license(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<License>> {
+        load(ctx, LicenseById(self.license_id.0)).await
+    }
 }
 
 #[derive(Default)]

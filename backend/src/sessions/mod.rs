@@ -25,7 +25,7 @@ use crate::auth::Caller;
 use crate::error::{Error, Result};
 use crate::graphql::filter::{
     filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter,
-    OrderDirection, Sql,
+    OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::Id;
 use crate::graphql::pagination::{ListConnection, PageArgs};
@@ -301,7 +301,13 @@ pub async fn live_page(
 #[derive(Debug, Default, InputObject)]
 pub struct EndedSessionFilter {
     pub license_id: Option<IdFilter>,
+    /// The key of the session's license.
+    pub license_key: Option<StringFilter>,
     pub device_id: Option<IdFilter>,
+    /// The name of the session's device.
+    pub device_name: Option<StringFilter>,
+    /// The hardware fingerprint of the session's device.
+    pub hardware_fingerprint: Option<StringFilter>,
     pub end_reason: Option<EndReasonFilter>,
     pub started_at: Option<DateTimeFilter>,
     pub ended_at: Option<DateTimeFilter>,
@@ -316,7 +322,10 @@ crate::enum_filter!(EndReasonFilter: EndReason => EndReason::as_str;);
 impl Filter for EndedSessionFilter {
     fn conditions(&self, c: &mut Conditions<'_>) -> Result<()> {
         c.id("licenseId", "license_id", &self.license_id)?;
+        c.string("licenseKey", "license_key", &self.license_key)?;
         c.id("deviceId", "device_id", &self.device_id)?;
+        c.string("deviceName", "device_name", &self.device_name)?;
+        c.string("hardwareFingerprint", "hardware_fingerprint", &self.hardware_fingerprint)?;
         c.enumeration("endReason", "end_reason", &self.end_reason)?;
         c.datetime("started_at", &self.started_at);
         c.datetime("ended_at", &self.ended_at);
@@ -340,6 +349,7 @@ pub struct EndedSessionOrder {
     pub direction: OrderDirection,
 }
 
+/// One page of ended sessions, all licenses' or one's, with the filter.
 pub async fn history(
     pool: &PgPool,
     license_id: Option<Uuid>,
@@ -349,7 +359,14 @@ pub async fn history(
 ) -> async_graphql::Result<ListConnection<EndedSession>> {
     let query = |select: &str| -> Result<Sql> {
         let mut sql = Sql::new(select);
-        sql.push(" FROM session_history WHERE TRUE");
+        // Left joins on primary keys: PostgreSQL drops them when no filter reads their columns.
+        sql.push(
+            " FROM (SELECT h.id, h.license_id, h.device_id, h.started_at, h.last_heartbeat_at, h.ended_at,
+                           h.end_reason, l.license_key, d.device_name, d.hardware_fingerprint
+                    FROM session_history h
+                    LEFT JOIN licenses l ON l.id = h.license_id
+                    LEFT JOIN device_registrations d ON d.id = h.device_id) s WHERE TRUE",
+        );
         if let Some(license_id) = license_id {
             sql.push(" AND license_id = ").push_bind(license_id);
         }

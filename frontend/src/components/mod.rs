@@ -2,6 +2,7 @@
 
 pub mod clipboard;
 pub mod confirm;
+pub mod customer_picker;
 pub mod feedback;
 pub mod field;
 pub mod institution;

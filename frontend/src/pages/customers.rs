@@ -1,7 +1,8 @@
-//! Customers: search, page through, create and edit (admins).
+//! Customers: search, page through, open one, create and edit (admins).
 
 use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
+use yew_router::prelude::Link;
 
 use crate::components::feedback::{Badge, ErrorBanner};
 use crate::components::field::Field;
@@ -9,6 +10,7 @@ use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::search_toolbar::SearchToolbar;
 use crate::dom::input_checked;
 use crate::hooks::{use_app, use_form};
+use crate::route::Route;
 use crate::services::customers::{self, Customer};
 use crate::services::{ApiError, Connection, Page};
 
@@ -60,7 +62,7 @@ pub fn CustomersPage() -> Html {
             };
             html! {
                 <tr key={customer.id.clone()}>
-                    <td class="strong">{ customer.name.clone() }</td>
+                    <td class="strong"><Link<Route> to={Route::Customer { id: customer.id.clone() }}>{ customer.name.clone() }</Link<Route>></td>
                     <td>{ customer.email.clone() }</td>
                     <td>{ app.lang.date(&customer.created_at) }</td>
                     <td>if customer.is_test { <Badge tone="amber" text={app.t("customer.test")} /> }</td>

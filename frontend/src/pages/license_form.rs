@@ -1,18 +1,22 @@
-//! Create or edit a license; the server's validation errors appear beside their fields.
+//! Create or edit a license; the server's validation errors appear beside their fields. A new
+//! license's customer is searched among all customers as one types; `?customer=<id>` (the
+//! customer page's "New license") chooses it beforehand.
 
+use serde::Deserialize;
 use serde_json::{json, Value};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::components::customer_picker::CustomerPicker;
 use crate::components::feedback::{ErrorBanner, Loading};
 use crate::components::field::Field;
 use crate::components::license_terms::{LimitsDraft, LimitsFields, LimitsInput, TermsDraft, TermsFields, TermsInput};
 use crate::hooks::{use_app, use_form, use_load, Load};
 use crate::route::Route;
-use crate::services::customers::{self, Customer};
+use crate::services::customers::{self, CustomerRef};
 use crate::services::license_templates::{self, LicenseTemplate};
 use crate::services::licenses::{self, License};
-use crate::services::{ApiError, Page};
+use crate::services::ApiError;
 use crate::state::AppContext;
 
 #[derive(Properties, PartialEq)]
@@ -32,8 +36,13 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
             None => Ok(None),
         }
     });
-    let (customers, _) =
-        use_load((), |()| async move { customers::customers("", &Page::default()).await.map(|c| c.nodes) });
+    let chosen_id = use_location().and_then(|l| l.query::<NewLicenseQuery>().ok()).and_then(|q| q.customer);
+    let (chosen, _) = use_load(chosen_id, |id: Option<String>| async move {
+        match id {
+            Some(id) => Ok(customers::customer(&id).await?.map(|c| c.customer.to_ref())),
+            None => Ok(None),
+        }
+    });
     // Only a new license starts from a template.
     let (templates, _) = use_load(existing_id.is_none(), |new: bool| async move {
         if new {
@@ -42,12 +51,12 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
             Ok(Vec::new())
         }
     });
-    match (&*existing, &*customers, &*templates) {
+    match (&*existing, &*chosen, &*templates) {
         (Load::Failed(err), _, _) | (_, Load::Failed(err), _) | (_, _, Load::Failed(err)) => {
             html! { <section class="page"><ErrorBanner error={err.clone()} /></section> }
         }
-        (Load::Loaded(license), Load::Loaded(customers), Load::Loaded(templates)) => html! {
-            <LicenseForm license={license.clone()} customers={customers.clone()} templates={templates.clone()} />
+        (Load::Loaded(license), Load::Loaded(customer), Load::Loaded(templates)) => html! {
+            <LicenseForm license={license.clone()} customer={customer.clone()} templates={templates.clone()} />
         },
         _ => {
             let _ = &app;
@@ -56,10 +65,18 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
     }
 }
 
+/// The query of `/licenses/new`.
+#[derive(Deserialize)]
+struct NewLicenseQuery {
+    /// The id of the customer the new license is for.
+    customer: Option<String>,
+}
+
 #[derive(Properties, PartialEq)]
 struct FormProps {
     license: Option<License>,
-    customers: Vec<Customer>,
+    /// The customer chosen beforehand, for a new license.
+    customer: Option<CustomerRef>,
     /// The templates a new license may start from.
     templates: Vec<LicenseTemplate>,
 }
@@ -77,7 +94,7 @@ fn day_of(value: &chrono::DateTime<chrono::Utc>) -> String {
 /// What the license form edits, as the inputs hold it.
 #[derive(Clone, Debug, PartialEq)]
 struct LicenseDraft {
-    customer_id: String,
+    customer: Option<CustomerRef>,
     limits: LimitsDraft,
     valid_from: String,
     valid_until: String,
@@ -88,9 +105,9 @@ struct LicenseDraft {
 }
 
 impl LicenseDraft {
-    fn new(license: Option<&License>, customers: &[Customer]) -> LicenseDraft {
+    fn new(license: Option<&License>, customer: Option<CustomerRef>) -> LicenseDraft {
         LicenseDraft {
-            customer_id: customers.first().map(|c| c.id.clone()).unwrap_or_default(),
+            customer,
             limits: license.map_or_else(LimitsDraft::default, |l| {
                 LimitsDraft::new(l.license_type, l.device_limit, l.concurrent_sessions_limit)
             }),
@@ -134,13 +151,13 @@ impl LicenseDraft {
             input["validFrom"] = Value::String(from);
         }
         if new {
-            if self.customer_id.is_empty() {
+            let Some(customer) = &self.customer else {
                 return Err(ApiError::Invalid {
                     field: Some("customerId".into()),
                     message: app.t("license.customer_required").into(),
                 });
-            }
-            input["customerId"] = Value::String(self.customer_id.clone());
+            };
+            input["customerId"] = Value::String(customer.id.clone());
             if !self.template_id.is_empty() {
                 input["templateId"] = Value::String(self.template_id.clone());
             }
@@ -154,7 +171,7 @@ fn LicenseForm(props: &FormProps) -> Html {
     let app = use_app();
     let navigator = use_navigator().expect("inside the router");
     let license = props.license.clone();
-    let form = use_form(|| LicenseDraft::new(props.license.as_ref(), &props.customers));
+    let form = use_form(|| LicenseDraft::new(props.license.as_ref(), props.customer.clone()));
     let onsubmit = {
         let existing = license.as_ref().map(|l| (l.id.clone(), l.updated_at.clone()));
         let app = app.clone();
@@ -169,7 +186,10 @@ fn LicenseForm(props: &FormProps) -> Html {
         form.submit(save, Callback::from(move |saved: License| navigator.push(&Route::License { id: saved.id })))
     };
     let on_limits = form.bind_part(|draft, input: LimitsInput, text| draft.limits.set(input, text));
-    let on_customer = form.bind_change(|draft, value| draft.customer_id = value);
+    let on_customer = {
+        let form = form.clone();
+        Callback::from(move |customer: Option<CustomerRef>| form.update(move |draft| draft.customer = customer))
+    };
     let on_template = {
         let (form, templates) = (form.clone(), props.templates.clone());
         Callback::from(move |event: Event| {
@@ -210,19 +230,21 @@ fn LicenseForm(props: &FormProps) -> Html {
                         </select>
                     </Field>
                 }
-                if license.is_none() {
-                    <Field label={app.t("license.customer")} id="customerId" error={form.field_error("customerId")}>
-                        if props.customers.is_empty() {
-                            <div class="alert alert-warning">{ app.t("license.no_customers") }</div>
-                        } else {
-                            <select id="customerId" onchange={on_customer}>
-                                { for props.customers.iter().map(|c| html! {
-                                    <option value={c.id.clone()} selected={draft.customer_id == c.id}>{ format!("{} ({})", c.name, c.email) }</option>
-                                }) }
-                            </select>
-                        }
-                    </Field>
-                }
+                { match &license {
+                    None => html! {
+                        <Field label={app.t("license.customer")} id="customerId" error={form.field_error("customerId")}>
+                            <CustomerPicker id="customerId" chosen={draft.customer.clone()} on_choose={on_customer}
+                                invalid={form.field_error("customerId").is_some()} />
+                        </Field>
+                    },
+                    // A license keeps its customer: shown, not changed.
+                    Some(license) => html! {
+                        <Field label={app.t("license.customer")} id="customerId">
+                            <input id="customerId" readonly=true value={license.customer.as_ref()
+                                .map(|c| format!("{} · {}", c.name, c.email)).unwrap_or_default()} />
+                        </Field>
+                    },
+                } }
                 <LimitsFields draft={draft.limits.clone()} error={form.error()} on_change={on_limits} />
                 <div class="grid-2">
                     <Field label={app.t("license.valid_from")} id="validFrom" error={form.field_error("validFrom")}>

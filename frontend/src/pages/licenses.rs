@@ -4,7 +4,7 @@ use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::license_status::status_badge;
+use crate::components::license_status::{license_head, license_row};
 use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::search_toolbar::SearchToolbar;
 use crate::dom::input_value;
@@ -45,19 +45,7 @@ pub fn LicensesPage() -> Html {
     let new_license = Callback::from(move |_: MouseEvent| navigator.push(&Route::NewLicense));
     let row = {
         let app = app.clone();
-        Callback::from(move |license: License| {
-            html! {
-                <tr key={license.id.clone()}>
-                    <td class="mono"><Link<Route> to={Route::License { id: license.id.clone() }}>{ license.license_key.clone() }</Link<Route>></td>
-                    <td>{ license.customer.as_ref().map(|c| c.name.clone()).unwrap_or_default() }</td>
-                    <td>{ app.lang.license_type(license.license_type) }</td>
-                    <td class="num">{ license.device_limit }</td>
-                    <td class="num">{ license.concurrent_sessions_limit }</td>
-                    <td>{ license.valid_until.map(|d| app.lang.date(&d)).unwrap_or_else(|| app.t("license.unlimited").to_owned()) }</td>
-                    <td>{ status_badge(&app, &license) }</td>
-                </tr>
-            }
-        })
+        Callback::from(move |license: License| license_row(&app, &license, true))
     };
 
     html! {
@@ -79,15 +67,7 @@ pub fn LicensesPage() -> Html {
                 </select>
             </SearchToolbar>
             <PagedTable<LicenseFilter> query={(*filter).clone()} empty={app.t("licenses.empty")} testid="licenses" {row}
-                head={html! { <>
-                    <th>{ app.t("license.key") }</th>
-                    <th>{ app.t("license.customer") }</th>
-                    <th>{ app.t("license.type") }</th>
-                    <th class="num">{ app.t("license.devices") }</th>
-                    <th class="num">{ app.t("license.sessions") }</th>
-                    <th>{ app.t("license.valid_until") }</th>
-                    <th>{ app.t("license.status") }</th>
-                </> }} />
+                head={license_head(&app, true)} />
         </section>
     }
 }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::licenses::License;
 use super::{documents, gql, with_page, ApiError, Connection, Page};
 
 /// A customer as other records name it.
@@ -25,6 +26,27 @@ pub struct Customer {
     pub created_at: DateTime<Utc>,
     /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
     pub updated_at: String,
+}
+
+impl Customer {
+    /// The customer as other records name it.
+    pub fn to_ref(&self) -> CustomerRef {
+        CustomerRef { id: self.id.clone(), name: self.name.clone(), email: self.email.clone() }
+    }
+}
+
+/// A customer with its licenses, newest first (the customer page).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerDetail {
+    #[serde(flatten)]
+    pub customer: Customer,
+    pub licenses: Vec<License>,
+}
+
+/// The customer with this id and its licenses; `None` when there is none.
+pub async fn customer(id: &str) -> Result<Option<CustomerDetail>, ApiError> {
+    gql(documents::CUSTOMER_DETAIL, json!({"id": id}), "customer").await
 }
 
 pub async fn customers(search: &str, page: &Page) -> Result<Connection<Customer>, ApiError> {

@@ -61,6 +61,7 @@ documents! {
     CUSTOMERS = "customers/customers.graphql" + "customers/customer.graphql" + "page_info.graphql";
     CREATE_CUSTOMER = "customers/create_customer.graphql" + "customers/customer.graphql";
     UPDATE_CUSTOMER = "customers/update_customer.graphql" + "customers/customer.graphql";
+    CUSTOMER_DETAIL = "customers/customer_detail.graphql" + "customers/customer.graphql" + "licenses/license_fields.graphql";
 
     LICENSES = "licenses/licenses.graphql" + "licenses/license_fields.graphql" + "page_info.graphql";
     LICENSE = "licenses/license.graphql" + "licenses/license_fields.graphql";
@@ -79,10 +80,12 @@ documents! {
 
     LICENSE_DEVICES = "devices/license_devices.graphql" + "devices/device.graphql";
     DEACTIVATE_DEVICE = "devices/deactivate_device.graphql" + "devices/device.graphql";
+    DEVICES = "devices/devices.graphql" + "devices/device.graphql" + "page_info.graphql";
 
     LIVE_SESSIONS = "sessions/live_sessions.graphql";
     TERMINATE_SESSION = "sessions/terminate_session.graphql";
     SESSION_HISTORY = "sessions/session_history.graphql" + "page_info.graphql";
+    ALL_SESSION_HISTORY = "sessions/all_session_history.graphql" + "page_info.graphql";
 
     RESOURCE_POOL_COUNTS = "resources/pool_counts.graphql";
     RESOURCES = "resources/resources.graphql" + "resources/resource.graphql" + "page_info.graphql";
