@@ -1,7 +1,7 @@
 //! Interface text in German and English. The language defaults to the browser's and can be
 //! switched; the choice is remembered in `localStorage`.
 
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Local, NaiveDate, Utc};
 
 use crate::services::licenses::LicenseType;
 use crate::services::sessions::EndReason;
@@ -58,6 +58,51 @@ impl Lang {
         match self {
             Lang::De => local.format("%d.%m.%Y").to_string(),
             Lang::En => local.format("%Y-%m-%d").to_string(),
+        }
+    }
+
+    /// A UTC day in full: "05.12.2026" or "2026-12-05".
+    pub fn day(self, day: NaiveDate) -> String {
+        match self {
+            Lang::De => day.format("%d.%m.%Y").to_string(),
+            Lang::En => day.format("%Y-%m-%d").to_string(),
+        }
+    }
+
+    /// A UTC day as a short axis label: "5.12." or "Dec 5".
+    pub fn short_day(self, day: NaiveDate) -> String {
+        match self {
+            Lang::De => day.format("%-d.%-m.").to_string(),
+            Lang::En => day.format("%b %-d").to_string(),
+        }
+    }
+
+    /// A whole number with the language's thousands separator: "12.345" or "12,345".
+    pub fn number(self, n: i64) -> String {
+        let digits = n.unsigned_abs().to_string();
+        let separator = match self {
+            Lang::De => '.',
+            Lang::En => ',',
+        };
+        let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+        if n < 0 {
+            grouped.push('-');
+        }
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                grouped.push(separator);
+            }
+            grouped.push(digit);
+        }
+        grouped
+    }
+
+    /// A share (0–1) in whole percent: "75 %" or "75%".
+    pub fn percent(self, share: f64) -> String {
+        let percent = (share * 100.0).round();
+        match self {
+            Lang::De => format!("{percent} %"),
+            Lang::En => format!("{percent}%"),
         }
     }
 
@@ -535,4 +580,42 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("picker.chosen", "Chosen:", "Gewählt:"),
     ("picker.none", "No customers match.", "Keine passenden Kunden."),
     ("picker.results", "Matching customers", "Passende Kunden"),
+    // Overview
+    ("overview.subtitle", "How the product is used: live sessions, activity over time, and the licenses that need attention.", "Wie das Produkt genutzt wird: aktive Sitzungen, Aktivität im Zeitverlauf und Lizenzen, die Aufmerksamkeit brauchen."),
+    ("overview.range", "Time range", "Zeitraum"),
+    ("overview.range_7", "Last 7 days", "Letzte 7 Tage"),
+    ("overview.range_30", "Last 30 days", "Letzte 30 Tage"),
+    ("overview.range_90", "Last 90 days", "Letzte 90 Tage"),
+    ("overview.live_now", "Live sessions now", "Aktive Sitzungen jetzt"),
+    ("overview.open_live", "Show live sessions", "Live-Sitzungen anzeigen"),
+    ("overview.active_licenses", "Active licenses", "Aktive Lizenzen"),
+    ("overview.of_total", "of", "von"),
+    ("overview.peak", "Highest concurrency of one license", "Höchste Gleichzeitigkeit einer Lizenz"),
+    ("overview.peak_none", "No sessions in this range.", "Keine Sitzungen in diesem Zeitraum."),
+    ("overview.peak_at", "sessions at once, first on", "Sitzungen gleichzeitig, erstmals am"),
+    ("overview.open_license", "Open license", "Lizenz öffnen"),
+    ("overview.sessions_title", "Sessions started and ended per day", "Gestartete und beendete Sitzungen pro Tag"),
+    ("overview.heartbeats_title_hour", "Heartbeats per hour", "Heartbeats pro Stunde"),
+    ("overview.heartbeats_title_day", "Heartbeats per day", "Heartbeats pro Tag"),
+    ("overview.axis_day", "Day (UTC)", "Tag (UTC)"),
+    ("overview.axis_hour", "Time (UTC), one bar per hour", "Zeit (UTC), ein Balken pro Stunde"),
+    ("overview.axis_sessions", "Sessions", "Sitzungen"),
+    ("overview.axis_heartbeats", "Heartbeats", "Heartbeats"),
+    ("overview.started", "Started", "Gestartet"),
+    ("overview.ended", "Ended", "Beendet"),
+    ("overview.ended_as", "Ended:", "Beendet:"),
+    ("overview.no_sessions", "No sessions started or ended in this range.", "In diesem Zeitraum wurden keine Sitzungen gestartet oder beendet."),
+    ("overview.no_heartbeats", "No heartbeats in this range.", "Keine Heartbeats in diesem Zeitraum."),
+    ("overview.chart_numbers", "Show the numbers as a table", "Zahlen als Tabelle anzeigen"),
+    ("overview.total", "Total", "Gesamt"),
+    ("overview.licenses_title", "Licenses by state and type", "Lizenzen nach Status und Typ"),
+    ("overview.no_licenses", "No licenses yet.", "Noch keine Lizenzen."),
+    ("overview.state.pending", "Not yet valid", "Noch nicht gültig"),
+    ("overview.usage_title", "Closest to their limits", "Am nächsten an ihren Limits"),
+    ("overview.usage_help", "Licenses by the larger share of their device or session limit in use.", "Lizenzen nach dem größeren genutzten Anteil ihres Geräte- oder Sitzungslimits."),
+    ("overview.usage_share", "Used", "Genutzt"),
+    ("overview.usage_none", "No license has devices or sessions in use.", "Keine Lizenz hat Geräte oder Sitzungen in Nutzung."),
+    ("overview.expiring_title", "Expiring in the next 30 days", "Laufen in den nächsten 30 Tagen ab"),
+    ("overview.expiring_none", "No active license expires in the next 30 days.", "Keine aktive Lizenz läuft in den nächsten 30 Tagen ab."),
+    ("overview.days_left", "Days left", "Resttage"),
 ];

@@ -102,6 +102,41 @@ async fn usage_shows_active_devices_and_only_truly_live_sessions_per_license(poo
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn usage_lists_the_licenses_closest_to_a_limit_first_by_share_not_by_count(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    // Most sessions live, but 3 of 10 of each limit: 30 %.
+    let (roomy, roomy_key) = app.create_license(&admin, 10, 10).await;
+    for device in ["r1", "r2", "r3"] {
+        app.session(&client, &roomy_key, device).await;
+    }
+    // Its one session slot taken: 100 %.
+    let (full, full_key) = app.create_license(&admin, 1, 1).await;
+    app.session(&client, &full_key, "f1").await;
+    // No session live, but 3 of 4 device slots taken: 75 %.
+    let (devices, devices_key) = app.create_license(&admin, 4, 4).await;
+    for device in ["d1", "d2", "d3"] {
+        let token = app.session(&client, &devices_key, device).await;
+        app.end_session(&client, &token).await;
+    }
+    let (unused, _) = app.create_license(&admin, 1, 1).await;
+
+    let reply = app.gql(&analyst, "{ licenseUsage { licenseId activeDevices liveSessions } }", json!({})).await;
+    assert_eq!(
+        reply.data("licenseUsage"),
+        &json!([
+            {"licenseId": full, "activeDevices": 1, "liveSessions": 1},
+            {"licenseId": devices, "activeDevices": 3, "liveSessions": 0},
+            {"licenseId": roomy, "activeDevices": 3, "liveSessions": 3},
+            {"licenseId": unused, "activeDevices": 0, "liveSessions": 0},
+        ])
+    );
+    let first_two = app.gql(&analyst, "{ licenseUsage(first: 2) { licenseId } }", json!({})).await;
+    assert_eq!(first_two.data("licenseUsage"), &json!([{"licenseId": full}, {"licenseId": devices}]));
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn sessions_are_counted_per_day_with_their_end_reasons(pool: PgPool) {
     let app = spawn_app(&pool).await;
     let (admin, analyst, client) =

@@ -262,6 +262,108 @@ test('a device activated through the client API appears live without reload, and
   await shot('10-live-empty');
 });
 
+test('the overview shows live sessions as they start and end, the licenses by state, activity charts and what expires soon', async () => {
+  // A license ending in ten days, so the list of expiring licenses has one to show.
+  const { customers } = await dashboardApi('{ customers(search: "ACME", first: 1) { nodes { id } } }');
+  const validUntil = new Date(Date.now() + 10 * 86_400_000).toISOString();
+  const { createLicense: expiring } = await dashboardApi(
+    'mutation($i: CreateLicenseInput!) { createLicense(input: $i) { licenseKey } }',
+    { i: { customerId: customers.nodes[0].id, licenseType: 'SUBSCRIPTION', deviceLimit: 1, concurrentSessionsLimit: 1, validUntil } },
+  );
+
+  await page.click('nav >> text=Overview');
+  await page.waitForURL('**/overview', WAIT);
+  await page.waitForSelector('[data-testid=overview-live] .live-indicator.on', WAIT);
+  assert.equal((await page.textContent('[data-testid=overview-live-count]')).trim(), '0');
+
+  // Licenses by type and state: the two of the earlier tests and the one just made, all active.
+  await page.waitForSelector('[data-testid=license-counts]', WAIT);
+  const cell = (type, state) => page.textContent(`[data-testid=license-counts] tr[data-type=${type}] td[data-state=${state}]`);
+  assert.equal(await cell('SUBSCRIPTION', 'ACTIVE'), '2');
+  assert.equal(await cell('TRIAL', 'ACTIVE'), '1');
+  assert.equal(await cell('TOTAL', 'EXPIRED'), '0');
+  assert.equal(await cell('TOTAL', 'TOTAL'), '3');
+  assert.equal((await page.textContent('[data-testid=active-licenses]')).trim(), '3');
+
+  // The first license has one of its two devices registered: the closest to a limit.
+  await page.waitForSelector('[data-testid=closest-to-limits] tbody tr', WAIT);
+  assert.equal(await page.getAttribute('[data-testid=closest-to-limits] tbody tr:first-child', 'data-license-key'), created.licenseKey);
+  assert.match(await page.textContent('[data-testid=closest-to-limits] tbody tr:first-child'), /1 \/ 2.*0 \/ 1.*50%/);
+
+  // Expiring soonest first, each linking to its license.
+  const firstExpiring = '[data-testid=expiring-licenses] tbody tr:first-child';
+  await page.waitForSelector(firstExpiring, WAIT);
+  assert.equal(await page.getAttribute(firstExpiring, 'data-license-key'), expiring.licenseKey);
+  assert.match(await page.textContent(firstExpiring), /ACME GmbH.*Subscription/);
+
+  // A session started by a client shows in the live count without reload, with its heartbeat.
+  const { activate: granted } = await clientApi(
+    `mutation($i: ActivateInput!) { activate(input: $i) { __typename ... on SessionGranted { sessionToken deviceId } } }`,
+    { i: { licenseKey: created.licenseKey, hardwareFingerprint: 'browser-test-laptop', deviceName: "Anna's laptop", deviceType: 'windows' } },
+  );
+  assert.equal(granted.__typename, 'SessionGranted');
+  const { heartbeat } = await clientApi(
+    'mutation($t: UUID!) { heartbeat(sessionToken: $t) { __typename } }', { t: granted.sessionToken },
+  );
+  assert.equal(heartbeat.__typename, 'HeartbeatAccepted');
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=overview-live-count]')?.textContent.trim() === '1', null, WAIT,
+  );
+
+  // Seven days: sessions per day, heartbeats per hour, both with bars, axis titles and a legend.
+  await page.selectOption('#overview-range', '7');
+  const sessions = '[data-testid=sessions-chart]';
+  await page.waitForSelector(`${sessions} svg rect`, WAIT);
+  assert.ok((await page.locator(`${sessions} svg rect`).count()) >= 2, 'bars for started and for ended sessions');
+  const sessionTexts = (await page.locator(`${sessions} svg text`).allTextContents()).map((t) => t.trim());
+  assert.ok(sessionTexts.includes('Sessions') && sessionTexts.includes('Day (UTC)'), `axis titles: ${sessionTexts}`);
+  assert.equal(sessionTexts.filter((t) => /^[A-Z][a-z]{2} \d{1,2}$/.test(t)).length, 7, `a date under each of 7 days: ${sessionTexts}`);
+  assert.deepEqual(
+    await page.locator(`${sessions} .chart-legend li`).allTextContents(),
+    ['Started (2)', 'Ended: Terminated by an admin (1)'],
+  );
+  assert.match(await page.getAttribute(`${sessions} [role=img]`, 'aria-label'), /^Sessions started and ended per day: Started 2/);
+  await page.click(`${sessions} summary`);
+  assert.deepEqual(await page.locator(`${sessions} tr.total td`).allTextContents(), ['2', '1']);
+
+  const heartbeats = '[data-testid=heartbeats-chart]';
+  await page.waitForSelector(`${heartbeats} svg rect`, WAIT);
+  assert.ok(await page.isVisible('h2:has-text("Heartbeats per hour")'));
+  const heartbeatTexts = (await page.locator(`${heartbeats} svg text`).allTextContents()).map((t) => t.trim());
+  assert.ok(heartbeatTexts.includes('Time (UTC), one bar per hour') && heartbeatTexts.includes('Heartbeats'), `${heartbeatTexts}`);
+  assert.match(await page.textContent(`${heartbeats} .chart-legend`), /Heartbeats \(\d+\)/);
+  assert.equal((await page.textContent('[data-testid=peak-concurrency]')).trim(), '1');
+  await shot('07d-overview');
+  await assertAccessible('the overview');
+
+  await page.click('button[data-lang=de]');
+  await page.waitForSelector('h1:has-text("Übersicht")', WAIT);
+  await page.waitForSelector(`${sessions} svg rect`, WAIT);
+  assert.ok(await page.isVisible('label:has-text("Zeitraum")'));
+  assert.ok(await page.isVisible('h2:has-text("Heartbeats pro Stunde")'));
+  assert.ok(await page.isVisible('th:has-text("Noch nicht gültig")'));
+  const germanTexts = (await page.locator(`${sessions} svg text`).allTextContents()).map((t) => t.trim());
+  assert.ok(germanTexts.includes('Sitzungen') && germanTexts.includes('Tag (UTC)'), `German axis titles: ${germanTexts}`);
+  assert.ok(germanTexts.some((t) => /^\d{1,2}\.\d{1,2}\.$/.test(t)), `German dates: ${germanTexts}`);
+  assert.deepEqual(
+    await page.locator(`${sessions} .chart-legend li`).allTextContents(),
+    ['Gestartet (2)', 'Beendet: Von Admin beendet (1)'],
+  );
+  await shot('07e-overview-german');
+  await assertAccessible('the overview in German');
+  await page.click('button[data-lang=en]');
+  await page.waitForSelector('h1:has-text("Overview")', WAIT);
+
+  // Ended by an admin (as in the test before, which the audit log test below reads), it leaves the count.
+  const { liveSessions } = await dashboardApi(
+    'query($d: ID!) { liveSessions(filter: {deviceId: {eq: $d}}) { nodes { id } } }', { d: granted.deviceId },
+  );
+  await dashboardApi('mutation($id: ID!) { terminateSession(id: $id) { id } }', { id: liveSessions.nodes[0].id });
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=overview-live-count]')?.textContent.trim() === '0', null, WAIT,
+  );
+});
+
 test('a generated API key is shown once, with a copy button', async () => {
   await page.click('nav >> text=API keys');
   await page.fill('#key-name', 'Reporting export');
@@ -759,6 +861,13 @@ test('an analyst reads licenses, pools and leads but is offered no change anywhe
   await page.click('button[type=submit]');
   await page.waitForURL('**/overview', WAIT);
   assert.match(await page.textContent('[data-testid=signed-in-user]'), /analyst/);
+  // The overview is the analyst's start page too, read-only.
+  await page.waitForSelector('[data-testid=license-counts] tr[data-type=TOTAL]', WAIT);
+  assert.ok(Number(await page.textContent('[data-testid=license-counts] tr[data-type=TOTAL] td[data-state=TOTAL]')) >= 3);
+  await page.waitForSelector('[data-testid=sessions-chart] svg rect', WAIT);
+  await page.waitForSelector('[data-testid=overview-live] .live-indicator.on', WAIT);
+  const buttons = await page.locator('main button').allTextContents();
+  assert.ok(buttons.every((text) => /Previous|Next/.test(text)), `only paging on the overview: ${buttons}`);
   assert.equal(await page.locator('nav >> text=Users').count(), 0);
   assert.equal(await page.locator('nav >> text=Backups').count(), 0);
 

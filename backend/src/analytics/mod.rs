@@ -152,6 +152,8 @@ pub async fn license_counts(pool: &PgPool) -> Result<Vec<LicenseCount>> {
         .collect())
 }
 
+/// Usage per license, closest to a limit first: by the larger of the shares of its device limit
+/// and of its concurrent-session limit in use, then by live sessions and active devices.
 pub async fn license_usage(
     pool: &PgPool,
     settings: &SessionSettings,
@@ -162,13 +164,15 @@ pub async fn license_usage(
         return Err(Error::bad_input("first", "first must be between 1 and 100"));
     }
     Ok(sqlx::query_as(
-        "SELECT l.id AS license_id, l.license_key, l.device_limit, l.concurrent_sessions_limit,
-                (SELECT count(*) FROM device_registrations d WHERE d.license_id = l.id AND d.is_active) AS active_devices,
-                (SELECT count(*) FROM license_sessions s
-                  WHERE s.license_id = l.id AND session_is_live(s.last_heartbeat_at, $2)) AS live_sessions
-         FROM licenses l
-         WHERE $1::uuid IS NULL OR l.id = $1
-         ORDER BY live_sessions DESC, active_devices DESC, l.created_at, l.id
+        "SELECT * FROM (
+             SELECT l.id AS license_id, l.license_key, l.device_limit, l.concurrent_sessions_limit, l.created_at,
+                    (SELECT count(*) FROM device_registrations d WHERE d.license_id = l.id AND d.is_active) AS active_devices,
+                    (SELECT count(*) FROM license_sessions s
+                      WHERE s.license_id = l.id AND session_is_live(s.last_heartbeat_at, $2)) AS live_sessions
+             FROM licenses l
+             WHERE $1::uuid IS NULL OR l.id = $1) usage
+         ORDER BY greatest(active_devices::numeric / device_limit, live_sessions::numeric / concurrent_sessions_limit) DESC,
+                  live_sessions DESC, active_devices DESC, created_at, license_id
          LIMIT $3",
     )
     .bind(license_id)
@@ -307,7 +311,9 @@ impl AnalyticsQuery {
         license_counts(ctx.data_unchecked::<PgPool>()).await.gql()
     }
 
-    /// Active devices and live sessions per license, busiest first.
+    /// Active devices and live sessions per license, closest to a limit first: by the larger
+    /// share of the device limit or of the concurrent-session limit in use (a license with 1 of
+    /// 1 sessions live comes before one with 3 of 10), then by live sessions and active devices.
     #[graphql(
         guard = "Require(Permission::Read)",
         complexity = "TABLE_SCAN_COMPLEXITY + page_complexity(Some(first), None, child_complexity)"

@@ -1,5 +1,6 @@
 //! Building blocks shared by the pages.
 
+pub mod bar_chart;
 pub mod clipboard;
 pub mod confirm;
 pub mod customer_picker;

@@ -108,4 +108,11 @@ documents! {
     LINK_INSTITUTION_TO_CUSTOMER = "crm/link_institution_to_customer.graphql" + "crm/institution_fields.graphql";
     UNLINK_INSTITUTION_FROM_CUSTOMER = "crm/unlink_institution_from_customer.graphql" + "crm/institution_fields.graphql";
     CONVERT_INSTITUTION_TO_CUSTOMER = "crm/convert_institution_to_customer.graphql" + "crm/institution_fields.graphql";
+
+    LICENSE_COUNTS = "analytics/license_counts.graphql";
+    LICENSE_USAGE = "analytics/license_usage.graphql";
+    SESSIONS_PER_DAY = "analytics/sessions_per_day.graphql";
+    HEARTBEAT_COUNTS = "analytics/heartbeat_counts.graphql";
+    PEAK_CONCURRENT_SESSIONS = "analytics/peak_concurrent_sessions.graphql";
+    EXPIRING_LICENSES = "licenses/expiring_licenses.graphql" + "licenses/license_fields.graphql" + "page_info.graphql";
 }

@@ -102,3 +102,12 @@ pub async fn set_license_active(id: &str, active: bool) -> Result<License, ApiEr
         gql(documents::DEACTIVATE_LICENSE, json!({"id": id}), "deactivateLicense").await
     }
 }
+
+/// Active licenses whose validity ends in `[from, until)`, soonest first.
+pub async fn expiring_licenses(
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    page: &Page,
+) -> Result<Connection<License>, ApiError> {
+    gql(documents::EXPIRING_LICENSES, with_page(json!({"from": from, "until": until}), page), "licenses").await
+}
