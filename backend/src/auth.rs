@@ -168,10 +168,13 @@ pub struct RequestMeta {
     pub session_token: Option<String>,
     /// Whether the peer is a trusted proxy, whose `X-Forwarded-*` headers are believed.
     pub via_trusted_proxy: bool,
+    /// The `User-Agent` header, recorded with a dashboard session when one starts.
+    pub user_agent: Option<String>,
 }
 
 pub fn request_meta<'a>(ctx: &Context<'a>) -> &'a RequestMeta {
-    static NONE: RequestMeta = RequestMeta { ip: None, session_token: None, via_trusted_proxy: false };
+    static NONE: RequestMeta =
+        RequestMeta { ip: None, session_token: None, via_trusted_proxy: false, user_agent: None };
     ctx.data_opt::<RequestMeta>().unwrap_or(&NONE)
 }
 

@@ -2,6 +2,7 @@
 
 use async_graphql::{MergedObject, Schema, SchemaBuilder};
 
+use crate::admin::account::{AccountMutation, AccountQuery};
 use crate::admin::login::{LoginMutation, LoginQuery};
 use crate::admin::users::{AdminUserMutation, AdminUserQuery};
 use crate::analytics::AnalyticsQuery;
@@ -38,6 +39,7 @@ pub struct QueryRoot(
     CrmQuery,
     AnalyticsQuery,
     LeaseQuery,
+    AccountQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -56,6 +58,7 @@ pub struct MutationRoot(
     ResourceMutation,
     CrmMutation,
     LeaseMutation,
+    AccountMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

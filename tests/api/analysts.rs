@@ -128,6 +128,9 @@ async fn every_mutation_is_refused_to_an_analyst_and_changes_nothing(pool: PgPoo
         ("confirmTotp", "mutation { confirmTotp(code: \"123456\") }", json!({})),
         ("disableTotp", "mutation { disableTotp(password: \"p\", code: \"123456\") { id } }", json!({})),
         ("changePassword", "mutation { changePassword(currentPassword: \"p\", newPassword: \"long enough pw\") }", json!({})),
+        ("endDashboardSession", "mutation($id: ID!) { endDashboardSession(id: $id) }", json!({"id": id})),
+        ("endOtherDashboardSessions", "mutation { endOtherDashboardSessions }", json!({})),
+        ("regenerateRecoveryCodes", "mutation { regenerateRecoveryCodes(password: \"p\", code: \"123456\") }", json!({})),
     ];
     // Signing in is open to everyone and changes only the caller's own sign-in state; identity.rs
     // tests it.
@@ -172,6 +175,8 @@ async fn no_field_an_analyst_can_read_holds_a_secret(pool: PgPool) {
         ("GeneratedApiKey", "apiKey"),
         ("Query", "apiKeys"),
         ("TotpEnrollment", "secret"),
+        // The rules a new password must meet (its lengths), not a password.
+        ("Query", "passwordPolicy"),
         // Results of `activate` and `endSession` only, which only client keys may call: the
         // token goes back to the one client that holds it, never to an analyst or admin.
         ("SessionGranted", "sessionToken"),

@@ -21,7 +21,7 @@ const RECOVER: &str = "mutation($c: String!, $r: String!) { useRecoveryCode(chal
 const DISABLE: &str = "mutation($p: String!, $c: String!) { disableTotp(password: $p, code: $c) { totpEnabled } }";
 
 /// Signs `username` in, enrolls 2FA and returns the base32 secret and the recovery codes.
-async fn enroll(browser: &mut Browser<'_>, username: &str) -> (String, Vec<String>) {
+pub async fn enroll(browser: &mut Browser<'_>, username: &str) -> (String, Vec<String>) {
     let login = browser.login(username, PASSWORD).await;
     assert_eq!(login.data("login")["totpEnrollmentRequired"], true, "{:?}", login.body);
     let enrollment = browser.gql("mutation { enrollTotp { secret otpauthUri qrCodeSvg } }", json!({})).await;

@@ -1,6 +1,7 @@
 //! Integration tests: every test gets a fresh database (`#[sqlx::test]`) and real server
 //! instances on real sockets.
 
+mod account;
 mod admin;
 mod analysts;
 mod analytics;

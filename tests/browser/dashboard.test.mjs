@@ -852,6 +852,125 @@ test('edits from a fresh read save; a contact edit based on a stale read is refu
   assert.doesNotMatch(await reloaded.textContent(), /Head of Digital/);
 });
 
+test('an admin opens My account: password rules and a new password, new recovery codes once, other sessions signed out, 2FA off and on again', async () => {
+  await page.click('[data-testid=signed-in-user]');
+  await page.waitForURL('**/account', WAIT);
+  // The rules shown are the server's own.
+  const { passwordPolicy } = await dashboardApi('{ passwordPolicy { minLength maxLength } }');
+  const rules = await page.textContent('[data-testid=password-rules]', WAIT);
+  assert.match(rules, new RegExp(`${passwordPolicy.minLength}–${passwordPolicy.maxLength}`));
+  await page.waitForSelector('[data-testid=my-sessions] tr[data-current=true]', WAIT);
+  assert.match(await page.textContent('[data-testid=two-factor]'), /On/);
+  await shot('25a-account');
+  await assertAccessible('my account');
+
+  // A repeat that differs is refused beside its field; then the password changes.
+  const newPassword = `${ADMIN.password}-renewed`;
+  await page.fill('#current-password', ADMIN.password);
+  await page.fill('#new-password', newPassword);
+  await page.fill('#repeat-password', 'not the same one');
+  await page.click('[data-testid=password-form] button[type=submit]');
+  await page.waitForSelector('.field-error[data-field=repeat-password]', WAIT);
+  await page.fill('#repeat-password', newPassword);
+  await page.click('[data-testid=password-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=password-form] .alert-success', WAIT);
+  ADMIN.password = newPassword;
+  assert.equal(await page.inputValue('#current-password'), '', 'the form is cleared');
+
+  // New recovery codes need the password and a current code, and are shown once.
+  await page.fill('#regenerate-password', ADMIN.password);
+  await page.fill('#regenerate-code', await freshCode());
+  await page.click('[data-testid=regenerate-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=new-recovery-codes] li', WAIT);
+  const codes = await page.locator('[data-testid=new-recovery-codes] li').allTextContents();
+  assert.equal(codes.length, 10);
+  assert.ok(codes.every((code) => /^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/.test(code)), codes.join(' '));
+  await shot('25b-account-recovery-codes');
+  await assertAccessible('new recovery codes');
+  await page.click('[data-testid=new-recovery-codes] .btn-primary');
+  await page.waitForSelector('[data-testid=regenerate-form]', WAIT);
+  assert.equal(await page.locator('[data-testid=new-recovery-codes]').count(), 0, 'gone once saved');
+
+  // The same admin signs in from a second browser, which shows up in the list.
+  const otherProfile = mkdtempSync(join(tmpdir(), 'license-dashboard-chromium-'));
+  const other = await chromium.launchPersistentContext(otherProfile, {
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
+      '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1366, height: 860 },
+    locale: 'en-US',
+  });
+  try {
+    const otherPage = other.pages()[0] ?? (await other.newPage());
+    await otherPage.goto(`${BASE_URL}/login`);
+    await otherPage.fill('#username', ADMIN.username);
+    await otherPage.fill('#password', ADMIN.password);
+    await otherPage.click('button[type=submit]');
+    await otherPage.waitForSelector('#totp-code', WAIT);
+    await otherPage.fill('#totp-code', await freshCode());
+    await otherPage.click('button[type=submit]');
+    await otherPage.waitForURL('**/overview', WAIT);
+
+    await page.reload();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=my-sessions] tbody tr').length === 2, null, WAIT);
+    const second = await page.textContent('[data-testid=my-sessions] tr[data-current=false]');
+    assert.match(second, /Chrome/, 'its browser');
+    assert.match(second, /127\.0\.0\.1/, 'its address');
+    await shot('25c-account-sessions');
+    await assertAccessible('my dashboard sessions');
+
+    // "Sign out everywhere else" after a confirmation: the second browser's next page load goes to /login.
+    await page.click('[data-testid=end-other-sessions]');
+    await page.waitForSelector('.modal', WAIT);
+    await assertAccessible('sign out everywhere else, confirmation');
+    await page.click('.modal >> button.btn-danger');
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-testid=my-sessions] tbody tr').length === 1, null, WAIT);
+    assert.ok(await page.isDisabled('[data-testid=end-other-sessions]'), 'nothing else to sign out');
+    await otherPage.reload();
+    await otherPage.waitForURL('**/login', WAIT);
+  } finally {
+    await other.close();
+    rmSync(otherProfile, { recursive: true, force: true });
+  }
+
+  // Both languages.
+  await page.click('[data-lang=de]');
+  await page.waitForSelector('h1 >> text=Mein Konto', WAIT);
+  assert.match(await page.textContent('[data-testid=password-rules]'), /Länge: \d+–\d+ Zeichen/);
+  await shot('25d-account-de');
+  await assertAccessible('my account in German');
+  await page.click('[data-lang=en]');
+  await page.waitForSelector('h1 >> text=My account', WAIT);
+
+  // Turning 2FA off: an admin must have it, so enrolling a new authenticator follows at once.
+  await page.fill('#disable-totp-password', ADMIN.password);
+  await page.fill('#disable-totp-code', '000000');
+  await page.click('[data-testid=disable-totp-form] button[type=submit]');
+  await page.waitForSelector('.field-error[data-field=disable-totp-code]', WAIT);
+  await shot('25e-account-wrong-code');
+  await assertAccessible('a refused code');
+  await page.fill('#disable-totp-code', await freshCode());
+  await page.click('[data-testid=disable-totp-form] button[type=submit]');
+  await page.waitForURL('**/two-factor', WAIT);
+  const oldSecret = totpSecret;
+  totpSecret = (await page.textContent('[data-testid=totp-secret]', WAIT)).trim();
+  assert.notEqual(totpSecret, oldSecret, 'a new authenticator secret');
+  await page.fill('#enroll-code', await freshCode());
+  await page.click('button[type=submit]');
+  await page.waitForSelector('[data-testid=recovery-codes] li', WAIT);
+  await page.click('[data-testid=recovery-codes] .btn-primary');
+  await page.waitForURL('**/overview', WAIT);
+  await page.click('[data-testid=signed-in-user]');
+  await page.waitForSelector('[data-testid=regenerate-form]', WAIT);
+  assert.match(await page.textContent('[data-testid=two-factor]'), /On/);
+  await shot('25f-account-2fa-again');
+  await assertAccessible('my account after enrolling again');
+  await page.click('nav >> text=Overview');
+  await page.waitForURL('**/overview', WAIT);
+});
+
 // Last: it signs the admin out.
 test('an analyst reads licenses, pools and leads but is offered no change anywhere', async () => {
   await page.click('text=Sign out');

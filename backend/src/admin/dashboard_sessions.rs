@@ -1,12 +1,14 @@
 //! Dashboard sessions: a random 256-bit token in a `__Host-` cookie (`HttpOnly`, `Secure`,
 //! `SameSite=Strict`, `Path=/`); the server keeps only its SHA-256, with idle and absolute
-//! timeouts. Logging out, disabling the user or changing the password ends sessions server-side.
+//! timeouts. Logging out, disabling the user or changing the password ends sessions server-side,
+//! and so does their owner, who sees them listed (`myDashboardSessions`).
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -15,6 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::{Scope, SessionInfo};
 use crate::error::Result;
+use crate::graphql::ids::Id;
 
 pub const COOKIE_NAME: &str = "__Host-license-session";
 
@@ -60,22 +63,39 @@ pub fn token_from_cookie_header(header: &str) -> Option<String> {
     })
 }
 
+/// The most characters of a `User-Agent` kept with a session (the column's CHECK); the rest is cut.
+pub const USER_AGENT_MAX_CHARS: usize = 256;
+
+/// Where a session was started from: the client's address and its browser's `User-Agent`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin<'a> {
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<&'a str>,
+}
+
 /// Starts a session and returns the token for the cookie. Always a fresh token: a login never
 /// reuses a token the browser already had.
 pub async fn create(
     conn: &mut PgConnection,
     user_id: Uuid,
     enrollment_only: bool,
-    ip: Option<IpAddr>,
+    origin: Origin<'_>,
 ) -> Result<String> {
     let token = new_token();
-    sqlx::query("INSERT INTO admin_sessions (token_hash, user_id, kind, client_ip) VALUES ($1, $2, $3, $4::inet)")
-        .bind(digest(&token))
-        .bind(user_id)
-        .bind(if enrollment_only { "enrollment" } else { "full" })
-        .bind(ip.map(|ip| ip.to_string()))
-        .execute(conn)
-        .await?;
+    let user_agent = origin
+        .user_agent
+        .map(|agent| agent.chars().filter(|c| !c.is_control()).take(USER_AGENT_MAX_CHARS).collect::<String>())
+        .filter(|agent| !agent.trim().is_empty());
+    sqlx::query(
+        "INSERT INTO admin_sessions (token_hash, user_id, kind, client_ip, user_agent) VALUES ($1, $2, $3, $4::inet, $5)",
+    )
+    .bind(digest(&token))
+    .bind(user_id)
+    .bind(if enrollment_only { "enrollment" } else { "full" })
+    .bind(origin.ip.map(|ip| ip.to_string()))
+    .bind(user_agent)
+    .execute(conn)
+    .await?;
     Ok(token)
 }
 
@@ -133,6 +153,64 @@ pub async fn end_all_for_user(conn: &mut PgConnection, user_id: Uuid, keep: Opti
         .execute(conn)
         .await?
         .rows_affected())
+}
+
+/// The most sessions of one user [`list_live`] returns, the most recently active first. A user
+/// has a few; each one took a sign-in, which is throttled, so more than this is no one's desk.
+pub const MAX_LISTED: i64 = 100;
+
+/// One of a user's live sessions as its owner sees it: never the token or its digest.
+#[derive(Debug, Clone, sqlx::FromRow, async_graphql::SimpleObject)]
+pub struct DashboardSession {
+    pub id: Id,
+    pub created_at: DateTime<Utc>,
+    /// The last request made with it.
+    pub last_seen_at: DateTime<Utc>,
+    /// The address it was signed in from.
+    pub ip_address: Option<String>,
+    /// The browser's `User-Agent` when it signed in (cut to 256 characters), if it sent one.
+    pub user_agent: Option<String>,
+    /// Whether this is the session of the request asking.
+    pub current: bool,
+}
+
+/// The user's sessions that still hold (within both timeouts), the most recently active first;
+/// `current` marks the one with the digest `current`.
+pub async fn list_live(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    current: &[u8],
+    policy: &SessionPolicy,
+) -> Result<Vec<DashboardSession>> {
+    Ok(sqlx::query_as(
+        "SELECT id, created_at, last_seen_at, host(client_ip) AS ip_address, user_agent, token_hash = $2 AS current
+         FROM admin_sessions
+         WHERE user_id = $1
+           AND last_seen_at > now() - make_interval(secs => $3)
+           AND created_at > now() - make_interval(secs => $4)
+         ORDER BY token_hash = $2 DESC, last_seen_at DESC, id
+         LIMIT $5",
+    )
+    .bind(user_id)
+    .bind(current)
+    .bind(policy.idle_timeout.as_secs_f64())
+    .bind(policy.absolute_timeout.as_secs_f64())
+    .bind(MAX_LISTED)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Ends the user's session `id`, unless it is `keep`; whether one ended. Another user's session
+/// is never touched, whatever its id.
+pub async fn end_one_of_user(conn: &mut PgConnection, user_id: Uuid, id: Uuid, keep: &[u8]) -> Result<bool> {
+    Ok(sqlx::query("DELETE FROM admin_sessions WHERE user_id = $1 AND id = $2 AND token_hash <> $3")
+        .bind(user_id)
+        .bind(id)
+        .bind(keep)
+        .execute(conn)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 /// Removes sessions past either timeout; they would be refused anyway.

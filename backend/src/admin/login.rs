@@ -23,8 +23,7 @@ use super::users::{self, AdminUser};
 use super::{passwords, recovery_codes, throttle};
 use crate::admin::AuthSettings;
 use crate::audit::{self, AuditEntry};
-use crate::auth::SessionInfo;
-use crate::auth::{caller, request_meta, Actor, ActorKind};
+use crate::auth::{caller, request_meta, Actor, ActorKind, Scope, SessionInfo};
 use crate::error::{Error, GqlResultExt, Result};
 
 const CHALLENGE_MINUTES: i32 = 5;
@@ -75,7 +74,7 @@ struct Account {
     totp_last_step: i64,
 }
 
-fn user_actor(id: Option<Uuid>, name: &str) -> Actor {
+pub(super) fn user_actor(id: Option<Uuid>, name: &str) -> Actor {
     Actor { kind: ActorKind::User, id: id.map(|id| id.to_string()), name: name.chars().take(64).collect() }
 }
 
@@ -121,12 +120,14 @@ async fn sign_in(
     method: &str,
     attempt: throttle::Attempt,
 ) -> Result<LoginResult> {
-    let ip = request_meta(ctx).ip;
+    let meta = request_meta(ctx);
+    let ip = meta.ip;
     throttle::succeeded(conn, attempt).await?;
     let enrollment_only = account.role == "admin"
         && ctx.data_unchecked::<Arc<AuthSettings>>().require_admin_totp
         && account.totp_secret.is_none();
-    let token = dashboard_sessions::create(conn, account.id, enrollment_only, ip).await?;
+    let origin = dashboard_sessions::Origin { ip, user_agent: meta.user_agent.as_deref() };
+    let token = dashboard_sessions::create(conn, account.id, enrollment_only, origin).await?;
     sqlx::query("UPDATE admin_users SET last_login_at = now() WHERE id = $1")
         .bind(account.id)
         .execute(&mut *conn)
@@ -294,7 +295,7 @@ fn session<'a>(ctx: &Context<'a>) -> Result<&'a SessionInfo> {
 }
 
 /// The signed-in dashboard user with a full session: not one that may only enroll 2FA.
-fn full_session<'a>(ctx: &Context<'a>) -> Result<&'a SessionInfo> {
+pub(super) fn full_session<'a>(ctx: &Context<'a>) -> Result<&'a SessionInfo> {
     let session = session(ctx)?;
     if session.enrollment_only {
         return Err(Error::TotpEnrollmentRequired);
@@ -317,6 +318,69 @@ async fn load_secret_state(
 /// The signed-in user's password, read without a lock: it is checked outside any transaction.
 async fn current_password_hash(pool: &PgPool, user_id: Uuid) -> Result<String> {
     Ok(sqlx::query_scalar("SELECT password_hash FROM admin_users WHERE id = $1").bind(user_id).fetch_one(pool).await?)
+}
+
+/// The signed-in user proves again that it is them before a change to their own second factor:
+/// with their password (argon2 under a permit of the [`Argon2Gate`], outside any transaction) and
+/// a current code of their authenticator, whose step is used up as at sign-in. The attempt counts
+/// for the sign-in throttle; a failure is audited as `failed_action` (a replayed code as
+/// `auth.totp_replayed`) and refused with `UNAUTHENTICATED`, changing nothing else. 2FA must be on
+/// (`BAD_USER_INPUT` on `code` otherwise). Returns the transaction for the change, with the user's
+/// row locked as it was checked.
+pub(super) async fn reauthenticate_with_code(
+    ctx: &Context<'_>,
+    session: &SessionInfo,
+    password: &str,
+    code: &str,
+    failed_action: &'static str,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let ip = request_meta(ctx).ip;
+    let actor = user_actor(Some(session.user_id), &session.username);
+    let pool = ctx.data_unchecked::<PgPool>();
+    let not_on = || Error::bad_input("code", "2FA is not on");
+    let enabled: bool = sqlx::query_scalar("SELECT totp_secret IS NOT NULL FROM admin_users WHERE id = $1")
+        .bind(session.user_id)
+        .fetch_one(pool)
+        .await?;
+    if !enabled {
+        return Err(not_on());
+    }
+    let permit = ctx.data_unchecked::<Argon2Gate>().try_permit()?;
+    let attempt = throttle::reserve_now(pool, &session.username, ip).await?;
+    let hash = current_password_hash(pool, session.user_id).await?;
+    let password_ok = passwords::verify(&permit, Some(&hash), password).await?;
+    drop(permit);
+    let mut tx = pool.begin().await?;
+    let (current_hash, secret, _, last_step) = load_secret_state(&mut tx, session.user_id).await?;
+    let Some(secret) = secret else {
+        // Turned off meanwhile (by a concurrent request with the same code, say).
+        throttle::take_back(&mut tx, attempt).await?;
+        tx.commit().await?;
+        return Err(not_on());
+    };
+    // The code is looked at only with the right password, so a wrong password spends no step.
+    let outcome = if password_ok && current_hash == hash {
+        check_totp(&mut tx, session.user_id, Some(&secret), last_step, code).await?
+    } else {
+        FactorOutcome::Rejected
+    };
+    match outcome {
+        FactorOutcome::Accepted => {
+            throttle::take_back(&mut tx, attempt).await?;
+            Ok(tx)
+        }
+        FactorOutcome::Replayed => {
+            tracing::warn!(account = %session.username, action = failed_action, "a TOTP code was replayed");
+            fail(&mut tx, ip, &actor, "auth.totp_replayed", attempt).await?;
+            tx.commit().await?;
+            Err(code_already_used())
+        }
+        FactorOutcome::Rejected => {
+            fail(&mut tx, ip, &actor, failed_action, attempt).await?;
+            tx.commit().await?;
+            Err(Error::Unauthenticated("the password or the code is wrong".into()))
+        }
+    }
 }
 
 #[derive(Default)]
@@ -463,6 +527,8 @@ impl LoginMutation {
     }
 
     /// Turns 2FA off; needs the password and a current code, which is used up like at sign-in.
+    /// The user's other sessions end. An admin, who must use 2FA, keeps a session that may only
+    /// enroll again (`enrollTotp`, `confirmTotp`) until they have.
     #[graphql(complexity = "crate::graphql::CREDENTIAL_CHECK_COMPLEXITY + child_complexity")]
     async fn disable_totp(
         &self,
@@ -471,52 +537,8 @@ impl LoginMutation {
         code: String,
     ) -> async_graphql::Result<AdminUser> {
         let session = full_session(ctx).gql()?;
-        let ip = request_meta(ctx).ip;
-        let actor = user_actor(Some(session.user_id), &session.username);
-        let pool = ctx.data_unchecked::<PgPool>();
-        let not_on = || Error::bad_input("code", "2FA is not on");
-        let enabled: bool = sqlx::query_scalar("SELECT totp_secret IS NOT NULL FROM admin_users WHERE id = $1")
-            .bind(session.user_id)
-            .fetch_one(pool)
-            .await
-            .gql()?;
-        if !enabled {
-            return Err(not_on()).gql();
-        }
-        let permit = ctx.data_unchecked::<Argon2Gate>().try_permit().gql()?;
-        let attempt = throttle::reserve_now(pool, &session.username, ip).await.gql()?;
-        let hash = current_password_hash(pool, session.user_id).await.gql()?;
-        let password_ok = passwords::verify(&permit, Some(&hash), &password).await.gql()?;
-        drop(permit);
-        let mut tx = pool.begin().await.gql()?;
-        let (current_hash, secret, _, last_step) = load_secret_state(&mut tx, session.user_id).await.gql()?;
-        let Some(secret) = secret else {
-            // Turned off meanwhile (by a concurrent request with the same code, say).
-            throttle::take_back(&mut tx, attempt).await.gql()?;
-            tx.commit().await.gql()?;
-            return Err(not_on()).gql();
-        };
-        // The code is looked at only with the right password, so a wrong password spends no step.
-        let outcome = if password_ok && current_hash == hash {
-            check_totp(&mut tx, session.user_id, Some(&secret), last_step, &code).await.gql()?
-        } else {
-            FactorOutcome::Rejected
-        };
-        match outcome {
-            FactorOutcome::Accepted => {}
-            FactorOutcome::Replayed => {
-                tracing::warn!(account = %session.username, "a TOTP code was replayed to disable 2FA");
-                fail(&mut tx, ip, &actor, "auth.totp_replayed", attempt).await.gql()?;
-                tx.commit().await.gql()?;
-                return Err(code_already_used()).gql();
-            }
-            FactorOutcome::Rejected => {
-                fail(&mut tx, ip, &actor, "auth.totp_disable_failed", attempt).await.gql()?;
-                tx.commit().await.gql()?;
-                return Err(Error::Unauthenticated("the password or the code is wrong".into())).gql();
-            }
-        }
-        throttle::take_back(&mut tx, attempt).await.gql()?;
+        let mut tx =
+            reauthenticate_with_code(ctx, session, &password, &code, "auth.totp_disable_failed").await.gql()?;
         sqlx::query(
             "UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL, totp_enabled_at = NULL WHERE id = $1",
         )
@@ -530,9 +552,21 @@ impl LoginMutation {
             .await
             .gql()?;
         dashboard_sessions::end_all_for_user(&mut tx, session.user_id, Some(&session.token_hash)).await.gql()?;
-        audit::record(&mut tx, (&actor, ip), AuditEntry::new("user.totp_disabled", "admin_user", session.user_id))
-            .await
-            .gql()?;
+        if session.scope == Scope::Admin && ctx.data_unchecked::<Arc<AuthSettings>>().require_admin_totp {
+            sqlx::query("UPDATE admin_sessions SET kind = 'enrollment' WHERE token_hash = $1")
+                .bind(&session.token_hash)
+                .execute(&mut *tx)
+                .await
+                .gql()?;
+        }
+        let actor = user_actor(Some(session.user_id), &session.username);
+        audit::record(
+            &mut tx,
+            (&actor, request_meta(ctx).ip),
+            AuditEntry::new("user.totp_disabled", "admin_user", session.user_id),
+        )
+        .await
+        .gql()?;
         let user =
             users::find(&mut tx, session.user_id).await.gql()?.ok_or_else(|| Error::not_found("user", "id")).gql()?;
         tx.commit().await.gql()?;

@@ -1,5 +1,7 @@
-//! Dashboard identity: admin users, passwords, TOTP, sign-in throttling and cookie sessions.
+//! Dashboard identity: admin users, passwords, TOTP, sign-in throttling and cookie sessions, and
+//! each user's own account.
 
+pub mod account;
 pub mod dashboard_sessions;
 pub mod login;
 pub mod one_credential_check;

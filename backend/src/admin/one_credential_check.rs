@@ -13,8 +13,15 @@ use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selec
 use async_graphql::{Name, Positioned, ServerError, ServerResult, Variables};
 
 /// The root fields that check a password, a TOTP code or a recovery code.
-pub const CREDENTIAL_FIELDS: [&str; 6] =
-    ["login", "verifyTotp", "useRecoveryCode", "confirmTotp", "changePassword", "disableTotp"];
+pub const CREDENTIAL_FIELDS: [&str; 7] = [
+    "login",
+    "verifyTotp",
+    "useRecoveryCode",
+    "confirmTotp",
+    "changePassword",
+    "disableTotp",
+    "regenerateRecoveryCodes",
+];
 pub const RULE: &str = "ONE_CREDENTIAL_CHECK_PER_OPERATION";
 
 /// The schema extension; see the module documentation.

@@ -63,11 +63,25 @@ pub struct Argon2Permit {
     _held: Arc<OwnedSemaphorePermit>,
 }
 
-/// Length is the only rule (8–128 characters); no composition rules.
+/// What a new password must be (`check_new` enforces it, `passwordPolicy` shows it): a length
+/// in characters, not bytes, and no rules on its composition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::SimpleObject)]
+pub struct PasswordPolicy {
+    /// The fewest characters a password may have.
+    pub min_length: usize,
+    /// The most characters a password may have.
+    pub max_length: usize,
+}
+
+/// The one password rule.
+pub const POLICY: PasswordPolicy = PasswordPolicy { min_length: MIN_LENGTH, max_length: MAX_LENGTH };
+
+/// Checks a new password against [`POLICY`]: length is the only rule (8–128 characters).
 pub fn check_new(password: &str, field: &str) -> Result<()> {
     let length = password.chars().count();
-    if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
-        return Err(Error::bad_input(field, format!("{field} must be {MIN_LENGTH} to {MAX_LENGTH} characters")));
+    let PasswordPolicy { min_length, max_length } = POLICY;
+    if !(min_length..=max_length).contains(&length) {
+        return Err(Error::bad_input(field, format!("{field} must be {min_length} to {max_length} characters")));
     }
     Ok(())
 }

@@ -145,6 +145,7 @@ fn request_meta(state: &HttpState, headers: &HeaderMap, peer: Option<IpAddr>, ip
         ip,
         session_token: identity::session_cookie(headers),
         via_trusted_proxy: identity::is_trusted_proxy(peer, &state.app.auth.trusted_proxies),
+        user_agent: headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned),
     }
 }
 

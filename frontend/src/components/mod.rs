@@ -14,6 +14,7 @@ pub mod license_terms;
 pub mod offline_lease;
 pub mod paged_table;
 pub mod pager;
+pub mod recovery_codes;
 pub mod resource_pool;
 pub mod search_toolbar;
 pub mod sessions_table;

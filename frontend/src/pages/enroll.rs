@@ -3,10 +3,10 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::components::clipboard::copy_to_clipboard;
 use crate::components::feedback::{ErrorBanner, Loading};
 use crate::components::field::{bind, Field};
 use crate::components::layout::LanguageSwitch;
+use crate::components::recovery_codes::RecoveryCodes;
 use crate::hooks::{use_app, use_load, Load};
 use crate::route::Route;
 use crate::services::{auth, ApiError};
@@ -41,24 +41,17 @@ pub fn EnrollPage() -> Html {
     };
     let done = {
         let app = app.clone();
-        Callback::from(move |_: MouseEvent| {
+        Callback::from(move |()| {
             app.dispatch(Action::EnrollmentCompleted);
             navigator.push(&Route::Overview);
         })
     };
 
     let body = if let Some(codes) = &*recovery_codes {
-        let all = codes.join("\n");
-        let copy = Callback::from(move |_: MouseEvent| copy_to_clipboard(&all));
         html! {
             <div class="stack" data-testid="recovery-codes">
                 <h1>{ app.t("enroll.codes_title") }</h1>
-                <div class="alert alert-warning">{ app.t("enroll.codes_once") }</div>
-                <ol class="recovery-codes">{ for codes.iter().map(|c| html! { <li class="mono">{ c }</li> }) }</ol>
-                <div class="row">
-                    <button class="btn" onclick={copy}>{ app.t("copy") }</button>
-                    <button class="btn btn-primary" onclick={done}>{ app.t("enroll.saved") }</button>
-                </div>
+                <RecoveryCodes codes={codes.clone()} on_saved={done} />
             </div>
         }
     } else {

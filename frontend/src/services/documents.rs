@@ -34,6 +34,14 @@ documents! {
     ENROLL_TOTP = "auth/enroll_totp.graphql";
     CONFIRM_TOTP = "auth/confirm_totp.graphql";
 
+    PASSWORD_POLICY = "account/password_policy.graphql";
+    MY_DASHBOARD_SESSIONS = "account/my_dashboard_sessions.graphql";
+    END_DASHBOARD_SESSION = "account/end_dashboard_session.graphql";
+    END_OTHER_DASHBOARD_SESSIONS = "account/end_other_dashboard_sessions.graphql";
+    CHANGE_PASSWORD = "account/change_password.graphql";
+    REGENERATE_RECOVERY_CODES = "account/regenerate_recovery_codes.graphql";
+    DISABLE_TOTP = "account/disable_totp.graphql" + "users/admin_user.graphql";
+
     ADMIN_USERS = "users/admin_users.graphql" + "users/admin_user.graphql";
     CREATE_ADMIN_USER = "users/create_admin_user.graphql" + "users/admin_user.graphql";
     DISABLE_ADMIN_USER = "users/disable_admin_user.graphql" + "users/admin_user.graphql";

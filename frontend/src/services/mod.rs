@@ -2,6 +2,7 @@
 //! the [`documents`] through `gql` (or `live`), and every failure becomes an [`ApiError`] a page
 //! can show. Shapes are read as the schema names them (camelCase; enums as Rust enums).
 
+pub mod account;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;
