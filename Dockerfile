@@ -16,10 +16,11 @@ ARG DEBIAN_RELEASE=bookworm
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
 WORKDIR /src
 COPY . .
-# The dashboard (wasm32, through wasm-bindgen-cli from crates.io, exactly as `make run` builds it)
-# into /dist, then the server binary.
+# The dashboard (wasm32, through wasm-bindgen-cli from crates.io, wasm-opt from binaryen, with
+# content-hashed names and gzip and brotli copies, exactly as `make run` builds it) into /dist,
+# then the server binary.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config libssl-dev \
+ && apt-get install -y --no-install-recommends pkg-config libssl-dev binaryen brotli \
  && rm -rf /var/lib/apt/lists/* \
  && rustup target add wasm32-unknown-unknown
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

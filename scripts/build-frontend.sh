@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Builds the dashboard into frontend/dist (index.html, styles.css, the wasm module and its JS glue):
-# a wasm32 release build of the `license-dashboard` crate, then the wasm-bindgen CLI of exactly the
-# wasm-bindgen version in Cargo.lock (installed with `cargo install` when missing). Idempotent:
-# cargo rebuilds only what changed. No trunk: it would download its own wasm-bindgen binary.
+# Builds the dashboard into frontend/dist, ready to serve:
+#   1. a wasm32 build of the `license-dashboard` crate with the size profile `wasm-release`
+#      (Cargo.toml), then the wasm-bindgen CLI of exactly the wasm-bindgen version in Cargo.lock
+#      (installed with `cargo install` when missing);
+#   2. `wasm-opt -Oz` (Debian's binaryen, installed by scripts/setup.sh) when it is there;
+#   3. content-hashed names for the wasm module, its JS glue, the bootstrap script and the
+#      stylesheet (`name-<16 hex digits of SHA-256>.ext`, rewritten into boot.js and index.html), so
+#      the server can let browsers cache them for a year;
+#   4. a gzip (-9) and a brotli (-q 11, Debian's brotli, when it is there) copy beside each file,
+#      which the server sends to browsers that accept them.
+# Idempotent: cargo rebuilds only what changed, and the new dist replaces the old one whole.
+# No trunk: it would download its own wasm-bindgen binary.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -15,9 +23,64 @@ ensure_wasm_bindgen_cli
 # FRONTEND_TARGET_DIR keeps the wasm build apart from a shared host target directory if wanted.
 target_dir="${FRONTEND_TARGET_DIR:-${CARGO_TARGET_DIR:-$root/target}}"
 dist="$root/frontend/dist"
-CARGO_TARGET_DIR="$target_dir" cargo build --quiet --target wasm32-unknown-unknown --release -p license-dashboard
-mkdir -p "$dist"
-wasm-bindgen --target web --no-typescript --out-dir "$dist" --out-name license_dashboard \
-    "$target_dir/wasm32-unknown-unknown/release/license-dashboard.wasm"
-cp frontend/static/index.html frontend/static/styles.css "$dist/"
-echo "dashboard built into frontend/dist" >&2
+staging="$(mktemp -d "$root/frontend/.dist.XXXXXX")"
+trap 'rm -rf "$staging"' EXIT
+
+CARGO_TARGET_DIR="$target_dir" cargo build --quiet --target wasm32-unknown-unknown --profile wasm-release \
+    -p license-dashboard
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section \
+    --out-dir "$staging" --out-name license_dashboard \
+    "$target_dir/wasm32-unknown-unknown/wasm-release/license-dashboard.wasm"
+# wasm-opt runs after wasm-bindgen (before it, it breaks what wasm-bindgen reads), with the
+# features rustc enables for wasm32. Debian bookworm's binaryen (108) cannot read the table
+# instructions wasm-bindgen's reference-type glue adds: then the module stays as it is (wasm-opt
+# takes only about 1 % off this module once compressed; the size profile does the work).
+if command -v wasm-opt >/dev/null; then
+    if wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-mutable-globals --enable-reference-types --enable-multivalue \
+        "$staging/license_dashboard_bg.wasm" -o "$staging/license_dashboard_bg.opt.wasm" 2>"$staging/wasm-opt.log"; then
+        mv "$staging/license_dashboard_bg.opt.wasm" "$staging/license_dashboard_bg.wasm"
+    else
+        echo "wasm-opt ($(wasm-opt --version)) cannot read the module; left as wasm-bindgen wrote it: $(head -c 200 "$staging/wasm-opt.log")" >&2
+        rm -f "$staging/license_dashboard_bg.opt.wasm"
+    fi
+    rm -f "$staging/wasm-opt.log"
+else
+    echo "wasm-opt not found (Debian package binaryen): the module is left as wasm-bindgen wrote it" >&2
+fi
+cp frontend/static/index.html frontend/static/styles.css frontend/static/boot.js "$staging/"
+
+# Renames $staging/<base>.<ext> to <base>-<hash>.<ext> and prints the new name.
+hashed() {
+    local base="$1" ext="$2" hash
+    hash="$(sha256sum "$staging/$base.$ext" | cut -c1-16)"
+    mv "$staging/$base.$ext" "$staging/$base-$hash.$ext"
+    echo "$base-$hash.$ext"
+}
+wasm="$(hashed license_dashboard_bg wasm)"
+glue="$(hashed license_dashboard js)"
+sed -i -e "s|/license_dashboard_bg\.wasm|/$wasm|" -e "s|/license_dashboard\.js|/$glue|" "$staging/boot.js"
+boot="$(hashed boot js)"
+styles="$(hashed styles css)"
+sed -i -e "s|/boot\.js|/$boot|" -e "s|/styles\.css|/$styles|" -e "s|/license_dashboard_bg\.wasm|/$wasm|" \
+    -e "s|/license_dashboard\.js|/$glue|" "$staging/index.html"
+for name in "$wasm" "$glue" "$boot" "$styles"; do
+    grep -q "$name" "$staging/index.html" "$staging/boot.js" || { echo "index.html does not name $name" >&2; exit 1; }
+done
+
+for file in "$staging"/*; do
+    gzip -9 -n -k "$file"
+    if command -v brotli >/dev/null; then
+        brotli -q 11 -k "$file"
+    fi
+done
+if ! command -v brotli >/dev/null; then
+    echo "brotli not found (Debian package brotli): only gzip copies are made" >&2
+fi
+
+chmod 755 "$staging"
+rm -rf "$dist"
+mv "$staging" "$dist"
+trap - EXIT
+wasm_size="$(stat -c %s "$dist/$wasm")"
+echo "dashboard built into frontend/dist: $wasm $wasm_size bytes, gzip $(stat -c %s "$dist/$wasm.gz"), brotli $( [ -f "$dist/$wasm.br" ] && stat -c %s "$dist/$wasm.br" || echo -)" >&2

@@ -400,3 +400,171 @@ async fn the_cli_creates_lists_verifies_and_restores_only_with_yes(pool: PgPool)
     let unknown = run(&["verify", &uuid::Uuid::new_v4().to_string()]);
     assert!(!unknown.status.success());
 }
+
+const RESTORABLE: &str = "{ backups(first: 10) { nodes { id fileName status prunedAt restorable } } }";
+
+/// The listed backups by id: (pruned, restorable).
+async fn restorable_by_id(app: &TestApp, admin: &str) -> BTreeMap<String, (bool, bool)> {
+    let listed = app.gql(admin, RESTORABLE, json!({})).await;
+    listed.data("backups")["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let id = n["id"].as_str().unwrap().to_owned();
+            (id, (!n["prunedAt"].is_null(), n["restorable"].as_bool().unwrap()))
+        })
+        .collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_backup_pruned_locally_stays_restorable_from_the_git_clone_and_restores(pool: PgPool) {
+    let dir = TempDir::new("backup-restorable-clone");
+    let remote = bare_repository(&dir.0);
+    let settings = BackupSettings {
+        git: Some(GitRemote { url: remote.display().to_string().into(), branch: "main".into() }),
+        retention_count: 1,
+        ..settings_in(&dir.0)
+    };
+    let app = spawn_with_backups(&pool, settings.clone()).await;
+    let admin = app.key(Scope::Admin).await;
+    let first = create_backup(&app, &admin).await;
+    app.create_customer(&admin, "after-first@example.com").await;
+    let second = create_backup(&app, &admin).await;
+    let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
+    assert!(!settings.dir.join(first["fileName"].as_str().unwrap()).exists(), "the first is pruned locally");
+
+    let listed = restorable_by_id(&app, &admin).await;
+    assert_eq!(listed[first_id], (true, true), "pruned here, but in the git clone: restorable");
+    assert_eq!(listed[second_id], (false, true), "the local copy: restorable");
+
+    // And it really restores, from the clone.
+    let restored = app
+        .gql(&admin, "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { id } }", json!({"id": first_id}))
+        .await;
+    assert_eq!(restored.data("restoreBackup")["id"], first_id);
+    assert_eq!(crate::helpers::count(&pool, "SELECT count(*) FROM customers").await, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_backup_whose_archive_is_nowhere_on_the_server_is_not_restorable(pool: PgPool) {
+    // No git remote: pruning deletes the only copy.
+    let dir = TempDir::new("backup-not-restorable");
+    let settings = BackupSettings { retention_count: 1, ..settings_in(&dir.0) };
+    let app = spawn_with_backups(&pool, settings).await;
+    let admin = app.key(Scope::Admin).await;
+    let first = create_backup(&app, &admin).await;
+    let second = create_backup(&app, &admin).await;
+    let failed: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO backups (file_name, kind, status, created_by, error, completed_at)
+         VALUES ('license-server-failed.dump', 'manual', 'failed', 'test', 'pg_dump exited with 1', now()) RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    std::fs::write(dir.0.join("backups").join("license-server-failed.dump"), b"half an archive").unwrap();
+
+    let listed = restorable_by_id(&app, &admin).await;
+    assert_eq!(listed[first["id"].as_str().unwrap()], (true, false), "pruned, and no clone holds it");
+    assert_eq!(listed[second["id"].as_str().unwrap()], (false, true));
+    assert_eq!(listed[&failed.to_string()], (false, false), "a failed backup is never restorable");
+    let analyst = app.key(Scope::Analyst).await;
+    assert_eq!(restorable_by_id(&app, &analyst).await, listed, "analysts read the same");
+
+    let refused = app
+        .gql(&admin, "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { id } }", json!({"id": first["id"]}))
+        .await;
+    assert_eq!(refused.error_code(), "BAD_USER_INPUT", "what the list says is what restore does");
+}
+
+const SCHEDULE: &str = "{ backupSchedule { enabled time timezone nextRunAt retentionCount retentionDays
+    gitRemote { url branch unpushedCount lastPush { attemptedAt ok commit error } } } }";
+
+#[sqlx::test(migrations = "../migrations")]
+async fn admins_see_the_schedule_the_remote_with_its_last_push_and_the_retention(pool: PgPool) {
+    let dir = TempDir::new("backup-schedule-shown");
+    let remote = bare_repository(&dir.0);
+    let settings = BackupSettings {
+        schedule: Some(Schedule {
+            time: chrono::NaiveTime::from_hms_opt(3, 0, 0).unwrap(),
+            timezone: "Europe/Berlin".into(),
+        }),
+        git: Some(GitRemote { url: remote.display().to_string().into(), branch: "main".into() }),
+        retention_count: 7,
+        retention_days: Some(30),
+        ..settings_in(&dir.0)
+    };
+    let app = spawn_with_backups(&pool, settings).await;
+    let admin = app.key(Scope::Admin).await;
+
+    let before = app.gql(&admin, SCHEDULE, json!({})).await;
+    let schedule = before.data("backupSchedule");
+    assert_eq!(schedule["enabled"], true);
+    assert_eq!(schedule["time"], "03:00:00");
+    assert_eq!(schedule["timezone"], "Europe/Berlin");
+    assert_eq!((schedule["retentionCount"].as_i64(), schedule["retentionDays"].as_i64()), (Some(7), Some(30)));
+    assert_eq!(schedule["gitRemote"]["url"], remote.display().to_string());
+    assert_eq!(schedule["gitRemote"]["branch"], "main");
+    assert_eq!(schedule["gitRemote"]["lastPush"], Value::Null, "nothing pushed yet");
+    // The next run is 03:00 in Berlin, within the next day (at 01:00 or 02:00 UTC).
+    let next: chrono::DateTime<chrono::Utc> = schedule["nextRunAt"].as_str().unwrap().parse().unwrap();
+    let ahead = next - chrono::Utc::now();
+    assert!(ahead > chrono::Duration::zero() && ahead <= chrono::Duration::hours(24), "{next}");
+    assert!(["01:00:00", "02:00:00"].contains(&next.format("%H:%M:%S").to_string().as_str()), "{next}");
+
+    let backup = create_backup(&app, &admin).await;
+    assert_eq!(backup["pushStatus"], "PUSHED", "{backup}");
+    let after = app.gql(&admin, SCHEDULE, json!({})).await;
+    let push = &after.data("backupSchedule")["gitRemote"]["lastPush"];
+    assert_eq!(push["ok"], true, "{push}");
+    assert_eq!(push["commit"], git(&remote, &["rev-parse", "main"]));
+    assert_eq!(push["error"], Value::Null);
+    assert_eq!(after.data("backupSchedule")["gitRemote"]["unpushedCount"], 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failed_push_shows_with_its_error_and_the_remote_never_shows_its_credentials(pool: PgPool) {
+    let dir = TempDir::new("backup-schedule-secret");
+    // Nothing listens on port 9: the push fails at once.
+    let url = "https://backup-bot:s3cr3t-t0ken@127.0.0.1:9/ops/backups.git?private_token=s3cr3t-query";
+    let settings = BackupSettings {
+        git: Some(GitRemote { url: url.to_owned().into(), branch: "backups".into() }),
+        ..settings_in(&dir.0)
+    };
+    let app = spawn_with_backups(&pool, settings).await;
+    let admin = app.key(Scope::Admin).await;
+    let backup = create_backup(&app, &admin).await;
+    assert_eq!(backup["pushStatus"], "FAILED", "{backup}");
+
+    let reply = app.gql(&admin, SCHEDULE, json!({})).await;
+    let schedule = reply.data("backupSchedule");
+    assert_eq!(schedule["enabled"], false, "no schedule configured");
+    assert_eq!((schedule["time"].clone(), schedule["nextRunAt"].clone()), (Value::Null, Value::Null));
+    assert_eq!(schedule["gitRemote"]["url"], "https://***@127.0.0.1:9/ops/backups.git");
+    assert_eq!(schedule["gitRemote"]["branch"], "backups");
+    assert_eq!(schedule["gitRemote"]["unpushedCount"], 1);
+    let push = &schedule["gitRemote"]["lastPush"];
+    assert_eq!((push["ok"].clone(), push["commit"].clone()), (json!(false), Value::Null), "{push}");
+    assert!(push["error"].as_str().unwrap().contains("git"), "{push}");
+    assert!(push["attemptedAt"].is_string());
+    let listed = app.gql(&admin, "{ backups { nodes { pushError } } }", json!({})).await;
+    for body in [reply.body.to_string(), listed.body.to_string()] {
+        assert!(!body.contains("s3cr3t"), "no credential anywhere: {body}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_backup_schedule_is_for_admins_only(pool: PgPool) {
+    let dir = TempDir::new("backup-schedule-analyst");
+    let app = spawn_with_backups(&pool, settings_in(&dir.0)).await;
+    let (admin, analyst) = (app.key(Scope::Admin).await, app.key(Scope::Analyst).await);
+    let refused = app.gql(&analyst, SCHEDULE, json!({})).await;
+    assert_eq!(refused.error_code(), "FORBIDDEN");
+    assert!(refused.body["data"].is_null() || refused.body["data"]["backupSchedule"].is_null(), "{}", refused.body);
+    let client = app.key(Scope::Client).await;
+    assert_eq!(app.gql(&client, SCHEDULE, json!({})).await.error_code(), "FORBIDDEN");
+
+    let shown = app.gql(&admin, SCHEDULE, json!({})).await;
+    assert_eq!(shown.data("backupSchedule")["gitRemote"], Value::Null, "no remote configured");
+    assert_eq!(shown.data("backupSchedule")["retentionCount"], 14);
+}

@@ -75,6 +75,7 @@ async function dashboardApi(query, variables) {
 }
 
 async function shot(name) {
+  await assertAccessible(name);
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
@@ -484,6 +485,12 @@ test('the interface switches between German and English and remembers the choice
 
 test('an admin takes a backup, sees its size and checksum, verifies it, and restoring asks first', async () => {
   await page.click('nav >> text=Backups');
+  // How backups are taken and kept: the server runs with the defaults (daily at 03:00 UTC, no remote).
+  await page.waitForSelector('[data-testid=backup-setup]', WAIT);
+  assert.match(await page.textContent('[data-testid=backup-schedule]'), /Daily at 03:00 \(UTC\)/);
+  assert.match(await page.textContent('[data-testid=backup-setup]'), /Next run\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+  assert.match(await page.textContent('[data-testid=backup-setup]'), /Kept locally\s*the newest 14/);
+  assert.match(await page.textContent('[data-testid=backup-remote]'), /No remote configured/);
   await page.click('[data-testid=create-backup]');
   // The server may have taken today's scheduled backup at start; ours is the manual one.
   await page.waitForSelector('[data-testid=backups] tbody tr:has-text("Manual")', WAIT);
@@ -495,6 +502,14 @@ test('an admin takes a backup, sees its size and checksum, verifies it, and rest
   await row.locator('text=Verify').click();
   await page.waitForSelector('.alert-success >> text=Checksum and archive are fine', WAIT);
 
+  await shot('15a-backups');
+
+  // The confirmation takes the focus (on Cancel, the safe choice) and closes with Escape.
+  await row.locator('text=Restore').click();
+  await page.waitForSelector('.modal >> text=changes made since are lost', WAIT);
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('.modal', { state: 'detached', ...WAIT });
   await row.locator('text=Restore').click();
   await page.waitForSelector('.modal >> text=changes made since are lost', WAIT);
   await shot('15-backups-restore-confirmation');

@@ -13,6 +13,7 @@
 use std::path::Path;
 
 use anyhow::{bail, Context as _};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::process::Command;
 use uuid::Uuid;
@@ -33,6 +34,74 @@ pub struct PushReport {
     pub error: Option<String>,
     /// Another instance was pushing; nothing was done.
     pub skipped: bool,
+}
+
+/// The newest push attempt, as recorded on the backups it carried.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LastPush {
+    pub attempted_at: DateTime<Utc>,
+    /// `Pushed`, or `Failed` with `error` (a backup pushed again since is `Pushed`).
+    pub status: PushStatus,
+    /// The commit that carried the backups, when it succeeded.
+    pub commit: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The newest push attempt of any backup, if there was one.
+pub async fn last_push(pool: &PgPool) -> Result<Option<LastPush>> {
+    Ok(sqlx::query_as(
+        "SELECT push_attempted_at AS attempted_at, push_status AS status, push_commit AS commit, push_error AS error
+         FROM backups WHERE push_attempted_at IS NOT NULL
+         ORDER BY push_attempted_at DESC, created_at DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Completed backups still waiting for a successful push.
+pub async fn unpushed_count(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM backups WHERE status = 'completed' AND push_status IN ('pending', 'failed')",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The remote URL as it may be shown: credentials (`user:token@` in a URL with a scheme) are
+/// replaced by `***`, and a query or fragment (where tokens hide too) is dropped. scp-like
+/// addresses (`git@host:path`) and paths carry no secret and stay as they are.
+pub fn display_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    // Everything up to the last `@`, so that a `/` or `@` left unencoded in a password never
+    // shows (at worst an `@` in the path hides a little too much).
+    match rest.rsplit_once('@') {
+        Some((_, host_and_path)) => format!("{scheme}://***@{host_and_path}"),
+        None => format!("{scheme}://{rest}"),
+    }
+}
+
+/// The parts of a remote URL that may be secrets, longest first: the credentials (`user:token`,
+/// the token alone, or a user name standing alone, which is how tokens are often given), the
+/// query and the fragment.
+fn secret_parts(url: &str) -> Vec<&str> {
+    let Some((_, rest)) = url.split_once("://") else {
+        return Vec::new();
+    };
+    let (address, tail) = rest.split_at(rest.find(['?', '#']).unwrap_or(rest.len()));
+    let mut parts: Vec<&str> = tail.split(['?', '#']).collect();
+    if let Some((credentials, _)) = address.rsplit_once('@') {
+        parts.push(credentials);
+        match credentials.split_once(':') {
+            Some((_, password)) => parts.push(password),
+            None => parts.push(credentials),
+        }
+    }
+    parts.retain(|part| !part.is_empty());
+    parts.sort_by_key(|part| std::cmp::Reverse(part.len()));
+    parts
 }
 
 struct Git<'a> {
@@ -68,8 +137,12 @@ impl Git<'_> {
     async fn run(&self, args: &[&str]) -> anyhow::Result<String> {
         let output = self.command(args).output().await.context("could not run git (is it installed?)")?;
         if !output.status.success() {
-            let stderr =
-                String::from_utf8_lossy(&output.stderr).replace(self.remote.url.expose(), "<BACKUP_GIT_REMOTE>");
+            let url = self.remote.url.expose();
+            let mut stderr = String::from_utf8_lossy(&output.stderr).replace(url, "<BACKUP_GIT_REMOTE>");
+            // git itself prints the URL without its credentials but with its query.
+            for secret in secret_parts(url) {
+                stderr = stderr.replace(secret, "***");
+            }
             bail!("git {} failed: {}", args.first().unwrap_or(&""), stderr.trim());
         }
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
@@ -119,7 +192,7 @@ async fn push_locked(pool: &PgPool, settings: &BackupSettings, remote: &GitRemot
         Ok(commit) => {
             sqlx::query(
                 "UPDATE backups SET push_status = 'pushed', pushed_at = now(), push_commit = $2, push_error = NULL,
-                        push_attempts = push_attempts + 1
+                        push_attempts = push_attempts + 1, push_attempted_at = now()
                  WHERE id = ANY($1)",
             )
             .bind(&ids)
@@ -133,7 +206,8 @@ async fn push_locked(pool: &PgPool, settings: &BackupSettings, remote: &GitRemot
         Err(err) => {
             let message = format!("{err:#}");
             sqlx::query(
-                "UPDATE backups SET push_status = $2, push_error = $3, push_attempts = push_attempts + 1
+                "UPDATE backups SET push_status = $2, push_error = $3, push_attempts = push_attempts + 1,
+                        push_attempted_at = now()
                  WHERE id = ANY($1)",
             )
             .bind(&ids)
@@ -202,5 +276,41 @@ pub async fn run(pool: PgPool, settings: std::sync::Arc<BackupSettings>) {
             Ok(_) => {}
             Err(err) => tracing::warn!(error = ?err, "retrying backup pushes failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{display_url, secret_parts};
+
+    #[test]
+    fn credentials_in_the_remote_url_are_never_shown() {
+        assert_eq!(
+            display_url("https://backup-bot:s3cret@git.example.com/ops/backups.git"),
+            "https://***@git.example.com/ops/backups.git"
+        );
+        assert_eq!(display_url("https://ghp_token@github.com/o/r.git"), "https://***@github.com/o/r.git");
+        assert_eq!(display_url("https://git.example.com/r.git?access_token=s3cret#x"), "https://git.example.com/r.git");
+        assert_eq!(display_url("ssh://git@git.example.com:2222/r.git"), "ssh://***@git.example.com:2222/r.git");
+        assert_eq!(display_url("https://user:p@ss@host"), "https://***@host");
+        assert_eq!(display_url("https://user:pa/ss@host/r.git"), "https://***@host/r.git");
+    }
+
+    #[test]
+    fn the_secret_parts_of_a_remote_url_are_its_credentials_query_and_fragment() {
+        assert_eq!(
+            secret_parts("https://bot:t0ken@host/r.git?private_token=q#f"),
+            ["private_token=q", "bot:t0ken", "t0ken", "f"]
+        );
+        assert_eq!(secret_parts("https://ghp_t0ken@host/r.git"), ["ghp_t0ken", "ghp_t0ken"]);
+        assert!(secret_parts("https://host/r.git").is_empty());
+        assert!(secret_parts("git@github.com:o/r.git").is_empty());
+    }
+
+    #[test]
+    fn addresses_without_credentials_stay_as_they_are() {
+        assert_eq!(display_url("https://git.example.com/r.git"), "https://git.example.com/r.git");
+        assert_eq!(display_url("git@github.com:ops/backups.git"), "git@github.com:ops/backups.git");
+        assert_eq!(display_url("/srv/git/backups.git"), "/srv/git/backups.git");
     }
 }

@@ -1,11 +1,12 @@
 //! Backups in GraphQL: listed newest first (analysts and admins); created, verified and restored
-//! by admins. A restore must be confirmed explicitly with `confirm: true`.
+//! by admins, who also see how backups are scheduled, pushed and kept. A restore must be
+//! confirmed explicitly with `confirm: true`.
 
 use async_graphql::{Context, Object, SimpleObject, ID};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::BackupSettings;
-use super::{Backup, BackupKind, BackupStatus, PushStatus};
+use super::{git_remote, schedule, Backup, BackupKind, BackupStatus, PushStatus};
 use crate::auth::{caller, Permission, Require};
 use crate::error::{Error, GqlResultExt};
 use crate::graphql::ids::{parse_id, Id};
@@ -71,10 +72,63 @@ impl Backup {
     async fn push_error(&self) -> Option<&str> {
         self.push_error.as_deref()
     }
+    /// When the last push of this backup was attempted, whatever its outcome.
+    async fn push_attempted_at(&self) -> Option<DateTime<Utc>> {
+        self.push_attempted_at
+    }
     /// When the local copy was deleted by the retention setting (the remote keeps it).
     async fn pruned_at(&self) -> Option<DateTime<Utc>> {
         self.pruned_at
     }
+    /// Whether this server can still restore the backup: it completed and its archive is here,
+    /// in the backup directory or, once pruned there, in the clone of the git remote.
+    /// `verifyBackup` checks the archive itself.
+    async fn restorable(&self, ctx: &Context<'_>) -> bool {
+        super::restorable(ctx.data_unchecked::<Arc<BackupSettings>>(), self)
+    }
+}
+
+/// How backups are taken, pushed and kept on this server.
+#[derive(SimpleObject)]
+pub struct BackupSchedule {
+    /// Whether a backup is taken daily (`BACKUP_SCHEDULE`).
+    pub enabled: bool,
+    /// The time of day of the daily backup, in `timezone`; null when disabled.
+    pub time: Option<NaiveTime>,
+    /// The time zone of `time` (an IANA name or UTC); null when disabled.
+    pub timezone: Option<String>,
+    /// When the next scheduled backup is due; null when disabled.
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Local copies kept: the newest this many...
+    pub retention_count: u32,
+    /// ...and, when set, none older than this many days.
+    pub retention_days: Option<u32>,
+    /// The git remote every backup is pushed to; null when none is configured.
+    pub git_remote: Option<BackupGitRemote>,
+}
+
+/// The git remote backups are pushed to.
+#[derive(SimpleObject)]
+pub struct BackupGitRemote {
+    /// The remote's address with any credentials replaced by `***`.
+    pub url: String,
+    pub branch: String,
+    /// Completed backups not on the remote yet (pending, or their push failed and is retried).
+    pub unpushed_count: i64,
+    /// The newest push attempt; null before the first.
+    pub last_push: Option<BackupPush>,
+}
+
+/// One push attempt to the git remote.
+#[derive(SimpleObject)]
+pub struct BackupPush {
+    pub attempted_at: DateTime<Utc>,
+    /// Whether it reached the remote.
+    pub ok: bool,
+    /// The commit on the remote that carries the backups, when it did.
+    pub commit: Option<String>,
+    /// Why it failed, when it did (retried).
+    pub error: Option<String>,
 }
 
 /// The result of checking a backup's archive.
@@ -108,6 +162,40 @@ impl BackupQuery {
         let pool = ctx.data_unchecked::<PgPool>();
         let total = super::count(pool).await.gql()?;
         paginate(PageArgs { after, before, first, last }, total, |offset, limit| super::list(pool, offset, limit)).await
+    }
+
+    /// The daily schedule, the git remote with its last push, and the retention (admins only).
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn backup_schedule(&self, ctx: &Context<'_>) -> async_graphql::Result<BackupSchedule> {
+        let pool = ctx.data_unchecked::<PgPool>();
+        let settings = ctx.data_unchecked::<Arc<BackupSettings>>();
+        let next_run_at = match &settings.schedule {
+            Some(daily) => Some(schedule::next_run(pool, daily).await.gql()?),
+            None => None,
+        };
+        let git_remote = match &settings.git {
+            Some(remote) => Some(BackupGitRemote {
+                url: git_remote::display_url(remote.url.expose()),
+                branch: remote.branch.clone(),
+                unpushed_count: git_remote::unpushed_count(pool).await.gql()?,
+                last_push: git_remote::last_push(pool).await.gql()?.map(|push| BackupPush {
+                    attempted_at: push.attempted_at,
+                    ok: push.status == PushStatus::Pushed,
+                    commit: push.commit,
+                    error: push.error,
+                }),
+            }),
+            None => None,
+        };
+        Ok(BackupSchedule {
+            enabled: settings.schedule.is_some(),
+            time: settings.schedule.as_ref().map(|daily| daily.time),
+            timezone: settings.schedule.as_ref().map(|daily| daily.timezone.clone()),
+            next_run_at,
+            retention_count: settings.retention_count,
+            retention_days: settings.retention_days,
+            git_remote,
+        })
     }
 
     #[graphql(guard = "Require(Permission::Read)")]

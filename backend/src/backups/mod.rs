@@ -162,11 +162,14 @@ pub struct Backup {
     pub pushed_at: Option<DateTime<Utc>>,
     pub push_commit: Option<String>,
     pub push_error: Option<String>,
+    /// When the last push of this backup was attempted, whatever its outcome.
+    pub push_attempted_at: Option<DateTime<Utc>>,
     pub pruned_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str = "id, file_name, kind, status, scheduled_for, size_bytes, sha256, created_by, created_at, \
-                       completed_at, error, push_status, push_attempts, pushed_at, push_commit, push_error, pruned_at";
+                       completed_at, error, push_status, push_attempts, pushed_at, push_commit, push_error, push_attempted_at, \
+                       pruned_at";
 
 /// The outcome of checking an archive against the catalog.
 #[derive(Debug, Clone)]
@@ -356,6 +359,13 @@ pub async fn digest(path: &Path) -> anyhow::Result<(i64, String)> {
     }
     let hex = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
     Ok((size, hex))
+}
+
+/// Whether the server can still restore the backup: it completed and its archive is here, in the
+/// backup directory or (after local pruning) in the git clone. Whether the archive is intact is
+/// for [`verify`] to say.
+pub fn restorable(settings: &BackupSettings, backup: &Backup) -> bool {
+    backup.status == BackupStatus::Completed && locate(settings, backup).is_some()
 }
 
 /// Where the archive of `backup` is: the backup directory, or (after local pruning) the git clone.

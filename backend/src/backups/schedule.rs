@@ -50,6 +50,11 @@ async fn due(pool: &PgPool, schedule: &Schedule) -> Result<Due> {
     Ok(Due { day, due, next, now })
 }
 
+/// When the scheduled backup is next due (today's time if it has not come yet, else tomorrow's).
+pub async fn next_run(pool: &PgPool, schedule: &Schedule) -> Result<DateTime<Utc>> {
+    Ok(due(pool, schedule).await?.next)
+}
+
 /// Takes today's scheduled backup if its time has come and no instance has taken it yet.
 /// Returns the backup when this call took it.
 pub async fn run_if_due(pool: &PgPool, settings: &BackupSettings) -> Result<Option<super::Backup>> {

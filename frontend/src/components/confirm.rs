@@ -2,6 +2,7 @@
 
 use yew::prelude::*;
 
+use crate::components::modal::Modal;
 use crate::hooks::use_app;
 
 #[derive(Properties, PartialEq)]
@@ -21,7 +22,7 @@ pub fn ConfirmDialog(props: &ConfirmProps) -> Html {
     let confirm = props.on_confirm.reform(|_: MouseEvent| ());
     let cancel = props.on_cancel.reform(|_: MouseEvent| ());
     html! {
-        <div class="modal-backdrop">
+        <Modal on_close={props.on_cancel.clone()} busy={props.busy}>
             <div class="modal" role="dialog" aria-modal="true" aria-labelledby="confirm-title">
                 <h2 id="confirm-title">{ props.title.clone() }</h2>
                 <p>{ props.message.clone() }</p>
@@ -30,6 +31,6 @@ pub fn ConfirmDialog(props: &ConfirmProps) -> Html {
                     <button class="btn btn-danger" onclick={confirm} disabled={props.busy}>{ props.confirm_label.clone() }</button>
                 </div>
             </div>
-        </div>
+        </Modal>
     }
 }

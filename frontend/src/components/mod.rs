@@ -11,6 +11,7 @@ pub mod layout;
 pub mod license_resources;
 pub mod license_status;
 pub mod license_terms;
+pub mod modal;
 pub mod offline_lease;
 pub mod paged_table;
 pub mod pager;

@@ -6,6 +6,7 @@ use yew::prelude::*;
 use crate::components::clipboard::copy_to_clipboard;
 use crate::components::feedback::ErrorBanner;
 use crate::components::field::Field;
+use crate::components::modal::Modal;
 use crate::hooks::{use_app, use_form};
 use crate::services::leases;
 
@@ -85,12 +86,12 @@ fn OfflineLeaseDialog(props: &DialogProps) -> Html {
     let top_error =
         form.error().filter(|e| e.for_field("hardwareFingerprint").is_none() && e.for_field("validDays").is_none());
     html! {
-        <div class="modal-backdrop">
+        <Modal on_close={props.on_close.clone()} busy={form.busy()}>
             if let Some(lease) = &*lease {
                 <div class="modal" role="dialog" aria-modal="true" aria-labelledby="offline-title" data-testid="offline-lease">
                     <h2 id="offline-title">{ app.t("offline.issued") }</h2>
                     <p class="muted small">{ app.t("offline.issued_help") }</p>
-                    <textarea class="mono small" readonly=true rows="6" data-testid="offline-lease-value" value={lease.clone()} />
+                    <textarea class="mono small" readonly=true rows="6" data-testid="offline-lease-value" aria-labelledby="offline-title" value={lease.clone()} />
                     <div class="modal-actions">
                         <a class="btn btn-primary" download={format!("license-{}.lease", props.license_key)}
                             href={format!("data:application/jwt;charset=utf-8,{lease}")}>{ app.t("offline.download") }</a>
@@ -118,6 +119,6 @@ fn OfflineLeaseDialog(props: &DialogProps) -> Html {
                     </div>
                 </form>
             }
-        </div>
+        </Modal>
     }
 }

@@ -7,6 +7,7 @@ use crate::components::clipboard::copy_to_clipboard;
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::field::Field;
+use crate::components::modal::Modal;
 use crate::components::signing_keys::SigningKeys;
 use crate::hooks::{use_app, use_form, use_load, Load};
 use crate::services::api_keys::{self, ApiKey, GeneratedApiKey, RateLimit, Scope};
@@ -244,7 +245,7 @@ fn RateLimitDialog(props: &RateLimitDialogProps) -> Html {
     let cancel = props.on_cancel.reform(|_: MouseEvent| ());
     let busy = form.busy() || *resetting;
     html! {
-        <div class="modal-backdrop">
+        <Modal on_close={props.on_cancel.clone()} {busy}>
             <form class="modal" role="dialog" aria-modal="true" aria-labelledby="rate-title" {onsubmit} novalidate=true data-testid="rate-limit-dialog">
                 <h2 id="rate-title">{ app.t("keys.rate_title") }{ " " }{ props.api_key.name.clone() }</h2>
                 <p class="muted small">{ app.t("keys.rate_help") }</p>
@@ -263,6 +264,6 @@ fn RateLimitDialog(props: &RateLimitDialogProps) -> Html {
                     <button class="btn btn-primary" type="submit" disabled={busy}>{ app.t("keys.rate_save") }</button>
                 </div>
             </form>
-        </div>
+        </Modal>
     }
 }

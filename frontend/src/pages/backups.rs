@@ -1,12 +1,13 @@
-//! Backups (admins only): the list newest first with size, checksum and push state; take one
-//! now; verify one; restore one after a confirmation.
+//! Backups (admins only): how they are scheduled, pushed and kept; the list newest first with
+//! size, checksum and push state; take one now; verify or restore (after a confirmation) every
+//! backup whose archive the server still has, locally or in its clone of the git remote.
 
 use yew::prelude::*;
 
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::hooks::{use_app, use_load, Load};
-use crate::services::backups::{self, Backup, BackupKind, BackupStatus, PushStatus};
+use crate::services::backups::{self, Backup, BackupKind, BackupSchedule, BackupStatus, PushStatus};
 use crate::services::ApiError;
 
 /// What the admin asked to do with one backup.
@@ -30,10 +31,83 @@ fn human_size(bytes: i64) -> String {
     }
 }
 
+/// The schedule, the git remote with its last push, and the retention.
+#[derive(Properties, PartialEq)]
+struct SetupProps {
+    schedule: BackupSchedule,
+}
+
+#[function_component]
+fn BackupSetup(props: &SetupProps) -> Html {
+    let app = use_app();
+    let lang = app.lang;
+    let schedule = &props.schedule;
+    let daily = match (schedule.enabled, schedule.time, &schedule.timezone) {
+        (true, Some(time), Some(zone)) => {
+            html! { <>{ format!("{} {} ({zone})", app.t("backups.daily_at"), time.format("%H:%M")) }</> }
+        }
+        _ => html! { <Badge tone="grey" text={app.t("backups.schedule_off")} /> },
+    };
+    let mut retention = format!("{} {}", app.t("backups.newest"), schedule.retention_count);
+    if let Some(days) = schedule.retention_days {
+        retention.push_str(&format!(", {} {days} {}", app.t("backups.at_most"), app.t("backups.days_old")));
+    }
+    let last_push = |remote: &backups::GitRemote| match &remote.last_push {
+        None => html! { <span class="muted">{ app.t("backups.never_pushed") }</span> },
+        Some(push) => html! {
+            <>
+                { lang.datetime(&push.attempted_at) }{ " " }
+                if push.ok {
+                    <Badge tone="green" text={app.t("backups.pushed")} />
+                } else {
+                    <Badge tone="red" text={app.t("backups.push_failed")} />
+                }
+                if let Some(commit) = &push.commit {
+                    <div class="mono small" title={commit.clone()}>{ &commit[..commit.len().min(12)] }</div>
+                }
+                if let Some(error) = &push.error {
+                    <div class="small backup-push-error">{ error.clone() }</div>
+                }
+            </>
+        },
+    };
+    html! {
+        <div class="card" data-testid="backup-setup">
+            <h2>{ app.t("backups.setup_title") }</h2>
+            <dl class="facts">
+                <div><dt>{ app.t("backups.schedule") }</dt><dd data-testid="backup-schedule">{ daily }</dd></div>
+                <div><dt>{ app.t("backups.next_run") }</dt>
+                    <dd>{ schedule.next_run_at.map(|at| lang.datetime(&at)).unwrap_or_else(|| "–".into()) }</dd></div>
+                <div><dt>{ app.t("backups.retention") }</dt><dd>{ retention }</dd></div>
+                <div class="backup-remote"><dt>{ app.t("backups.remote") }</dt>
+                    <dd data-testid="backup-remote">
+                        { match &schedule.git_remote {
+                            Some(remote) => html! {
+                                <><span class="mono">{ remote.url.clone() }</span>
+                                <span class="muted">{ format!(" ({} {})", app.t("backups.branch"), remote.branch) }</span></>
+                            },
+                            None => html! { <span class="muted">{ app.t("backups.no_remote") }</span> },
+                        } }
+                    </dd></div>
+                if let Some(remote) = &schedule.git_remote {
+                    <div><dt>{ app.t("backups.last_push") }</dt><dd data-testid="backup-last-push">{ last_push(remote) }</dd></div>
+                    <div><dt>{ app.t("backups.unpushed") }</dt><dd>{ remote.unpushed_count }</dd></div>
+                }
+            </dl>
+        </div>
+    }
+}
+
 #[function_component]
 pub fn BackupsPage() -> Html {
     let app = use_app();
-    let (list, reload) = use_load((), |()| backups::backups());
+    let (list, reload_list) = use_load((), |()| backups::backups());
+    let (schedule, reload_schedule) = use_load((), |()| backups::backup_schedule());
+    // Taking, verifying or restoring a backup moves the list and the last push alike.
+    let reload = Callback::from(move |()| {
+        reload_list.emit(());
+        reload_schedule.emit(());
+    });
     let error = use_state(|| None::<ApiError>);
     let notice = use_state(|| None::<String>);
     let busy = use_state(|| false);
@@ -142,6 +216,11 @@ pub fn BackupsPage() -> Html {
             </div>
             if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
             if let Some(text) = &*notice { <div class="alert alert-success" role="status">{ text.clone() }</div> }
+            { match &*schedule {
+                Load::Loading => html! {},
+                Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
+                Load::Loaded(schedule) => html! { <BackupSetup schedule={schedule.clone()} /> },
+            } }
             { match &*list {
                 Load::Loading => html! { <Loading /> },
                 Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
@@ -157,7 +236,6 @@ pub fn BackupsPage() -> Html {
                         </tr></thead>
                         <tbody>
                         { for page.nodes.iter().map(|backup| {
-                            let restorable = backup.status == BackupStatus::Completed && backup.pruned_at.is_none();
                             let ask_restore = {
                                 let (pending, backup) = (pending.clone(), backup.clone());
                                 Callback::from(move |_: MouseEvent| pending.set(Some(Pending::Restore(backup.clone()))))
@@ -175,11 +253,18 @@ pub fn BackupsPage() -> Html {
                                         { backup.sha256.as_deref().map(|s| format!("{}…", &s[..s.len().min(12)])).unwrap_or_else(|| "–".into()) }
                                     </td>
                                     <td>{ backup.created_by.clone() }</td>
-                                    <td>{ push_badge(backup) }</td>
+                                    <td>
+                                        { push_badge(backup) }
+                                        if backup.pruned_at.is_some() {
+                                            <div class="muted small">{ app.t("backups.pruned") }</div>
+                                        }
+                                    </td>
                                     <td class="actions">
-                                        if restorable {
+                                        if backup.restorable {
                                             <button class="btn btn-small" onclick={verify(backup)} disabled={*busy}>{ app.t("backups.verify") }</button>
                                             <button class="btn btn-small btn-danger-outline" onclick={ask_restore} disabled={*busy}>{ app.t("backups.restore") }</button>
+                                        } else if backup.status == BackupStatus::Completed {
+                                            <span class="muted small">{ app.t("backups.not_restorable") }</span>
                                         }
                                     </td>
                                 </tr>

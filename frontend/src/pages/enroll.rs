@@ -63,7 +63,7 @@ pub fn EnrollPage() -> Html {
                     <h1>{ app.t("enroll.title") }</h1>
                     <p class="muted">{ app.t("enroll.help") }</p>
                     <div class="enroll-grid">
-                        <div class="qr" aria-label="QR code">{ Html::from_html_unchecked(enrollment.qr_code_svg.clone().into()) }</div>
+                        <div class="qr" role="img" aria-label={app.t("enroll.qr")}>{ Html::from_html_unchecked(enrollment.qr_code_svg.clone().into()) }</div>
                         <div class="stack">
                             <div>
                                 <div class="label">{ app.t("enroll.secret") }</div>

@@ -7,6 +7,7 @@ use yew_router::prelude::*;
 
 use crate::components::feedback::{Badge, ErrorBanner, Loading};
 use crate::components::field::{bind, Field};
+use crate::components::modal::Modal;
 use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::resource_pool::{release_on_click, type_label, TypeSelect};
 use crate::dom::input_value;
@@ -383,7 +384,7 @@ fn QuarantineDialog(props: &QuarantineProps) -> Html {
         app.t("pool.quarantine_message")
     };
     html! {
-        <div class="modal-backdrop">
+        <Modal on_close={props.on_cancel.clone()} busy={form.busy()}>
             <form class="modal" role="dialog" aria-modal="true" aria-labelledby="quarantine-title" {onsubmit} novalidate=true>
                 <h2 id="quarantine-title">{ app.t("pool.quarantine_title") }</h2>
                 <p>{ message }{ " " }<span class="mono strong">{ props.resource.value.clone() }</span></p>
@@ -396,6 +397,6 @@ fn QuarantineDialog(props: &QuarantineProps) -> Html {
                     <button class="btn btn-danger" type="submit" disabled={form.busy()}>{ app.t("pool.quarantine") }</button>
                 </div>
             </form>
-        </div>
+        </Modal>
     }
 }

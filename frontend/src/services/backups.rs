@@ -1,6 +1,6 @@
-//! Backups: list, take, verify and restore.
+//! Backups: list, take, verify and restore; how they are scheduled, pushed and kept.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -48,6 +48,8 @@ pub struct Backup {
     pub push_error: Option<String>,
     pub pushed_at: Option<DateTime<Utc>>,
     pub pruned_at: Option<DateTime<Utc>>,
+    /// The server still has the archive (locally or in its clone of the git remote).
+    pub restorable: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -55,6 +57,42 @@ pub struct BackupVerification {
     pub ok: bool,
     pub problem: Option<String>,
     pub backup: Backup,
+}
+
+/// The daily schedule, the git remote and the retention, as the server is configured.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSchedule {
+    pub enabled: bool,
+    pub time: Option<NaiveTime>,
+    pub timezone: Option<String>,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub retention_count: u32,
+    pub retention_days: Option<u32>,
+    pub git_remote: Option<GitRemote>,
+}
+
+/// The git remote, its address without credentials.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitRemote {
+    pub url: String,
+    pub branch: String,
+    pub unpushed_count: i64,
+    pub last_push: Option<BackupPush>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupPush {
+    pub attempted_at: DateTime<Utc>,
+    pub ok: bool,
+    pub commit: Option<String>,
+    pub error: Option<String>,
+}
+
+pub async fn backup_schedule() -> Result<BackupSchedule, ApiError> {
+    gql(documents::BACKUP_SCHEDULE, json!({}), "backupSchedule").await
 }
 
 /// The newest backups first.

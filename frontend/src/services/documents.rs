@@ -65,6 +65,7 @@ documents! {
     CREATE_BACKUP = "backups/create_backup.graphql" + "backups/backup.graphql";
     VERIFY_BACKUP = "backups/verify_backup.graphql" + "backups/backup.graphql";
     RESTORE_BACKUP = "backups/restore_backup.graphql" + "backups/backup.graphql";
+    BACKUP_SCHEDULE = "backups/backup_schedule.graphql";
 
     CUSTOMERS = "customers/customers.graphql" + "customers/customer.graphql" + "page_info.graphql";
     CREATE_CUSTOMER = "customers/create_customer.graphql" + "customers/customer.graphql";

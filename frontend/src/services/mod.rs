@@ -120,8 +120,15 @@ impl ApiError {
     }
 }
 
-/// Runs one document and decodes `data.<field>`.
+/// Runs one document and decodes `data.<field>`. Only the decoding is generic: the request is
+/// one function for every result type, not one copy per type in the wasm module.
 async fn gql<T: DeserializeOwned>(document: Document, variables: Value, field: &str) -> Result<T, ApiError> {
+    let data = run(document, variables, field).await?;
+    serde_json::from_value(data).map_err(|err| ApiError::Server(err.to_string()))
+}
+
+/// Runs one document and returns `data.<field>`, or the first error.
+async fn run(document: Document, variables: Value, field: &str) -> Result<Value, ApiError> {
     let response = Request::post("/graphql")
         .header("Accept", "application/graphql-response+json, application/json")
         .json(&json!({"query": document.text(), "variables": variables}))
@@ -132,9 +139,9 @@ async fn gql<T: DeserializeOwned>(document: Document, variables: Value, field: &
     if response.status() == 401 {
         return Err(ApiError::Unauthenticated);
     }
-    let body: Value = response.json().await.map_err(|_| ApiError::Network)?;
+    let mut body: Value = response.json().await.map_err(|_| ApiError::Network)?;
     if let Some(error) = body["errors"].as_array().and_then(|errors| errors.first()) {
         return Err(ApiError::from_graphql(error));
     }
-    serde_json::from_value(body["data"][field].clone()).map_err(|err| ApiError::Server(err.to_string()))
+    Ok(body["data"][field].take())
 }
