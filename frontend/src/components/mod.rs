@@ -4,6 +4,7 @@ pub mod bar_chart;
 pub mod clipboard;
 pub mod confirm;
 pub mod customer_picker;
+pub mod device_cells;
 pub mod feedback;
 pub mod field;
 pub mod institution;

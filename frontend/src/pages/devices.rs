@@ -6,7 +6,8 @@ use yew::prelude::*;
 use yew_router::prelude::Link;
 
 use crate::components::confirm::ConfirmDialog;
-use crate::components::feedback::{Badge, ErrorBanner};
+use crate::components::device_cells;
+use crate::components::feedback::ErrorBanner;
 use crate::components::field::bind;
 use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::search_toolbar::SearchToolbar;
@@ -89,14 +90,13 @@ pub fn DevicesPage() -> Html {
     let row = {
         let (app, confirming) = (app.clone(), confirming.clone());
         Callback::from(move |device: Device| {
-            let lang = app.lang;
             let ask = {
                 let (confirming, device) = (confirming.clone(), device.clone());
                 Callback::from(move |_: MouseEvent| confirming.set(Some(device.clone())))
             };
             html! {
                 <tr key={device.id.clone()} data-fingerprint={device.hardware_fingerprint.clone()}>
-                    <td><div class="strong">{ device.device_name.clone() }</div><div class="muted mono small">{ device.hardware_fingerprint.clone() }</div></td>
+                    { device_cells::name_cell(&device) }
                     <td class="mono">
                         if let Some(license) = &device.license {
                             <Link<Route> to={Route::License { id: license.id.clone() }}>{ license.license_key.clone() }</Link<Route>>
@@ -104,9 +104,7 @@ pub fn DevicesPage() -> Html {
                     </td>
                     <td>{ device.license.as_ref().and_then(|l| l.customer.as_ref()).map(|c| c.name.clone()).unwrap_or_default() }</td>
                     <td>{ device.device_type.clone() }</td>
-                    <td>{ lang.datetime(&device.first_activated_at) }</td>
-                    <td>{ lang.datetime(&device.last_seen_at) }</td>
-                    <td>{ if device.is_active { html! { <Badge tone="green" text={app.t("device.active")} /> } } else { html! { <Badge tone="grey" text={app.t("device.inactive")} /> } } }</td>
+                    { device_cells::seen_cells(&app, &device) }
                     if app.is_admin() {
                         <td class="actions">
                             if device.is_active {

@@ -5,7 +5,8 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::confirm::ConfirmDialog;
-use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
+use crate::components::device_cells;
+use crate::components::feedback::{Empty, ErrorBanner, Loading};
 use crate::components::license_resources::LicenseResources;
 use crate::components::license_status::status_badge;
 use crate::components::license_terms::features_badges;
@@ -184,11 +185,9 @@ pub fn LicenseDetailPage(props: &LicenseDetailProps) -> Html {
                             };
                             html! {
                                 <tr key={device.id.clone()}>
-                                    <td><div class="strong">{ device.device_name.clone() }</div><div class="muted mono small">{ device.hardware_fingerprint.clone() }</div></td>
+                                    { device_cells::name_cell(device) }
                                     <td>{ device.device_type.clone() }</td>
-                                    <td>{ lang.datetime(&device.first_activated_at) }</td>
-                                    <td>{ lang.datetime(&device.last_seen_at) }</td>
-                                    <td>{ if device.is_active { html! { <Badge tone="green" text={app.t("device.active")} /> } } else { html! { <Badge tone="grey" text={app.t("device.inactive")} /> } } }</td>
+                                    { device_cells::seen_cells(&app, device) }
                                     if app.is_admin() {
                                         <td class="actions">
                                             if device.is_active {
