@@ -9,7 +9,7 @@ use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, ErrorBanner, Loading};
 use crate::components::field::Field;
 use crate::components::recovery_codes::RecoveryCodes;
-use crate::hooks::{use_app, use_form, use_load, Load};
+use crate::hooks::{use_app, use_confirm, use_form, use_load, Load};
 use crate::route::Route;
 use crate::services::account::{self, DashboardSession, PasswordPolicy, CODE_FIELD};
 use crate::services::users::{AdminUser, Role};
@@ -297,40 +297,21 @@ struct SessionsCardProps {
 fn SessionsCard(props: &SessionsCardProps) -> Html {
     let app = use_app();
     let (sessions, reload) = use_load(props.generation, |_| account::my_dashboard_sessions());
-    let pending = use_state(|| None::<Ending>);
-    let busy = use_state(|| false);
-    let error = use_state(|| None::<ApiError>);
-    let on_confirm = {
-        let (pending, busy, error, reload) = (pending.clone(), busy.clone(), error.clone(), reload.clone());
-        Callback::from(move |()| {
-            let Some(ending) = (*pending).clone() else { return };
-            let (pending, busy, error, reload) = (pending.clone(), busy.clone(), error.clone(), reload.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = match &ending {
-                    Ending::One(session) => account::end_dashboard_session(&session.id).await.map(|_| ()),
-                    Ending::Others => account::end_other_dashboard_sessions().await.map(|_| ()),
-                };
-                busy.set(false);
-                pending.set(None);
-                error.set(result.err());
-                reload.emit(());
-            });
-        })
-    };
-    let on_cancel = {
-        let pending = pending.clone();
-        Callback::from(move |()| pending.set(None))
-    };
+    let pending = use_confirm(
+        |ending: Ending| async move {
+            match &ending {
+                Ending::One(session) => account::end_dashboard_session(&session.id).await.map(|_| ()),
+                Ending::Others => account::end_other_dashboard_sessions().await.map(|_| ()),
+            }
+        },
+        reload,
+    );
     let lang = app.lang;
     let others = match &*sessions {
         Load::Loaded(list) => list.iter().filter(|s| !s.current).count(),
         _ => 0,
     };
-    let end_others = {
-        let pending = pending.clone();
-        Callback::from(move |_: MouseEvent| pending.set(Some(Ending::Others)))
-    };
+    let end_others = pending.ask::<MouseEvent>(Ending::Others);
     html! {
         <div class="account-sessions">
             <div class="section-header">
@@ -342,7 +323,7 @@ fn SessionsCard(props: &SessionsCardProps) -> Html {
                     { app.t("account.end_others") }
                 </button>
             </div>
-            if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
+            if let Some(err) = &pending.error { <ErrorBanner error={err.clone()} /> }
             { match &*sessions {
                 Load::Loading => html! { <Loading /> },
                 Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
@@ -356,10 +337,7 @@ fn SessionsCard(props: &SessionsCardProps) -> Html {
                         </tr></thead>
                         <tbody>
                         { for list.iter().map(|session| {
-                            let ask = {
-                                let (pending, session) = (pending.clone(), session.clone());
-                                Callback::from(move |_: MouseEvent| pending.set(Some(Ending::One(session.clone()))))
-                            };
+                            let ask = pending.ask::<MouseEvent>(Ending::One(session.clone()));
                             html! {
                                 <tr key={session.id.clone()} data-current={session.current.to_string()}>
                                     <td class="user-agent small">{ session.user_agent.clone().unwrap_or_else(|| app.t("account.unknown").to_owned()) }</td>
@@ -381,7 +359,7 @@ fn SessionsCard(props: &SessionsCardProps) -> Html {
                     </div>
                 },
             } }
-            if let Some(ending) = &*pending {
+            if let Some(ending) = &*pending.pending {
                 <ConfirmDialog
                     title={match ending { Ending::One(_) => app.t("account.end_session"), Ending::Others => app.t("account.end_others") }}
                     message={match ending {
@@ -389,7 +367,8 @@ fn SessionsCard(props: &SessionsCardProps) -> Html {
                             session.user_agent.clone().unwrap_or_else(|| app.t("account.unknown").to_owned())),
                         Ending::Others => app.t("account.end_others_message").to_owned(),
                     }}
-                    confirm_label={app.t("confirm")} busy={*busy} {on_confirm} {on_cancel} />
+                    confirm_label={app.t("confirm")} busy={pending.busy}
+                    on_confirm={pending.on_confirm.clone()} on_cancel={pending.on_cancel.clone()} />
             }
         </div>
     }

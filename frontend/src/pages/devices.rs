@@ -12,7 +12,7 @@ use crate::components::field::bind;
 use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::search_toolbar::SearchToolbar;
 use crate::dom::input_value;
-use crate::hooks::use_app;
+use crate::hooks::{use_app, use_confirm};
 use crate::route::Route;
 use crate::services::devices::{self, Device, DeviceFilter};
 use crate::services::{ApiError, Connection, Page};
@@ -39,9 +39,11 @@ pub fn DevicesPage() -> Html {
     let filter = use_state(DeviceFilter::default);
     let device_type = use_state(String::new);
     let reload = use_state(|| 0_u32);
-    let confirming = use_state(|| None::<Device>);
-    let busy = use_state(|| false);
-    let error = use_state(|| None::<ApiError>);
+    let confirming =
+        use_confirm(|device: Device| async move { devices::deactivate_device(&device.id).await.map(|_| ()) }, {
+            let reload = reload.clone();
+            Callback::from(move |()| reload.set(reload.wrapping_add(1)))
+        });
 
     // The search box and the type field apply when the form is sent; the selects at once.
     let on_search = {
@@ -68,32 +70,10 @@ pub fn DevicesPage() -> Html {
             filter.set(DeviceFilter { seen_within_hours, ..(*filter).clone() });
         })
     };
-    let on_confirm = {
-        let (confirming, busy, error, reload) = (confirming.clone(), busy.clone(), error.clone(), reload.clone());
-        Callback::from(move |()| {
-            let Some(device) = (*confirming).clone() else { return };
-            let (confirming, busy, error, reload) = (confirming.clone(), busy.clone(), error.clone(), reload.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = devices::deactivate_device(&device.id).await;
-                busy.set(false);
-                confirming.set(None);
-                error.set(result.err());
-                reload.set(reload.wrapping_add(1));
-            });
-        })
-    };
-    let on_cancel = {
-        let confirming = confirming.clone();
-        Callback::from(move |()| confirming.set(None))
-    };
     let row = {
         let (app, confirming) = (app.clone(), confirming.clone());
         Callback::from(move |device: Device| {
-            let ask = {
-                let (confirming, device) = (confirming.clone(), device.clone());
-                Callback::from(move |_: MouseEvent| confirming.set(Some(device.clone())))
-            };
+            let ask = confirming.ask::<MouseEvent>(device.clone());
             html! {
                 <tr key={device.id.clone()} data-fingerprint={device.hardware_fingerprint.clone()}>
                     { device_cells::name_cell(&device) }
@@ -125,7 +105,7 @@ pub fn DevicesPage() -> Html {
                     <p class="muted">{ app.t("devices.subtitle") }</p>
                 </div>
             </div>
-            if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
+            if let Some(err) = &confirming.error { <ErrorBanner error={err.clone()} /> }
             <SearchToolbar label={app.t("devices.search")} {on_search} input_testid={Some(AttrValue::from("device-search"))}>
                 <input id="device-type-filter" class="toolbar-narrow" placeholder={app.t("devices.type_filter")} aria-label={app.t("devices.type_filter")}
                        value={(*device_type).clone()} oninput={bind(&device_type)} />
@@ -152,10 +132,11 @@ pub fn DevicesPage() -> Html {
                     <th>{ app.t("license.status") }</th>
                     if app.is_admin() { <th class="actions"></th> }
                 </> }} />
-            if let Some(device) = &*confirming {
+            if let Some(device) = &*confirming.pending {
                 <ConfirmDialog title={app.t("device.deactivate_title")}
                     message={format!("{} {} ({})", app.t("device.deactivate_message"), device.device_name, device.hardware_fingerprint)}
-                    confirm_label={app.t("device.deactivate")} busy={*busy} {on_confirm} {on_cancel} />
+                    confirm_label={app.t("device.deactivate")} busy={confirming.busy}
+                    on_confirm={confirming.on_confirm.clone()} on_cancel={confirming.on_cancel.clone()} />
             }
         </section>
     }

@@ -9,7 +9,7 @@ use crate::components::feedback::ErrorBanner;
 use crate::components::license_terms::features_badges;
 use crate::components::paged_table::{ListQuery, PagedTable};
 use crate::components::search_toolbar::SearchToolbar;
-use crate::hooks::use_app;
+use crate::hooks::{use_app, use_confirm};
 use crate::route::Route;
 use crate::services::license_templates::{self, LicenseTemplate};
 use crate::services::{ApiError, Connection, Page};
@@ -32,9 +32,15 @@ pub fn TemplatesPage() -> Html {
     let navigator = use_navigator().expect("inside the router");
     let search = use_state(TemplateSearch::default);
     let reload = use_state(|| 0_u32);
-    let deleting = use_state(|| None::<LicenseTemplate>);
-    let busy = use_state(|| false);
-    let error = use_state(|| None::<ApiError>);
+    let deleting = use_confirm(
+        |template: LicenseTemplate| async move {
+            license_templates::delete_license_template(&template.id).await.map(|_| ())
+        },
+        {
+            let reload = reload.clone();
+            Callback::from(move |()| reload.set(reload.wrapping_add(1)))
+        },
+    );
 
     let on_search = {
         let search = search.clone();
@@ -44,32 +50,10 @@ pub fn TemplatesPage() -> Html {
         let navigator = navigator.clone();
         Callback::from(move |_: MouseEvent| navigator.push(&Route::NewTemplate))
     };
-    let on_confirm = {
-        let (deleting, busy, error, reload) = (deleting.clone(), busy.clone(), error.clone(), reload.clone());
-        Callback::from(move |()| {
-            let Some(template) = (*deleting).clone() else { return };
-            let (deleting, busy, error, reload) = (deleting.clone(), busy.clone(), error.clone(), reload.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = license_templates::delete_license_template(&template.id).await;
-                busy.set(false);
-                deleting.set(None);
-                error.set(result.err());
-                reload.set(reload.wrapping_add(1));
-            });
-        })
-    };
-    let on_cancel = {
-        let deleting = deleting.clone();
-        Callback::from(move |()| deleting.set(None))
-    };
     let row = {
         let (app, deleting) = (app.clone(), deleting.clone());
         Callback::from(move |template: LicenseTemplate| {
-            let ask = {
-                let (deleting, template) = (deleting.clone(), template.clone());
-                Callback::from(move |_: MouseEvent| deleting.set(Some(template.clone())))
-            };
+            let ask = deleting.ask::<MouseEvent>(template.clone());
             let lang = app.lang;
             html! {
                 <tr key={template.id.clone()}>
@@ -105,7 +89,7 @@ pub fn TemplatesPage() -> Html {
                     <button class="btn btn-primary" onclick={new_template}>{ "+ " }{ app.t("templates.new") }</button>
                 }
             </div>
-            if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
+            if let Some(err) = &deleting.error { <ErrorBanner error={err.clone()} /> }
             <SearchToolbar label={app.t("templates.search")} {on_search} />
             <PagedTable<TemplateSearch> query={(*search).clone()} reload={*reload} empty={app.t("templates.empty")}
                 testid="templates" {row}
@@ -120,11 +104,11 @@ pub fn TemplatesPage() -> Html {
                     <th class="num">{ app.t("terms.releases") }</th>
                     if app.is_admin() { <th class="actions"></th> }
                 </> }} />
-            if let Some(template) = &*deleting {
+            if let Some(template) = &*deleting.pending {
                 <ConfirmDialog title={app.t("template.delete_title")}
                     message={format!("{} {}", app.t("template.delete_message"), template.name)}
-                    confirm_label={app.t("template.delete")} busy={*busy}
-                    {on_confirm} {on_cancel} />
+                    confirm_label={app.t("template.delete")} busy={deleting.busy}
+                    on_confirm={deleting.on_confirm.clone()} on_cancel={deleting.on_cancel.clone()} />
             }
         </section>
     }
