@@ -115,7 +115,17 @@ impl AppState {
 
     /// The schema, each domain reading its own part of this state from the context.
     pub fn schema(&self) -> AppSchema {
-        schema::builder()
+        self.schema_from(schema::builder())
+    }
+
+    /// The same schema for operations that only introspect, with their own depth limit
+    /// ([`crate::graphql::MAX_INTROSPECTION_DEPTH`]).
+    pub fn introspection_schema(&self) -> AppSchema {
+        self.schema_from(schema::builder().limit_depth(crate::graphql::MAX_INTROSPECTION_DEPTH))
+    }
+
+    fn schema_from(&self, builder: schema::Builder) -> AppSchema {
+        builder
             .data(self.pool.clone())
             .data(self.client_pool.clone())
             .data(self.sessions)

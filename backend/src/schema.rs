@@ -62,9 +62,10 @@ pub struct MutationRoot(
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+pub type Builder = SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The schema's limits and extensions, before the data of an instance is added (`app::AppState::schema`).
-pub fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+pub fn builder() -> Builder {
     Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)

@@ -168,6 +168,45 @@ async fn bodies_batches_depth_and_introspection_are_bounded(pool: PgPool) {
     assert_eq!(status, 403, "introspection inside a fragment is refused too");
 }
 
+/// graphql-js's full introspection query goes 13 deep (nine `ofType`s), beyond the depth limit of
+/// data queries; an operation that only introspects is bounded by the schema instead.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_standard_tools_introspection_query_answers_for_analysts_and_admins_only(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let full = json!({"query": include_str!("introspection_query.graphql"), "operationName": "IntrospectionQuery"})
+        .to_string();
+    for scope in [Scope::Admin, Scope::Analyst] {
+        let key = app.key(scope).await;
+        let (status, _, body) = post(&app, Some(&key), "application/json", None, full.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let reply: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(reply["errors"], Value::Null, "{body}");
+        let types = reply["data"]["__schema"]["types"].as_array().unwrap();
+        let license = types.iter().find(|t| t["name"] == "License").expect("License is described");
+        let key_field = license["fields"].as_array().unwrap().iter().find(|f| f["name"] == "licenseKey").unwrap();
+        assert_eq!(key_field["type"]["kind"], "NON_NULL", "type references are unwrapped");
+        assert_eq!(key_field["type"]["ofType"]["name"], "String");
+    }
+    let (status, _, body) = post(&app, Some(&app.key(Scope::Client).await), "application/json", None, full).await;
+    assert_eq!(status, 403, "{body}");
+
+    // The deeper limit is for introspection alone: data beside it keeps the data limit.
+    let nested = "customer { licenses { ".repeat(6) + "id" + &" } }".repeat(6);
+    let mixed = format!("{{ __schema {{ queryType {{ name }} }} licenses {{ edges {{ node {{ {nested} }} }} }} }}");
+    let admin = app.key(Scope::Admin).await;
+    let (status, _, body) =
+        post(&app, Some(&admin), "application/json", None, json!({"query": mixed}).to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED");
+    // And introspection deeper than any schema's type references is still refused.
+    let of_type = "ofType { ".repeat(30) + "name" + &" }".repeat(30);
+    let absurd = format!("{{ __type(name: \"License\") {{ fields {{ type {{ {of_type} }} }} }} }}");
+    let (status, _, body) =
+        post(&app, Some(&admin), "application/json", None, json!({"query": absurd}).to_string()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED");
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn health_and_readiness_answer(pool: PgPool) {
     let app = spawn_app(&pool).await;

@@ -11,6 +11,11 @@ use chrono::{DateTime, Utc};
 
 /// Deepest selection set accepted.
 pub const MAX_DEPTH: usize = 12;
+/// Deepest selection set accepted in an operation that only introspects (`__schema`, `__type`,
+/// `__typename` at the root). Introspection reads the schema, never the database, so what it can
+/// cost is bounded by the schema itself; the standard tools' query (graphql-js's
+/// `getIntrospectionQuery`, unwrapping `ofType` nine times) goes 13 deep, beyond [`MAX_DEPTH`].
+pub const MAX_INTROSPECTION_DEPTH: usize = 24;
 /// Most fields (weighted) one operation may select. Every list weighs what it may return times
 /// its selection, and every aggregate what it reads besides, so a query that would fetch or scan
 /// too much (a list nested in lists, an aggregate aliased over and over) is refused before it runs.

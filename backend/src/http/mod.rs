@@ -43,6 +43,8 @@ const APPLICATION_JSON: &str = "application/json";
 struct HttpState {
     app: AppState,
     schema: AppSchema,
+    /// The schema for operations that only introspect (`only_introspection`).
+    introspection: AppSchema,
     max_body_bytes: usize,
     /// How long a request's body may take to arrive once its headers have.
     body_read_timeout: Duration,
@@ -59,6 +61,7 @@ pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize, body_read
         .with_state(HttpState {
             app: app.clone(),
             schema: schema.clone(),
+            introspection: app.introspection_schema(),
             max_body_bytes,
             body_read_timeout,
             heartbeat_plans: Arc::default(),
@@ -267,6 +270,26 @@ fn selects_introspection(document: &ExecutableDocument) -> bool {
         || document.fragments.values().any(|f| walk(&f.node.selection_set.node))
 }
 
+/// Whether the operation selects nothing but `__schema`, `__type` and `__typename` at its root
+/// (directly, or in fragments there).
+fn only_introspection(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
+    fn walk(document: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
+        depth < 8
+            && set.items.iter().all(|item| match &item.node {
+                Selection::Field(field) => {
+                    matches!(field.node.name.node.as_str(), "__schema" | "__type" | "__typename")
+                }
+                Selection::InlineFragment(fragment) => walk(document, &fragment.node.selection_set.node, depth + 1),
+                Selection::FragmentSpread(spread) => document
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .is_some_and(|f| walk(document, &f.node.selection_set.node, depth + 1)),
+            })
+    }
+    selected_operation(document, operation_name)
+        .is_some_and(|op| op.ty == OperationType::Query && walk(document, &op.selection_set.node, 0))
+}
+
 fn with_code(mut err: ServerError, code: &str) -> ServerError {
     err.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", code);
     err
@@ -327,8 +350,13 @@ struct Incoming<'a> {
 /// Returns the status, the body and the headers the resolvers set (the session cookie).
 async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, serde_json::Value, HeaderMap) {
     match prepare(request, incoming.caller.as_ref(), &incoming.meta, incoming.headers) {
-        Ok(request) => {
-            let response = incoming.state.schema.execute(request).await;
+        Ok(mut request) => {
+            let name = request.operation_name.clone();
+            let schema = match request.parsed_query() {
+                Ok(document) if only_introspection(document, name.as_deref()) => &incoming.state.introspection,
+                _ => &incoming.state.schema,
+            };
+            let response = schema.execute(request).await;
             let headers = response.http_headers.clone();
             let key_refused = incoming.caller.as_ref().is_some_and(|c| c.deferred_key.is_some())
                 && response.errors.iter().any(|e| {
