@@ -39,3 +39,33 @@ pub fn SearchToolbar(props: &SearchToolbarProps) -> Html {
         </form>
     }
 }
+
+/// The texts of an [`active_select`]: its accessible name and its three choices.
+pub struct ActiveChoices {
+    pub label: &'static str,
+    pub all: &'static str,
+    pub active: &'static str,
+    pub inactive: &'static str,
+}
+
+/// A filter by active state beside the search box: all, only active, or only inactive
+/// (`None`, `Some(true)`, `Some(false)`).
+pub fn active_select(
+    id: &'static str,
+    texts: ActiveChoices,
+    value: Option<bool>,
+    on_change: Callback<Option<bool>>,
+) -> Html {
+    let onchange = on_change.reform(|event: Event| match crate::dom::input_value(&event).as_str() {
+        "active" => Some(true),
+        "inactive" => Some(false),
+        _ => None,
+    });
+    html! {
+        <select {id} aria-label={texts.label} {onchange}>
+            <option value="all" selected={value.is_none()}>{ texts.all }</option>
+            <option value="active" selected={value == Some(true)}>{ texts.active }</option>
+            <option value="inactive" selected={value == Some(false)}>{ texts.inactive }</option>
+        </select>
+    }
+}

@@ -10,7 +10,7 @@ use crate::components::device_cells;
 use crate::components::feedback::ErrorBanner;
 use crate::components::field::bind;
 use crate::components::paged_table::{ListQuery, PagedTable};
-use crate::components::search_toolbar::SearchToolbar;
+use crate::components::search_toolbar::{active_select, ActiveChoices, SearchToolbar};
 use crate::dom::input_value;
 use crate::hooks::{use_app, use_confirm};
 use crate::route::Route;
@@ -54,14 +54,7 @@ pub fn DevicesPage() -> Html {
     };
     let on_status = {
         let filter = filter.clone();
-        Callback::from(move |event: Event| {
-            let active = match input_value(&event).as_str() {
-                "active" => Some(true),
-                "inactive" => Some(false),
-                _ => None,
-            };
-            filter.set(DeviceFilter { active, ..(*filter).clone() });
-        })
+        Callback::from(move |active: Option<bool>| filter.set(DeviceFilter { active, ..(*filter).clone() }))
     };
     let on_seen = {
         let filter = filter.clone();
@@ -109,11 +102,10 @@ pub fn DevicesPage() -> Html {
             <SearchToolbar label={app.t("devices.search")} {on_search} input_testid={Some(AttrValue::from("device-search"))}>
                 <input id="device-type-filter" class="toolbar-narrow" placeholder={app.t("devices.type_filter")} aria-label={app.t("devices.type_filter")}
                        value={(*device_type).clone()} oninput={bind(&device_type)} />
-                <select id="device-status-filter" aria-label={app.t("devices.status")} onchange={on_status}>
-                    <option value="all" selected={filter.active.is_none()}>{ app.t("devices.all") }</option>
-                    <option value="active" selected={filter.active == Some(true)}>{ app.t("device.active") }</option>
-                    <option value="inactive" selected={filter.active == Some(false)}>{ app.t("device.inactive") }</option>
-                </select>
+                { active_select("device-status-filter", ActiveChoices {
+                    label: app.t("devices.status"), all: app.t("devices.all"),
+                    active: app.t("device.active"), inactive: app.t("device.inactive"),
+                }, filter.active, on_status) }
                 <select id="device-seen-filter" aria-label={app.t("devices.seen")} onchange={on_seen}>
                     <option value="" selected={filter.seen_within_hours.is_none()}>{ app.t("devices.seen_any") }</option>
                     { for SEEN_WITHIN.iter().map(|&(hours, text)| html! {

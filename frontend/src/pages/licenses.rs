@@ -6,8 +6,7 @@ use yew_router::prelude::*;
 
 use crate::components::license_status::{license_head, license_row};
 use crate::components::paged_table::{ListQuery, PagedTable};
-use crate::components::search_toolbar::SearchToolbar;
-use crate::dom::input_value;
+use crate::components::search_toolbar::{active_select, ActiveChoices, SearchToolbar};
 use crate::hooks::use_app;
 use crate::route::Route;
 use crate::services::licenses::{self, License, LicenseFilter};
@@ -33,14 +32,7 @@ pub fn LicensesPage() -> Html {
     };
     let on_status = {
         let filter = filter.clone();
-        Callback::from(move |event: Event| {
-            let active = match input_value(&event).as_str() {
-                "active" => Some(true),
-                "inactive" => Some(false),
-                _ => None,
-            };
-            filter.set(LicenseFilter { active, ..(*filter).clone() });
-        })
+        Callback::from(move |active: Option<bool>| filter.set(LicenseFilter { active, ..(*filter).clone() }))
     };
     let new_license = Callback::from(move |_: MouseEvent| navigator.push(&Route::NewLicense));
     let row = {
@@ -60,11 +52,10 @@ pub fn LicensesPage() -> Html {
                 }
             </div>
             <SearchToolbar label={app.t("licenses.search")} {on_search}>
-                <select aria-label={app.t("licenses.status")} onchange={on_status}>
-                    <option value="all" selected={filter.active.is_none()}>{ app.t("licenses.all") }</option>
-                    <option value="active" selected={filter.active == Some(true)}>{ app.t("license.active") }</option>
-                    <option value="inactive" selected={filter.active == Some(false)}>{ app.t("license.inactive") }</option>
-                </select>
+                { active_select("license-status-filter", ActiveChoices {
+                    label: app.t("licenses.status"), all: app.t("licenses.all"),
+                    active: app.t("license.active"), inactive: app.t("license.inactive"),
+                }, filter.active, on_status) }
             </SearchToolbar>
             <PagedTable<LicenseFilter> query={(*filter).clone()} empty={app.t("licenses.empty")} testid="licenses" {row}
                 head={license_head(&app, true)} />
