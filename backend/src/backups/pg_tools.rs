@@ -7,12 +7,14 @@
 //! cannot redirect a dump or a restore to another database.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use anyhow::{bail, Context as _};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions, PgPool};
 use tokio::process::Command;
 
+use super::encryption;
 use crate::embedded_pg::find_pg_bin_dir;
 
 /// How long a restore waits for a table lock before it gives up (and changes nothing).
@@ -53,37 +55,45 @@ impl PgTools {
         if let Some(password) = password(&self.options) {
             cmd.env("PGPASSWORD", password);
         }
-        cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        cmd.stdin(Stdio::null()).kill_on_drop(true);
         cmd
     }
 
     async fn run(&self, mut cmd: Command, what: &str) -> anyhow::Result<()> {
         let output = cmd.output().await.with_context(|| format!("could not run {what}"))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let stderr: String = stderr.trim().chars().take(4000).collect();
-            bail!("{what} failed ({}): {stderr}", output.status);
-        }
-        Ok(())
+        check_exit(&output, what)
     }
 
-    /// A compressed custom-format archive of the whole database except the backup catalog.
-    pub async fn dump(&self, target: &Path) -> anyhow::Result<()> {
+    /// A compressed custom-format archive of the whole database except the backup catalog; with
+    /// recipients, encrypted to them as it streams from `pg_dump` (no plaintext touches the disk).
+    pub async fn dump(&self, target: &Path, encrypt_to: &[age::x25519::Recipient]) -> anyhow::Result<()> {
         let mut cmd = self.command("pg_dump");
-        cmd.args(["--format=custom", "--compress=6", "--exclude-table=backups", "--file"]).arg(target);
-        self.run(cmd, "pg_dump").await
+        cmd.args(["--format=custom", "--compress=6", "--exclude-table=backups"]);
+        if encrypt_to.is_empty() {
+            cmd.arg("--file").arg(target);
+            return self.run(cmd, "pg_dump").await;
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().context("could not run pg_dump")?;
+        let stdout = std::fs::File::from(child.stdout.take().expect("piped").into_owned_fd()?);
+        let (target, recipients) = (target.to_owned(), encrypt_to.to_vec());
+        let writing = tokio::task::spawn_blocking(move || encryption::encrypt_into(stdout, &target, &recipients));
+        let output = child.wait_with_output().await.context("could not run pg_dump")?;
+        let written = writing.await.context("the encryption task failed")?;
+        check_exit(&output, "pg_dump")?;
+        written
     }
 
     /// Reads the archive's table of contents: fails on anything that is not a readable archive.
-    pub async fn list(&self, archive: &Path) -> anyhow::Result<()> {
+    pub async fn list(&self, archive: &Archive<'_>) -> anyhow::Result<()> {
         let mut cmd = self.command("pg_restore");
-        cmd.arg("--list").arg(archive);
-        self.run(cmd, "pg_restore --list").await
+        cmd.arg("--list");
+        self.run_on(cmd, archive, "pg_restore --list").await
     }
 
     /// Drops and recreates every object of the archive in one transaction (see the module
     /// documentation of `backups` for how this meets the running server).
-    pub async fn restore(&self, archive: &Path) -> anyhow::Result<()> {
+    pub async fn restore(&self, archive: &Archive<'_>) -> anyhow::Result<()> {
         let mut cmd = self.command("pg_restore");
         cmd.env("PGOPTIONS", format!("-c lock_timeout={RESTORE_LOCK_TIMEOUT}"))
             .args([
@@ -94,10 +104,53 @@ impl PgTools {
                 "--no-owner",
                 "--no-privileges",
             ])
-            .arg(format!("--dbname={}", self.database()))
-            .arg(archive);
-        self.run(cmd, "pg_restore").await
+            .arg(format!("--dbname={}", self.database()));
+        self.run_on(cmd, archive, "pg_restore").await
     }
+
+    /// Runs `pg_restore` on the archive: named on its command line, or decrypted into its stdin.
+    async fn run_on(&self, mut cmd: Command, archive: &Archive<'_>, what: &str) -> anyhow::Result<()> {
+        let Some(identity_file) = archive.decrypt_with else {
+            cmd.arg(archive.path);
+            return self.run(cmd, what).await;
+        };
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().with_context(|| format!("could not run {what}"))?;
+        let stdin = std::fs::File::from(child.stdin.take().expect("piped").into_owned_fd()?);
+        let (path, identity_file) = (archive.path.to_owned(), identity_file.to_owned());
+        let feeding = tokio::task::spawn_blocking(move || encryption::decrypt_into(&path, &identity_file, stdin));
+        let output = child.wait_with_output().await.with_context(|| format!("could not run {what}"))?;
+        let fed = feeding.await.context("the decryption task failed")?;
+        // A failed decryption cuts pg_restore's input short, so it fails too: the decryption's
+        // error says why. `pg_restore --list` stops reading after the table of contents, which
+        // breaks the pipe of a decryption that went well.
+        match fed {
+            Err(err) if !is_broken_pipe(&err) => Err(err),
+            _ => check_exit(&output, what),
+        }
+    }
+}
+
+/// An archive as `pg_restore` gets it.
+pub struct Archive<'a> {
+    pub path: &'a Path,
+    /// The identity file that decrypts it, when it is an age file.
+    pub decrypt_with: Option<&'a Path>,
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn check_exit(output: &std::process::Output, what: &str) -> anyhow::Result<()> {
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr: String = stderr.trim().chars().take(4000).collect();
+        bail!("{what} failed ({}): {stderr}", output.status);
+    }
+    Ok(())
 }
 
 fn ssl_mode(mode: PgSslMode) -> &'static str {
