@@ -66,6 +66,9 @@ pub enum BackupCommand {
         database: DatabaseArgs,
         #[command(flatten)]
         backups: BackupArgs,
+        /// List the archives on BACKUP_GIT_REMOTE (fetched now) instead of the catalog; needs no database.
+        #[arg(long)]
+        remote: bool,
     },
     /// Check a backup's archive: present, size and SHA-256 as recorded, readable by pg_restore.
     Verify {
@@ -73,15 +76,30 @@ pub enum BackupCommand {
         database: DatabaseArgs,
         #[command(flatten)]
         backups: BackupArgs,
-        id: uuid::Uuid,
+        /// The backup's id or its archive's file name.
+        id: String,
     },
-    /// Replace the database's contents with a backup's. Without --yes, only says what it would do.
+    /// Replace the database's contents with a backup's: one of the catalog (ID), an archive on the
+    /// git remote (--remote NAME) or a file (--file PATH). The archive's SHA-256 is checked first.
+    /// Without --yes, only says what it would do.
     Restore {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
         backups: BackupArgs,
-        id: uuid::Uuid,
+        /// The backup's id or its archive's file name, as `backup list` shows them.
+        #[arg(required_unless_present_any = ["remote", "file"], conflicts_with_all = ["remote", "file"])]
+        id: Option<String>,
+        /// An archive on BACKUP_GIT_REMOTE, by file name (`backup list --remote`); checked against
+        /// the .sha256 file beside it there.
+        #[arg(long, value_name = "NAME", conflicts_with = "file")]
+        remote: Option<String>,
+        /// An archive file; checked against PATH.sha256, which must exist unless --no-checksum.
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// Restore a --file without a PATH.sha256 beside it, unchecked.
+        #[arg(long, requires = "file")]
+        no_checksum: bool,
         /// Really restore.
         #[arg(long)]
         yes: bool,
@@ -92,7 +110,7 @@ impl BackupCommand {
     pub fn args(&self) -> (&DatabaseArgs, &BackupArgs) {
         match self {
             BackupCommand::Create { database, backups }
-            | BackupCommand::List { database, backups }
+            | BackupCommand::List { database, backups, .. }
             | BackupCommand::Verify { database, backups, .. }
             | BackupCommand::Restore { database, backups, .. } => (database, backups),
         }
@@ -129,6 +147,14 @@ pub struct BackupArgs {
     /// How often failed pushes to BACKUP_GIT_REMOTE are retried, in seconds.
     #[arg(long, env = "BACKUP_PUSH_RETRY_SECS", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
     pub backup_push_retry_secs: u32,
+    /// Comma-separated age public keys (age1…, as age-keygen prints them): every archive is
+    /// encrypted to them before it touches the disk or the git remote.
+    #[arg(long, env = "BACKUP_ENCRYPTION_RECIPIENTS", value_delimiter = ',', value_parser = crate::backups::encryption::parse_recipient)]
+    pub backup_encryption_recipients: Vec<age::x25519::Recipient>,
+    /// age identity file (as age-keygen writes it) that decrypts encrypted archives to verify and
+    /// restore them.
+    #[arg(long, env = "BACKUP_DECRYPTION_IDENTITY_FILE")]
+    pub backup_decryption_identity_file: Option<PathBuf>,
 }
 
 fn parse_time_of_day(value: &str) -> Result<chrono::NaiveTime, String> {
@@ -154,6 +180,10 @@ impl BackupArgs {
             retention_count: self.backup_retention_count,
             retention_days: self.backup_retention_days,
             push_retry: Duration::from_secs(self.backup_push_retry_secs.into()),
+            encryption: crate::backups::encryption::Encryption {
+                recipients: self.backup_encryption_recipients.clone(),
+                identity_file: self.backup_decryption_identity_file.clone(),
+            },
         }
     }
 }

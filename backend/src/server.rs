@@ -179,6 +179,7 @@ async fn run(args: &ServeArgs, settings: Settings, database: &Database) -> anyho
     if let Some(schedule) = &settings.backups.schedule {
         backups::schedule::check_timezone(&database.pool, &schedule.timezone).await?;
     }
+    backups::encryption::check_at_start(&settings.backups)?;
     let app = Application::new(&database.pools(), settings).with_dashboard(&args.frontend_dir);
     // The first start creates the signing key, before any client can ask for a lease.
     app.state.leases.refresh().await.context("reading or creating the lease signing key")?;

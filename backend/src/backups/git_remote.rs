@@ -260,6 +260,102 @@ async fn commit_and_push(
     git.run(&["rev-parse", "HEAD"]).await
 }
 
+/// An archive on the git remote's branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteArchive {
+    pub file_name: String,
+    pub size_bytes: i64,
+    /// The SHA-256 its `.sha256` file gives; `None` when that file is missing or unreadable.
+    pub sha256: Option<String>,
+    /// The blob holding the archive.
+    object: String,
+}
+
+/// Fetches the remote's branch into the clone in `git.dir` (made when missing: this works on a
+/// new machine) and returns the ref of the branch's tip; `None` when the remote has no such
+/// branch (nothing was pushed yet).
+async fn fetch_branch(git: &Git<'_>) -> anyhow::Result<Option<String>> {
+    tokio::fs::create_dir_all(git.dir).await.with_context(|| format!("cannot create {}", git.dir.display()))?;
+    if !git.dir.join(".git").exists() {
+        git.run(&["init", "-q", "-b", &git.remote.branch]).await?;
+    }
+    git.run(&["fetch", "-q", "origin"]).await?;
+    let tracking = format!("refs/remotes/origin/{}", git.remote.branch);
+    Ok(git.succeeds(&["rev-parse", "-q", "--verify", &tracking]).await?.then_some(tracking))
+}
+
+/// The archives on the remote's branch (fetched now), newest first (by the time in their
+/// names), each with the checksum of its `.sha256` file.
+pub async fn list_remote(settings: &BackupSettings) -> anyhow::Result<Vec<RemoteArchive>> {
+    let Some(remote) = &settings.git else {
+        bail!("no git remote is configured (BACKUP_GIT_REMOTE)");
+    };
+    let dir = settings.clone_dir();
+    let git = Git { dir: &dir, remote };
+    let Some(tracking) = fetch_branch(&git).await? else {
+        return Ok(Vec::new());
+    };
+    let tree = git.run(&["ls-tree", "-l", &tracking, "--", "backups/"]).await?;
+    // `<mode> <type> <object> <size>\t<path>`
+    let entries: Vec<(String, String, i64)> = tree
+        .lines()
+        .filter_map(|line| {
+            let (meta, path) = line.split_once('\t')?;
+            let mut meta = meta.split_whitespace().skip(1);
+            let (kind, object, size) = (meta.next()?, meta.next()?, meta.next()?.parse().ok()?);
+            let name = path.strip_prefix("backups/")?;
+            (kind == "blob").then(|| (name.to_owned(), object.to_owned(), size))
+        })
+        .collect();
+    let mut archives = Vec::new();
+    for (name, object, size_bytes) in &entries {
+        if super::source::check_archive_name(name, "name").is_err() {
+            continue;
+        }
+        let checksum_file = format!("{name}.sha256");
+        let sha256 = match entries.iter().find(|(other, _, _)| *other == checksum_file) {
+            Some((_, checksum_object, _)) => parse_checksum(&git.run(&["cat-file", "blob", checksum_object]).await?),
+            None => None,
+        };
+        archives.push(RemoteArchive {
+            file_name: name.clone(),
+            size_bytes: *size_bytes,
+            sha256,
+            object: object.clone(),
+        });
+    }
+    archives.sort_by(|a, b| b.file_name.cmp(&a.file_name));
+    Ok(archives)
+}
+
+/// The checksum of a `.sha256` file (`<hex>  <name>`, as `sha256sum` writes it).
+pub(super) fn parse_checksum(content: &str) -> Option<String> {
+    let hex = content.split_whitespace().next()?.to_ascii_lowercase();
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+/// Fetches the remote's branch and writes its archive `name` to `target`; returns what the
+/// remote knows of it, or `None` when the branch has no such archive.
+pub async fn fetch_archive(
+    settings: &BackupSettings,
+    name: &str,
+    target: &Path,
+) -> anyhow::Result<Option<RemoteArchive>> {
+    let Some(archive) = list_remote(settings).await?.into_iter().find(|archive| archive.file_name == name) else {
+        return Ok(None);
+    };
+    let remote = settings.git.as_ref().expect("listed from the remote");
+    let dir = settings.clone_dir();
+    let git = Git { dir: &dir, remote };
+    let file = std::fs::File::create(target).with_context(|| format!("cannot create {}", target.display()))?;
+    let mut cmd = git.command(&["cat-file", "blob", &archive.object]);
+    let status = cmd.stdout(file).status().await.context("could not run git")?;
+    if !status.success() {
+        bail!("git cat-file could not read {name} from the clone of the remote ({status})");
+    }
+    Ok(Some(archive))
+}
+
 /// Retries failed and pending pushes every `push_retry` until the task is dropped.
 pub async fn run(pool: PgPool, settings: std::sync::Arc<BackupSettings>) {
     if settings.git.is_none() {
@@ -281,7 +377,7 @@ pub async fn run(pool: PgPool, settings: std::sync::Arc<BackupSettings>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{display_url, secret_parts};
+    use super::{display_url, parse_checksum, secret_parts};
 
     #[test]
     fn credentials_in_the_remote_url_are_never_shown() {
@@ -305,6 +401,14 @@ mod tests {
         assert_eq!(secret_parts("https://ghp_t0ken@host/r.git"), ["ghp_t0ken", "ghp_t0ken"]);
         assert!(secret_parts("https://host/r.git").is_empty());
         assert!(secret_parts("git@github.com:o/r.git").is_empty());
+    }
+
+    #[test]
+    fn a_checksum_file_gives_the_lowercase_digest_or_nothing() {
+        let hex = "ab".repeat(32);
+        assert_eq!(parse_checksum(&format!("{}  license-server-x.dump\n", hex.to_uppercase())), Some(hex));
+        assert_eq!(parse_checksum("not a checksum  license-server-x.dump"), None);
+        assert_eq!(parse_checksum(""), None);
     }
 
     #[test]

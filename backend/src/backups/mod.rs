@@ -20,12 +20,18 @@
 //!
 //! A restore brings back the schema as it was (including `_sqlx_migrations`); restoring a backup
 //! taken by an older version is followed by the migrations on the next start.
+//!
+//! Archives may be encrypted ([`encryption`]), and an archive the catalog has never seen (on the
+//! git remote, or a file) restores too ([`source`]), onto a database that may never have been
+//! migrated (the command line migrates around such a restore: see [`cli`]).
 
 pub mod cli;
+pub mod encryption;
 pub mod git_remote;
 mod graphql;
 pub mod pg_tools;
 pub mod schedule;
+pub mod source;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -59,6 +65,8 @@ pub struct BackupSettings {
     pub retention_days: Option<u32>,
     /// How often pushes that failed are retried.
     pub push_retry: Duration,
+    /// How archives are encrypted (when recipients are set) and decrypted.
+    pub encryption: encryption::Encryption,
 }
 
 impl Default for BackupSettings {
@@ -70,6 +78,7 @@ impl Default for BackupSettings {
             retention_count: 14,
             retention_days: None,
             push_retry: Duration::from_secs(300),
+            encryption: encryption::Encryption::default(),
         }
     }
 }
@@ -329,7 +338,7 @@ async fn dump(pool: &PgPool, settings: &BackupSettings, file_name: &str) -> anyh
     let partial = settings.dir.join(format!("{file_name}.partial"));
     let tools = pg_tools::PgTools::for_pool(pool)?;
     let result = async {
-        tools.dump(&partial).await?;
+        tools.dump(&partial, &settings.encryption.recipients).await?;
         tokio::fs::File::open(&partial).await?.sync_all().await?;
         let (size, sha256) = digest(&partial).await?;
         tokio::fs::rename(&partial, &final_path).await?;
@@ -380,29 +389,88 @@ fn locate(settings: &BackupSettings, backup: &Backup) -> Option<PathBuf> {
 pub async fn verify(pool: &PgPool, settings: &BackupSettings, id: Uuid) -> Result<Verification> {
     let backup = get(pool, id).await?;
     let path = locate(settings, &backup);
-    let problem = check(pool, &backup, path.as_deref()).await?;
+    let problem = check(pool, settings, &backup, path.as_deref()).await?;
     Ok(Verification { backup, path, problem })
 }
 
-async fn check(pool: &PgPool, backup: &Backup, path: Option<&Path>) -> Result<Option<String>> {
+async fn check(
+    pool: &PgPool,
+    settings: &BackupSettings,
+    backup: &Backup,
+    path: Option<&Path>,
+) -> Result<Option<String>> {
     let (Some(expected_sha), Some(expected_size)) = (&backup.sha256, backup.size_bytes) else {
         return Ok(Some(format!("backup {} did not complete (status {:?})", backup.id, backup.status)));
     };
     let Some(path) = path else {
         return Ok(Some(format!("the archive {} is not on this server", backup.file_name)));
     };
+    let recorded = format!("the backup recorded {expected_sha} ({expected_size} bytes)");
+    check_archive(pool, settings, path, &backup.file_name, Some((expected_sha, Some(expected_size), recorded))).await
+}
+
+/// Why the archive at `path` cannot be restored, or `None`: its SHA-256 (and size, when known)
+/// are as `expected` says (what it must be, and where that comes from, for the message; `None`:
+/// unchecked), it can be decrypted when encrypted, and `pg_restore` reads its table of contents.
+async fn check_archive(
+    pool: &PgPool,
+    settings: &BackupSettings,
+    path: &Path,
+    file_name: &str,
+    expected: Option<(&str, Option<i64>, String)>,
+) -> Result<Option<String>> {
     let (size, sha256) = digest(path).await?;
-    if &sha256 != expected_sha || size != expected_size {
-        return Ok(Some(format!(
-            "the archive {} is corrupt: its SHA-256 is {sha256} ({size} bytes), the backup recorded {expected_sha} \
-             ({expected_size} bytes)",
-            backup.file_name
-        )));
+    if let Some((expected_sha, expected_size, source)) = expected {
+        if sha256 != expected_sha || expected_size.is_some_and(|expected| expected != size) {
+            return Ok(Some(format!(
+                "the archive {file_name} is corrupt: its SHA-256 is {sha256} ({size} bytes), {source}"
+            )));
+        }
     }
-    if let Err(err) = pg_tools::PgTools::for_pool(pool)?.list(path).await {
-        return Ok(Some(format!("pg_restore cannot read the archive {}: {err:#}", backup.file_name)));
+    let archive = match input(settings, path)? {
+        Ok(archive) => archive,
+        Err(problem) => return Ok(Some(format!("the archive {file_name} {problem}"))),
+    };
+    if let Err(err) = pg_tools::PgTools::for_pool(pool)?.list(&archive).await {
+        return Ok(Some(format!("pg_restore cannot read the archive {file_name}: {err:#}")));
     }
     Ok(None)
+}
+
+/// How `pg_restore` reads the archive at `path`; why it cannot, when it is encrypted and no
+/// identity is configured.
+fn input<'a>(
+    settings: &'a BackupSettings,
+    path: &'a Path,
+) -> Result<std::result::Result<pg_tools::Archive<'a>, String>> {
+    if !encryption::is_encrypted(path).map_err(Error::Internal)? {
+        return Ok(Ok(pg_tools::Archive { path, decrypt_with: None }));
+    }
+    Ok(match &settings.encryption.identity_file {
+        Some(identity) => Ok(pg_tools::Archive { path, decrypt_with: Some(identity) }),
+        None => Err("is encrypted (age): its content cannot be read without BACKUP_DECRYPTION_IDENTITY_FILE".into()),
+    })
+}
+
+/// Replaces the database's contents with those of an archive that passed its checks.
+async fn restore_checked(pool: &PgPool, settings: &BackupSettings, path: &Path) -> Result<()> {
+    let archive = input(settings, path)?.map_err(|problem| Error::bad_input("id", problem))?;
+    pg_tools::PgTools::for_pool(pool)?.restore(&archive).await.map_err(Error::Internal)
+}
+
+/// Audits a restore (`entity`: the backup's id, or the archive's name when the catalog has none).
+async fn record_restore(
+    pool: &PgPool,
+    actor: &Actor,
+    ip: Option<std::net::IpAddr>,
+    entity: String,
+    values: serde_json::Value,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    audit::record(&mut tx, (actor, ip), AuditEntry::new("backup.restored", "backup", entity).new_values(values))
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Replaces the database's contents with the backup's, after verifying the archive. A backup
@@ -414,26 +482,40 @@ pub async fn restore(
     ip: Option<std::net::IpAddr>,
     id: Uuid,
 ) -> Result<Backup> {
+    let backup = restore_only(pool, settings, id).await?;
+    record_restored(pool, actor, ip, &backup).await?;
+    tracing::info!(backup = %id, "backup restored");
+    get(pool, id).await
+}
+
+/// [`restore`] without recording it (the command line records it after migrating).
+pub async fn restore_only(pool: &PgPool, settings: &BackupSettings, id: Uuid) -> Result<Backup> {
     let verification = verify(pool, settings, id).await?;
     if let Some(problem) = verification.problem {
         return Err(Error::bad_input("id", format!("{problem}; nothing was restored and the database is unchanged")));
     }
     let path = verification.path.expect("a verified backup has an archive");
-    pg_tools::PgTools::for_pool(pool)?.restore(&path).await.map_err(Error::Internal)?;
-    let mut tx = pool.begin().await?;
-    audit::record(
-        &mut tx,
-        (actor, ip),
-        AuditEntry::new("backup.restored", "backup", id).new_values(serde_json::json!({
-            "fileName": verification.backup.file_name,
-            "sha256": verification.backup.sha256,
-            "backupCreatedAt": verification.backup.created_at,
-        })),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(backup = %id, "backup restored");
-    get(pool, id).await
+    restore_checked(pool, settings, &path).await?;
+    Ok(verification.backup)
+}
+
+/// What the audit log says of a restored backup.
+fn restored_values(backup: &Backup) -> serde_json::Value {
+    serde_json::json!({
+        "fileName": backup.file_name,
+        "sha256": backup.sha256,
+        "backupCreatedAt": backup.created_at,
+    })
+}
+
+/// Records the restore of a catalog backup (see [`restore_only`]).
+pub async fn record_restored(
+    pool: &PgPool,
+    actor: &Actor,
+    ip: Option<std::net::IpAddr>,
+    backup: &Backup,
+) -> Result<()> {
+    record_restore(pool, actor, ip, backup.id.to_string(), restored_values(backup)).await
 }
 
 /// Deletes local archives beyond the retention, and only archives that are safely on the git
