@@ -1,15 +1,16 @@
 //! Backups in GraphQL: listed newest first (analysts and admins); created, verified and restored
-//! by admins, who also see how backups are scheduled, pushed and kept. A restore must be
-//! confirmed explicitly with `confirm: true`.
+//! by admins, who also see how backups are scheduled, pushed and kept, and what the git remote
+//! holds. A backup is named by its id or its archive's file name. A restore must be confirmed
+//! explicitly with `confirm: true`.
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
 use super::BackupSettings;
-use super::{git_remote, schedule, Backup, BackupKind, BackupStatus, PushStatus};
+use super::{git_remote, schedule, source, Backup, BackupKind, BackupStatus, PushStatus};
 use crate::auth::{caller, Permission, Require};
 use crate::error::{Error, GqlResultExt};
-use crate::graphql::ids::{parse_id, Id};
+use crate::graphql::ids::Id;
 use crate::graphql::pagination::{paginate, ListConnection, PageArgs};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -131,6 +132,49 @@ pub struct BackupPush {
     pub error: Option<String>,
 }
 
+/// An archive on the git remote, which may be unknown to this server's catalog (a new machine).
+#[derive(SimpleObject)]
+pub struct RemoteBackup {
+    /// The archive's file name under `backups/` on the remote's branch.
+    pub file_name: String,
+    pub size_bytes: i64,
+    /// The SHA-256 of the `.sha256` file beside it; null when there is none (then it cannot be
+    /// restored).
+    pub sha256: Option<String>,
+    /// This server's catalog entry for it, if it has one.
+    pub backup: Option<Backup>,
+}
+
+impl RemoteBackup {
+    async fn with_catalog(pool: &PgPool, archive: git_remote::RemoteArchive) -> crate::error::Result<Self> {
+        let backup = source::find_by_id_or_name(pool, &archive.file_name, "fileName").await?;
+        Ok(RemoteBackup {
+            file_name: archive.file_name,
+            size_bytes: archive.size_bytes,
+            sha256: archive.sha256,
+            backup,
+        })
+    }
+}
+
+/// The git remote could not be read (unreachable, no such branch): an operational state the
+/// admin can act on, shown with git's (masked) message.
+fn remote_unavailable(err: anyhow::Error) -> Error {
+    Error::Refused {
+        field: "fileName".into(),
+        reason: "GIT_REMOTE_UNAVAILABLE".into(),
+        message: format!("the git remote cannot be read: {err:#}"),
+    }
+}
+
+/// A restore replaces every table's contents: the caller says so explicitly.
+fn require_confirmation(confirm: bool) -> crate::error::Result<()> {
+    if confirm {
+        return Ok(());
+    }
+    Err(Error::bad_input("confirm", "restoring replaces every table's contents: pass confirm: true to go ahead"))
+}
+
 /// The result of checking a backup's archive.
 #[derive(SimpleObject)]
 pub struct BackupVerification {
@@ -198,10 +242,27 @@ impl BackupQuery {
         })
     }
 
+    /// A backup by its id or its archive's file name.
     #[graphql(guard = "Require(Permission::Read)")]
     async fn backup(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Backup>> {
-        let id = parse_id(&id, "id").gql()?;
-        super::find(ctx.data_unchecked::<PgPool>(), id).await.gql()
+        source::find_by_id_or_name(ctx.data_unchecked::<PgPool>(), &id, "id").await.gql()
+    }
+
+    /// The archives on the git remote, fetched now, newest first (admins only). Restorable with
+    /// `restoreRemoteBackup` even when this server's catalog has never seen them.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn remote_backups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RemoteBackup>> {
+        let pool = ctx.data_unchecked::<PgPool>();
+        let settings = ctx.data_unchecked::<Arc<BackupSettings>>();
+        if settings.git.is_none() {
+            return Err(Error::bad_input("remoteBackups", "no git remote is configured (BACKUP_GIT_REMOTE)")).gql();
+        }
+        let archives = git_remote::list_remote(settings).await.map_err(remote_unavailable).gql()?;
+        let mut listed = Vec::with_capacity(archives.len());
+        for archive in archives {
+            listed.push(RemoteBackup::with_catalog(pool, archive).await.gql()?);
+        }
+        Ok(listed)
     }
 }
 
@@ -219,11 +280,11 @@ impl BackupMutation {
         super::create(pool, ctx.data_unchecked::<Arc<BackupSettings>>(), &caller.actor, caller.ip).await.gql()
     }
 
-    /// Checks a backup's archive without changing anything.
+    /// Checks a backup's archive (by id or archive file name) without changing anything.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn verify_backup(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<BackupVerification> {
         let pool = ctx.data_unchecked::<PgPool>();
-        let id = parse_id(&id, "id").gql()?;
+        let id = source::resolve(pool, &id, "id").await.gql()?;
         let verification = super::verify(pool, ctx.data_unchecked::<Arc<BackupSettings>>(), id).await.gql()?;
         Ok(BackupVerification {
             backup: verification.backup,
@@ -232,21 +293,40 @@ impl BackupMutation {
         })
     }
 
-    /// Replaces the whole database with the backup's contents (the backup catalog excepted).
-    /// `confirm` must be true. The archive is verified first; a corrupt one is refused and the
-    /// database stays as it was.
+    /// Replaces the whole database with the backup's contents (the backup catalog excepted); the
+    /// backup is named by its id or its archive's file name. `confirm` must be true. The archive
+    /// is verified first; a corrupt one is refused and the database stays as it was.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn restore_backup(&self, ctx: &Context<'_>, id: ID, confirm: bool) -> async_graphql::Result<Backup> {
         let pool = ctx.data_unchecked::<PgPool>();
         let caller = caller(ctx).gql()?;
-        let id = parse_id(&id, "id").gql()?;
-        if !confirm {
-            return Err(Error::bad_input(
-                "confirm",
-                "restoring replaces every table's contents: pass confirm: true to go ahead",
-            ))
-            .gql();
-        }
+        let id = source::resolve(pool, &id, "id").await.gql()?;
+        require_confirmation(confirm).gql()?;
         super::restore(pool, ctx.data_unchecked::<Arc<BackupSettings>>(), &caller.actor, caller.ip, id).await.gql()
+    }
+
+    /// Replaces the whole database with the contents of an archive on the git remote, fetched
+    /// now, which this server's catalog need not know (`remoteBackups` lists them). `confirm` must
+    /// be true. The archive's SHA-256 is checked against the `.sha256` file beside it on the
+    /// remote first; a mismatch or a missing `.sha256` is refused and nothing changes.
+    #[graphql(guard = "Require(Permission::Write)")]
+    async fn restore_remote_backup(
+        &self,
+        ctx: &Context<'_>,
+        file_name: String,
+        confirm: bool,
+    ) -> async_graphql::Result<RemoteBackup> {
+        let pool = ctx.data_unchecked::<PgPool>();
+        let settings = ctx.data_unchecked::<Arc<BackupSettings>>();
+        let caller = caller(ctx).gql()?;
+        source::check_archive_name(&file_name, "fileName").gql()?;
+        require_confirmation(confirm).gql()?;
+        let archive = source::from_remote(settings, &file_name).await.gql()?;
+        source::restore(pool, settings, &archive, false).await.gql()?;
+        source::record(pool, &caller.actor, caller.ip, &archive).await.gql()?;
+        tracing::info!(file = %file_name, "backup restored from the git remote");
+        let size_bytes = super::digest(&archive.path).await.map_err(Error::Internal).gql()?.0;
+        let backup = source::find_by_id_or_name(pool, &file_name, "fileName").await.gql()?;
+        Ok(RemoteBackup { file_name, size_bytes, sha256: archive.sha256.clone(), backup })
     }
 }
