@@ -117,6 +117,11 @@ async fn every_mutation_is_refused_to_an_analyst_and_changes_nothing(pool: PgPoo
         ("createBackup", "mutation { createBackup { id } }", json!({})),
         ("verifyBackup", "mutation($id: ID!) { verifyBackup(id: $id) { __typename } }", json!({"id": id})),
         ("restoreBackup", "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { __typename } }", json!({"id": id})),
+        (
+            "restoreRemoteBackup",
+            "mutation { restoreRemoteBackup(fileName: \"x.dump\", confirm: true) { fileName } }",
+            json!({}),
+        ),
         ("rotateSigningKey", "mutation { rotateSigningKey { kid } }", json!({})),
         (
             "issueOfflineLease",

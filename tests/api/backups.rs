@@ -15,10 +15,10 @@ use sqlx::{ConnectOptions, PgPool};
 use crate::helpers::{spawn_app_with, Options, TestApp};
 
 /// A directory of its own under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(what: &str) -> Self {
+    pub(crate) fn new(what: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("license-server-{what}-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -42,7 +42,7 @@ async fn spawn_with_backups(pool: &PgPool, settings: BackupSettings) -> TestApp 
 /// Every table's row count and a digest of its rows (the backup catalog excepted; the audit
 /// log without the rows about backups, which record the backup itself; API keys without
 /// `last_used_at`, which every request moves).
-async fn snapshot(pool: &PgPool) -> BTreeMap<String, (i64, String)> {
+pub(crate) async fn snapshot(pool: &PgPool) -> BTreeMap<String, (i64, String)> {
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname <> 'backups' ORDER BY 1",
@@ -81,7 +81,7 @@ async fn create_backup(app: &TestApp, admin: &str) -> Value {
 }
 
 /// Some of everything: customers, licenses, devices, sessions, heartbeats, ended sessions, keys.
-async fn some_activity(app: &TestApp, admin: &str, client: &str, tag: &str) {
+pub(crate) async fn some_activity(app: &TestApp, admin: &str, client: &str, tag: &str) {
     let (_, license_key) = app.create_license(admin, 3, 2).await;
     let token = app.session(client, &license_key, &format!("{tag}-a")).await;
     app.heartbeat(client, &token).await;
@@ -208,13 +208,13 @@ async fn backups_are_listed_newest_first(pool: PgPool) {
     assert_eq!(listed, ids);
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git").arg("--git-dir").arg(dir).args(args).output().unwrap();
     assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-fn bare_repository(dir: &Path) -> PathBuf {
+pub(crate) fn bare_repository(dir: &Path) -> PathBuf {
     let remote = dir.join("remote.git");
     let status = Command::new("git").args(["init", "-q", "--bare"]).arg(&remote).status().unwrap();
     assert!(status.success());
