@@ -458,6 +458,13 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("backups.unpushed", "Waiting for the remote", "Warten auf das Remote"),
     ("backups.pruned", "Local copy pruned", "Lokale Kopie gelöscht"),
     ("backups.not_restorable", "Archive no longer on this server", "Archiv nicht mehr auf diesem Server"),
+    ("backups.remote_title", "Restore from the remote", "Aus dem Remote wiederherstellen"),
+    ("backups.remote_subtitle", "The archives on the git remote, newest first. Each is checked against the .sha256 file beside it before it is restored, also when this server has never seen it.", "Die Archive im Git-Remote, neueste zuerst. Jedes wird vor der Wiederherstellung mit der .sha256-Datei daneben geprüft, auch wenn dieser Server es nie gesehen hat."),
+    ("backups.remote_refresh", "Fetch again", "Erneut abrufen"),
+    ("backups.remote_empty", "No archives on the remote yet.", "Noch keine Archive im Remote."),
+    ("backups.file", "Archive", "Archiv"),
+    ("backups.not_in_catalog", "Not in this server's list", "Nicht in der Liste dieses Servers"),
+    ("backups.no_checksum", "No .sha256 on the remote", "Keine .sha256 im Remote"),
     ("not_found.title", "Page not found", "Seite nicht gefunden"),
     ("not_found.back", "Back to live sessions", "Zurück zu den Live-Sitzungen"),
     // Resource pools

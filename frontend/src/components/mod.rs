@@ -17,6 +17,7 @@ pub mod offline_lease;
 pub mod paged_table;
 pub mod pager;
 pub mod recovery_codes;
+pub mod remote_backups;
 pub mod resource_pool;
 pub mod search_toolbar;
 pub mod sessions_table;

@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
+use crate::components::remote_backups::RemoteBackups;
 use crate::hooks::{use_app, use_load, Load};
 use crate::services::backups::{self, Backup, BackupKind, BackupSchedule, BackupStatus, PushStatus};
 use crate::services::ApiError;
@@ -16,7 +17,7 @@ enum Pending {
     Restore(Backup),
 }
 
-fn human_size(bytes: i64) -> String {
+pub(crate) fn human_size(bytes: i64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut size = bytes as f64;
     let mut unit = 0;
@@ -219,7 +220,12 @@ pub fn BackupsPage() -> Html {
             { match &*schedule {
                 Load::Loading => html! {},
                 Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
-                Load::Loaded(schedule) => html! { <BackupSetup schedule={schedule.clone()} /> },
+                Load::Loaded(schedule) => html! {
+                    <>
+                        <BackupSetup schedule={schedule.clone()} />
+                        if schedule.git_remote.is_some() { <RemoteBackups on_restored={reload.clone()} /> }
+                    </>
+                },
             } }
             { match &*list {
                 Load::Loading => html! { <Loading /> },

@@ -112,3 +112,30 @@ pub async fn verify_backup(id: &str) -> Result<BackupVerification, ApiError> {
 pub async fn restore_backup(id: &str) -> Result<Backup, ApiError> {
     gql(documents::RESTORE_BACKUP, json!({"id": id}), "restoreBackup").await
 }
+
+/// An archive on the git remote; `in_catalog` when this server's catalog knows it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteBackup {
+    pub file_name: String,
+    pub size_bytes: i64,
+    /// Null when the remote has no `.sha256` beside it (then it cannot be restored).
+    pub sha256: Option<String>,
+    pub backup: Option<BackupRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct BackupRef {
+    pub id: String,
+}
+
+/// The remote's archives, newest first (the server fetches the remote now).
+pub async fn remote_backups() -> Result<Vec<RemoteBackup>, ApiError> {
+    gql(documents::REMOTE_BACKUPS, json!({}), "remoteBackups").await
+}
+
+/// Replaces the database's contents with a remote archive's, after the server checked it
+/// against the `.sha256` beside it on the remote.
+pub async fn restore_remote_backup(file_name: &str) -> Result<RemoteBackup, ApiError> {
+    gql(documents::RESTORE_REMOTE_BACKUP, json!({"fileName": file_name}), "restoreRemoteBackup").await
+}

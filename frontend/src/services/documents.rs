@@ -66,6 +66,8 @@ documents! {
     VERIFY_BACKUP = "backups/verify_backup.graphql" + "backups/backup.graphql";
     RESTORE_BACKUP = "backups/restore_backup.graphql" + "backups/backup.graphql";
     BACKUP_SCHEDULE = "backups/backup_schedule.graphql";
+    REMOTE_BACKUPS = "backups/remote_backups.graphql";
+    RESTORE_REMOTE_BACKUP = "backups/restore_remote_backup.graphql";
 
     CUSTOMERS = "customers/customers.graphql" + "customers/customer.graphql" + "page_info.graphql";
     CREATE_CUSTOMER = "customers/create_customer.graphql" + "customers/customer.graphql";
