@@ -66,6 +66,8 @@ pub struct Options {
     pub header_read_timeout: Option<Duration>,
     /// LEASE_ISSUER (`serve`'s default otherwise).
     pub lease_issuer: Option<String>,
+    /// A read replica of the test's database (DATABASE_READ_URL).
+    pub read_replica: Option<sqlx::postgres::PgConnectOptions>,
 }
 
 /// The log lines of an instance (see [`Options::logs`]).
@@ -166,7 +168,11 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
         }
         let runtime = builder.build().unwrap();
         runtime.block_on(async move {
-            let pools = connect_pools(&test_pool, &options.pools.unwrap_or(TEST_POOLS)).await;
+            let pool_settings = options.pools.unwrap_or(TEST_POOLS);
+            let mut pools = connect_pools(&test_pool, &pool_settings).await;
+            if let Some(replica) = &options.read_replica {
+                pools = pools.with_read_replica(replica, &pool_settings);
+            }
             let defaults = Settings::default();
             let settings = Settings {
                 sessions: options.sessions,

@@ -33,6 +33,7 @@ mod nginx;
 mod partitions;
 mod querying;
 mod rate_limits;
+mod read_replica;
 mod resources;
 mod schema;
 mod session_tokens;
