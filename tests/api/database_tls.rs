@@ -9,7 +9,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use crate::clusters::{free_port, tls_only_cluster, Cluster};
-use crate::helpers::eventually;
+use crate::helpers::{eventually, post_gql};
 
 async fn connect(url: &str) -> Result<PgConnection, sqlx::Error> {
     PgConnectOptions::from_str(url).unwrap().connect().await
@@ -125,17 +125,9 @@ async fn the_server_binary_serves_backs_up_and_restores_over_verify_full() {
     assert!(ready, "the server started on the TLS-only cluster (see {})", cluster.dir.display());
 
     let key = cli(&["api-key", "create", "--name", "tls", "--scope", "admin"]);
-    let answer: serde_json::Value = http
-        .post(format!("http://{address}/graphql"))
-        .header("X-API-Key", key.trim())
-        .json(&serde_json::json!({"query": r#"mutation { createCustomer(input: {name: "Over TLS", email: "tls@example.com"}) { name } }"#}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(answer["data"]["createCustomer"]["name"], "Over TLS", "{answer}");
+    let mutation = r#"mutation { createCustomer(input: {name: "Over TLS", email: "tls@example.com"}) { name } }"#;
+    let answer = post_gql(&http, &format!("http://{address}"), key.trim(), mutation, serde_json::json!({})).await;
+    assert_eq!(answer.data("createCustomer")["name"], "Over TLS");
 
     // pg_dump and pg_restore get the same sslmode and root certificate (as libpq's variables).
     let id = cli(&["backup", "create"]);

@@ -250,23 +250,27 @@ impl Reply {
     }
 }
 
+/// POSTs a GraphQL request with an API key to the server at `base` (`http://host:port`).
+pub async fn post_gql(client: &reqwest::Client, base: &str, key: &str, query: &str, variables: Value) -> Reply {
+    let response = client
+        .post(format!("{base}/graphql"))
+        .header("X-API-Key", key)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .expect("request failed");
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("response is not JSON");
+    Reply { status, body }
+}
+
 impl TestApp {
     pub async fn key(&self, scope: Scope) -> String {
         api_keys::create(&self.pool, &Actor::cli(), None, &format!("test {scope:?}"), scope).await.unwrap().key
     }
 
     pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Reply {
-        let response = self
-            .client
-            .post(format!("{}/graphql", self.address))
-            .header("X-API-Key", key)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .expect("request failed");
-        let status = response.status().as_u16();
-        let body = response.json().await.expect("response is not JSON");
-        Reply { status, body }
+        post_gql(&self.client, &self.address, key, query, variables).await
     }
 
     pub async fn create_customer(&self, admin: &str, email: &str) -> String {
