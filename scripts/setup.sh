@@ -29,7 +29,9 @@ fi
 if [ "$purpose" = test ]; then
     # The nginx test runs the real nginx with a throwaway certificate (openssl) and drives it with
     # curl and python3 (a small WebSocket client over TLS); the backup tests push to a local git
-    # repository; the lease test verifies leases with python3 (PyJWT).
+    # repository; the lease test verifies leases with python3 (PyJWT); the TLS and read-replica
+    # tests start clusters of their own (initdb, pg_ctl, pg_basebackup: the server binaries above)
+    # with certificates made by openssl.
     if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
         apt_install nginx
     fi

@@ -8,14 +8,16 @@ use sqlx::PgPool;
 
 use crate::admin::passwords::Argon2Gate;
 use crate::admin::AuthSettings;
+use crate::auth::{Caller, Scope};
 use crate::backups::BackupSettings;
-use crate::db::{ClientPool, Pools};
+use crate::db::{ClientPool, Pools, PrimaryPool};
 use crate::graphql::loaders;
 use crate::leases::{self, Leases};
 use crate::live::connection_caps::{ConnectionCaps, ConnectionLimits};
 use crate::live::{LiveEvents, LiveSessionsFeed};
 use crate::partitions::PartitionSettings;
 use crate::rate_limit::{self, RateLimitSettings, RateLimits};
+use crate::read_replica::ReadReplica;
 use crate::schema::{self, AppSchema};
 use crate::sessions::heartbeat::HeartbeatWriter;
 use crate::sessions::{LiveSessionLoader, SessionSettings};
@@ -89,6 +91,9 @@ pub struct AppState {
     pub ws_connections: ConnectionCaps,
     /// Signs leases with the current signing key.
     pub leases: Leases,
+    /// The read replica (DATABASE_READ_URL), where analysts' and the dashboard's read-only
+    /// operations read when it may serve them.
+    pub replica: Option<ReadReplica>,
 }
 
 impl AppState {
@@ -110,6 +115,33 @@ impl AppState {
             limits: Arc::new(RateLimits::new(settings.rate_limits)),
             pool: pools.general.clone(),
             client_pool: pools.client.clone(),
+            replica: pools.read.clone().map(ReadReplica::new),
+        }
+    }
+
+    /// Points a read-only operation (a query) at the read replica when there is one, `caller`
+    /// is an analyst or an admin, and the replica may serve them now
+    /// ([`ReadReplica::serves`]): the replica's pool and the loaders on it become request data,
+    /// which async-graphql looks up before the schema's (`ContextBase::data_opt`), so every
+    /// resolver taking the pool by type reads there. Anyone else reads from the primary.
+    pub async fn read_where_it_may(
+        &self,
+        request: async_graphql::Request,
+        caller: Option<&Caller>,
+    ) -> async_graphql::Request {
+        let Some(replica) = &self.replica else { return request };
+        let Some(caller) = caller.filter(|caller| caller.scope != Scope::Client) else { return request };
+        if !replica.serves(caller).await {
+            return request;
+        }
+        ReadingData::on(replica.pool(), self.sessions).into_request(request)
+    }
+
+    /// After a mutation: `caller`'s next reads stay on the primary until the read replica has
+    /// replayed what it wrote.
+    pub async fn note_write(&self, caller: Option<&Caller>) {
+        if let (Some(replica), Some(caller)) = (&self.replica, caller) {
+            replica.note_write(&self.pool, caller).await;
         }
     }
 
@@ -125,8 +157,9 @@ impl AppState {
     }
 
     fn schema_from(&self, builder: schema::Builder) -> AppSchema {
-        builder
-            .data(self.pool.clone())
+        ReadingData::on(&self.pool, self.sessions)
+            .into_schema(builder)
+            .data(PrimaryPool(self.pool.clone()))
             .data(self.client_pool.clone())
             .data(self.sessions)
             .data(self.heartbeats.clone())
@@ -138,8 +171,32 @@ impl AppState {
             .extension(rate_limit::Charge)
             .data(self.live_sessions.clone())
             .data(self.leases.clone())
-            .data(loaders::new(self.pool.clone()))
-            .data(LiveSessionLoader::new(self.pool.clone(), self.sessions))
             .finish()
+    }
+}
+
+/// What resolvers read through: the general pool and the loaders on it. The schema holds the
+/// primary's; an operation that reads from the replica gets the replica's as request data.
+struct ReadingData {
+    pool: PgPool,
+    loaders: loaders::AppLoader,
+    live_sessions: async_graphql::dataloader::DataLoader<LiveSessionLoader>,
+}
+
+impl ReadingData {
+    fn on(pool: &PgPool, sessions: SessionSettings) -> Self {
+        ReadingData {
+            pool: pool.clone(),
+            loaders: loaders::new(pool.clone()),
+            live_sessions: LiveSessionLoader::new(pool.clone(), sessions),
+        }
+    }
+
+    fn into_schema(self, builder: schema::Builder) -> schema::Builder {
+        builder.data(self.pool).data(self.loaders).data(self.live_sessions)
+    }
+
+    fn into_request(self, request: async_graphql::Request) -> async_graphql::Request {
+        request.data(self.pool).data(self.loaders).data(self.live_sessions)
     }
 }

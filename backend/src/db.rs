@@ -13,6 +13,14 @@
 //! without the limit ([`unlimited_connection`]), as do `pg_dump` and `pg_restore`. The client
 //! pool sets no limit at all (`statement_timeout = 0`, whatever the role's default): a heartbeat
 //! never fails by timeout.
+//!
+//! **A read replica, if configured** (DATABASE_READ_URL), gets a third pool, used only for what
+//! `crate::read_replica` routes there: analysts' and the dashboard's read-only operations.
+//!
+//! **TLS** follows `sslmode` (and `sslrootcert`) in the URLs, as with libpq: sqlx is built with
+//! rustls; `prefer`, the default, uses TLS when the server offers it, without checking its
+//! certificate; `verify-ca` and `verify-full` check it against `sslrootcert` (and the Web PKI
+//! roots). Unix sockets never use TLS.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -48,6 +56,13 @@ pub struct DatabaseArgs {
     /// Longest a request waits for a pooled connection before it fails, in seconds.
     #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
     pub database_acquire_timeout_secs: u32,
+    /// PostgreSQL URL of a read replica (a streaming standby of DATABASE_URL): analysts' and the
+    /// dashboard's read-only operations read there.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<SecretString>,
+    /// Maximum connections of the read replica's pool.
+    #[arg(long, env = "DATABASE_READ_MAX_CONNECTIONS", default_value_t = PoolSettings::DEFAULT.read_connections, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_read_max_connections: u32,
 }
 
 impl DatabaseArgs {
@@ -55,6 +70,7 @@ impl DatabaseArgs {
         PoolSettings {
             max_connections: self.database_max_connections,
             client_connections: self.database_client_connections,
+            read_connections: self.database_read_max_connections,
             statement_timeout: (self.statement_timeout_secs > 0)
                 .then(|| Duration::from_secs(self.statement_timeout_secs.into())),
             acquire_timeout: Duration::from_secs(self.database_acquire_timeout_secs.into()),
@@ -71,7 +87,9 @@ pub struct PoolSettings {
     /// `MAX_IN_FLIGHT`) plus the odd heartbeat whose row was held; the cleanup takes one; the
     /// rest serves activations, validations, ends and API-key checks, each a short transaction.
     pub client_connections: u32,
-    /// `statement_timeout` of the general pool's connections; `None`: no limit.
+    /// Size of the read replica's pool, when there is one.
+    pub read_connections: u32,
+    /// `statement_timeout` of the general (and read replica's) pool's connections; `None`: no limit.
     pub statement_timeout: Option<Duration>,
     /// How long acquiring a connection from either pool may wait.
     pub acquire_timeout: Duration,
@@ -81,6 +99,7 @@ impl PoolSettings {
     pub const DEFAULT: PoolSettings = PoolSettings {
         max_connections: 20,
         client_connections: 10,
+        read_connections: 20,
         statement_timeout: Some(Duration::from_secs(15)),
         acquire_timeout: Duration::from_secs(10),
     };
@@ -105,14 +124,21 @@ impl std::ops::Deref for ClientPool {
     }
 }
 
-/// An instance's two pools on one database.
+/// An instance's two pools on one database, and the read replica's if there is one.
 #[derive(Debug, Clone)]
 pub struct Pools {
     /// Everything but the client path; statements carry the statement timeout.
     pub general: PgPool,
     /// The client path only; no statement timeout.
     pub client: ClientPool,
+    /// The read replica (DATABASE_READ_URL); statements carry the statement timeout.
+    pub read: Option<PgPool>,
 }
+
+/// The general pool on the primary, for the few reads that must see the latest writes whatever
+/// the operation reads from otherwise (sign-in state: `me`, the user's own dashboard sessions).
+#[derive(Debug, Clone)]
+pub struct PrimaryPool(pub PgPool);
 
 impl Pools {
     /// Both pools on the database `options` names. `serve` (through [`Database::connect`]), the
@@ -120,25 +146,53 @@ impl Pools {
     pub async fn connect(options: &PgConnectOptions, settings: &PoolSettings) -> anyhow::Result<Pools> {
         // A backstop: a transaction left open by mistake is ended by the server instead of
         // holding its row locks (and the hot path behind them) for good.
-        let options = options.clone().options([("idle_in_transaction_session_timeout", "60s")]);
-        let timeout = settings.statement_timeout.map_or_else(|| "0".to_owned(), |t| format!("{}ms", t.as_millis()));
+        let options = backstop(options);
         let general = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
-            .connect_with(options.clone().options([("statement_timeout", timeout.as_str())]))
+            .connect_with(with_statement_timeout(&options, settings))
             .await
             .context("cannot connect to PostgreSQL (check DATABASE_URL)")?;
         let client = PgPoolOptions::new()
             .max_connections(settings.client_connections)
             .acquire_timeout(settings.acquire_timeout)
             .connect_lazy_with(without_statement_timeout(&options));
-        Ok(Pools { general, client: ClientPool(client) })
+        Ok(Pools { general, client: ClientPool(client), read: None })
+    }
+
+    /// Adds the read replica's pool on the database `options` names. It connects only once used,
+    /// so a replica that is down does not stop start-up (reads go to the primary meanwhile).
+    /// Its sessions are read-only: a write that reached it by mistake fails instead of landing
+    /// on a database that is not the primary.
+    pub fn with_read_replica(mut self, options: &PgConnectOptions, settings: &PoolSettings) -> Pools {
+        let options = backstop(options).options([("default_transaction_read_only", "on")]);
+        let read = PgPoolOptions::new()
+            .max_connections(settings.read_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(with_statement_timeout(&options, settings));
+        self.read = Some(read);
+        self
     }
 
     pub async fn close(&self) {
         self.general.close().await;
         self.client.close().await;
+        if let Some(read) = &self.read {
+            read.close().await;
+        }
     }
+}
+
+/// A backstop: a transaction left open by mistake is ended by the server instead of holding its
+/// row locks (and the hot path behind them) for good.
+fn backstop(options: &PgConnectOptions) -> PgConnectOptions {
+    options.clone().options([("idle_in_transaction_session_timeout", "60s")])
+}
+
+/// `options` with the configured statement timeout.
+fn with_statement_timeout(options: &PgConnectOptions, settings: &PoolSettings) -> PgConnectOptions {
+    let timeout = settings.statement_timeout.map_or_else(|| "0".to_owned(), |t| format!("{}ms", t.as_millis()));
+    options.clone().options([("statement_timeout", timeout.as_str())])
 }
 
 /// `options` with `statement_timeout = 0`, whatever it said before (the last `-c` wins).
@@ -161,6 +215,8 @@ pub struct Database {
     pub pool: PgPool,
     /// The client path's pool; it connects only once used.
     pub client_pool: ClientPool,
+    /// The read replica's pool (DATABASE_READ_URL); it connects only once used.
+    pub read_pool: Option<PgPool>,
     embedded: Option<EmbeddedPostgres>,
 }
 
@@ -175,12 +231,19 @@ impl Database {
                 (embedded.connect_options(), Some(embedded))
             }
         };
-        let Pools { general, client } = Pools::connect(&options, &args.pool_settings()).await?;
-        Ok(Database { pool: general, client_pool: client, embedded })
+        let settings = args.pool_settings();
+        let mut pools = Pools::connect(&options, &settings).await?;
+        if let Some(url) = &args.database_read_url {
+            let options =
+                PgConnectOptions::from_str(url.expose()).context("DATABASE_READ_URL is not a valid PostgreSQL URL")?;
+            pools = pools.with_read_replica(&options, &settings);
+        }
+        let Pools { general, client, read } = pools;
+        Ok(Database { pool: general, client_pool: client, read_pool: read, embedded })
     }
 
     pub fn pools(&self) -> Pools {
-        Pools { general: self.pool.clone(), client: self.client_pool.clone() }
+        Pools { general: self.pool.clone(), client: self.client_pool.clone(), read: self.read_pool.clone() }
     }
 
     /// Applies pending migrations on a connection without the statement timeout: a migration

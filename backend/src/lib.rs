@@ -28,6 +28,7 @@ pub mod live;
 pub mod metrics;
 pub mod partitions;
 pub mod rate_limit;
+pub mod read_replica;
 pub mod resources;
 pub mod schema;
 pub mod secret;

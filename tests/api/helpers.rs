@@ -66,6 +66,8 @@ pub struct Options {
     pub header_read_timeout: Option<Duration>,
     /// LEASE_ISSUER (`serve`'s default otherwise).
     pub lease_issuer: Option<String>,
+    /// A read replica of the test's database (DATABASE_READ_URL).
+    pub read_replica: Option<sqlx::postgres::PgConnectOptions>,
 }
 
 /// The log lines of an instance (see [`Options::logs`]).
@@ -166,7 +168,11 @@ pub async fn spawn_app_with(pool: &PgPool, options: Options) -> TestApp {
         }
         let runtime = builder.build().unwrap();
         runtime.block_on(async move {
-            let pools = connect_pools(&test_pool, &options.pools.unwrap_or(TEST_POOLS)).await;
+            let pool_settings = options.pools.unwrap_or(TEST_POOLS);
+            let mut pools = connect_pools(&test_pool, &pool_settings).await;
+            if let Some(replica) = &options.read_replica {
+                pools = pools.with_read_replica(replica, &pool_settings);
+            }
             let defaults = Settings::default();
             let settings = Settings {
                 sessions: options.sessions,
@@ -244,23 +250,27 @@ impl Reply {
     }
 }
 
+/// POSTs a GraphQL request with an API key to the server at `base` (`http://host:port`).
+pub async fn post_gql(client: &reqwest::Client, base: &str, key: &str, query: &str, variables: Value) -> Reply {
+    let response = client
+        .post(format!("{base}/graphql"))
+        .header("X-API-Key", key)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await
+        .expect("request failed");
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("response is not JSON");
+    Reply { status, body }
+}
+
 impl TestApp {
     pub async fn key(&self, scope: Scope) -> String {
         api_keys::create(&self.pool, &Actor::cli(), None, &format!("test {scope:?}"), scope).await.unwrap().key
     }
 
     pub async fn gql(&self, key: &str, query: &str, variables: Value) -> Reply {
-        let response = self
-            .client
-            .post(format!("{}/graphql", self.address))
-            .header("X-API-Key", key)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await
-            .expect("request failed");
-        let status = response.status().as_u16();
-        let body = response.json().await.expect("response is not JSON");
-        Reply { status, body }
+        post_gql(&self.client, &self.address, key, query, variables).await
     }
 
     pub async fn create_customer(&self, admin: &str, email: &str) -> String {

@@ -19,6 +19,7 @@ use super::passwords::{PasswordPolicy, POLICY};
 use super::{recovery_codes, AuthSettings};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{request_meta, Permission, Require};
+use crate::db::PrimaryPool;
 use crate::error::{Error, GqlResultExt};
 use crate::graphql::ids::parse_id;
 
@@ -39,7 +40,8 @@ impl AccountQuery {
     async fn my_dashboard_sessions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DashboardSession>> {
         let session = full_session(ctx).gql()?;
         let policy = &ctx.data_unchecked::<Arc<AuthSettings>>().sessions;
-        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
+        // The sessions are sign-in state: read on the primary, which knows the newest of them.
+        let mut conn = ctx.data_unchecked::<PrimaryPool>().0.acquire().await.gql()?;
         dashboard_sessions::list_live(&mut conn, session.user_id, &session.token_hash, policy).await.gql()
     }
 }

@@ -24,6 +24,7 @@ use super::{passwords, recovery_codes, throttle};
 use crate::admin::AuthSettings;
 use crate::audit::{self, AuditEntry};
 use crate::auth::{caller, request_meta, Actor, ActorKind, Scope, SessionInfo};
+use crate::db::PrimaryPool;
 use crate::error::{Error, GqlResultExt, Result};
 
 const CHALLENGE_MINUTES: i32 = 5;
@@ -393,7 +394,8 @@ impl LoginQuery {
         let Some(session) = ctx.data_opt::<crate::auth::Caller>().and_then(|c| c.session.as_ref()) else {
             return Ok(None);
         };
-        let mut conn = ctx.data_unchecked::<PgPool>().acquire().await.gql()?;
+        // Sign-in state (role, 2FA) as the primary has it, like the session check before it.
+        let mut conn = ctx.data_unchecked::<PrimaryPool>().0.acquire().await.gql()?;
         users::find(&mut conn, session.user_id).await.gql()
     }
 }

@@ -55,6 +55,7 @@ impl PgTools {
         if let Some(password) = password(&self.options) {
             cmd.env("PGPASSWORD", password);
         }
+        cmd.envs(tls_files(&self.options));
         cmd.stdin(Stdio::null()).kill_on_drop(true);
         cmd
     }
@@ -164,6 +165,25 @@ fn ssl_mode(mode: PgSslMode) -> &'static str {
     }
 }
 
+/// The pool's certificate files (`sslrootcert`, `sslcert`, `sslkey`) as libpq's variables, so that
+/// `verify-ca`/`verify-full` check the server as the pool does. sqlx offers no getters for them
+/// either; its URL form writes a file as `file: PATH`.
+fn tls_files(options: &PgConnectOptions) -> Vec<(&'static str, String)> {
+    options
+        .to_url_lossy()
+        .query_pairs()
+        .filter_map(|(name, value)| {
+            let variable = match &*name {
+                "sslrootcert" => "PGSSLROOTCERT",
+                "sslcert" => "PGSSLCERT",
+                "sslkey" => "PGSSLKEY",
+                _ => return None,
+            };
+            Some((variable, value.strip_prefix("file: ")?.to_owned()))
+        })
+        .collect()
+}
+
 /// The pool's password (sqlx offers no getter for it, but keeps it in its URL form).
 fn password(options: &PgConnectOptions) -> Option<String> {
     options.to_url_lossy().password().map(percent_decode)
@@ -200,5 +220,15 @@ mod tests {
         assert_eq!(password(&options).as_deref(), Some("p@ss:w/rd"));
         let without = PgConnectOptions::from_str("postgres://app@db.example/licenses").unwrap();
         assert_eq!(password(&without), None);
+    }
+
+    #[test]
+    fn the_certificate_files_reach_libpq_as_its_variables() {
+        let url = "postgres://app@db.example/licenses?sslmode=verify-full&sslrootcert=/etc/db%20ca.pem&sslcert=/c.pem";
+        let options = PgConnectOptions::from_str(url).unwrap();
+        let mut files = tls_files(&options);
+        files.sort();
+        assert_eq!(files, [("PGSSLCERT", "/c.pem".to_owned()), ("PGSSLROOTCERT", "/etc/db ca.pem".to_owned())]);
+        assert_eq!(ssl_mode(options.get_ssl_mode()), "verify-full");
     }
 }

@@ -352,11 +352,19 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
     match prepare(request, incoming.caller.as_ref(), &incoming.meta, incoming.headers) {
         Ok(mut request) => {
             let name = request.operation_name.clone();
-            let schema = match request.parsed_query() {
-                Ok(document) if only_introspection(document, name.as_deref()) => &incoming.state.introspection,
-                _ => &incoming.state.schema,
+            let (schema, operation) = match request.parsed_query() {
+                Ok(document) if only_introspection(document, name.as_deref()) => (&incoming.state.introspection, None),
+                Ok(document) => (&incoming.state.schema, selected_operation(document, name.as_deref()).map(|op| op.ty)),
+                Err(_) => (&incoming.state.schema, None),
             };
+            let caller = incoming.caller.as_ref();
+            if operation == Some(OperationType::Query) {
+                request = incoming.state.app.read_where_it_may(request, caller).await;
+            }
             let response = schema.execute(request).await;
+            if operation == Some(OperationType::Mutation) {
+                incoming.state.app.note_write(caller).await;
+            }
             let headers = response.http_headers.clone();
             let key_refused = incoming.caller.as_ref().is_some_and(|c| c.deferred_key.is_some())
                 && response.errors.iter().any(|e| {
