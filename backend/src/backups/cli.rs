@@ -11,7 +11,7 @@ pub async fn run(command: BackupCommand) -> anyhow::Result<()> {
     let settings = backup_args.settings(database_args);
     let database = Database::connect(database_args).await?;
     let result = async {
-        database.migrate().await?;
+        super::pre_migration::migrate(&database.pool, &settings).await?;
         let pool = &database.pool;
         match command {
             BackupCommand::Create { .. } => {
@@ -91,7 +91,7 @@ fn name(value: impl serde::Serialize) -> String {
 }
 
 /// On the command line the operator sees the whole error, internal details included.
-fn detailed(err: crate::Error) -> anyhow::Error {
+pub(super) fn detailed(err: crate::Error) -> anyhow::Error {
     match err {
         crate::Error::Internal(err) => err,
         crate::Error::Database(err) => anyhow::Error::new(err),
