@@ -81,35 +81,33 @@ pub async fn recover(pool: &PgPool, settings: &BackupSettings) -> anyhow::Result
 /// whom no RUNNING row can belong to a live job.
 async fn fail_abandoned(pool: &PgPool, settings: &BackupSettings) -> Result<()> {
     const GONE: &str = "interrupted: the server running it stopped before it finished";
+    // What a dump and a restore leave RUNNING, how each is marked failed, and its audit action.
+    const ABANDONED: [(&str, &str); 2] = [
+        ("status = 'failed', error = $1, completed_at = now() WHERE status = 'running'", "backup.failed"),
+        (
+            "restore_status = 'failed', restore_error = $1, restore_finished_at = now() WHERE restore_status = 'running'",
+            "backup.restore_failed",
+        ),
+    ];
     let mut tx = pool.begin().await?;
-    let backups: Vec<Backup> = sqlx::query_as(&format!(
-        "UPDATE backups SET status = 'failed', error = $1, completed_at = now()
-         WHERE status = 'running' RETURNING {COLUMNS}"
-    ))
-    .bind(GONE)
-    .fetch_all(&mut *tx)
-    .await?;
-    let restores: Vec<Backup> = sqlx::query_as(&format!(
-        "UPDATE backups SET restore_status = 'failed', restore_error = $1, restore_finished_at = now()
-         WHERE restore_status = 'running' RETURNING {COLUMNS}"
-    ))
-    .bind(GONE)
-    .fetch_all(&mut *tx)
-    .await?;
-    for (action, backup) in
-        backups.iter().map(|b| ("backup.failed", b)).chain(restores.iter().map(|b| ("backup.restore_failed", b)))
-    {
-        tracing::warn!(backup = %backup.id, action, "a backup job was interrupted; marked failed");
-        audit::record(
-            &mut tx,
-            (&Actor::system(), None),
-            AuditEntry::new(action, "backup", backup.id).new_values(backup),
-        )
-        .await?;
+    let mut dumps = Vec::new();
+    for (change, action) in ABANDONED {
+        let failed: Vec<Backup> = sqlx::query_as(&format!("UPDATE backups SET {change} RETURNING {COLUMNS}"))
+            .bind(GONE)
+            .fetch_all(&mut *tx)
+            .await?;
+        for backup in failed {
+            tracing::warn!(backup = %backup.id, action, "a backup job was interrupted; marked failed");
+            let entry = AuditEntry::new(action, "backup", backup.id).new_values(&backup);
+            audit::record(&mut tx, (&Actor::system(), None), entry).await?;
+            if action == "backup.failed" {
+                dumps.push(backup.file_name);
+            }
+        }
     }
     tx.commit().await?;
-    for backup in &backups {
-        let _ = tokio::fs::remove_file(settings.dir.join(format!("{}.partial", backup.file_name))).await;
+    for file_name in dumps {
+        let _ = tokio::fs::remove_file(settings.dir.join(format!("{file_name}.partial"))).await;
     }
     Ok(())
 }
