@@ -36,8 +36,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the server (migrates the database first).
     Serve(ServeArgs),
-    /// Apply pending database migrations and exit.
-    Migrate(DatabaseArgs),
+    /// Apply pending database migrations and exit (after a backup, see BACKUP_BEFORE_MIGRATE).
+    Migrate(MigrateArgs),
     /// Manage API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
@@ -49,6 +49,22 @@ pub enum Command {
     /// Create, list, verify and restore database backups.
     #[command(subcommand)]
     Backup(BackupCommand),
+}
+
+/// The database, and the backup settings of the backup taken before migrating it: every command
+/// that migrates (all but `backup`, which has both anyway) takes these.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub backups: BackupArgs,
+}
+
+impl MigrateArgs {
+    pub fn backup_settings(&self) -> crate::backups::BackupSettings {
+        self.backups.settings(&self.database)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +171,14 @@ pub struct BackupArgs {
     /// restore them.
     #[arg(long, env = "BACKUP_DECRYPTION_IDENTITY_FILE")]
     pub backup_decryption_identity_file: Option<PathBuf>,
+    /// Seconds before a failed scheduled backup is tried again the same day (doubling with each
+    /// failure; 3 attempts a day).
+    #[arg(long, env = "BACKUP_RETRY_SECS", default_value_t = 600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_retry_secs: u32,
+    /// Take a backup before applying pending migrations to a database with data; start-up fails
+    /// when it fails (true or false; false logs a warning).
+    #[arg(long, env = "BACKUP_BEFORE_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub backup_before_migrate: bool,
 }
 
 fn parse_time_of_day(value: &str) -> Result<chrono::NaiveTime, String> {
@@ -184,6 +208,8 @@ impl BackupArgs {
                 recipients: self.backup_encryption_recipients.clone(),
                 identity_file: self.backup_decryption_identity_file.clone(),
             },
+            retry: Duration::from_secs(self.backup_retry_secs.into()),
+            before_migrate: self.backup_before_migrate,
         }
     }
 }
@@ -193,7 +219,7 @@ pub enum ApiKeyCommand {
     /// Create a key and print it once; only its SHA-256 digest is stored.
     Create {
         #[command(flatten)]
-        database: DatabaseArgs,
+        connection: MigrateArgs,
         /// A name that says who or what uses the key.
         #[arg(long)]
         name: String,
@@ -203,12 +229,12 @@ pub enum ApiKeyCommand {
     /// List keys (never their secret part).
     List {
         #[command(flatten)]
-        database: DatabaseArgs,
+        connection: MigrateArgs,
     },
     /// Revoke a key by id; it stops working on the next request.
     Revoke {
         #[command(flatten)]
-        database: DatabaseArgs,
+        connection: MigrateArgs,
         id: uuid::Uuid,
     },
 }
@@ -219,7 +245,7 @@ pub enum AdminCommand {
     /// terminal, else prompted for; never from the command line.
     Create {
         #[command(flatten)]
-        database: DatabaseArgs,
+        connection: MigrateArgs,
         #[arg(long)]
         username: String,
         #[arg(long, value_enum)]

@@ -246,13 +246,6 @@ impl Database {
         Pools { general: self.pool.clone(), client: self.client_pool.clone(), read: self.read_pool.clone() }
     }
 
-    /// Applies pending migrations on a connection without the statement timeout: a migration
-    /// may rewrite a large table.
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        let mut connection = unlimited_connection(&self.pool).await.context("cannot connect to PostgreSQL")?;
-        MIGRATOR.run(&mut connection).await.context("applying database migrations failed")
-    }
-
     pub async fn shutdown(self) {
         self.pools().close().await;
         if let Some(embedded) = self.embedded {

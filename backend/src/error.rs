@@ -49,6 +49,10 @@ pub enum Error {
     Database(sqlx::Error),
     #[error("internal server error")]
     Internal(#[from] anyhow::Error),
+    /// A backup or restore is running (on this instance or another): one job at a time.
+    /// `running` names the backup it concerns, when one is recorded yet. Nothing was changed.
+    #[error("a backup or restore is already running{}; try again once it has finished", (*.running).map(|id| format!(" (backup {id})")).unwrap_or_default())]
+    BackupInProgress { running: Option<uuid::Uuid> },
 }
 
 /// The code of [`Error::RateLimited`]; the HTTP layer answers such a response with 429.
@@ -86,6 +90,7 @@ impl Error {
             Error::RateLimited { .. } => RATE_LIMITED,
             Error::QueryTimeout(_) => "QUERY_TIMEOUT",
             Error::Database(_) | Error::Internal(_) => "INTERNAL_SERVER_ERROR",
+            Error::BackupInProgress { .. } => "BACKUP_IN_PROGRESS",
         }
     }
 }
@@ -179,6 +184,7 @@ impl ErrorExtensions for Error {
                     ext.set("retryAfter", whole_seconds(*retry_after));
                     ext.set("limit", *limit);
                 }
+                Error::BackupInProgress { running: Some(id) } => ext.set("backupId", id.to_string()),
                 _ => {}
             }
         })

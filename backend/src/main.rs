@@ -2,7 +2,7 @@ use std::io::IsTerminal;
 
 use clap::Parser;
 use license_server::auth::Actor;
-use license_server::config::{AdminCommand, ApiKeyCommand, Cli, Command, LogFormat};
+use license_server::config::{AdminCommand, ApiKeyCommand, Cli, Command, LogFormat, MigrateArgs};
 use license_server::db::Database;
 use license_server::{admin, api_keys, backups, schema, server};
 use tracing_subscriber::EnvFilter;
@@ -36,8 +36,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => server::serve(args).await,
         Command::Migrate(args) => {
-            let database = Database::connect(&args).await?;
-            let result = database.migrate().await;
+            let database = Database::connect(&args.database).await?;
+            let result = migrate(&database, &args).await;
             database.shutdown().await;
             result?;
             println!("migrations applied");
@@ -48,11 +48,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::ApiKey(command) => api_key(command).await,
-        Command::Admin(AdminCommand::Create { database, username, role }) => {
+        Command::Admin(AdminCommand::Create { connection, username, role }) => {
             let password = read_password()?;
-            let database = Database::connect(&database).await?;
+            let database = Database::connect(&connection.database).await?;
             let result = async {
-                database.migrate().await?;
+                migrate(&database, &connection).await?;
                 let argon2 = admin::passwords::Argon2Gate::new(1);
                 let user =
                     admin::users::create(&database.pool, &argon2, &Actor::cli(), None, &username, role, &password)
@@ -66,6 +66,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Backup(command) => backups::cli::run(command).await,
     }
+}
+
+/// Applies pending migrations, after the backup `backups::pre_migration` takes of a database with data.
+async fn migrate(database: &Database, args: &MigrateArgs) -> anyhow::Result<()> {
+    backups::pre_migration::migrate(&database.pool, &args.backup_settings()).await
 }
 
 /// The password comes from a prompt on a terminal, else from the first line of standard input;
@@ -86,13 +91,13 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn api_key(command: ApiKeyCommand) -> anyhow::Result<()> {
     let args = match &command {
-        ApiKeyCommand::Create { database, .. }
-        | ApiKeyCommand::List { database }
-        | ApiKeyCommand::Revoke { database, .. } => database.clone(),
+        ApiKeyCommand::Create { connection, .. }
+        | ApiKeyCommand::List { connection }
+        | ApiKeyCommand::Revoke { connection, .. } => connection.clone(),
     };
-    let database = Database::connect(&args).await?;
+    let database = Database::connect(&args.database).await?;
     let result = async {
-        database.migrate().await?;
+        migrate(&database, &args).await?;
         match command {
             ApiKeyCommand::Create { name, scope, .. } => {
                 let generated = api_keys::create(&database.pool, &Actor::cli(), None, &name, scope).await?;

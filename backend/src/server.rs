@@ -174,7 +174,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn run(args: &ServeArgs, settings: Settings, database: &Database) -> anyhow::Result<()> {
-    database.migrate().await?;
+    backups::pre_migration::migrate(&database.pool, &settings.backups).await?;
+    backups::jobs::recover(&database.pool, &settings.backups)
+        .await
+        .context("marking interrupted backup jobs failed")?;
     partitions::maintain(&database.pool, settings.partitions).await?;
     if let Some(schedule) = &settings.backups.schedule {
         backups::schedule::check_timezone(&database.pool, &schedule.timezone).await?;

@@ -31,11 +31,11 @@ impl Drop for TempDir {
     }
 }
 
-fn settings_in(dir: &Path) -> BackupSettings {
+pub fn settings_in(dir: &Path) -> BackupSettings {
     BackupSettings { dir: dir.join("backups"), ..Default::default() }
 }
 
-async fn spawn_with_backups(pool: &PgPool, settings: BackupSettings) -> TestApp {
+pub async fn spawn_with_backups(pool: &PgPool, settings: BackupSettings) -> TestApp {
     spawn_app_with(pool, Options { backups: Some(settings), ..Default::default() }).await
 }
 
@@ -69,15 +69,49 @@ pub(crate) async fn snapshot(pool: &PgPool) -> BTreeMap<String, (i64, String)> {
     snapshot
 }
 
-async fn create_backup(app: &TestApp, admin: &str) -> Value {
+/// What the tests read of a backup.
+pub const BACKUP_FIELDS: &str =
+    "id fileName kind status sizeBytes sha256 createdBy pushStatus pushError restoreStatus restoreError";
+
+/// Polls `backup(id)` until `field` (`status` or `restoreStatus`) is no longer RUNNING, and a
+/// completed backup's push (which follows the job) is no longer PENDING; returns the backup.
+pub async fn finished(app: &TestApp, admin: &str, id: &str, field: &str) -> Value {
+    let query = format!("query($id: ID!) {{ backup(id: $id) {{ {BACKUP_FIELDS} }} }}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let backup = app.gql(admin, &query, json!({"id": id})).await.data("backup").clone();
+        if backup[field] != "RUNNING" && backup["pushStatus"] != "PENDING" {
+            return backup;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the job never finished: {backup}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// `createBackup`, which returns at once with the backup RUNNING; then the backup once its job ended.
+pub async fn create_backup(app: &TestApp, admin: &str) -> Value {
+    let reply = app.gql(admin, &format!("mutation {{ createBackup {{ {BACKUP_FIELDS} }} }}"), json!({})).await;
+    let started = reply.data("createBackup");
+    assert_eq!(started["status"], "RUNNING", "{started}");
+    finished(app, admin, started["id"].as_str().unwrap(), "status").await
+}
+
+/// `restoreBackup`, which returns at once with the restore RUNNING; then the backup once the
+/// restore ended (or the refusal).
+pub async fn restore_backup(app: &TestApp, admin: &str, id: &str) -> Result<Value, crate::helpers::Reply> {
     let reply = app
         .gql(
             admin,
-            "mutation { createBackup { id fileName kind status sizeBytes sha256 createdBy pushStatus pushError } }",
-            json!({}),
+            &format!("mutation($id: ID!) {{ restoreBackup(id: $id, confirm: true) {{ {BACKUP_FIELDS} }} }}"),
+            json!({"id": id}),
         )
         .await;
-    reply.data("createBackup").clone()
+    if reply.body["errors"].is_array() {
+        return Err(reply);
+    }
+    let started = reply.data("restoreBackup");
+    assert_eq!((&started["id"], &started["restoreStatus"]), (&json!(id), &json!("RUNNING")), "{started}");
+    Ok(finished(app, admin, id, "restoreStatus").await)
 }
 
 /// Some of everything: customers, licenses, devices, sessions, heartbeats, ended sessions, keys.
@@ -116,9 +150,8 @@ async fn a_restored_backup_brings_every_table_back_exactly_as_it_was(pool: PgPoo
     assert_ne!(snapshot(&pool).await, before);
 
     let id = backup["id"].as_str().unwrap();
-    let restored =
-        app.gql(&admin, "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { id } }", json!({"id": id})).await;
-    assert_eq!(restored.data("restoreBackup")["id"], id);
+    let restored = restore_backup(&app, &admin, id).await.unwrap();
+    assert_eq!(restored["restoreStatus"], "COMPLETED", "{restored}");
 
     assert_eq!(snapshot(&pool).await, before, "every table is exactly as it was when the backup was taken");
     let restores: i64 = sqlx::query_scalar(
@@ -160,12 +193,19 @@ async fn a_corrupt_archive_is_refused_and_the_database_is_left_as_it_was(pool: P
     assert_eq!(verified.data("verifyBackup")["ok"], false);
     assert!(verified.data("verifyBackup")["problem"].as_str().unwrap().contains("corrupt"));
 
-    let refused =
-        app.gql(&admin, "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { id } }", json!({"id": id})).await;
-    assert_eq!(refused.error_code(), "BAD_USER_INPUT", "{:?}", refused.body);
-    let message = refused.body["errors"][0]["message"].as_str().unwrap();
+    // The restore starts, verifies the archive first, and fails without touching anything.
+    let failed = restore_backup(&app, &admin, id).await.unwrap();
+    assert_eq!(failed["restoreStatus"], "FAILED", "{failed}");
+    let message = failed["restoreError"].as_str().unwrap();
     assert!(message.contains("corrupt") && message.contains("unchanged"), "{message}");
-    assert_eq!(snapshot(&pool).await, before, "nothing changed");
+    let after = snapshot(&pool).await;
+    let audited = crate::helpers::count(
+        &pool,
+        &format!("SELECT count(*) FROM audit_log WHERE entity_id = '{id}' AND action IN ('backup.restore_started', 'backup.restore_failed')"),
+    )
+    .await;
+    assert_eq!(audited, 2, "the start and the failure are audited");
+    assert_eq!(after, before, "nothing changed");
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -417,6 +457,15 @@ async fn restorable_by_id(app: &TestApp, admin: &str) -> BTreeMap<String, (bool,
         .collect()
 }
 
+/// Until the backup's local copy is pruned: pruning follows the job that completed a newer one
+/// (and its push).
+async fn until_pruned(app: &TestApp, admin: &str, id: &str) -> bool {
+    crate::helpers::eventually(std::time::Duration::from_secs(30), || async {
+        restorable_by_id(app, admin).await[id].0
+    })
+    .await
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn a_backup_pruned_locally_stays_restorable_from_the_git_clone_and_restores(pool: PgPool) {
     let dir = TempDir::new("backup-restorable-clone");
@@ -432,17 +481,18 @@ async fn a_backup_pruned_locally_stays_restorable_from_the_git_clone_and_restore
     app.create_customer(&admin, "after-first@example.com").await;
     let second = create_backup(&app, &admin).await;
     let (first_id, second_id) = (first["id"].as_str().unwrap(), second["id"].as_str().unwrap());
-    assert!(!settings.dir.join(first["fileName"].as_str().unwrap()).exists(), "the first is pruned locally");
+    assert!(
+        until_pruned(&app, &admin, first_id).await && !settings.dir.join(first["fileName"].as_str().unwrap()).exists(),
+        "the first is pruned locally"
+    );
 
     let listed = restorable_by_id(&app, &admin).await;
     assert_eq!(listed[first_id], (true, true), "pruned here, but in the git clone: restorable");
     assert_eq!(listed[second_id], (false, true), "the local copy: restorable");
 
     // And it really restores, from the clone.
-    let restored = app
-        .gql(&admin, "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { id } }", json!({"id": first_id}))
-        .await;
-    assert_eq!(restored.data("restoreBackup")["id"], first_id);
+    let restored = restore_backup(&app, &admin, first_id).await.unwrap();
+    assert_eq!(restored["restoreStatus"], "COMPLETED", "{restored}");
     assert_eq!(crate::helpers::count(&pool, "SELECT count(*) FROM customers").await, 0);
 }
 
@@ -463,6 +513,7 @@ async fn a_backup_whose_archive_is_nowhere_on_the_server_is_not_restorable(pool:
     .await
     .unwrap();
     std::fs::write(dir.0.join("backups").join("license-server-failed.dump"), b"half an archive").unwrap();
+    assert!(until_pruned(&app, &admin, first["id"].as_str().unwrap()).await);
 
     let listed = restorable_by_id(&app, &admin).await;
     assert_eq!(listed[first["id"].as_str().unwrap()], (true, false), "pruned, and no clone holds it");
@@ -471,9 +522,7 @@ async fn a_backup_whose_archive_is_nowhere_on_the_server_is_not_restorable(pool:
     let analyst = app.key(Scope::Analyst).await;
     assert_eq!(restorable_by_id(&app, &analyst).await, listed, "analysts read the same");
 
-    let refused = app
-        .gql(&admin, "mutation($id: ID!) { restoreBackup(id: $id, confirm: true) { id } }", json!({"id": first["id"]}))
-        .await;
+    let refused = restore_backup(&app, &admin, first["id"].as_str().unwrap()).await.unwrap_err();
     assert_eq!(refused.error_code(), "BAD_USER_INPUT", "what the list says is what restore does");
 }
 

@@ -6,6 +6,7 @@ mod admin;
 mod analysts;
 mod analytics;
 mod audit_log;
+mod backup_jobs;
 mod backups;
 mod cleanup;
 mod client_protocol;

@@ -99,8 +99,8 @@ async fn metrics_count_cleanup_runs_and_backups(pool: PgPool) {
     let admin = app.key(Scope::Admin).await;
     let before = scrape(&app).await;
 
-    let backup = app.gql(&admin, "mutation { createBackup { status } }", json!({})).await;
-    assert_eq!(backup.data("createBackup")["status"], "COMPLETED");
+    let backup = crate::backups::create_backup(&app, &admin).await;
+    assert_eq!(backup["status"], "COMPLETED");
     let after = scrape(&app).await;
     assert!(moved(&before, &after, r#"license_server_backups_total{kind="manual",outcome="succeeded"}"#) >= 1.0);
 

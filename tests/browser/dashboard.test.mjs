@@ -2,6 +2,7 @@
 // The tests run in order and share one browser profile, like one admin's working session.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -483,7 +484,20 @@ test('the interface switches between German and English and remembers the choice
   await page.waitForSelector('nav >> text=Licenses', WAIT);
 });
 
-test('an admin takes a backup, sees its size and checksum, verifies it, and restoring asks first', async () => {
+/** Holds an exclusive lock on `customers` through psql until the returned function is called:
+ * a backup's pg_dump waits for it meanwhile, so the page can be seen following a running job. */
+async function holdCustomers() {
+  const psql = spawn('psql', [process.env.DATABASE_URL, '-qAt'], { stdio: ['pipe', 'ignore', 'inherit'] });
+  psql.stdin.write('BEGIN;\nLOCK TABLE customers IN ACCESS EXCLUSIVE MODE;\n');
+  const held = "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation " +
+    "WHERE c.relname = 'customers' AND l.mode = 'AccessExclusiveLock' AND l.granted";
+  while (execFileSync('psql', [process.env.DATABASE_URL, '-qAtc', held]).toString().trim() !== '1') {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return () => new Promise((resolve) => { psql.on('exit', resolve); psql.stdin.end('ROLLBACK;\n'); });
+}
+
+test('an admin takes a backup, sees it run and complete, its size and checksum, verifies it, and restoring asks first', async () => {
   await page.click('nav >> text=Backups');
   // How backups are taken and kept: the server runs with the defaults (daily at 03:00 UTC, no remote).
   await page.waitForSelector('[data-testid=backup-setup]', WAIT);
@@ -491,11 +505,23 @@ test('an admin takes a backup, sees its size and checksum, verifies it, and rest
   assert.match(await page.textContent('[data-testid=backup-setup]'), /Next run\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
   assert.match(await page.textContent('[data-testid=backup-setup]'), /Kept locally\s*the newest 14/);
   assert.match(await page.textContent('[data-testid=backup-remote]'), /No remote configured/);
+  // The backup runs on the server: the page shows it running, offers no second one meanwhile,
+  // and follows it to its end without a reload.
+  const release = await holdCustomers();
   await page.click('[data-testid=create-backup]');
+  await page.waitForSelector('.alert-success >> text=Backup started', WAIT);
   // The server may have taken today's scheduled backup at start; ours is the manual one.
-  await page.waitForSelector('[data-testid=backups] tbody tr:has-text("Manual")', WAIT);
+  const running = page.locator('[data-testid=backups] tbody tr:has-text("Running")').first();
+  await running.waitFor(WAIT);
+  assert.match(await running.textContent(), /Manual/);
+  await page.waitForSelector('[data-testid=backup-job-running]', WAIT);
+  assert.ok(await page.isDisabled('[data-testid=create-backup]'), 'no second backup while one runs');
+  await shot('15b-backup-running');
+  await release();
+  await page.waitForSelector('[data-testid=backup-job-running]', { state: 'detached', ...WAIT });
   const row = page.locator('[data-testid=backups] tbody tr:has-text("Manual")').first();
   assert.match(await row.textContent(), /Completed/);
+  assert.ok(await page.isEnabled('[data-testid=create-backup]'));
   assert.match(await row.locator('td.mono').textContent(), /^[0-9a-f]{12}…$/, 'the checksum is shown');
   assert.match(await row.textContent(), /\d(\.\d)? (B|KiB|MiB)/, 'the size is shown');
 

@@ -29,7 +29,7 @@ pub async fn run(command: BackupCommand) -> anyhow::Result<()> {
     let needs_schema = !matches!(command, BackupCommand::Restore { id: None, .. });
     let result = async {
         if needs_schema {
-            database.migrate().await?;
+            super::pre_migration::migrate(&database.pool, &settings).await?;
         }
         let pool = &database.pool;
         match command {
@@ -91,8 +91,11 @@ pub async fn run(command: BackupCommand) -> anyhow::Result<()> {
                     dry_run(&what, pool, verification.problem);
                     return Ok(());
                 }
-                let backup = super::restore_only(pool, &settings, id).await.map_err(detailed)?;
-                database.migrate().await?;
+                let lock = super::jobs::JobLock::try_acquire(pool).await.map_err(detailed)?;
+                let restored = super::restore_only(pool, &settings, id).await;
+                lock.release().await;
+                let backup = restored.map_err(detailed)?;
+                super::pre_migration::migrate(pool, &settings).await?;
                 super::record_restored(pool, &Actor::cli(), None, &backup).await.map_err(detailed)?;
                 println!("restored backup {id}");
             }
@@ -106,9 +109,12 @@ pub async fn run(command: BackupCommand) -> anyhow::Result<()> {
                 if let Some(problem) = problem {
                     bail!("{problem}; nothing was restored and the database is unchanged");
                 }
-                database.migrate().await?;
-                source::restore(pool, &settings, &archive, no_checksum).await.map_err(detailed)?;
-                database.migrate().await?;
+                super::pre_migration::migrate(pool, &settings).await?;
+                let lock = super::jobs::JobLock::try_acquire(pool).await.map_err(detailed)?;
+                let restored = source::restore(pool, &settings, &archive, no_checksum).await;
+                lock.release().await;
+                restored.map_err(detailed)?;
+                super::pre_migration::migrate(pool, &settings).await?;
                 source::record(pool, &Actor::cli(), None, &archive).await.map_err(detailed)?;
                 println!("restored {}", describe(&archive));
             }
@@ -172,7 +178,7 @@ fn name(value: impl serde::Serialize) -> String {
 }
 
 /// On the command line the operator sees the whole error, internal details included.
-fn detailed(err: crate::Error) -> anyhow::Error {
+pub(super) fn detailed(err: crate::Error) -> anyhow::Error {
     match err {
         crate::Error::Internal(err) => err,
         crate::Error::Database(err) => anyhow::Error::new(err),

@@ -27,6 +27,7 @@ impl Backup {
     async fn kind(&self) -> BackupKind {
         self.kind
     }
+    /// RUNNING while the dump runs (`createBackup` returns at once), then COMPLETED or FAILED.
     async fn status(&self) -> BackupStatus {
         self.status
     }
@@ -86,6 +87,25 @@ impl Backup {
     /// `verifyBackup` checks the archive itself.
     async fn restorable(&self, ctx: &Context<'_>) -> bool {
         super::restorable(ctx.data_unchecked::<Arc<BackupSettings>>(), self)
+    }
+    /// The last restore of this backup: RUNNING while it runs (`restoreBackup` returns at once),
+    /// then COMPLETED or FAILED (see `restoreError`); null if it was never restored.
+    async fn restore_status(&self) -> Option<BackupStatus> {
+        self.restore_status
+    }
+    async fn restore_started_at(&self) -> Option<DateTime<Utc>> {
+        self.restore_started_at
+    }
+    async fn restore_finished_at(&self) -> Option<DateTime<Utc>> {
+        self.restore_finished_at
+    }
+    /// Who asked for the last restore.
+    async fn restore_requested_by(&self) -> Option<&str> {
+        self.restore_requested_by.as_deref()
+    }
+    /// Why the last restore failed; a failed restore changed nothing.
+    async fn restore_error(&self) -> Option<&str> {
+        self.restore_error.as_deref()
     }
 }
 
@@ -271,13 +291,20 @@ pub struct BackupMutation;
 
 #[Object]
 impl BackupMutation {
-    /// Takes a backup now and returns it once the archive is written (and pushed, when a git
-    /// remote is configured; a failed push shows in `pushStatus` and is retried).
+    /// Starts a backup and returns it at once with status RUNNING; the dump runs on the server.
+    /// Poll `backup(id)` (or `backups`) for COMPLETED or FAILED; once completed it is pushed when
+    /// a git remote is configured (a failed push shows in `pushStatus` and is retried). Refused
+    /// with `BACKUP_IN_PROGRESS` (`extensions.backupId`) while a backup or restore runs on any
+    /// instance.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn create_backup(&self, ctx: &Context<'_>) -> async_graphql::Result<Backup> {
         let pool = ctx.data_unchecked::<PgPool>();
+        let settings = ctx.data_unchecked::<Arc<BackupSettings>>();
         let caller = caller(ctx).gql()?;
-        super::create(pool, ctx.data_unchecked::<Arc<BackupSettings>>(), &caller.actor, caller.ip).await.gql()
+        let job = super::start_manual(pool, settings, &caller.actor, caller.ip).await.gql()?;
+        let backup = job.backup.clone();
+        job.spawn(pool.clone(), settings.clone());
+        Ok(backup)
     }
 
     /// Checks a backup's archive (by id or archive file name) without changing anything.
@@ -294,15 +321,22 @@ impl BackupMutation {
     }
 
     /// Replaces the whole database with the backup's contents (the backup catalog excepted); the
-    /// backup is named by its id or its archive's file name. `confirm` must be true. The archive
-    /// is verified first; a corrupt one is refused and the database stays as it was.
+    /// backup is named by its id or its archive's file name. `confirm` must be true. Returns at
+    /// once with the backup's `restoreStatus` RUNNING; the restore runs on the server and ends
+    /// COMPLETED or FAILED (`restoreError`). The archive is verified first; a corrupt one fails
+    /// the restore and the database stays as it was. Refused with `BACKUP_IN_PROGRESS` while a
+    /// backup or restore runs on any instance.
     #[graphql(guard = "Require(Permission::Write)")]
     async fn restore_backup(&self, ctx: &Context<'_>, id: ID, confirm: bool) -> async_graphql::Result<Backup> {
         let pool = ctx.data_unchecked::<PgPool>();
         let caller = caller(ctx).gql()?;
         let id = source::resolve(pool, &id, "id").await.gql()?;
         require_confirmation(confirm).gql()?;
-        super::restore(pool, ctx.data_unchecked::<Arc<BackupSettings>>(), &caller.actor, caller.ip, id).await.gql()
+        let settings = ctx.data_unchecked::<Arc<BackupSettings>>();
+        let job = super::jobs::start_restore(pool, settings, &caller.actor, caller.ip, id).await.gql()?;
+        let backup = job.backup.clone();
+        job.spawn(pool.clone(), settings.clone());
+        Ok(backup)
     }
 
     /// Replaces the whole database with the contents of an archive on the git remote, fetched
@@ -322,7 +356,11 @@ impl BackupMutation {
         source::check_archive_name(&file_name, "fileName").gql()?;
         require_confirmation(confirm).gql()?;
         let archive = source::from_remote(settings, &file_name).await.gql()?;
-        source::restore(pool, settings, &archive, false).await.gql()?;
+        // Not while a backup or restore job runs, and none starts while this restore runs.
+        let lock = super::jobs::JobLock::try_acquire(pool).await.gql()?;
+        let restored = source::restore(pool, settings, &archive, false).await;
+        lock.release().await;
+        restored.gql()?;
         source::record(pool, &caller.actor, caller.ip, &archive).await.gql()?;
         tracing::info!(file = %file_name, "backup restored from the git remote");
         let size_bytes = super::digest(&archive.path).await.map_err(Error::Internal).gql()?.0;

@@ -29,7 +29,9 @@ pub mod cli;
 pub mod encryption;
 pub mod git_remote;
 mod graphql;
+pub mod jobs;
 pub mod pg_tools;
+pub mod pre_migration;
 pub mod schedule;
 pub mod source;
 
@@ -67,6 +69,11 @@ pub struct BackupSettings {
     pub push_retry: Duration,
     /// How archives are encrypted (when recipients are set) and decrypted.
     pub encryption: encryption::Encryption,
+    /// The wait before a failed scheduled backup is tried again the same day (doubling with
+    /// each failure; at most [`schedule::ATTEMPTS_PER_DAY`] attempts a day).
+    pub retry: Duration,
+    /// Whether start-up takes a backup before applying pending migrations to a database with data.
+    pub before_migrate: bool,
 }
 
 impl Default for BackupSettings {
@@ -79,6 +86,8 @@ impl Default for BackupSettings {
             retention_days: None,
             push_retry: Duration::from_secs(300),
             encryption: encryption::Encryption::default(),
+            retry: Duration::from_secs(600),
+            before_migrate: true,
         }
     }
 }
@@ -118,6 +127,8 @@ pub enum BackupKind {
     Manual,
     /// Taken by the daily schedule.
     Scheduled,
+    /// Taken at start-up before pending migrations were applied.
+    PreMigration,
 }
 
 impl BackupKind {
@@ -125,6 +136,7 @@ impl BackupKind {
         match self {
             BackupKind::Manual => "manual",
             BackupKind::Scheduled => "scheduled",
+            BackupKind::PreMigration => "pre_migration",
         }
     }
 }
@@ -174,11 +186,18 @@ pub struct Backup {
     /// When the last push of this backup was attempted, whatever its outcome.
     pub push_attempted_at: Option<DateTime<Utc>>,
     pub pruned_at: Option<DateTime<Utc>>,
+    /// The last restore of this backup: running, completed or failed; `None` if never restored.
+    pub restore_status: Option<BackupStatus>,
+    pub restore_started_at: Option<DateTime<Utc>>,
+    pub restore_finished_at: Option<DateTime<Utc>>,
+    pub restore_requested_by: Option<String>,
+    pub restore_error: Option<String>,
 }
 
 const COLUMNS: &str = "id, file_name, kind, status, scheduled_for, size_bytes, sha256, created_by, created_at, \
                        completed_at, error, push_status, push_attempts, pushed_at, push_commit, push_error, push_attempted_at, \
-                       pruned_at";
+                       pruned_at, restore_status, restore_started_at, restore_finished_at, restore_requested_by, \
+                       restore_error";
 
 /// The outcome of checking an archive against the catalog.
 #[derive(Debug, Clone)]
@@ -215,7 +234,8 @@ fn new_file_name(id: Uuid, at: DateTime<Utc>) -> String {
     format!("license-server-{}-{}.dump", at.format("%Y%m%dT%H%M%SZ"), &id.simple().to_string()[..8])
 }
 
-/// Records a backup as running; for a scheduled one, only if no backup holds its day yet.
+/// Records a backup as running; for a scheduled one, only if no backup holds its day yet (failed
+/// attempts do not). Only for the holder of the job lock ([`jobs::start_backup`]).
 async fn start(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -226,7 +246,7 @@ async fn start(
     let id = Uuid::new_v4();
     let backup: Option<Backup> = sqlx::query_as(&format!(
         "INSERT INTO backups (id, file_name, kind, scheduled_for, created_by) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (scheduled_for) DO NOTHING
+         ON CONFLICT (scheduled_for) WHERE status <> 'failed' DO NOTHING
          RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -243,39 +263,42 @@ async fn start(
     Ok(backup)
 }
 
-/// Takes a manual backup now; returns it completed (or the error, with the backup recorded as failed).
+/// Starts a manual backup as a job: recorded as RUNNING, not dumped yet (`BACKUP_IN_PROGRESS`
+/// while another backup or restore runs anywhere). [`jobs::BackupJob::run`] or `spawn` takes it.
+pub async fn start_manual(
+    pool: &PgPool,
+    settings: &BackupSettings,
+    actor: &Actor,
+    ip: Option<std::net::IpAddr>,
+) -> Result<jobs::BackupJob> {
+    let job = jobs::start_backup(pool, settings, actor, ip, BackupKind::Manual, None).await?;
+    Ok(job.expect("a manual backup has no day to clash on"))
+}
+
+/// Takes a manual backup now and waits for it; returns it completed (or the error, with the
+/// backup recorded as failed).
 pub async fn create(
     pool: &PgPool,
     settings: &BackupSettings,
     actor: &Actor,
     ip: Option<std::net::IpAddr>,
 ) -> Result<Backup> {
-    let mut tx = pool.begin().await?;
-    let backup =
-        start(&mut tx, actor, ip, BackupKind::Manual, None).await?.expect("a manual backup has no day to clash on");
-    tx.commit().await?;
-    take(pool, settings, backup).await
+    start_manual(pool, settings, actor, ip).await?.run(pool, settings).await
 }
 
-/// Takes the scheduled backup of `day` unless one exists (or is being taken) already, on this
-/// instance or any other: the day is claimed under an advisory lock and a unique constraint.
+/// Takes the scheduled backup of `day` unless a backup holds the day already, its attempts are
+/// used up or its retry is not due yet, or another job runs, on this instance or any other: the
+/// day is claimed under the job lock and a unique index.
 pub async fn create_scheduled(pool: &PgPool, settings: &BackupSettings, day: NaiveDate) -> Result<Option<Backup>> {
-    let mut tx = pool.begin().await?;
-    let locked: bool =
-        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtext('license-server scheduled backup'))")
-            .fetch_one(&mut *tx)
-            .await?;
-    if !locked {
-        return Ok(None);
-    }
-    let Some(backup) = start(&mut tx, &Actor::system(), None, BackupKind::Scheduled, Some(day)).await? else {
-        return Ok(None);
+    let job = match jobs::start_backup(pool, settings, &Actor::system(), None, BackupKind::Scheduled, Some(day)).await {
+        Ok(Some(job)) => job,
+        Ok(None) | Err(Error::BackupInProgress { .. }) => return Ok(None),
+        Err(err) => return Err(err),
     };
-    tx.commit().await?;
-    take(pool, settings, backup).await.map(Some)
+    job.run(pool, settings).await.map(Some)
 }
 
-/// Dumps the database into the backup's archive and records the result; then pushes and prunes.
+/// Dumps the database into the backup's archive and records the result.
 async fn take(pool: &PgPool, settings: &BackupSettings, backup: Backup) -> Result<Backup> {
     let result = dump(pool, settings, &backup.file_name).await;
     let mut tx = pool.begin().await?;
@@ -317,6 +340,12 @@ async fn take(pool: &PgPool, settings: &BackupSettings, backup: Backup) -> Resul
         return Err(Error::Internal(err));
     }
     tracing::info!(backup = %done.id, file = %done.file_name, size = done.size_bytes, "backup completed");
+    Ok(done)
+}
+
+/// After a backup completed: pushes what waits for the git remote, and prunes local copies.
+/// Failures are logged; the push is retried by the background task.
+async fn push_and_prune(pool: &PgPool, settings: &BackupSettings) {
     if settings.git.is_some() {
         if let Err(err) = git_remote::push_pending(pool, settings).await {
             tracing::warn!(error = ?err, "pushing backups to the git remote failed; retrying later");
@@ -325,7 +354,6 @@ async fn take(pool: &PgPool, settings: &BackupSettings, backup: Backup) -> Resul
     if let Err(err) = prune(pool, settings).await {
         tracing::warn!(error = ?err, "pruning local backups failed");
     }
-    Ok(find(pool, done.id).await?.unwrap_or(done))
 }
 
 /// Writes the archive next to its final name and renames it once complete and synced, so a

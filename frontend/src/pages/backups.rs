@@ -1,7 +1,11 @@
 //! Backups (admins only): how they are scheduled, pushed and kept; the list newest first with
 //! size, checksum and push state; take one now; verify or restore (after a confirmation) every
 //! backup whose archive the server still has, locally or in its clone of the git remote.
+//! Backups and restores run on the server as jobs: while one runs (or a push to the git remote
+//! follows it), the page reloads the list every [`POLL_MS`] until it has finished, and taking or
+//! restoring another waits for the job.
 
+use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
 use crate::components::confirm::ConfirmDialog;
@@ -10,6 +14,9 @@ use crate::components::remote_backups::RemoteBackups;
 use crate::hooks::{use_app, use_load, Load};
 use crate::services::backups::{self, Backup, BackupKind, BackupSchedule, BackupStatus, PushStatus};
 use crate::services::ApiError;
+
+/// How often the list is reloaded while a backup or restore runs.
+const POLL_MS: u32 = 1500;
 
 /// What the admin asked to do with one backup.
 #[derive(Clone, PartialEq)]
@@ -113,6 +120,22 @@ pub fn BackupsPage() -> Html {
     let notice = use_state(|| None::<String>);
     let busy = use_state(|| false);
     let pending = use_state(|| None::<Pending>);
+    let job_running = matches!(&*list, Load::Loaded(page) if page.nodes.iter().any(Backup::job_running));
+    let settling = matches!(&*list, Load::Loaded(page) if page.nodes.iter().any(Backup::settling));
+    // Each poll moves `polls`, which sets the next one while a job (or the push after it) runs.
+    let polls = use_state(|| 0_u32);
+    {
+        let (polls, reload) = (polls.clone(), reload.clone());
+        use_effect_with((settling, *polls), move |(settling, _)| {
+            let next = settling.then(|| {
+                Timeout::new(POLL_MS, move || {
+                    polls.set(polls.wrapping_add(1));
+                    reload.emit(());
+                })
+            });
+            move || drop(next)
+        });
+    }
 
     if !app.is_admin() {
         return html! { <section class="page"><ErrorBanner error={ApiError::Forbidden(String::new())} /></section> };
@@ -121,7 +144,7 @@ pub fn BackupsPage() -> Html {
 
     let on_create = {
         let (error, notice, busy, reload) = (error.clone(), notice.clone(), busy.clone(), reload.clone());
-        let done = app.t("backups.created");
+        let done = app.t("backups.started");
         Callback::from(move |_: MouseEvent| {
             let (error, notice, busy, reload) = (error.clone(), notice.clone(), busy.clone(), reload.clone());
             busy.set(true);
@@ -162,7 +185,7 @@ pub fn BackupsPage() -> Html {
     let on_confirm = {
         let (pending, error, notice, busy, reload) =
             (pending.clone(), error.clone(), notice.clone(), busy.clone(), reload.clone());
-        let done = app.t("backups.restored");
+        let done = app.t("backups.restore_started");
         Callback::from(move |()| {
             let Some(Pending::Restore(backup)) = (*pending).clone() else { return };
             let (pending, error, notice, busy, reload) =
@@ -190,8 +213,29 @@ pub fn BackupsPage() -> Html {
 
     let status_badge = |backup: &Backup| match backup.status {
         BackupStatus::Completed => html! { <Badge tone="green" text={app.t("backups.completed")} /> },
-        BackupStatus::Running => html! { <Badge tone="amber" text={app.t("backups.running")} /> },
+        BackupStatus::Running => html! {
+            <span class="nowrap"><span class="spinner spinner-inline"></span><Badge tone="amber" text={app.t("backups.running")} /></span>
+        },
         BackupStatus::Failed => html! { <Badge tone="red" text={app.t("backups.failed")} /> },
+    };
+    let restore_state = |backup: &Backup| match backup.restore_status {
+        Some(BackupStatus::Running) => html! {
+            <div class="small nowrap" data-testid="restore-running"><span class="spinner spinner-inline"></span>{ app.t("backups.restoring") }</div>
+        },
+        Some(BackupStatus::Failed) => html! {
+            <div title={backup.restore_error.clone().unwrap_or_default()}><Badge tone="red" text={app.t("backups.restore_failed")} /></div>
+        },
+        Some(BackupStatus::Completed) => html! {
+            <div class="muted small">
+                { app.t("backups.last_restored") }{ " " }{ backup.restore_finished_at.map(|at| lang.datetime(&at)).unwrap_or_default() }
+            </div>
+        },
+        None => html! {},
+    };
+    let kind_label = |kind: BackupKind| match kind {
+        BackupKind::Manual => app.t("backups.manual"),
+        BackupKind::Scheduled => app.t("backups.scheduled"),
+        BackupKind::PreMigration => app.t("backups.pre_migration"),
     };
     let push_badge = |backup: &Backup| match backup.push_status {
         PushStatus::Pushed => html! { <Badge tone="green" text={app.t("backups.pushed")} /> },
@@ -211,12 +255,17 @@ pub fn BackupsPage() -> Html {
                     <h1>{ app.t("backups.title") }</h1>
                     <p class="muted">{ app.t("backups.subtitle") }</p>
                 </div>
-                <button class="btn btn-primary" data-testid="create-backup" onclick={on_create} disabled={*busy}>
+                <button class="btn btn-primary" data-testid="create-backup" onclick={on_create} disabled={*busy || job_running}>
                     { if *busy { app.t("backups.working") } else { app.t("backups.create") } }
                 </button>
             </div>
             if let Some(err) = &*error { <ErrorBanner error={err.clone()} /> }
             if let Some(text) = &*notice { <div class="alert alert-success" role="status">{ text.clone() }</div> }
+            if job_running {
+                <div class="alert alert-warning" role="status" data-testid="backup-job-running">
+                    <span class="spinner spinner-inline"></span>{ app.t("backups.job_running") }
+                </div>
+            }
             { match &*schedule {
                 Load::Loading => html! {},
                 Load::Failed(err) => html! { <ErrorBanner error={err.clone()} /> },
@@ -252,7 +301,7 @@ pub fn BackupsPage() -> Html {
                                         { lang.datetime(&backup.created_at) }
                                         <div class="mono muted small">{ backup.file_name.clone() }</div>
                                     </td>
-                                    <td>{ if backup.kind == BackupKind::Scheduled { app.t("backups.scheduled") } else { app.t("backups.manual") } }</td>
+                                    <td>{ kind_label(backup.kind) }</td>
                                     <td title={backup.error.clone().unwrap_or_default()}>{ status_badge(backup) }</td>
                                     <td class="nowrap">{ backup.size_bytes.map(human_size).unwrap_or_else(|| "–".into()) }</td>
                                     <td class="mono small" title={backup.sha256.clone().unwrap_or_default()}>
@@ -266,9 +315,10 @@ pub fn BackupsPage() -> Html {
                                         }
                                     </td>
                                     <td class="actions">
+                                        { restore_state(backup) }
                                         if backup.restorable {
                                             <button class="btn btn-small" onclick={verify(backup)} disabled={*busy}>{ app.t("backups.verify") }</button>
-                                            <button class="btn btn-small btn-danger-outline" onclick={ask_restore} disabled={*busy}>{ app.t("backups.restore") }</button>
+                                            <button class="btn btn-small btn-danger-outline" onclick={ask_restore} disabled={*busy || job_running}>{ app.t("backups.restore") }</button>
                                         } else if backup.status == BackupStatus::Completed {
                                             <span class="muted small">{ app.t("backups.not_restorable") }</span>
                                         }

@@ -11,6 +11,7 @@ use super::{documents, gql, ApiError, Connection};
 pub enum BackupKind {
     Manual,
     Scheduled,
+    PreMigration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -50,6 +51,22 @@ pub struct Backup {
     pub pruned_at: Option<DateTime<Utc>>,
     /// The server still has the archive (locally or in its clone of the git remote).
     pub restorable: bool,
+    /// The last restore of this backup, if any: running, completed or failed.
+    pub restore_status: Option<BackupStatus>,
+    pub restore_finished_at: Option<DateTime<Utc>>,
+    pub restore_error: Option<String>,
+}
+
+impl Backup {
+    /// Its dump or a restore of it is running on the server.
+    pub fn job_running(&self) -> bool {
+        self.status == BackupStatus::Running || self.restore_status == Some(BackupStatus::Running)
+    }
+
+    /// Its job runs, or its push to the git remote (which follows the job) has not happened yet.
+    pub fn settling(&self) -> bool {
+        self.job_running() || self.push_status == PushStatus::Pending
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -100,6 +117,7 @@ pub async fn backups() -> Result<Connection<Backup>, ApiError> {
     gql(documents::BACKUPS, json!({}), "backups").await
 }
 
+/// Starts a backup; returns at once with status running.
 pub async fn create_backup() -> Result<Backup, ApiError> {
     gql(documents::CREATE_BACKUP, json!({}), "createBackup").await
 }
@@ -108,7 +126,8 @@ pub async fn verify_backup(id: &str) -> Result<BackupVerification, ApiError> {
     gql(documents::VERIFY_BACKUP, json!({"id": id}), "verifyBackup").await
 }
 
-/// Replaces the database's contents with the backup's, after the server checked its checksum.
+/// Starts replacing the database's contents with the backup's (after the server checked its
+/// checksum); returns at once with `restore_status` running.
 pub async fn restore_backup(id: &str) -> Result<Backup, ApiError> {
     gql(documents::RESTORE_BACKUP, json!({"id": id}), "restoreBackup").await
 }
