@@ -11,7 +11,7 @@ use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{ConnectOptions, PgPool};
 
-use crate::backups::{bare_repository, snapshot, some_activity, TempDir};
+use crate::backups::{bare_repository, finished, snapshot, some_activity, TempDir};
 use crate::helpers::{spawn_app_with, Options};
 
 /// A database of its own beside the test's, created empty: the "new machine".
@@ -249,6 +249,8 @@ async fn graphql_names_a_backup_by_its_archive_and_restores_one_only_the_remote_
     assert_eq!(verified.data("verifyBackup")["ok"], true, "{:?}", verified.body);
     let restored = app.gql(&admin, RESTORE, json!({"id": name})).await;
     assert_eq!(restored.data("restoreBackup")["id"], id.to_string());
+    let done = finished(&app, &admin, &id.to_string(), "restoreStatus").await;
+    assert_eq!(done["restoreStatus"], "COMPLETED", "{done}");
     assert_eq!(snapshot(&pool).await, before, "restored by its archive's name");
 
     for bad in ["../../etc/passwd", "backups/x.dump", "x.sql", ".git-remote", "x.dump/../y.dump"] {
