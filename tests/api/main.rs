@@ -15,6 +15,7 @@ mod dashboard;
 mod dashboard_contract;
 mod devices_and_history;
 mod embedded;
+mod graphiql;
 mod helpers;
 mod hot_path;
 mod http;
