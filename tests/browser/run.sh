@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests: builds the dashboard and the server, starts the real server on a fresh database
 # (with an admin user and a client key made through the CLI), and drives headless Chromium with
-# playwright-core through `node --test`. Needs DATABASE_URL naming a server where it may create
+# playwright-core through `node --test` (the dashboard, then GraphiQL); then the GraphQL-over-HTTP
+# audit of npm graphql-http against the same server. Needs DATABASE_URL naming a server where it may create
 # databases (scripts/with-postgres.sh provides one). Screenshots land in tests/browser/screenshots/.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,7 +15,8 @@ cargo build --quiet --bin license-server
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 server="$target_dir/debug/license-server"
 
-if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/axe-core" ]; then
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/axe-core" ] \
+    || [ ! -d "$here/node_modules/graphql-http" ]; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
@@ -43,6 +45,7 @@ printf '%s\n' "$admin_password" | "$server" admin create --username admin --role
 analyst_password="browser-analyst-$(date +%s%N)"
 printf '%s\n' "$analyst_password" | "$server" admin create --username analyst --role analyst >/dev/null
 client_key="$("$server" api-key create --name browser-test-client --scope client)"
+analyst_key="$("$server" api-key create --name browser-test-analyst --scope analyst)"
 
 LISTEN_ADDR="127.0.0.1:$port" FRONTEND_DIR="$root/frontend/dist" CLEANUP_INTERVAL_SECS=1 \
     "$server" serve >"$log" 2>&1 &
@@ -57,7 +60,8 @@ done
 
 status=0
 (cd "$here" && BASE_URL="http://localhost:$port" ADMIN_USERNAME=admin ADMIN_PASSWORD="$admin_password" \
-    ANALYST_USERNAME=analyst ANALYST_PASSWORD="$analyst_password" CLIENT_KEY="$client_key" node --test dashboard.test.mjs) || status=$?
+    ANALYST_USERNAME=analyst ANALYST_PASSWORD="$analyst_password" CLIENT_KEY="$client_key" ANALYST_KEY="$analyst_key" \
+    node --test --test-concurrency=1 dashboard.test.mjs graphiql.test.mjs graphql_over_http.test.mjs) || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- server log ($log) ---" >&2
     tail -n 50 "$log" >&2
