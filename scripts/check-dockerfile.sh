@@ -31,18 +31,10 @@ fi
 
 work="$(mktemp -d -t license-dockerfile.XXXXXX)"
 chmod 755 "$work"
-database="license_docker_$$_$(date +%s)"
-admin_url="${DATABASE_URL%/*}/postgres"
+trap 'rm -rf "$work"' EXIT
+create_throwaway_database license_docker
 server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    psql "$admin_url" -qAtc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'stop_server_and_drop_database; rm -rf "$work"' EXIT
 
 # The stages as data: the builder's RUN text, and the runtime stage's instructions (JSON forms
 # parsed, continuation lines joined).
@@ -156,8 +148,7 @@ for key, value in d["runtime"]["env"].items():
         value = value.rsplit(":", 1)[0] + ":" + sys.argv[4]
     print(f"{key}={value}")' "$rootfs" "$port")"
 mapfile -t environment <<<"$environment_lines"
-psql "$admin_url" -qAtc "CREATE DATABASE $database" >/dev/null
-environment+=("DATABASE_URL=${DATABASE_URL%/*}/$database" "PATH=$rootfs/usr/local/bin:/usr/bin:/bin" "HOME=$rootfs$home")
+environment+=("DATABASE_URL=$test_url" "PATH=$rootfs/usr/local/bin:/usr/bin:/bin" "HOME=$rootfs$home")
 # As the stage's USER (when this runs as root; otherwise as whoever runs it), with only the ENV.
 as_image_user() {
     if [ -n "$as_root" ]; then

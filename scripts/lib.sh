@@ -74,3 +74,21 @@ ensure_hadolint() {
     fi
     echo "$venv/bin/hadolint"
 }
+
+# A database of its own for one run of a script that starts a server (DATABASE_URL names the
+# PostgreSQL server): `create_throwaway_database PREFIX` creates it and sets $database,
+# $admin_url and $test_url; `stop_server_and_drop_database`, for an EXIT trap, stops $server_pid
+# (when set) and drops the database.
+create_throwaway_database() {
+    database="${1}_$$_$(date +%s)"
+    admin_url="${DATABASE_URL%/*}/postgres"
+    test_url="${DATABASE_URL%/*}/$database"
+    psql "$admin_url" -qAtc "CREATE DATABASE $database" >/dev/null
+}
+stop_server_and_drop_database() {
+    if [ -n "${server_pid:-}" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    psql "$admin_url" -qAtc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+}

@@ -4,10 +4,9 @@
 // Policy violation and no other console error (but the 401 of loading without the key).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const BASE_URL = process.env.BASE_URL;
 const ORIGIN = new URL(BASE_URL).origin;
@@ -15,20 +14,14 @@ const KEY = process.env.ANALYST_KEY;
 const SHOTS = new URL('./screenshots/', import.meta.url).pathname;
 const WAIT = { timeout: 15_000 };
 
-let context, page, profile;
+let browser, context, page;
 const elsewhere = [];
 const consoleErrors = [];
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  profile = mkdtempSync(join(tmpdir(), 'license-graphiql-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1366, height: 860 },
-    locale: 'en-US',
-  });
+  browser = await launchChromium('graphiql');
+  ({ context, page } = browser);
   // Every request the page makes passes here: the server's own go through, anything else is
   // recorded and refused.
   await context.route('**', (route) => {
@@ -37,7 +30,6 @@ before(async () => {
     elsewhere.push(url);
     return route.abort('blockedbyclient');
   });
-  page = context.pages()[0] ?? (await context.newPage());
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(message.text());
   });
@@ -45,8 +37,7 @@ before(async () => {
 });
 
 after(async () => {
-  await context?.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
 });
 
 /** Replaces the text of the CodeMirror editor inside `selector` with `text`, as typed. */

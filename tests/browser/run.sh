@@ -8,6 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
+. scripts/lib.sh
 : "${DATABASE_URL:?DATABASE_URL must name a PostgreSQL server (run through scripts/with-postgres.sh)}"
 
 scripts/build-frontend.sh
@@ -20,23 +21,12 @@ if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/a
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-database="license_browser_$$_$(date +%s)"
-base_url="${DATABASE_URL%/*}"
-admin_url="$base_url/postgres"
-test_url="$base_url/$database"
-psql "$admin_url" -qAtc "CREATE DATABASE $database" >/dev/null
+create_throwaway_database license_browser
+server_pid=""
+trap stop_server_and_drop_database EXIT
 
 port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 log="$(mktemp -t license-browser-server.XXXXXX.log)"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    psql "$admin_url" -qAtc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 
 export DATABASE_URL="$test_url" DATABASE_MAX_CONNECTIONS=8
 "$server" migrate >/dev/null
