@@ -12,7 +12,8 @@ run:
 	$(CARGO) run --release --bin license-server -- serve
 
 ## Every check and every test, against a real PostgreSQL (started here if none is running):
-## the backend's tests (default workspace member), then the dashboard in headless Chromium.
+## the backend's tests (default workspace member), then the dashboard and GraphiQL in headless
+## Chromium and the GraphQL-over-HTTP audit, then the Dockerfile (hadolint, its runtime stage).
 test:
 	@scripts/setup.sh test
 	$(CARGO) fmt --all --check
@@ -20,6 +21,7 @@ test:
 	$(CARGO) clippy -p license-dashboard --target wasm32-unknown-unknown -- -D warnings
 	scripts/with-postgres.sh $(CARGO) test
 	scripts/with-postgres.sh tests/browser/run.sh
+	scripts/with-postgres.sh scripts/check-dockerfile.sh
 
 ## The heartbeat benchmark: the release server as `make run` starts it, driven by wrk over real
 ## sockets (activation rush, then heartbeats from thousands of sessions), against pgbench on the

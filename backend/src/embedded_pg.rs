@@ -3,11 +3,24 @@
 //!
 //! PostgreSQL refuses to run as root; when the server is root, the cluster runs as the
 //! `postgres` system user (which the Debian package creates).
+//!
+//! The cluster is private to its owner: the data directory and the socket's directory are 0700,
+//! the socket itself 0700 (`unix_socket_permissions`), and every connection must give the
+//! password (`scram-sha-256`, the only line of `pg_hba.conf`), which the server generates once and
+//! keeps in `<data-dir>/postgres.password` (0600, owned by the server's user: when the server is
+//! root, not even other processes of the `postgres` user can read it). A cluster made by an older
+//! version (`--auth=trust`, directories as the umask left them) is brought to this state when it
+//! starts.
 
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use anyhow::{bail, Context as _};
+use base64::Engine as _;
+use rand::rngs::OsRng;
+use rand::RngCore as _;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 use tokio::process::Command;
@@ -16,11 +29,20 @@ const DATABASE: &str = "license_server";
 const SUPERUSER: &str = "postgres";
 /// Only names the socket file; nothing listens on TCP.
 const PORT: u16 = 5432;
+/// The superuser's password, in the data directory.
+const PASSWORD_FILE: &str = "postgres.password";
+/// The whole of the cluster's `pg_hba.conf`.
+const HBA: &str = "# Written by the license server (embedded_pg.rs): connections only on the Unix socket, each with\n\
+                   # the password the server keeps in postgres.password beside the cluster's directory.\n\
+                   local all all scram-sha-256\n";
+/// Only the owner may enter.
+const PRIVATE: u32 = 0o700;
 
 pub struct EmbeddedPostgres {
     bin_dir: PathBuf,
     cluster_dir: PathBuf,
     socket_dir: PathBuf,
+    password: String,
     run_as_postgres: bool,
     /// Whether this process started the cluster (and so stops it); a cluster found running
     /// belongs to whoever started it, e.g. a server while the CLI creates a key.
@@ -91,6 +113,35 @@ fn id_of(args: &[&str]) -> anyhow::Result<u32> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().parse()?)
 }
 
+/// The superuser's password from `file`, made (256 random bits) and stored 0600 on first use.
+fn read_or_create_password(file: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(file) {
+        Ok(password) if !password.trim().is_empty() => {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+            return Ok(password.trim().to_owned());
+        }
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", file.display())),
+    }
+    let mut secret = [0u8; 32];
+    OsRng.fill_bytes(&mut secret);
+    let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+    // Written whole under another name, then renamed: a reader never sees half a password.
+    let partial = file.with_extension("password.partial");
+    let _ = std::fs::remove_file(&partial);
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&partial)
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+    out.write_all(password.as_bytes())?;
+    out.sync_all()?;
+    std::fs::rename(&partial, file)?;
+    Ok(password)
+}
+
 impl EmbeddedPostgres {
     fn command(&self, program: &str) -> Command {
         let path = self.bin_dir.join(program);
@@ -111,13 +162,27 @@ impl EmbeddedPostgres {
         let cluster_dir = data_dir.join("postgres");
         let socket_dir = data_dir.join("run");
         std::fs::create_dir_all(&socket_dir)?;
+        if std::fs::metadata(&data_dir)?.permissions().mode() & 0o1000 != 0 {
+            bail!(
+                "the data directory {} is a shared one (sticky bit, like /tmp): choose a directory of its own",
+                data_dir.display()
+            );
+        }
+        for dir in [&data_dir, &socket_dir] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(PRIVATE))
+                .with_context(|| format!("cannot make {} private (0700)", dir.display()))?;
+        }
+        let password = read_or_create_password(&data_dir.join(PASSWORD_FILE))?;
         let run_as_postgres = id_of(&["-u"])? == 0;
-        let mut embedded = EmbeddedPostgres { bin_dir, cluster_dir, socket_dir, run_as_postgres, started_here: false };
+        let mut embedded =
+            EmbeddedPostgres { bin_dir, cluster_dir, socket_dir, password, run_as_postgres, started_here: false };
         if run_as_postgres {
             embedded.hand_over_to_postgres_user(&data_dir).await?;
         }
         if !embedded.cluster_dir.join("PG_VERSION").exists() {
             tracing::info!(dir = %embedded.cluster_dir.display(), "creating the embedded PostgreSQL cluster");
+            // Trusted only until `require_password` below, which runs before anything else
+            // connects; until then only the owner can reach the socket (0700 directory).
             run(
                 embedded.command("initdb").arg("-D").arg(&embedded.cluster_dir).args([
                     "-U",
@@ -140,7 +205,10 @@ impl EmbeddedPostgres {
             .status
             .success();
         if !running {
-            let options = format!("-c listen_addresses='' -k {} -p {PORT}", embedded.socket_dir.display());
+            let options = format!(
+                "-c listen_addresses='' -c unix_socket_permissions=0700 -k {} -p {PORT}",
+                embedded.socket_dir.display()
+            );
             run(
                 embedded
                     .command("pg_ctl")
@@ -157,8 +225,32 @@ impl EmbeddedPostgres {
             embedded.started_here = true;
             tracing::info!(socket = %embedded.socket_dir.display(), "embedded PostgreSQL started");
         }
+        embedded.require_password().await?;
         embedded.create_database().await?;
         Ok(embedded)
+    }
+
+    /// Sets the superuser's password and makes the cluster ask for it, if its `pg_hba.conf` is
+    /// not ours yet (a new cluster, or one made by an older version, which trusted every local
+    /// user). Idempotent: a start interrupted half-way does it again.
+    async fn require_password(&self) -> anyhow::Result<()> {
+        let hba = self.cluster_dir.join("pg_hba.conf");
+        if std::fs::read_to_string(&hba).is_ok_and(|current| current == HBA) {
+            return Ok(());
+        }
+        tracing::info!(hba = %hba.display(), "the embedded PostgreSQL now requires its password");
+        let mut conn = self.options("postgres").connect().await.context("cannot connect to the embedded PostgreSQL")?;
+        // Utility statements take no parameters: the password goes in as a quoted literal.
+        let literal = self.password.replace('\'', "''");
+        sqlx::query(&format!("ALTER ROLE {SUPERUSER} PASSWORD '{literal}'")).execute(&mut conn).await?;
+        // Rewriting in place keeps the file's owner (the cluster's user) and mode.
+        std::fs::write(&hba, HBA).with_context(|| format!("cannot write {}", hba.display()))?;
+        let reloaded: bool = sqlx::query_scalar("SELECT pg_reload_conf()").fetch_one(&mut conn).await?;
+        if !reloaded {
+            bail!("the embedded PostgreSQL did not reload {}", hba.display());
+        }
+        conn.close().await?;
+        Ok(())
     }
 
     async fn hand_over_to_postgres_user(&self, data_dir: &Path) -> anyhow::Result<()> {
@@ -187,11 +279,22 @@ impl EmbeddedPostgres {
     }
 
     fn options(&self, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new().socket(&self.socket_dir).port(PORT).username(SUPERUSER).database(database)
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .port(PORT)
+            .username(SUPERUSER)
+            .password(&self.password)
+            .database(database)
     }
 
     async fn create_database(&self) -> anyhow::Result<()> {
-        let mut conn = self.options("postgres").connect().await.context("cannot connect to the embedded PostgreSQL")?;
+        let mut conn = self.options("postgres").connect().await.with_context(|| {
+            format!(
+                "cannot connect to the embedded PostgreSQL (if {PASSWORD_FILE} in the data directory was lost: \
+                 put `local all all trust` in {} alone, and the next start sets a new password)",
+                self.cluster_dir.join("pg_hba.conf").display()
+            )
+        })?;
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(DATABASE)
             .fetch_one(&mut conn)

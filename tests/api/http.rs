@@ -27,6 +27,8 @@ async fn post(
     (status, media, response.text().await.unwrap())
 }
 
+const GRAPHQL_RESPONSE: Option<&str> = Some("application/graphql-response+json");
+
 fn code(body: &str) -> String {
     let body: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
     body["errors"][0]["extensions"]["code"].as_str().unwrap_or_default().to_owned()
@@ -87,26 +89,61 @@ async fn post_requires_json_and_get_refuses_mutations(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn the_response_media_type_follows_accept_and_request_errors_are_4xx(pool: PgPool) {
+async fn the_response_media_type_follows_accept_and_request_errors_are_400_unless_the_client_asks_for_json(
+    pool: PgPool,
+) {
     let app = spawn_app(&pool).await;
     let admin = app.key(Scope::Admin).await;
     let invalid = json!({"query": "{ noSuchField }"}).to_string();
     let unparsable = json!({"query": "{ licenses { "}).to_string();
 
-    let (status, media, body) =
-        post(&app, Some(&admin), "application/json", Some("application/graphql-response+json"), invalid.clone()).await;
+    let (status, media, body) = post(&app, Some(&admin), "application/json", GRAPHQL_RESPONSE, invalid.clone()).await;
     assert_eq!((status, media.as_str()), (400, "application/graphql-response+json"));
     assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED");
     let parsed: Value = serde_json::from_str(&body).unwrap();
     assert!(parsed.get("data").is_none(), "a request error has no data entry");
 
-    let (status, _, body) = post(&app, Some(&admin), "application/json", None, unparsable.clone()).await;
+    let (status, _, body) = post(&app, Some(&admin), "application/json", GRAPHQL_RESPONSE, unparsable.clone()).await;
     assert_eq!(status, 400);
     assert_eq!(code(&body), "GRAPHQL_PARSE_FAILED");
 
-    // Legacy clients asking for application/json get 200 for GraphQL errors, as the spec says.
-    let (status, media, _) = post(&app, Some(&admin), "application/json", Some("application/json"), invalid).await;
-    assert_eq!((status, media.as_str()), (200, "application/json"));
+    // Clients that do not ask for application/graphql-response+json (legacy application/json,
+    // `*/*`, or no Accept at all) get application/json, and 200 for GraphQL request errors, as
+    // the spec says.
+    let no_accept = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("Content-Type", "application/json")
+        .header("X-API-Key", &admin)
+        .body(unparsable.clone())
+        .build()
+        .map(|mut request| {
+            request.headers_mut().remove("accept");
+            request
+        })
+        .unwrap();
+    assert!(no_accept.headers().get("accept").is_none());
+    let response = app.client.execute(no_accept).await.unwrap();
+    assert_eq!(
+        (response.status().as_u16(), response.headers()["content-type"].to_str().unwrap()),
+        (200, "application/json")
+    );
+    assert_eq!(code(&response.text().await.unwrap()), "GRAPHQL_PARSE_FAILED");
+    for accept in ["application/json", "*/*", "application/*"] {
+        for document in [&invalid, &unparsable] {
+            let (status, media, _) = post(&app, Some(&admin), "application/json", Some(accept), document.clone()).await;
+            assert_eq!((status, media.as_str()), (200, "application/json"), "{accept}: {document}");
+        }
+    }
+    let (status, media, _) = post(
+        &app,
+        Some(&admin),
+        "application/json",
+        Some("application/json, application/graphql-response+json;q=0.9"),
+        invalid,
+    )
+    .await;
+    assert_eq!((status, media.as_str()), (400, "application/graphql-response+json"), "named, it is chosen");
 
     let (status, _, _) = post(&app, Some(&admin), "application/json", Some("text/html"), unparsable).await;
     assert_eq!(status, 406);
@@ -114,6 +151,12 @@ async fn the_response_media_type_follows_accept_and_request_errors_are_4xx(pool:
     let (status, _, body) = post(&app, Some(&admin), "application/json", None, "{not json".into()).await;
     assert_eq!(status, 400);
     assert_eq!(code(&body), "BAD_REQUEST");
+    // Without a `query` it is no GraphQL request at all, whatever the client accepts.
+    let misspelt = json!({"qeury": "{ __typename }"}).to_string();
+    for accept in [GRAPHQL_RESPONSE, Some("application/json")] {
+        let (status, _, body) = post(&app, Some(&admin), "application/json", accept, misspelt.clone()).await;
+        assert_eq!((status, code(&body).as_str()), (400, "BAD_REQUEST"), "{accept:?}");
+    }
 
     // A field error during execution is not a request error: 200 with data present.
     let (status, _, body) = post(
@@ -151,7 +194,7 @@ async fn bodies_batches_depth_and_introspection_are_bounded(pool: PgPool) {
     let nested = "customer { licenses { ".repeat(6) + "id" + &" } }".repeat(6);
     let deep = format!("{{ licenses {{ edges {{ node {{ {nested} }} }} }} }}");
     let (status, _, body) =
-        post(&app, Some(&admin), "application/json", None, json!({"query": deep}).to_string()).await;
+        post(&app, Some(&admin), "application/json", GRAPHQL_RESPONSE, json!({"query": deep}).to_string()).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED");
 
@@ -195,14 +238,14 @@ async fn the_standard_tools_introspection_query_answers_for_analysts_and_admins_
     let mixed = format!("{{ __schema {{ queryType {{ name }} }} licenses {{ edges {{ node {{ {nested} }} }} }} }}");
     let admin = app.key(Scope::Admin).await;
     let (status, _, body) =
-        post(&app, Some(&admin), "application/json", None, json!({"query": mixed}).to_string()).await;
+        post(&app, Some(&admin), "application/json", GRAPHQL_RESPONSE, json!({"query": mixed}).to_string()).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED");
     // And introspection deeper than any schema's type references is still refused.
     let of_type = "ofType { ".repeat(30) + "name" + &" }".repeat(30);
     let absurd = format!("{{ __type(name: \"License\") {{ fields {{ type {{ {of_type} }} }} }} }}");
     let (status, _, body) =
-        post(&app, Some(&admin), "application/json", None, json!({"query": absurd}).to_string()).await;
+        post(&app, Some(&admin), "application/json", GRAPHQL_RESPONSE, json!({"query": absurd}).to_string()).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED");
 }
@@ -214,6 +257,4 @@ async fn health_and_readiness_answer(pool: PgPool) {
         let response = app.client.get(format!("{}{path}", app.address)).send().await.unwrap();
         assert_eq!(response.status().as_u16(), 200, "{path}");
     }
-    let graphiql = app.client.get(format!("{}/graphiql", app.address)).send().await.unwrap().text().await.unwrap();
-    assert!(graphiql.contains("/graphql"));
 }

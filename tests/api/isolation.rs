@@ -16,7 +16,7 @@ use crate::helpers::{connect_pools, count, spawn_app, spawn_app_with, Options, R
 fn post(app: &TestApp, key: Option<&str>, body: Value) -> impl std::future::Future<Output = Reply> + Send + 'static {
     let (http, url, key) = (app.client.clone(), format!("{}/graphql", app.address), key.map(str::to_owned));
     async move {
-        let mut request = http.post(url).json(&body);
+        let mut request = http.post(url).header("Accept", crate::helpers::MODERN_ACCEPT).json(&body);
         if let Some(key) = key {
             request = request.header("X-API-Key", key);
         }

@@ -19,6 +19,7 @@ mod database_tls;
 mod devices_and_history;
 mod embedded;
 mod encrypted_backups;
+mod graphiql;
 mod helpers;
 mod hot_path;
 mod http;

@@ -4,11 +4,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const BASE_URL = process.env.BASE_URL;
 const API_URL = BASE_URL.replace('localhost', '127.0.0.1');
@@ -18,7 +17,7 @@ const CLIENT_KEY = process.env.CLIENT_KEY;
 const SHOTS = new URL('./screenshots/', import.meta.url).pathname;
 const WAIT = { timeout: 15_000 };
 
-let context, page, profile;
+let browser, context, page;
 /** The TOTP secret the admin enrolled, and the last time step a code was used for. */
 let totpSecret, lastStep = 0;
 const created = {};
@@ -99,21 +98,12 @@ async function assertAccessible(what) {
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  profile = mkdtempSync(join(tmpdir(), 'license-dashboard-chromium-'));
-  // A fresh profile directory each run (Playwright passes it as --user-data-dir).
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1366, height: 860 },
-    locale: 'en-US',
-  });
-  page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchChromium('dashboard');
+  ({ context, page } = browser);
 });
 
 after(async () => {
-  await context?.close();
-  rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
 });
 
 test('an admin signs in with password and TOTP after enrolling 2FA, and sees who is signed in', async () => {
@@ -933,16 +923,9 @@ test('an admin opens My account: password rules and a new password, new recovery
   assert.equal(await page.locator('[data-testid=new-recovery-codes]').count(), 0, 'gone once saved');
 
   // The same admin signs in from a second browser, which shows up in the list.
-  const otherProfile = mkdtempSync(join(tmpdir(), 'license-dashboard-chromium-'));
-  const other = await chromium.launchPersistentContext(otherProfile, {
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run',
-      '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1366, height: 860 },
-    locale: 'en-US',
-  });
+  const other = await launchChromium('dashboard-second');
   try {
-    const otherPage = other.pages()[0] ?? (await other.newPage());
+    const otherPage = other.page;
     await otherPage.goto(`${BASE_URL}/login`);
     await otherPage.fill('#username', ADMIN.username);
     await otherPage.fill('#password', ADMIN.password);
@@ -973,7 +956,6 @@ test('an admin opens My account: password rules and a new password, new recovery
     await otherPage.waitForURL('**/login', WAIT);
   } finally {
     await other.close();
-    rmSync(otherProfile, { recursive: true, force: true });
   }
 
   // Both languages.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Browser tests: builds the dashboard and the server, starts the real server on a fresh database
 # (with an admin user and a client key made through the CLI), and drives headless Chromium with
-# playwright-core through `node --test`. Needs DATABASE_URL naming a server where it may create
+# playwright-core through `node --test` (the dashboard, then GraphiQL); then the GraphQL-over-HTTP
+# audit of npm graphql-http against the same server. Needs DATABASE_URL naming a server where it may create
 # databases (scripts/with-postgres.sh provides one). Screenshots land in tests/browser/screenshots/.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
+. scripts/lib.sh
 : "${DATABASE_URL:?DATABASE_URL must name a PostgreSQL server (run through scripts/with-postgres.sh)}"
 
 scripts/build-frontend.sh
@@ -14,27 +16,17 @@ cargo build --quiet --bin license-server
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 server="$target_dir/debug/license-server"
 
-if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/axe-core" ]; then
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/axe-core" ] \
+    || [ ! -d "$here/node_modules/graphql-http" ]; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-database="license_browser_$$_$(date +%s)"
-base_url="${DATABASE_URL%/*}"
-admin_url="$base_url/postgres"
-test_url="$base_url/$database"
-psql "$admin_url" -qAtc "CREATE DATABASE $database" >/dev/null
+create_throwaway_database license_browser
+server_pid=""
+trap stop_server_and_drop_database EXIT
 
 port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 log="$(mktemp -t license-browser-server.XXXXXX.log)"
-server_pid=""
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    psql "$admin_url" -qAtc "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
 
 export DATABASE_URL="$test_url" DATABASE_MAX_CONNECTIONS=8
 "$server" migrate >/dev/null
@@ -43,6 +35,7 @@ printf '%s\n' "$admin_password" | "$server" admin create --username admin --role
 analyst_password="browser-analyst-$(date +%s%N)"
 printf '%s\n' "$analyst_password" | "$server" admin create --username analyst --role analyst >/dev/null
 client_key="$("$server" api-key create --name browser-test-client --scope client)"
+analyst_key="$("$server" api-key create --name browser-test-analyst --scope analyst)"
 
 LISTEN_ADDR="127.0.0.1:$port" FRONTEND_DIR="$root/frontend/dist" CLEANUP_INTERVAL_SECS=1 \
     "$server" serve >"$log" 2>&1 &
@@ -57,7 +50,8 @@ done
 
 status=0
 (cd "$here" && BASE_URL="http://localhost:$port" ADMIN_USERNAME=admin ADMIN_PASSWORD="$admin_password" \
-    ANALYST_USERNAME=analyst ANALYST_PASSWORD="$analyst_password" CLIENT_KEY="$client_key" node --test dashboard.test.mjs) || status=$?
+    ANALYST_USERNAME=analyst ANALYST_PASSWORD="$analyst_password" CLIENT_KEY="$client_key" ANALYST_KEY="$analyst_key" \
+    node --test --test-concurrency=1 dashboard.test.mjs graphiql.test.mjs graphql_over_http.test.mjs) || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- server log ($log) ---" >&2
     tail -n 50 "$log" >&2

@@ -3,9 +3,10 @@
 //! The handler only authenticates the caller and attaches it to the request; the schema does the
 //! rest. Mutations are never accepted over GET (405), POST bodies must be `application/json`
 //! (415), bodies are bounded (413), batches are bounded, and the response media type follows the
-//! request's `Accept` (`application/graphql-response+json` unless only `application/json` is
-//! acceptable; 406 when neither is).
+//! request's `Accept` (`application/graphql-response+json` when asked for, else `application/json`;
+//! 406 when neither is acceptable).
 
+mod graphiql;
 mod health;
 mod heartbeat;
 pub(crate) mod identity;
@@ -15,14 +16,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
 };
 use async_graphql::{BatchRequest, ErrorExtensionValues, Request, Response as GqlResponse, ServerError, Variables};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
@@ -57,7 +57,6 @@ struct HttpState {
 pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize, body_read_timeout: Duration) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route("/graphiql", get(graphiql))
         .with_state(HttpState {
             app: app.clone(),
             schema: schema.clone(),
@@ -66,6 +65,7 @@ pub fn router(app: AppState, schema: AppSchema, max_body_bytes: usize, body_read
             body_read_timeout,
             heartbeat_plans: Arc::default(),
         })
+        .merge(graphiql::router())
         .merge(ws::router(app.clone(), schema))
         .merge(crate::leases::jwks::router(app.leases.clone()))
         .merge(health::router(app))
@@ -85,10 +85,13 @@ impl MediaType {
         }
     }
 
-    /// Picks the response type from `Accept`; no header means the current default of the spec.
+    /// Picks the response type from `Accept`: `application/graphql-response+json` when the client
+    /// names it; otherwise `application/json`, also for `*/*`, `application/*` and no `Accept` at
+    /// all, as the specification asks while clients that predate it are around (they know only
+    /// `application/json`, and get 200 for request errors under it).
     fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
         let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-            return Some(MediaType::GraphqlResponseJson);
+            return Some(MediaType::Json);
         };
         let mut json = false;
         for item in accept.split(',') {
@@ -99,8 +102,8 @@ impl MediaType {
                 continue;
             }
             match media.as_str() {
-                GRAPHQL_RESPONSE_JSON | "*/*" | "application/*" => return Some(MediaType::GraphqlResponseJson),
-                APPLICATION_JSON => json = true,
+                GRAPHQL_RESPONSE_JSON => return Some(MediaType::GraphqlResponseJson),
+                APPLICATION_JSON | "*/*" | "application/*" => json = true,
                 _ => {}
             }
         }
@@ -346,6 +349,18 @@ struct Incoming<'a> {
     headers: &'a HeaderMap,
 }
 
+/// A GraphQL request error (the document does not parse or validate) is 400 under
+/// `application/graphql-response+json`, and 200 under `application/json`, whose clients read
+/// any other status as a transport failure. Authentication (401) and permission (403) keep
+/// their status under both.
+fn legacy_status(media: MediaType, status: StatusCode) -> StatusCode {
+    if media == MediaType::Json && status == StatusCode::BAD_REQUEST {
+        StatusCode::OK
+    } else {
+        status
+    }
+}
+
 /// Executes one request and maps request errors to 400 under `application/graphql-response+json`.
 /// Returns the status, the body and the headers the resolvers set (the session cookie).
 async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, serde_json::Value, HeaderMap) {
@@ -380,8 +395,8 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
             } else if key_refused {
                 // The key was checked late, but the answer is the one the lookup would have given.
                 StatusCode::UNAUTHORIZED
-            } else if request_error && incoming.media == MediaType::GraphqlResponseJson {
-                StatusCode::BAD_REQUEST
+            } else if request_error {
+                legacy_status(incoming.media, StatusCode::BAD_REQUEST)
             } else {
                 StatusCode::OK
             };
@@ -389,7 +404,7 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
         }
         Err(refusal) => {
             let (status, err) = *refusal;
-            (status, finish(GqlResponse::from_errors(vec![err])).1, HeaderMap::new())
+            (legacy_status(incoming.media, status), finish(GqlResponse::from_errors(vec![err])).1, HeaderMap::new())
         }
     }
 }
@@ -494,9 +509,11 @@ async fn serve_post(
     media: MediaType,
 ) -> Response {
     let meta = request_meta(&state, &headers, peer, ip);
-    let mut batch: BatchRequest = match serde_json::from_slice(&bytes) {
-        Ok(batch) => batch,
-        Err(_) => {
+    // A body without a `query` (async-graphql reads it as an empty one) is no GraphQL request
+    // either: 400 under both media types, as GET answers a missing `query` parameter.
+    let mut batch: BatchRequest = match serde_json::from_slice::<BatchRequest>(&bytes) {
+        Ok(batch) if batch.iter().all(|request| !request.query.is_empty()) => batch,
+        _ => {
             return error_body(
                 StatusCode::BAD_REQUEST,
                 media,
@@ -620,8 +637,4 @@ async fn serve_get(
     let incoming = Incoming { state: &state, media, caller, meta, headers: request.headers() };
     let (status, body, headers) = execute_one(&incoming, gql_request).await;
     respond(media, status, body, headers)
-}
-
-async fn graphiql() -> Html<String> {
-    Html(GraphiQLSource::build().endpoint("/graphql").title("License server GraphiQL").finish())
 }
