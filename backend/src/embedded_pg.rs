@@ -21,7 +21,7 @@ use anyhow::{bail, Context as _};
 use base64::Engine as _;
 use rand::rngs::OsRng;
 use rand::RngCore as _;
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection};
 use tokio::process::Command;
 
@@ -280,6 +280,9 @@ impl EmbeddedPostgres {
 
     fn options(&self, database: &str) -> PgConnectOptions {
         PgConnectOptions::new()
+            // A Unix socket carries no TLS: a PGSSLMODE=require meant for another server (sqlx
+            // reads it here, as libpq does) must not stop the embedded cluster.
+            .ssl_mode(PgSslMode::Disable)
             .socket(&self.socket_dir)
             .port(PORT)
             .username(SUPERUSER)
