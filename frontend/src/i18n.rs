@@ -440,6 +440,7 @@ const TEXTS: &[(&str, &str, &str)] = &[
     ("backups.verify_failed", "Verification failed for", "Prüfung fehlgeschlagen für"),
     ("backups.restore", "Restore", "Wiederherstellen"),
     ("backups.restore_confirm", "Restore this backup", "Dieses Backup wiederherstellen"),
+    ("backups.restored", "Restored:", "Wiederhergestellt:"),
     ("backups.restore_message", "Every table is replaced by its contents in this backup; changes made since are lost. Backup:", "Jede Tabelle wird durch ihren Inhalt in diesem Backup ersetzt; spätere Änderungen gehen verloren. Backup:"),
     ("backups.setup_title", "Schedule and storage", "Zeitplan und Ablage"),
     ("backups.schedule", "Daily backup", "Tägliches Backup"),

@@ -487,14 +487,15 @@ async function holdCustomers() {
   return () => new Promise((resolve) => { psql.on('exit', resolve); psql.stdin.end('ROLLBACK;\n'); });
 }
 
-test('an admin takes a backup, sees it run and complete, its size and checksum, verifies it, and restoring asks first', async () => {
+test('an admin takes a backup, sees it run and complete, its size and checksum, verifies it, restores it from the git remote, and restoring asks first', async () => {
   await page.click('nav >> text=Backups');
-  // How backups are taken and kept: the server runs with the defaults (daily at 03:00 UTC, no remote).
+  // How backups are taken and kept: the server runs with the default schedule (daily at 03:00
+  // UTC) and pushes to a git remote (a bare repository run.sh made).
   await page.waitForSelector('[data-testid=backup-setup]', WAIT);
   assert.match(await page.textContent('[data-testid=backup-schedule]'), /Daily at 03:00 \(UTC\)/);
   assert.match(await page.textContent('[data-testid=backup-setup]'), /Next run\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
   assert.match(await page.textContent('[data-testid=backup-setup]'), /Kept locally\s*the newest 14/);
-  assert.match(await page.textContent('[data-testid=backup-remote]'), /No remote configured/);
+  assert.ok((await page.textContent('[data-testid=backup-remote]')).includes(process.env.BACKUP_REMOTE), 'the remote is named');
   // The backup runs on the server: the page shows it running, offers no second one meanwhile,
   // and follows it to its end without a reload.
   const release = await holdCustomers();
@@ -519,6 +520,22 @@ test('an admin takes a backup, sees it run and complete, its size and checksum, 
   await page.waitForSelector('.alert-success >> text=Checksum and archive are fine', WAIT);
 
   await shot('15a-backups');
+
+  // The git remote now holds the archive (with its .sha256): it is offered for a restore, as it
+  // would be on a new machine, and restores after a confirmation.
+  const fileName = (await row.locator('td').first().textContent()).match(/license-server-\S+?\.dump/)?.[0];
+  assert.ok(fileName, 'the row names its archive');
+  await page.waitForFunction(() => /Pushed/.test(document.querySelector('[data-testid=backups] tbody tr')?.textContent ?? ''), null, WAIT);
+  await page.click('[data-testid=remote-backups] >> text=Fetch again');
+  const remoteRow = page.locator('[data-testid=remote-backup-list] tbody tr').first();
+  await remoteRow.waitFor(WAIT);
+  assert.ok((await remoteRow.textContent()).includes(fileName), 'the newest archive on the remote is ours');
+  assert.match(await remoteRow.locator('td.mono').nth(1).textContent(), /^[0-9a-f]{12}…$/, 'its checksum from the remote');
+  await remoteRow.locator('text=Restore').click();
+  await page.waitForSelector('.modal >> text=changes made since are lost', WAIT);
+  await page.click('.modal >> text=Restore this backup');
+  await page.waitForSelector('[data-testid=remote-backups] .alert-success >> text=Restored:', WAIT);
+  await shot('15c-backups-restored-from-remote');
 
   // The confirmation takes the focus (on Cancel, the safe choice) and closes with Escape.
   await row.locator('text=Restore').click();

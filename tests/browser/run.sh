@@ -23,7 +23,11 @@ fi
 
 create_throwaway_database license_browser
 server_pid=""
-trap stop_server_and_drop_database EXIT
+# Backups go to a directory of their own and are pushed to a git remote: a bare repository here.
+scratch="$(mktemp -d -t license-browser.XXXXXX)"
+backup_remote="$scratch/remote.git"
+git init -q --bare -b main "$backup_remote"
+trap 'stop_server_and_drop_database; rm -rf "$scratch"' EXIT
 
 port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 log="$(mktemp -t license-browser-server.XXXXXX.log)"
@@ -38,6 +42,7 @@ client_key="$("$server" api-key create --name browser-test-client --scope client
 analyst_key="$("$server" api-key create --name browser-test-analyst --scope analyst)"
 
 LISTEN_ADDR="127.0.0.1:$port" FRONTEND_DIR="$root/frontend/dist" CLEANUP_INTERVAL_SECS=1 \
+    BACKUP_DIR="$scratch/backups" BACKUP_GIT_REMOTE="$backup_remote" \
     "$server" serve >"$log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
@@ -50,7 +55,7 @@ done
 
 status=0
 (cd "$here" && BASE_URL="http://localhost:$port" ADMIN_USERNAME=admin ADMIN_PASSWORD="$admin_password" \
-    ANALYST_USERNAME=analyst ANALYST_PASSWORD="$analyst_password" CLIENT_KEY="$client_key" ANALYST_KEY="$analyst_key" \
+    ANALYST_USERNAME=analyst ANALYST_PASSWORD="$analyst_password" CLIENT_KEY="$client_key" ANALYST_KEY="$analyst_key" BACKUP_REMOTE="$backup_remote" \
     node --test --test-concurrency=1 dashboard.test.mjs graphiql.test.mjs graphql_over_http.test.mjs) || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- server log ($log) ---" >&2
