@@ -527,9 +527,10 @@ test('an admin takes a backup, sees it run and complete, its size and checksum, 
   assert.ok(fileName, 'the row names its archive');
   await page.waitForFunction(() => /Pushed/.test(document.querySelector('[data-testid=backups] tbody tr')?.textContent ?? ''), null, WAIT);
   await page.click('[data-testid=remote-backups] >> text=Fetch again');
-  const remoteRow = page.locator('[data-testid=remote-backup-list] tbody tr').first();
+  const remoteRow = page.locator(`[data-testid=remote-backup-list] tbody tr:has-text("${fileName}")`);
   await remoteRow.waitFor(WAIT);
-  assert.ok((await remoteRow.textContent()).includes(fileName), 'the newest archive on the remote is ours');
+  assert.ok((await page.locator('[data-testid=remote-backup-list] tbody tr').first().textContent()).includes(fileName),
+    'the newest archive on the remote is listed first');
   assert.match(await remoteRow.locator('td.mono').nth(1).textContent(), /^[0-9a-f]{12}…$/, 'its checksum from the remote');
   await remoteRow.locator('text=Restore').click();
   await page.waitForSelector('.modal >> text=changes made since are lost', WAIT);
