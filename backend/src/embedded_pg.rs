@@ -114,6 +114,33 @@ fn id_of(args: &[&str]) -> anyhow::Result<u32> {
 }
 
 /// The superuser's password from `file`, made (256 random bits) and stored 0600 on first use.
+/// The superuser on the cluster's Unix socket in `socket_dir`.
+fn socket_options(socket_dir: &Path, password: &str, database: &str) -> PgConnectOptions {
+    PgConnectOptions::new()
+        // A Unix socket carries no TLS: a PGSSLMODE=require meant for another server (sqlx
+        // reads it here, as libpq does) must not stop the embedded cluster.
+        .ssl_mode(PgSslMode::Disable)
+        .socket(socket_dir)
+        .port(PORT)
+        .username(SUPERUSER)
+        .password(password)
+        .database(database)
+}
+
+/// The superuser's password of the embedded cluster in `data_dir`, for another process of its
+/// owner (the heartbeat benchmark's seeding and pgbench) next to a server that runs the cluster.
+pub fn superuser_password(data_dir: &Path) -> anyhow::Result<String> {
+    let file = data_dir.join(PASSWORD_FILE);
+    let password = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(password.trim().to_owned())
+}
+
+/// How another process of the owner connects to the server's database in the embedded cluster
+/// of `data_dir` (which a server started): its Unix socket, as the superuser, with the password.
+pub fn server_database_options(data_dir: &Path) -> anyhow::Result<PgConnectOptions> {
+    Ok(socket_options(&data_dir.join("run"), &superuser_password(data_dir)?, DATABASE))
+}
+
 fn read_or_create_password(file: &Path) -> anyhow::Result<String> {
     match std::fs::read_to_string(file) {
         Ok(password) if !password.trim().is_empty() => {
@@ -279,15 +306,7 @@ impl EmbeddedPostgres {
     }
 
     fn options(&self, database: &str) -> PgConnectOptions {
-        PgConnectOptions::new()
-            // A Unix socket carries no TLS: a PGSSLMODE=require meant for another server (sqlx
-            // reads it here, as libpq does) must not stop the embedded cluster.
-            .ssl_mode(PgSslMode::Disable)
-            .socket(&self.socket_dir)
-            .port(PORT)
-            .username(SUPERUSER)
-            .password(&self.password)
-            .database(database)
+        socket_options(&self.socket_dir, &self.password, database)
     }
 
     async fn create_database(&self) -> anyhow::Result<()> {

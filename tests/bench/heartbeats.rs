@@ -106,7 +106,7 @@ fn main() -> Result<()> {
 async fn run(settings: &Settings, tools: &Tools, server: &Server, workdir: &Path) -> Result<()> {
     let pool = PgPoolOptions::new()
         .max_connections(4)
-        .connect_with(server.database_options())
+        .connect_with(server.database_options()?)
         .await
         .context("cannot connect to the server's embedded PostgreSQL")?;
     let client_key = server.create_api_key("bench-client", "client")?;
@@ -232,9 +232,9 @@ impl Server {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
-    /// The embedded cluster's Unix socket, as the superuser the server runs it with.
-    fn database_options(&self) -> PgConnectOptions {
-        PgConnectOptions::new().socket(self.data_dir.join("run")).username("postgres").database("license_server")
+    /// The embedded cluster's Unix socket, as the superuser the server runs it with (and its password).
+    fn database_options(&self) -> Result<PgConnectOptions> {
+        license_server::embedded_pg::server_database_options(&self.data_dir)
     }
 
     fn create_api_key(&self, name: &str, scope: &str) -> Result<String> {
@@ -717,6 +717,7 @@ impl Tools {
             .arg("-f")
             .arg(&script)
             .args(["-h", &server.data_dir.join("run").to_string_lossy(), "-U", "postgres", "license_server"])
+            .env("PGPASSWORD", license_server::embedded_pg::superuser_password(&server.data_dir)?)
             .output()
             .context("cannot run pgbench")?;
         let stdout = String::from_utf8_lossy(&output.stdout);
