@@ -283,6 +283,17 @@ async fn graphql_names_a_backup_by_its_archive_and_restores_one_only_the_remote_
     assert_eq!(missing.error_code(), "NOT_FOUND");
     assert_eq!(app.gql(&analyst, RESTORE_REMOTE, json!({"f": name, "c": true})).await.error_code(), "FORBIDDEN");
 
+    // While a backup or restore job runs (its lock held, here by another connection), a restore
+    // from the remote is refused and changes nothing.
+    let after = snapshot(&pool).await;
+    let mut job = pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(hashtext('license-server backup job'))").execute(&mut *job).await.unwrap();
+    let busy = app.gql(&admin, RESTORE_REMOTE, json!({"f": name, "c": true})).await;
+    assert_eq!(busy.error_code(), "BACKUP_IN_PROGRESS", "{:?}", busy.body);
+    assert_eq!(snapshot(&pool).await, after, "nothing restored while a job runs");
+    sqlx::query("SELECT pg_advisory_unlock(hashtext('license-server backup job'))").execute(&mut *job).await.unwrap();
+    drop(job);
+
     let restored = app.gql(&admin, RESTORE_REMOTE, json!({"f": name, "c": true})).await;
     assert_eq!(restored.data("restoreRemoteBackup")["fileName"], name.as_str());
     assert_eq!(snapshot(&pool).await, before, "the customer added after the backup is gone");
