@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
+use super::jobs::JobLock;
 use super::source::{self, LooseArchive};
 use super::BackupSettings;
 use crate::auth::Actor;
@@ -91,10 +92,7 @@ pub async fn run(command: BackupCommand) -> anyhow::Result<()> {
                     dry_run(&what, pool, verification.problem);
                     return Ok(());
                 }
-                let lock = super::jobs::JobLock::try_acquire(pool).await.map_err(detailed)?;
-                let restored = super::restore_only(pool, &settings, id).await;
-                lock.release().await;
-                let backup = restored.map_err(detailed)?;
+                let backup = JobLock::around(pool, super::restore_only(pool, &settings, id)).await.map_err(detailed)?;
                 super::pre_migration::migrate(pool, &settings).await?;
                 super::record_restored(pool, &Actor::cli(), None, &backup).await.map_err(detailed)?;
                 println!("restored backup {id}");
@@ -110,10 +108,9 @@ pub async fn run(command: BackupCommand) -> anyhow::Result<()> {
                     bail!("{problem}; nothing was restored and the database is unchanged");
                 }
                 super::pre_migration::migrate(pool, &settings).await?;
-                let lock = super::jobs::JobLock::try_acquire(pool).await.map_err(detailed)?;
-                let restored = source::restore(pool, &settings, &archive, no_checksum).await;
-                lock.release().await;
-                restored.map_err(detailed)?;
+                JobLock::around(pool, source::restore(pool, &settings, &archive, no_checksum))
+                    .await
+                    .map_err(detailed)?;
                 super::pre_migration::migrate(pool, &settings).await?;
                 source::record(pool, &Actor::cli(), None, &archive).await.map_err(detailed)?;
                 println!("restored {}", describe(&archive));

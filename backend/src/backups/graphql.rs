@@ -357,10 +357,7 @@ impl BackupMutation {
         require_confirmation(confirm).gql()?;
         let archive = source::from_remote(settings, &file_name).await.gql()?;
         // Not while a backup or restore job runs, and none starts while this restore runs.
-        let lock = super::jobs::JobLock::try_acquire(pool).await.gql()?;
-        let restored = source::restore(pool, settings, &archive, false).await;
-        lock.release().await;
-        restored.gql()?;
+        super::jobs::JobLock::around(pool, source::restore(pool, settings, &archive, false)).await.gql()?;
         source::record(pool, &caller.actor, caller.ip, &archive).await.gql()?;
         tracing::info!(file = %file_name, "backup restored from the git remote");
         let size_bytes = super::digest(&archive.path).await.map_err(Error::Internal).gql()?.0;

@@ -45,6 +45,15 @@ impl JobLock {
         Err(Error::BackupInProgress { running })
     }
 
+    /// Runs `work` holding the lock (`BACKUP_IN_PROGRESS`, and `work` not started, while a job
+    /// runs somewhere), then releases it whatever `work`'s outcome.
+    pub async fn around<T>(pool: &PgPool, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let lock = JobLock::try_acquire(pool).await?;
+        let result = work.await;
+        lock.release().await;
+        result
+    }
+
     /// Waits for the lock on `connection` (start-up, before migrating); released with [`Self::release_on`].
     pub async fn wait_on(connection: &mut PgConnection) -> sqlx::Result<()> {
         sqlx::query(&format!("SELECT pg_advisory_lock({JOB_LOCK})")).execute(connection).await.map(drop)
@@ -55,7 +64,7 @@ impl JobLock {
     }
 
     /// Releases the lock (dropping it closes its connection, which releases it too).
-    pub async fn release(mut self) {
+    async fn release(mut self) {
         if let Err(err) = Self::release_on(&mut self.0).await {
             tracing::warn!(error = %err, "releasing the backup job lock failed; closing its connection frees it");
         }
@@ -66,14 +75,9 @@ impl JobLock {
 /// At start-up: marks failed what jobs that are gone left RUNNING, unless a job runs right now
 /// (then the next job does it).
 pub async fn recover(pool: &PgPool, settings: &BackupSettings) -> anyhow::Result<()> {
-    let result = match JobLock::try_acquire(pool).await {
-        Ok(lock) => {
-            let result = fail_abandoned(pool, settings).await;
-            lock.release().await;
-            result
-        }
+    let result = match JobLock::around(pool, fail_abandoned(pool, settings)).await {
         Err(Error::BackupInProgress { .. }) => Ok(()),
-        Err(err) => Err(err),
+        other => other,
     };
     result.map_err(super::cli::detailed)
 }
