@@ -1,30 +1,27 @@
 //! Bar charts as SVG: counts per day or hour, bars of several groups side by side in each slot,
 //! the series of one group stacked.
 //!
-//! Drawn by `plotters` (without default features: its SVG backend only) into an SVG string;
-//! it lays out the axes, ticks and labels. In wasm it measures text in the page itself (a
-//! hidden `<span>`), so no font files or font crates come along. What it costs, measured as
-//! `gzip -9` of the wasm built by `scripts/build-frontend.sh`, with these charts drawn and with
-//! `draw` left out: 50.2 KB under the release profile of the time (codegen-units 4, no LTO), and
-//! 25.7 KB under a profile for size (opt-level "z", LTO, one codegen unit, panic = abort). That
-//! is within the ~50 KB a chart library may cost here, so there is no chart drawing of our own.
-//! The legend is HTML under the chart (translated, each series with its total), and the numbers
-//! are in a table too: a screen reader gets the chart's label and the table.
+//! Drawn here into an SVG string: round-numbered grid lines with their labels, the axes, a
+//! label under the slots that carry one, the axis titles and the bars. It used to be `plotters`
+//! (its SVG backend only), which cost 26 KB of the gzipped bundle (`gzip -9` of the wasm built by
+//! `scripts/build-frontend.sh`, with these charts and with `draw` left out) for what is a few
+//! dozen lines of layout; the bundle's budget of 500 KB gzipped had no room for it. The legend is
+//! HTML under the chart (translated, each series with its total), and the numbers are in a table
+//! too: a screen reader gets the chart's label and the table.
 
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
-use plotters::prelude::*;
+use std::fmt;
+
 use yew::prelude::*;
 
 use crate::hooks::use_app;
 use crate::i18n::Lang;
 
-const WIDTH: u32 = 960;
-const HEIGHT: u32 = 300;
-const FONT: &str = "sans-serif";
+const WIDTH: f64 = 960.0;
+const HEIGHT: f64 = 300.0;
 /// The stylesheet's `--text` and `--border-strong`, and a lighter grid line.
-const TEXT: RGBColor = RGBColor(0x37, 0x41, 0x51);
-const AXIS: RGBColor = RGBColor(0xc5, 0xcc, 0xd8);
-const GRID: RGBColor = RGBColor(0xea, 0xed, 0xf2);
+const TEXT: Rgb = Rgb(0x37, 0x41, 0x51);
+const AXIS: Rgb = Rgb(0xc5, 0xcc, 0xd8);
+const GRID: Rgb = Rgb(0xea, 0xed, 0xf2);
 
 /// A colour of a series, used for its bars and its legend swatch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +29,14 @@ pub struct Rgb(pub u8, pub u8, pub u8);
 
 impl Rgb {
     fn css(self) -> String {
-        format!("background: rgb({}, {}, {})", self.0, self.1, self.2)
+        format!("background: {self}")
+    }
+}
+
+/// As CSS and SVG write it: `#rrggbb`.
+impl fmt::Display for Rgb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{:02x}{:02x}{:02x}", self.0, self.1, self.2)
     }
 }
 
@@ -83,7 +87,7 @@ pub fn BarChart(props: &BarChartProps) -> Html {
         props.title,
         series.iter().map(|s| format!("{} {}", s.label, lang.number(s.total()))).collect::<Vec<_>>().join(", ")
     );
-    let svg = draw(props, lang).unwrap_or_default();
+    let svg = draw(props, lang);
     let rows = props.slots.iter().enumerate().filter(|(i, _)| series.iter().any(|s| s.values.get(*i) > Some(&0)));
 
     html! {
@@ -130,85 +134,102 @@ pub fn BarChart(props: &BarChartProps) -> Html {
     }
 }
 
-/// The x axis: `slots` positions of width 1, labelled at the middle of the slots in `ticks`
-/// (plotters would otherwise choose round numbers, not midnights).
-struct SlotAxis {
-    slots: usize,
-    ticks: Vec<f64>,
-}
+/// Where the plot sits in the SVG's coordinates: room for the y labels on the left and the x
+/// labels with the axis title below.
+const LEFT: f64 = 84.0;
+const RIGHT: f64 = WIDTH - 12.0;
+const TOP: f64 = 12.0;
+const BOTTOM: f64 = HEIGHT - 60.0;
 
-impl Ranged for SlotAxis {
-    type FormatOption = DefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        let share = value / self.slots.max(1) as f64;
-        limit.0 + (share * f64::from(limit.1 - limit.0)).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
-        self.ticks.clone()
-    }
-
-    fn range(&self) -> std::ops::Range<f64> {
-        0.0..self.slots.max(1) as f64
+/// The step between the y axis's labels: the smallest of 1, 2 or 5 times a power of ten that
+/// needs at most five steps up to `top`, so labels are round numbers.
+fn y_step(top: i64) -> i64 {
+    let mut power = 1_i64;
+    loop {
+        for factor in [1, 2, 5] {
+            let step = factor * power;
+            if top / step <= 5 {
+                return step;
+            }
+        }
+        power *= 10;
     }
 }
 
-/// The chart as an SVG document.
-fn draw(props: &BarChartProps, lang: Lang) -> Result<String, Box<dyn std::error::Error>> {
-    let slots = props.slots.len();
+/// `text` with the characters that mean something in SVG markup escaped.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The chart as an SVG document: horizontal grid lines at round numbers, the axes, a label
+/// under every slot that carries one, the axis titles, and the bars.
+fn draw(props: &BarChartProps, lang: Lang) -> String {
+    let slots = props.slots.len().max(1);
     let stack_height =
         |group: &Vec<Series>, slot: usize| group.iter().map(|s| s.values.get(slot).copied().unwrap_or(0)).sum::<i64>();
     let highest =
         (0..slots).flat_map(|slot| props.groups.iter().map(move |g| stack_height(g, slot))).max().unwrap_or(0);
     // Head room over the highest bar, and at least one unit so an empty chart still has an axis.
     let y_top = highest + (highest / 10).max(1);
-    let ticks: Vec<f64> =
-        props.slots.iter().enumerate().filter(|(_, s)| s.tick.is_some()).map(|(i, _)| i as f64 + 0.5).collect();
+    let x = |slot: f64| LEFT + slot / slots as f64 * (RIGHT - LEFT);
+    let y = |value: i64| BOTTOM - value as f64 / y_top as f64 * (BOTTOM - TOP);
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        let mut chart = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(72)
-            .build_cartesian_2d(SlotAxis { slots, ticks }, 0i64..y_top)?;
-        let tick_label = |x: &f64| props.slots.get(*x as usize).and_then(|s| s.tick.clone()).unwrap_or_default();
-        let number = |y: &i64| lang.number(*y);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .max_light_lines(0)
-            .bold_line_style(GRID)
-            .axis_style(AXIS)
-            .y_labels(6)
-            .x_label_formatter(&tick_label)
-            .y_label_formatter(&number)
-            .label_style((FONT, 15).into_font().color(&TEXT))
-            .axis_desc_style((FONT, 16).into_font().color(&TEXT))
-            .x_desc(props.x_axis.as_str())
-            .y_desc(props.y_axis.as_str())
-            .draw()?;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" fill="{TEXT}">"#
+    );
+    let step = y_step(y_top);
+    for value in (0..=y_top).step_by(step as usize) {
+        let at = y(value);
+        if value > 0 {
+            svg += &format!(r#"<line x1="{LEFT}" y1="{at:.1}" x2="{RIGHT}" y2="{at:.1}" stroke="{GRID}"/>"#);
+        }
+        svg += &format!(
+            r#"<text x="{}" y="{at:.1}" font-size="15" text-anchor="end" dominant-baseline="middle">{}</text>"#,
+            LEFT - 6.0,
+            lang.number(value)
+        );
+    }
+    svg += &format!(r#"<path d="M{LEFT} {TOP}V{BOTTOM}H{RIGHT}" fill="none" stroke="{AXIS}"/>"#);
+    for (slot, tick) in props.slots.iter().enumerate().filter_map(|(i, s)| Some((i, s.tick.as_deref()?))) {
+        svg += &format!(
+            r#"<text x="{:.1}" y="{}" font-size="15" text-anchor="middle">{}</text>"#,
+            x(slot as f64 + 0.5),
+            BOTTOM + 20.0,
+            escape(tick)
+        );
+    }
+    svg += &format!(
+        r#"<text x="{}" y="{}" font-size="16" text-anchor="middle">{}</text>"#,
+        (LEFT + RIGHT) / 2.0,
+        HEIGHT - 8.0,
+        escape(&props.x_axis)
+    );
+    svg += &format!(
+        r#"<text transform="translate(24 {}) rotate(-90)" font-size="16" text-anchor="middle">{}</text>"#,
+        (TOP + BOTTOM) / 2.0,
+        escape(&props.y_axis)
+    );
 
-        let group_width = 0.84 / props.groups.len().max(1) as f64;
-        for (g, group) in props.groups.iter().enumerate() {
-            let left = 0.08 + g as f64 * group_width;
-            let mut stacked = vec![0_i64; slots];
-            for series in group {
-                let color = RGBColor(series.color.0, series.color.1, series.color.2);
-                let mut bars = Vec::new();
-                for (slot, value) in series.values.iter().enumerate().filter(|(_, v)| **v > 0) {
-                    let x = slot as f64 + left;
-                    let bottom = stacked[slot];
-                    bars.push(Rectangle::new([(x, bottom), (x + group_width * 0.92, bottom + value)], color.filled()));
-                    stacked[slot] += value;
+    let group_width = 0.84 / props.groups.len().max(1) as f64;
+    for (g, group) in props.groups.iter().enumerate() {
+        let left = 0.08 + g as f64 * group_width;
+        let mut stacked = vec![0_i64; slots];
+        for series in group {
+            for (slot, value) in series.values.iter().enumerate().filter(|(_, v)| **v > 0) {
+                let bottom = stacked.get(slot).copied().unwrap_or(0);
+                let (x0, x1) = (x(slot as f64 + left), x(slot as f64 + left + group_width * 0.92));
+                let (y0, y1) = (y(bottom + value), y(bottom));
+                svg += &format!(
+                    r#"<rect x="{x0:.1}" y="{y0:.1}" width="{:.1}" height="{:.1}" fill="{}"/>"#,
+                    x1 - x0,
+                    y1 - y0,
+                    series.color
+                );
+                if let Some(top) = stacked.get_mut(slot) {
+                    *top += value;
                 }
-                chart.draw_series(bars)?;
             }
         }
-        root.present()?;
     }
-    Ok(svg)
+    svg + "</svg>"
 }
