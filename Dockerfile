@@ -6,7 +6,7 @@
 #
 #   docker build -t license-server .
 #
-# Everything the build fetches comes from package registries (crates.io, Debian) besides the
+# Everything the build fetches comes from package registries (crates.io, Debian, npm) besides the
 # base images. Build arguments: RUST_VERSION, DEBIAN_RELEASE (both stages use the same release,
 # so the binary and its glibc match; `trixie` brings pg_dump 17 for PostgreSQL 16/17 servers).
 
@@ -16,15 +16,16 @@ ARG DEBIAN_RELEASE=bookworm
 FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
 WORKDIR /src
 COPY . .
-# The dashboard (wasm32, through wasm-bindgen-cli from crates.io, wasm-opt from binaryen, with
-# content-hashed names and gzip and brotli copies, exactly as `make run` builds it) into /dist,
+# The dashboard (wasm32, through wasm-bindgen-cli from crates.io, wasm-opt from Debian's binaryen
+# or, when that cannot read the module, npm's binaryen run by Node.js, with content-hashed names
+# and gzip and brotli copies, exactly as `make run` builds it) into /dist,
 # then the server binary.
 # Unpinned Debian packages (hadolint DL3008): DEBIAN_RELEASE pins the release, whose archive
 # keeps one version of each package (security updates replace it), so `pkg=version` would break
 # the build at the release's next point update.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config libssl-dev binaryen brotli \
+ && apt-get install -y --no-install-recommends pkg-config libssl-dev binaryen nodejs npm brotli \
  && rm -rf /var/lib/apt/lists/* \
  && rustup target add wasm32-unknown-unknown
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -3,7 +3,9 @@
 #   1. a wasm32 build of the `license-dashboard` crate with the size profile `wasm-release`
 #      (Cargo.toml), then the wasm-bindgen CLI of exactly the wasm-bindgen version in Cargo.lock
 #      (installed with `cargo install` when missing);
-#   2. `wasm-opt -Oz` (Debian's binaryen, installed by scripts/setup.sh) when it is there;
+#   2. `wasm-opt -Oz`: Debian's binaryen (installed by scripts/setup.sh) when it can read the
+#      module, else npm's binaryen package (pinned in scripts/lib.sh, installed once when npm is
+#      there);
 #   3. content-hashed names for the wasm module, its JS glue, the bootstrap script and the
 #      stylesheet (`name-<16 hex digits of SHA-256>.ext`, rewritten into boot.js and index.html), so
 #      the server can let browsers cache them for a year;
@@ -32,21 +34,32 @@ wasm-bindgen --target web --no-typescript --remove-name-section --remove-produce
     --out-dir "$staging" --out-name license_dashboard \
     "$target_dir/wasm32-unknown-unknown/wasm-release/license-dashboard.wasm"
 # wasm-opt runs after wasm-bindgen (before it, it breaks what wasm-bindgen reads), with the
-# features rustc enables for wasm32. Debian bookworm's binaryen (108) cannot read the table
-# instructions wasm-bindgen's reference-type glue adds: then the module stays as it is (wasm-opt
-# takes only about 1 % off this module once compressed; the size profile does the work).
-if command -v wasm-opt >/dev/null; then
-    if wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-mutable-globals --enable-reference-types --enable-multivalue \
-        "$staging/license_dashboard_bg.wasm" -o "$staging/license_dashboard_bg.opt.wasm" 2>"$staging/wasm-opt.log"; then
+# features rustc enables for wasm32: Debian's binaryen when it can read the module, else npm's
+# (pinned, scripts/lib.sh: bookworm's binaryen 108 cannot read the table instructions of
+# wasm-bindgen's reference-type glue). Without either the module stays as wasm-bindgen wrote it.
+# `-Oz` takes 10 % off the raw size but only about 1 % once compressed; `--converge` made the
+# gzipped module larger, so one pass (figures in the README, "The dashboard").
+wasm_opt_flags=(-Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue)
+# Runs the wasm-opt named by $1 over the module in place; fails (leaving the module) when it cannot.
+run_wasm_opt() {
+    if "$1" "${wasm_opt_flags[@]}" "$staging/license_dashboard_bg.wasm" -o "$staging/license_dashboard_bg.opt.wasm" \
+        2>"$staging/wasm-opt.log"; then
         mv "$staging/license_dashboard_bg.opt.wasm" "$staging/license_dashboard_bg.wasm"
+        rm -f "$staging/wasm-opt.log"
     else
-        echo "wasm-opt ($(wasm-opt --version)) cannot read the module; left as wasm-bindgen wrote it: $(head -c 200 "$staging/wasm-opt.log")" >&2
-        rm -f "$staging/license_dashboard_bg.opt.wasm"
+        echo "wasm-opt ($("$1" --version)) cannot read the module: $(head -c 200 "$staging/wasm-opt.log")" >&2
+        rm -f "$staging/license_dashboard_bg.opt.wasm" "$staging/wasm-opt.log"
+        return 1
     fi
-    rm -f "$staging/wasm-opt.log"
-else
-    echo "wasm-opt not found (Debian package binaryen): the module is left as wasm-bindgen wrote it" >&2
+}
+if ! { command -v wasm-opt >/dev/null && run_wasm_opt wasm-opt; }; then
+    npm_wasm_opt="$(ensure_npm_wasm_opt)"
+    if [ -z "$npm_wasm_opt" ]; then
+        echo "npm not found (Debian package npm), so no binaryen from npm: the module is left as wasm-bindgen wrote it" >&2
+    elif ! run_wasm_opt "$npm_wasm_opt"; then
+        echo "the module is left as wasm-bindgen wrote it" >&2
+    fi
 fi
 cp frontend/static/index.html frontend/static/styles.css frontend/static/boot.js "$staging/"
 

@@ -75,6 +75,27 @@ ensure_hadolint() {
     echo "$venv/bin/hadolint"
 }
 
+# wasm-opt of a binaryen recent enough to read the dashboard's module (Debian bookworm's 108 stops at
+# the `table.fill` of wasm-bindgen's reference-type glue): npm's `binaryen` package, binaryen
+# compiled to wasm and run by Node.js (no binary download), pinned, installed once into the cargo
+# target directory. Prints the path of its wasm-opt, or nothing when npm is missing.
+BINARYEN_NPM_VERSION=132.0.0
+ensure_npm_wasm_opt() {
+    local root dir
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    dir="${CARGO_TARGET_DIR:-$root/target}/tools/binaryen-$BINARYEN_NPM_VERSION"
+    if [ ! -x "$dir/node_modules/binaryen/bin/wasm-opt" ]; then
+        if ! command -v npm >/dev/null; then
+            return 0
+        fi
+        echo "installing binaryen $BINARYEN_NPM_VERSION from npm into $dir" >&2
+        mkdir -p "$dir"
+        npm install --prefix "$dir" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+            "binaryen@$BINARYEN_NPM_VERSION" >&2
+    fi
+    echo "$dir/node_modules/binaryen/bin/wasm-opt"
+}
+
 # A database of its own for one run of a script that starts a server (DATABASE_URL names the
 # PostgreSQL server): `create_throwaway_database PREFIX` creates it and sets $database,
 # $admin_url and $test_url; `stop_server_and_drop_database`, for an EXIT trap, stops $server_pid

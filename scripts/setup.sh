@@ -3,8 +3,9 @@
 #   scripts/setup.sh run    the toolchain, and PostgreSQL's server binaries for the embedded default
 #   scripts/setup.sh test   the above, plus rustfmt and clippy, Chromium and Node.js for the browser tests
 #   scripts/setup.sh bench  the above for `run`, plus wrk (the load generator) and pgbench
-# All add the wasm32 target, binaryen and brotli for the dashboard (scripts/build-frontend.sh
-# installs wasm-bindgen's CLI).
+# All add the wasm32 target, binaryen, Node.js with npm, and brotli for the dashboard
+# (scripts/build-frontend.sh installs wasm-bindgen's CLI and, when Debian's binaryen cannot read
+# the module, npm's binaryen).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/lib.sh"
@@ -55,10 +56,14 @@ if [ "$purpose" = test ]; then
 fi
 
 ensure_wasm_target
-# The dashboard's build shrinks the wasm module with wasm-opt (binaryen) and precompresses its
-# files with brotli; without them it still builds, only larger (scripts/build-frontend.sh).
+# The dashboard's build shrinks the wasm module with wasm-opt (Debian's binaryen, or npm's when
+# Debian's is too old to read the module: Node.js runs it) and precompresses its files with
+# brotli; without them it still builds, only larger (scripts/build-frontend.sh).
 if ! command -v wasm-opt >/dev/null; then
     apt_install binaryen
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    apt_install nodejs npm
 fi
 if ! command -v brotli >/dev/null; then
     apt_install brotli
@@ -67,8 +72,5 @@ fi
 if [ "$purpose" = test ]; then
     if [ ! -x /usr/bin/chromium ]; then
         apt_install chromium fonts-dejavu-core
-    fi
-    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-        apt_install nodejs npm
     fi
 fi
