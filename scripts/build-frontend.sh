@@ -56,7 +56,7 @@ run_wasm_opt() {
 if ! { command -v wasm-opt >/dev/null && run_wasm_opt wasm-opt; }; then
     npm_wasm_opt="$(ensure_npm_wasm_opt)"
     if [ -z "$npm_wasm_opt" ]; then
-        echo "npm not found (Debian package npm), so no binaryen from npm: the module is left as wasm-bindgen wrote it" >&2
+        echo "no binaryen from npm (npm, the Debian package, is missing or the install failed): the module is left as wasm-bindgen wrote it" >&2
     elif ! run_wasm_opt "$npm_wasm_opt"; then
         echo "the module is left as wasm-bindgen wrote it" >&2
     fi

@@ -78,7 +78,8 @@ ensure_hadolint() {
 # wasm-opt of a binaryen recent enough to read the dashboard's module (Debian bookworm's 108 stops at
 # the `table.fill` of wasm-bindgen's reference-type glue): npm's `binaryen` package, binaryen
 # compiled to wasm and run by Node.js (no binary download), pinned, installed once into the cargo
-# target directory. Prints the path of its wasm-opt, or nothing when npm is missing.
+# target directory. Prints the path of its wasm-opt, or nothing when npm is missing or the install
+# fails.
 BINARYEN_NPM_VERSION=132.0.0
 ensure_npm_wasm_opt() {
     local root dir
@@ -91,7 +92,7 @@ ensure_npm_wasm_opt() {
         echo "installing binaryen $BINARYEN_NPM_VERSION from npm into $dir" >&2
         mkdir -p "$dir"
         npm install --prefix "$dir" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
-            "binaryen@$BINARYEN_NPM_VERSION" >&2
+            "binaryen@$BINARYEN_NPM_VERSION" >&2 || return 0
     fi
     echo "$dir/node_modules/binaryen/bin/wasm-opt"
 }
