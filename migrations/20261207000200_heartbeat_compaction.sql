@@ -7,8 +7,11 @@
 -- The compaction moves rows (DELETE … RETURNING, aggregate, upsert in one statement), so raw
 -- rows plus compacted rows always add up to every heartbeat ever recorded.
 
--- 1. The long-term form. One index only, the primary key: it serves the per-license reads
--- (license, day range) and the per-device timeline (license, day, device).
+-- 1. The long-term form. One index only, unique on (license, day, device): it serves the
+-- per-license reads (license, day range), the per-device timeline and the compaction's upsert.
+-- A unique index rather than a primary key: `pg_restore --clean` (restoring a backup) cannot
+-- drop a partition's inherited key constraint, while partitioned indexes restore like
+-- `license_heartbeats_license_idx` always has.
 CREATE TABLE IF NOT EXISTS heartbeat_device_days (
     license_id   uuid NOT NULL,
     day          date NOT NULL,
@@ -18,9 +21,9 @@ CREATE TABLE IF NOT EXISTS heartbeat_device_days (
     -- The day's 2,880 thirty-second slots, trimmed to the first..last slot holding a heartbeat:
     -- bit i is slot first_slot + i (slot n starts n × 30 s after midnight UTC).
     first_slot   smallint NOT NULL CHECK (first_slot BETWEEN 0 AND 2879),
-    slots        bit varying(2880) NOT NULL CHECK (first_slot + length(slots) <= 2880),
-    PRIMARY KEY (license_id, day, device_id)
+    slots        bit varying(2880) NOT NULL CHECK (first_slot + length(slots) <= 2880)
 ) PARTITION BY RANGE (day);
+CREATE UNIQUE INDEX IF NOT EXISTS heartbeat_device_days_key ON heartbeat_device_days (license_id, day, device_id);
 CREATE TABLE IF NOT EXISTS heartbeat_device_days_default PARTITION OF heartbeat_device_days DEFAULT;
 
 -- Adds two days' hour counts.

@@ -43,7 +43,7 @@ fn env_or(name: &str, default: u64) -> Result<u64> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,sqlx=error".into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let server_url = std::env::var("DATABASE_URL")
         .context("DATABASE_URL must name a PostgreSQL server where we may create a database; run through scripts/with-postgres.sh")?;
