@@ -136,11 +136,11 @@ async fn move_batch(
 const UNDEFINED_TABLE: &str = "42P01";
 
 /// Drops the raw partitions before `cutoff` that are empty. The detach needs a moment's
-/// exclusive lock on `license_heartbeats`, which heartbeats wait for: it is not waited for longer
-/// than a second (the next run tries again).
+/// exclusive lock on `license_heartbeats`; while it waits for it, heartbeats queue behind it, so
+/// it waits at most 200 ms (the next run tries again).
 async fn drop_empty_partitions(connection: &mut PgConnection, cutoff: DateTime<Utc>) -> Result<Vec<String>> {
     let mut tx = connection.begin().await?;
-    sqlx::query("SET LOCAL lock_timeout = '1s'").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL lock_timeout = '200ms'").execute(&mut *tx).await?;
     let dropped: sqlx::Result<Vec<String>> =
         sqlx::query_scalar("SELECT drop_compacted_heartbeat_partitions($1)").bind(cutoff).fetch_all(&mut *tx).await;
     match dropped {

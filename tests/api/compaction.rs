@@ -3,7 +3,8 @@
 //! compacted, and in the default partition), compacted in interrupted steps, from two tasks at
 //! once and again, every count per hour and day per license and device, every session's first
 //! and last heartbeat slot and every gap stay what the raw rows gave; raw partitions beyond the
-//! window are dropped, the others kept.
+//! window are dropped, the others kept. A device's timeline through GraphQL is the same before
+//! and after compaction.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -302,4 +303,58 @@ async fn heartbeat_counts_through_graphql_equal_the_raw_computation_after_compac
         let reply = app.gql(&analyst, query, variables.clone()).await;
         assert_eq!(reply.data("heartbeatCounts"), &raw_answer, "compacted, {variables}");
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_devices_heartbeat_timeline_shows_its_stretches_and_gaps_before_and_after_compaction(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let (_, license_key) = app.create_license(&admin, 1, 1).await;
+    let token = app.session(&client, &license_key, "timeline").await;
+    let (license, device): (Uuid, Uuid) =
+        sqlx::query_as("SELECT license_id, device_id FROM license_sessions WHERE session_token = $1::uuid")
+            .bind(&token)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    partitions::ensure_day_partitions(&pool, utc(2026, 10, 31, 0).date_naive(), 2).await.unwrap();
+    partitions::ensure_history_partitions(&pool, utc(2026, 10, 1, 0).date_naive(), 2).await.unwrap();
+    // 23:58 to 00:03 across the month boundary with 00:00:30 missed, then 00:10 to 00:11:59,
+    // two heartbeats in that last slot.
+    let start = utc(2026, 10, 31, 23) + Duration::minutes(58);
+    let mut beats: Vec<Beat> = (0..10)
+        .filter(|&i| i != 5)
+        .map(|i| Beat { license, device, at: start + Duration::seconds(30 * i + 3), late: false })
+        .collect();
+    let later = utc(2026, 11, 1, 0) + Duration::minutes(10);
+    beats.extend((0..4).map(|i| Beat { license, device, at: later + Duration::seconds(30 * i + 1), late: false }));
+    beats.push(Beat { license, device, at: later + Duration::seconds(119), late: false });
+    insert(&pool, &beats).await;
+
+    let query = "query($d: ID!, $f: DateTime!, $t: DateTime!) {
+        deviceHeartbeatTimeline(deviceId: $d, from: $f, to: $t) { from to slots } }";
+    let variables = json!({"d": device, "f": "2026-10-31T00:00:00Z", "t": "2026-11-02T00:00:00Z"});
+    let expected = json!([
+        {"from": "2026-10-31T23:58:00+00:00", "to": "2026-11-01T00:00:30+00:00", "slots": 5},
+        {"from": "2026-11-01T00:01:00+00:00", "to": "2026-11-01T00:03:00+00:00", "slots": 4},
+        {"from": "2026-11-01T00:10:00+00:00", "to": "2026-11-01T00:12:00+00:00", "slots": 4},
+    ]);
+    let raw = app.gql(&analyst, query, variables.clone()).await;
+    assert_eq!(raw.data("deviceHeartbeatTimeline"), &expected, "from the raw rows");
+    let report = compaction::compact(&pool, PartitionSettings::default(), Budget::default()).await.unwrap();
+    assert_eq!(report.moved, beats.len() as i64);
+    let compacted = app.gql(&analyst, query, variables).await;
+    assert_eq!(compacted.data("deviceHeartbeatTimeline"), &expected, "from the compacted history");
+
+    let too_long =
+        app.gql(&analyst, query, json!({"d": device, "f": "2026-09-01T00:00:00Z", "t": "2026-11-02T00:00:00Z"})).await;
+    assert_eq!((too_long.error_code(), too_long.error_field()), ("BAD_USER_INPUT", "to"));
+    let unknown = app
+        .gql(&analyst, query, json!({"d": Uuid::new_v4(), "f": "2026-10-31T00:00:00Z", "t": "2026-11-02T00:00:00Z"}))
+        .await;
+    assert_eq!(unknown.data("deviceHeartbeatTimeline"), &json!([]));
+    let refused =
+        app.gql(&client, query, json!({"d": device, "f": "2026-10-31T00:00:00Z", "t": "2026-11-02T00:00:00Z"})).await;
+    assert_eq!(refused.error_code(), "FORBIDDEN", "a client key may not read timelines");
 }

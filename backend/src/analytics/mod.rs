@@ -116,6 +116,18 @@ pub struct PeakConcurrency {
     pub license_id: Id,
 }
 
+/// A stretch of consecutive 30-second slots in each of which a device sent a heartbeat: the
+/// device was heard from throughout; the time between two stretches is a gap.
+#[derive(Debug, Clone, PartialEq, Eq, SimpleObject)]
+pub struct HeartbeatStretch {
+    /// The start of the stretch's first slot (UTC).
+    pub from: DateTime<Utc>,
+    /// The end of its last slot.
+    pub to: DateTime<Utc>,
+    /// How many slots it spans.
+    pub slots: i32,
+}
+
 fn check_range(from: DateTime<Utc>, to: DateTime<Utc>, max: Duration) -> Result<()> {
     if to <= from {
         return Err(Error::bad_input("to", "to must be after from"));
@@ -277,6 +289,50 @@ pub async fn heartbeat_buckets_exact(
         .await?)
 }
 
+/// The longest range a device's heartbeat timeline may cover.
+const TIMELINE_MAX_RANGE_DAYS: i64 = 31;
+
+/// A device's heartbeat timeline in `[from, to)` at 30-second resolution, from the raw rows and
+/// the compacted history alike (a slot is in range when it starts in range): its first `first`
+/// stretches, oldest first. Empty for an unknown device.
+pub async fn heartbeat_timeline(
+    pool: &PgPool,
+    device_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    first: i32,
+) -> Result<Vec<HeartbeatStretch>> {
+    check_range(from, to, Duration::days(TIMELINE_MAX_RANGE_DAYS))?;
+    if !(1..=1000).contains(&first) {
+        return Err(Error::bad_input("first", "first must be between 1 and 1000"));
+    }
+    let license: Option<Uuid> = sqlx::query_scalar("SELECT license_id FROM device_registrations WHERE id = $1")
+        .bind(device_id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(license) = license else {
+        return Ok(Vec::new());
+    };
+    let slots = crate::compaction::heartbeat_slots(pool, license, device_id, from, to).await?;
+    Ok(stretches(&slots).into_iter().take(usize::try_from(first).unwrap_or(0)).collect())
+}
+
+/// Consecutive slot starts (30 s apart) joined into stretches.
+fn stretches(slots: &[DateTime<Utc>]) -> Vec<HeartbeatStretch> {
+    let slot = Duration::seconds(30);
+    let mut stretches: Vec<HeartbeatStretch> = Vec::new();
+    for &start in slots {
+        match stretches.last_mut() {
+            Some(last) if last.to == start => {
+                last.to = start + slot;
+                last.slots += 1;
+            }
+            _ => stretches.push(HeartbeatStretch { from: start, to: start + slot, slots: 1 }),
+        }
+    }
+    stretches
+}
+
 /// The peak number of simultaneous sessions per license within `[from, to)`, from the intervals
 /// of ended sessions and of sessions not yet filed (live ones end now, dead ones at their
 /// deadline). A session ending at the instant another starts does not overlap it.
@@ -408,5 +464,24 @@ impl AnalyticsQuery {
         peak_concurrency(pool, ctx.data_unchecked::<SessionSettings>(), from, to, optional_id(license_id)?, first)
             .await
             .gql()
+    }
+
+    /// When a device was heard from in `[from, to)` (up to 31 days), at 30-second resolution:
+    /// its stretches of consecutive slots holding a heartbeat, oldest first (at most `first`).
+    /// The gaps between them are the times it was silent for more than 30 s.
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "history_complexity(from, to) + usize::try_from(first).unwrap_or(0) * child_complexity"
+    )]
+    async fn device_heartbeat_timeline(
+        &self,
+        ctx: &Context<'_>,
+        device_id: ID,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(default = 100)] first: i32,
+    ) -> async_graphql::Result<Vec<HeartbeatStretch>> {
+        let device_id = parse_id(&device_id, "deviceId").gql()?;
+        heartbeat_timeline(ctx.data_unchecked::<PgPool>(), device_id, from, to, first).await.gql()
     }
 }
