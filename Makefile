@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test check bench bench-analytics schema fmt
+.PHONY: run test check bench bench-analytics bench-storage schema fmt
 
 ## Build everything (server and dashboard) and start the server (embedded PostgreSQL unless DATABASE_URL is set).
 run:
@@ -34,6 +34,12 @@ bench:
 bench-analytics:
 	@scripts/setup.sh test
 	scripts/with-postgres.sh $(CARGO) bench -p license-server --bench analytics
+
+## Bytes per heartbeat, raw and compacted: a fleet's history over several days, the compaction,
+## and the heartbeat load over HTTP with and without the compaction running.
+bench-storage:
+	@scripts/setup.sh test
+	scripts/with-postgres.sh $(CARGO) bench -p license-server --bench storage
 
 ## Regenerate schema.graphql from the code (a test fails when it is stale).
 schema:

@@ -269,7 +269,7 @@ pub struct ServeArgs {
     /// How often the cleanup moves timed-out sessions to the history, in seconds.
     #[arg(long, env = "CLEANUP_INTERVAL_SECS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub cleanup_interval_secs: u32,
-    /// How many monthly heartbeat partitions to keep created ahead of the current month.
+    /// How many monthly partitions of the heartbeat history to keep created ahead of the current month.
     #[arg(long, env = "PARTITIONS_AHEAD_MONTHS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(2..=24))]
     pub partitions_ahead_months: u32,
     /// Dashboard sessions end after this long without a request, in seconds.
@@ -287,6 +287,10 @@ pub struct ServeArgs {
     /// Heartbeat partitions that ended more than this many months ago are detached and dropped.
     #[arg(long, env = "HEARTBEAT_RETENTION_MONTHS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1200))]
     pub heartbeat_retention_months: u32,
+    /// Raw heartbeats (one row each) are kept until their UTC day ended this many hours ago, then
+    /// compacted into per-device-day rows.
+    #[arg(long, env = "HEARTBEAT_RAW_WINDOW_HOURS", default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..=24 * 90))]
+    pub heartbeat_raw_window_hours: u32,
     #[command(flatten)]
     pub backups: BackupArgs,
     #[command(flatten)]
@@ -339,6 +343,7 @@ impl ServeArgs {
         crate::partitions::PartitionSettings {
             ahead_months: self.partitions_ahead_months,
             retention_months: self.heartbeat_retention_months,
+            raw_window_hours: self.heartbeat_raw_window_hours,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod backups;
+pub mod compaction;
 pub mod config;
 pub mod crm;
 pub mod customers;

@@ -183,7 +183,12 @@ async fn heartbeats_are_counted_per_hour_or_day_reading_only_the_partitions_in_r
         (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
     let one = license_with_device(&app, &admin, &client).await;
     let other = license_with_device(&app, &admin, &client).await;
-    sqlx::query("SELECT ensure_heartbeat_partitions('2026-01-01', 3)").execute(&pool).await.unwrap();
+    sqlx::query(
+        "SELECT ensure_heartbeat_partitions('2026-01-01', 3), ensure_heartbeat_history_partitions('2026-01-01', 3)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     for ((license, device), at) in [
         (one, "2026-01-15 10:05"),
         (one, "2026-01-15 10:40"),
@@ -233,7 +238,8 @@ async fn heartbeats_are_counted_per_hour_or_day_reading_only_the_partitions_in_r
         assert_eq!((reply.error_code(), reply.error_field()), ("BAD_USER_INPUT", "to"), "{from} {to} {bucket}");
     }
 
-    // The resolver's own SQL, with bound values, plans only January's partition...
+    // The resolver's own SQL, with bound values, plans only the raw day and the compacted month
+    // in range...
     let mut conn = pool.acquire().await.unwrap();
     let explain = format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {HEARTBEAT_BUCKETS_SQL}");
     let bound = sqlx::query(&explain)
@@ -242,8 +248,16 @@ async fn heartbeats_are_counted_per_hour_or_day_reading_only_the_partitions_in_r
         .bind("hour")
         .bind(None::<Uuid>);
     let plan = plan_text(&mut conn, bound).await;
-    assert!(plan.contains("license_heartbeats_202601"), "{plan}");
-    for other_partition in ["license_heartbeats_202602", "license_heartbeats_202603", "license_heartbeats_default"] {
+    assert!(plan.contains("license_heartbeats_20260115"), "{plan}");
+    assert!(plan.contains("heartbeat_device_days_202601"), "{plan}");
+    for other_partition in [
+        "license_heartbeats_20260114",
+        "license_heartbeats_20260116",
+        "license_heartbeats_202602",
+        "license_heartbeats_default",
+        "heartbeat_device_days_202602",
+        "heartbeat_device_days_default",
+    ] {
         assert!(!plan.contains(other_partition), "{other_partition} was read:\n{plan}");
     }
     // ...and a generic plan (values unknown when planning) prunes the others at execution.
@@ -255,12 +269,21 @@ async fn heartbeats_are_counted_per_hour_or_day_reading_only_the_partitions_in_r
     .await
     .unwrap();
     let generic = sqlx::query(
-        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE buckets('2026-02-01+00', '2026-02-10+00', 'day', NULL)",
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE buckets('2026-02-03+00', '2026-02-04+00', 'day', NULL)",
     );
     let plan = plan_text(&mut conn, generic).await;
     assert!(plan.contains("Subplans Removed"), "{plan}");
-    assert!(plan.contains("license_heartbeats_202602"), "{plan}");
-    assert!(!plan.contains("license_heartbeats_202601") && !plan.contains("license_heartbeats_202603"), "{plan}");
+    assert!(plan.contains("license_heartbeats_20260203"), "{plan}");
+    assert!(plan.contains("heartbeat_device_days_202602"), "{plan}");
+    for other_partition in [
+        "license_heartbeats_20260202",
+        "license_heartbeats_20260204",
+        "license_heartbeats_202601",
+        "heartbeat_device_days_202601",
+        "heartbeat_device_days_202603",
+    ] {
+        assert!(!plan.contains(other_partition), "{other_partition} was read:\n{plan}");
+    }
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -11,6 +11,7 @@ mod backups;
 mod cleanup;
 mod client_protocol;
 mod clusters;
+mod compaction;
 mod concurrency;
 mod crm;
 mod dashboard;

@@ -1,5 +1,6 @@
 //! Aggregates for analysts: licenses by state and type, usage per license, sessions per day,
-//! heartbeats per hour or day (from the monthly partitions in range only), and peak concurrency.
+//! heartbeats per hour or day (raw and compacted, from the partitions in range only), and peak
+//! concurrency.
 //!
 //! Each weighs what it reads and returns (`crate::graphql` has the weights): a range aggregate
 //! its days of history plus its rows, a whole-table aggregate a table scan plus its rows.
@@ -115,6 +116,18 @@ pub struct PeakConcurrency {
     pub license_id: Id,
 }
 
+/// A stretch of consecutive 30-second slots in each of which a device sent a heartbeat: the
+/// device was heard from throughout; the time between two stretches is a gap.
+#[derive(Debug, Clone, PartialEq, Eq, SimpleObject)]
+pub struct HeartbeatStretch {
+    /// The start of the stretch's first slot (UTC).
+    pub from: DateTime<Utc>,
+    /// The end of its last slot.
+    pub to: DateTime<Utc>,
+    /// How many slots it spans.
+    pub slots: i32,
+}
+
 fn check_range(from: DateTime<Utc>, to: DateTime<Utc>, max: Duration) -> Result<()> {
     if to <= from {
         return Err(Error::bad_input("to", "to must be after from"));
@@ -222,15 +235,44 @@ pub async fn sessions_per_day(
     Ok(days)
 }
 
-/// Heartbeats per bucket. The range is a plain `received_at` condition on bind parameters, so
-/// PostgreSQL prunes the monthly partitions outside it (at planning with a custom plan, at
-/// execution with a generic one); `tests/api/analytics.rs` checks the plan.
-pub const HEARTBEAT_BUCKETS_SQL: &str = "SELECT date_trunc($3, received_at, 'UTC') AS bucket_start, count(*) AS count
-     FROM license_heartbeats
-     WHERE received_at >= $1 AND received_at < $2 AND ($4::uuid IS NULL OR license_id = $4)
-     GROUP BY 1 ORDER BY 1";
+/// Heartbeats per bucket, from the raw rows and the compacted history together (see
+/// `crate::compaction`): a heartbeat is in exactly one of them at any moment, so one statement
+/// (one snapshot) counts each once, wherever the compaction stands. Compacted hours wholly in
+/// range add their exact counts; an hour cut by an edge of the range adds the 30-second slots
+/// in range that hold a heartbeat (a slot counts when it starts in range), which is exact
+/// unless two heartbeats of a device shared a slot. The range is a plain condition on bind
+/// parameters for each table, so PostgreSQL prunes the partitions outside it (at planning
+/// with a custom plan, at execution with a generic one); `tests/api/analytics.rs` checks the plan.
+pub const HEARTBEAT_BUCKETS_SQL: &str = "
+    WITH raw AS (
+        SELECT date_trunc($3, received_at, 'UTC') AS bucket_start, count(*) AS n
+        FROM license_heartbeats
+        WHERE received_at >= $1 AND received_at < $2 AND ($4::uuid IS NULL OR license_id = $4)
+        GROUP BY 1),
+    compacted AS (
+        SELECT date_trunc($3, hour_start, 'UTC') AS bucket_start,
+               sum(CASE WHEN hour_start >= $1 AND hour_start + interval '1 hour' <= $2 THEN h.n
+                        ELSE heartbeat_slots_count(d.first_slot, d.slots,
+                                 greatest(h.hour * 120, ceil(extract(epoch FROM $1 - day_start) / 30)::integer),
+                                 least(h.hour * 120 + 120, ceil(extract(epoch FROM $2 - day_start) / 30)::integer))
+                   END) AS n
+        FROM heartbeat_device_days d
+        CROSS JOIN LATERAL (SELECT d.day::timestamp AT TIME ZONE 'UTC' AS day_start) s
+        CROSS JOIN LATERAL unnest(d.hour_counts) WITH ORDINALITY AS c(n, position)
+        CROSS JOIN LATERAL (SELECT c.n, c.position::integer - 1 AS hour,
+                                   s.day_start + make_interval(hours => c.position::integer - 1) AS hour_start) h
+        WHERE d.day >= ($1 AT TIME ZONE 'UTC')::date AND d.day <= ($2 AT TIME ZONE 'UTC')::date
+          AND ($4::uuid IS NULL OR d.license_id = $4)
+          AND h.n > 0 AND h.hour_start < $2 AND h.hour_start + interval '1 hour' > $1
+        GROUP BY 1)
+    SELECT bucket_start, sum(n)::bigint AS count
+    FROM (SELECT * FROM raw UNION ALL SELECT * FROM compacted) buckets
+    GROUP BY 1 HAVING sum(n) > 0 ORDER BY 1";
 
-pub async fn heartbeat_buckets(
+/// Heartbeats per hour or day in `[from, to)`, overall or for one license, exact for any range
+/// whose edges are whole hours or lie within the raw window (see [`HEARTBEAT_BUCKETS_SQL`]).
+/// Checks the range like the `heartbeatCounts` query.
+pub async fn heartbeat_buckets_exact(
     pool: &PgPool,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -245,6 +287,50 @@ pub async fn heartbeat_buckets(
         .bind(license_id)
         .fetch_all(pool)
         .await?)
+}
+
+/// The longest range a device's heartbeat timeline may cover.
+const TIMELINE_MAX_RANGE_DAYS: i64 = 31;
+
+/// A device's heartbeat timeline in `[from, to)` at 30-second resolution, from the raw rows and
+/// the compacted history alike (a slot is in range when it starts in range): its first `first`
+/// stretches, oldest first. Empty for an unknown device.
+pub async fn heartbeat_timeline(
+    pool: &PgPool,
+    device_id: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    first: i32,
+) -> Result<Vec<HeartbeatStretch>> {
+    check_range(from, to, Duration::days(TIMELINE_MAX_RANGE_DAYS))?;
+    if !(1..=1000).contains(&first) {
+        return Err(Error::bad_input("first", "first must be between 1 and 1000"));
+    }
+    let license: Option<Uuid> = sqlx::query_scalar("SELECT license_id FROM device_registrations WHERE id = $1")
+        .bind(device_id)
+        .fetch_optional(pool)
+        .await?;
+    let Some(license) = license else {
+        return Ok(Vec::new());
+    };
+    let slots = crate::compaction::heartbeat_slots(pool, license, device_id, from, to).await?;
+    Ok(stretches(&slots).into_iter().take(usize::try_from(first).unwrap_or(0)).collect())
+}
+
+/// Consecutive slot starts (30 s apart) joined into stretches.
+fn stretches(slots: &[DateTime<Utc>]) -> Vec<HeartbeatStretch> {
+    let slot = Duration::seconds(30);
+    let mut stretches: Vec<HeartbeatStretch> = Vec::new();
+    for &start in slots {
+        match stretches.last_mut() {
+            Some(last) if last.to == start => {
+                last.to = start + slot;
+                last.slots += 1;
+            }
+            _ => stretches.push(HeartbeatStretch { from: start, to: start + slot, slots: 1 }),
+        }
+    }
+    stretches
 }
 
 /// The peak number of simultaneous sessions per license within `[from, to)`, from the intervals
@@ -358,7 +444,7 @@ impl AnalyticsQuery {
         license_id: Option<ID>,
     ) -> async_graphql::Result<Vec<HeartbeatBucket>> {
         let pool = ctx.data_unchecked::<PgPool>();
-        heartbeat_buckets(pool, from, to, bucket, optional_id(license_id)?).await.gql()
+        heartbeat_buckets_exact(pool, from, to, bucket, optional_id(license_id)?).await.gql()
     }
 
     /// The most sessions live at once per license within `[from, to)`, highest first.
@@ -378,5 +464,24 @@ impl AnalyticsQuery {
         peak_concurrency(pool, ctx.data_unchecked::<SessionSettings>(), from, to, optional_id(license_id)?, first)
             .await
             .gql()
+    }
+
+    /// When a device was heard from in `[from, to)` (up to 31 days), at 30-second resolution:
+    /// its stretches of consecutive slots holding a heartbeat, oldest first (at most `first`).
+    /// The gaps between them are the times it was silent for more than 30 s.
+    #[graphql(
+        guard = "Require(Permission::Read)",
+        complexity = "history_complexity(from, to) + usize::try_from(first).unwrap_or(0) * child_complexity"
+    )]
+    async fn device_heartbeat_timeline(
+        &self,
+        ctx: &Context<'_>,
+        device_id: ID,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(default = 100)] first: i32,
+    ) -> async_graphql::Result<Vec<HeartbeatStretch>> {
+        let device_id = parse_id(&device_id, "deviceId").gql()?;
+        heartbeat_timeline(ctx.data_unchecked::<PgPool>(), device_id, from, to, first).await.gql()
     }
 }
