@@ -49,6 +49,9 @@ pub const SELECT: &str = "SELECT d.id, d.license_id, d.hardware_fingerprint, d.d
         d.is_active, d.deactivated_at
     FROM device_registrations d LEFT JOIN license_sessions s ON s.device_id = d.id";
 
+/// The order of a license's active devices (`License.devices`): oldest activation first.
+pub const ACTIVE_ORDER: &str = "ORDER BY d.first_activated_at, d.id";
+
 pub async fn list_for_license(pool: &PgPool, license_id: Uuid, include_inactive: bool) -> Result<Vec<Device>> {
     Ok(sqlx::query_as(&format!(
         "{SELECT} WHERE d.license_id = $1 AND (d.is_active OR $2) ORDER BY d.is_active DESC, d.first_activated_at, d.id"
