@@ -85,6 +85,12 @@ async fn a_planned_page_answers_as_the_loaders_do_in_one_statement(pool: PgPool)
     assert!(planned_statements <= 2, "{planned_statements} statements for the planned page");
     assert!(loaded_statements >= 5, "{loaded_statements} statements through the loaders");
 
+    // Without `lastSeenAt` the statement skips the sightings; the rest is the same.
+    let unsighted = "{ customers(first: 10) { nodes { licenses { devices { id hardwareFingerprint deviceName } } } } }";
+    let (reply, ran) = counted(&app, &statements, &analyst, unsighted).await;
+    assert_eq!(reply.body, app.gql(&analyst, &unsighted.replace("first", "last"), json!({})).await.body);
+    assert!(ran <= 2, "{ran} statements without sightings");
+
     // Pages after a cursor, shapes without devices, and `nodes` agree with the loaders too.
     let first = planned.data("customers")["edges"][0]["cursor"].as_str().unwrap().to_owned();
     let after = counted(&app, &statements, &analyst, &page_query(&format!("first: 1, after: \"{first}\""))).await.0;

@@ -29,12 +29,14 @@ const DEVICE_COLUMNS: &str = "id, license_id, hardware_fingerprint, device_name,
                               last_seen_at, is_active, deactivated_at";
 
 /// What one planned statement reads: a page of `limit` customers from `offset`, their licenses,
-/// and with `devices` the licenses' active devices.
+/// with `devices` the licenses' active devices, and with `sightings` their `lastSeenAt` (else the
+/// devices' `last_seen_at` is the row's, never shown since nobody asked for it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Plan {
     offset: i64,
     limit: i64,
     devices: bool,
+    sightings: bool,
 }
 
 impl Plan {
@@ -58,6 +60,7 @@ impl Plan {
             offset: i64::try_from(offset).ok()?,
             limit: i64::try_from(limit).ok()?,
             devices: licenses.iter().any(|l| l.field("devices").exists()),
+            sightings: licenses.iter().any(|l| l.field("devices").field("lastSeenAt").exists()),
         })
     }
 }
@@ -104,7 +107,7 @@ pub async fn page(
                                 FROM ({select} WHERE d.license_id = l.l_id AND d.is_active) d) d ON TRUE
              ORDER BY c.page_position, l.l_position, d.d_position",
             device = prefixed(DEVICE_COLUMNS, "d", "d_"),
-            select = devices::SELECT,
+            select = if plan.sightings { devices::SELECT } else { devices::SELECT_UNSIGHTED },
         ));
     } else {
         sql.push(" ORDER BY c.page_position, l.l_position");
