@@ -72,8 +72,9 @@ async fn a_nested_query_runs_the_same_few_statements_for_one_customer_or_many(po
         }
     }
     assert_eq!(one.data("customers")["edges"].as_array().unwrap().len(), 1);
-    // Key check, count, page, then one statement per nested level: licenses, customers, devices,
-    // device sessions, license sessions, resources — 9. On a busy machine a loader's batch may
+    // Key check, the planned statement (count, page, licenses and devices: planned_reads.rs), then
+    // one statement per loaded level: customers, device sessions, license sessions, resources —
+    // 6. On a busy machine a loader's batch may
     // split in two, so allow a little slack; per-row loading would need 30 or more for four
     // customers (2 licenses each, 2 devices each).
     assert!((3..=12).contains(&for_one), "{for_one} statements for one customer");
