@@ -30,9 +30,11 @@ bench:
 	@scripts/setup.sh bench
 	$(CARGO) bench -p license-server --bench heartbeats
 
-## Typical analyst queries over a seeded data set (millions of heartbeats), with their query plans.
+## Typical analyst queries over a seeded data set (millions of heartbeats), with their query plans;
+## then nested reads against PostGraphile 4 (npm, pinned in tests/bench/postgraphile) under wrk.
 bench-analytics:
 	@scripts/setup.sh test
+	@scripts/setup.sh bench
 	scripts/with-postgres.sh $(CARGO) bench -p license-server --bench analytics
 
 ## Bytes per heartbeat, raw and compacted: a fleet's history over several days, the compaction,

@@ -284,7 +284,7 @@ pub struct ApiKeyView {
 }
 
 /// The token bucket a key's requests are charged to, per instance, in units of cost (an
-/// operation's complexity in tens, at least one; a heartbeat is one).
+/// operation's complexity in hundreds, at least one; a heartbeat is one).
 #[derive(SimpleObject)]
 pub struct ApiKeyRateLimit {
     pub per_second: i32,

@@ -12,7 +12,7 @@
 //!
 //! Every HTTP request takes one unit from its address bucket before authentication (so even
 //! unauthenticated floods are bounded); an operation then costs [`cost`] units: its complexity
-//! (the number async-graphql's validation computes, which `MAX_COMPLEXITY` bounds) in tens,
+//! (the number async-graphql's validation computes, which `MAX_COMPLEXITY` bounds) in hundreds,
 //! rounded up, at least one. A heartbeat costs one unit. A request refused by a bucket is answered
 //! with HTTP 429, `Retry-After` and `extensions.code = "RATE_LIMITED"` with `retryAfter` in seconds
 //! (`Error::RateLimited`); nothing of it runs.
@@ -34,9 +34,10 @@ use uuid::Uuid;
 use crate::auth::{ActorKind, Caller, RequestMeta, Scope};
 use crate::error::{Error, Result};
 
-/// Complexity points per unit of cost: an ordinary client operation (complexity under ten)
-/// costs one unit, like a heartbeat.
-pub const COMPLEXITY_PER_UNIT: usize = 10;
+/// Complexity points per unit of cost: an ordinary client operation (complexity under a hundred)
+/// costs one unit, like a heartbeat, and the most complex operation allowed
+/// (`graphql::MAX_COMPLEXITY`) 500, half an analyst's burst.
+pub const COMPLEXITY_PER_UNIT: usize = 100;
 /// How long the heartbeat path trusts what it knows of a key (its rate) before the general path,
 /// which reads the key, refreshes it; a rate changed on another instance applies within this.
 const KEY_FRESH_FOR: Duration = Duration::from_secs(60);
@@ -237,7 +238,7 @@ fn address_key(ip: IpAddr) -> Option<IpAddr> {
     (!ip.to_canonical().is_loopback()).then(|| client_network(ip))
 }
 
-/// What an operation costs: its complexity in tens, rounded up, at least one unit.
+/// What an operation costs: its complexity in hundreds, rounded up, at least one unit.
 pub fn cost(complexity: usize) -> u32 {
     u32::try_from(complexity.div_ceil(COMPLEXITY_PER_UNIT).max(1)).unwrap_or(u32::MAX)
 }
@@ -424,6 +425,8 @@ impl Extension for ChargeExtension {
         next: NextValidation<'_>,
     ) -> std::result::Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
+        // Refused operations are not charged: their cost could exceed any bucket.
+        crate::graphql::cost::refuse_if_too_complex(result.complexity).map_err(|err| vec![err])?;
         if let Some(limits) = ctx.data_opt::<Arc<RateLimits>>() {
             let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip);
             limits
@@ -448,11 +451,11 @@ mod tests {
     }
 
     #[test]
-    fn costs_are_complexity_in_tens_at_least_one() {
+    fn costs_are_complexity_in_hundreds_at_least_one() {
         assert_eq!(cost(0), 1);
-        assert_eq!(cost(10), 1);
-        assert_eq!(cost(11), 2);
-        assert_eq!(cost(5000), 500);
+        assert_eq!(cost(100), 1);
+        assert_eq!(cost(101), 2);
+        assert_eq!(cost(crate::graphql::MAX_COMPLEXITY), 500);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::backups::{BackupMutation, BackupQuery};
 use crate::crm::{CrmMutation, CrmQuery};
 use crate::customers::graphql::{CustomerMutation, CustomerQuery};
 use crate::devices::graphql::{DeviceMutation, DeviceQuery};
-use crate::graphql::{text_input, MAX_COMPLEXITY, MAX_DEPTH};
+use crate::graphql::{cost, text_input, MAX_DEPTH};
 use crate::leases::graphql::{LeaseMutation, LeaseQuery};
 use crate::license_templates::graphql::{LicenseTemplateMutation, LicenseTemplateQuery};
 use crate::licenses::graphql::{LicenseMutation, LicenseQuery};
@@ -68,9 +68,9 @@ pub type Builder = SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot>;
 pub fn builder() -> Builder {
     Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(32)
         .limit_directives(10)
+        .extension(cost::ComplexityLimit)
         .extension(crate::metrics::OperationMetrics)
         .extension(text_input::RejectNulText)
         .extension(crate::admin::one_credential_check::OneCredentialCheckPerOperation)

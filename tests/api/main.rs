@@ -35,6 +35,7 @@ mod metrics;
 mod nesting;
 mod nginx;
 mod partitions;
+mod planned_reads;
 mod querying;
 mod rate_limits;
 mod read_replica;

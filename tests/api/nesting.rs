@@ -72,8 +72,9 @@ async fn a_nested_query_runs_the_same_few_statements_for_one_customer_or_many(po
         }
     }
     assert_eq!(one.data("customers")["edges"].as_array().unwrap().len(), 1);
-    // Key check, count, page, then one statement per nested level: licenses, customers, devices,
-    // device sessions, license sessions, resources — 9. On a busy machine a loader's batch may
+    // Key check, the planned statement (count, page, licenses and devices: planned_reads.rs), then
+    // one statement per loaded level: customers, device sessions, license sessions, resources —
+    // 6. On a busy machine a loader's batch may
     // split in two, so allow a little slack; per-row loading would need 30 or more for four
     // customers (2 licenses each, 2 devices each).
     assert!((3..=12).contains(&for_one), "{for_one} statements for one customer");
@@ -207,4 +208,73 @@ async fn institutions_with_contacts_and_versioned_notes_load_in_batches(pool: Pg
     assert!((3..=16).contains(&for_one), "{for_one} statements for one institution");
     assert!((3..=16).contains(&for_four), "{for_four} statements for four institutions");
     assert!(for_four <= for_one + 2, "the page size barely changes the count: {for_one} vs {for_four}");
+}
+
+/// The page the issue found refused under the old estimates (every nested list ten items).
+const FIFTY_CUSTOMERS: &str = "{ customers(first: 50, orderBy: [{field: NAME}]) { nodes { name
+    licenses { licenseKey devices { hardwareFingerprint deviceName } } } } }";
+
+/// 100 customers × 100 licenses × 100 ended sessions each: a million rows at worst.
+const A_MILLION_ROWS: &str = "{ customers(first: 100) { nodes { licenses(first: 100) {
+    sessionHistory(first: 100) { nodes { endedAt endReason } } } } } }";
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_page_of_fifty_customers_with_their_licenses_and_devices_is_accepted(pool: PgPool) {
+    let app = spawn_app_with(&pool, Options::default()).await;
+    let (admin, analyst) = (app.key(Scope::Admin).await, app.key(Scope::Analyst).await);
+    let customer = app.create_customer(&admin, "one@example.com").await;
+    app.create_license_for(&admin, json!({"customerId": customer, "deviceLimit": 10, "concurrentSessionsLimit": 1}))
+        .await;
+
+    let reply = app.gql(&analyst, FIFTY_CUSTOMERS, json!({})).await;
+    assert!(reply.body["errors"].is_null(), "{}", reply.body);
+    assert_eq!(reply.data("customers")["nodes"][0]["licenses"].as_array().map(Vec::len), Some(1));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_query_that_would_read_a_million_rows_is_refused_with_its_estimate_and_the_limit(pool: PgPool) {
+    let statements = Arc::new(AtomicUsize::new(0));
+    let app = spawn_app_with(&pool, Options { statements: Some(statements.clone()), ..Options::default() }).await;
+    let analyst = app.key(Scope::Analyst).await;
+
+    let before = statements.load(Ordering::SeqCst);
+    let reply = app.gql(&analyst, A_MILLION_ROWS, json!({})).await;
+    let ran = statements.load(Ordering::SeqCst) - before;
+    assert_eq!(reply.error_code(), "QUERY_TOO_COMPLEX", "{}", reply.body);
+    let error = &reply.body["errors"][0];
+    let estimate = error["extensions"]["estimate"].as_u64().unwrap_or_default();
+    assert!(estimate >= 1_000_000, "the estimate counts the million rows: {error}");
+    assert_eq!(error["extensions"]["limit"], license_server::graphql::MAX_COMPLEXITY as u64);
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("too complex") && message.contains(&estimate.to_string()), "{message}");
+    assert!(reply.body["data"].is_null());
+    assert!(ran <= 2, "only the key check ran, not the query ({ran} statements)");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_customers_licenses_are_a_bounded_page_newest_first(pool: PgPool) {
+    let app = spawn_app_with(&pool, Options::default()).await;
+    let (admin, analyst) = (app.key(Scope::Admin).await, app.key(Scope::Analyst).await);
+    let customer = app.create_customer(&admin, "many@example.com").await;
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let input = json!({"customerId": customer, "deviceLimit": 1, "concurrentSessionsLimit": 1});
+        keys.push(app.create_license_for(&admin, input).await.1);
+    }
+    let query = "query($id: ID!, $n: Int) { customer(id: $id) { licenses(first: $n) { licenseKey } } }";
+    let newest = app.gql(&analyst, query, json!({"id": customer, "n": 2})).await;
+    let listed: Vec<&str> = newest.data("customer")["licenses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["licenseKey"].as_str())
+        .collect();
+    assert_eq!(listed, [keys[2].as_str(), keys[1].as_str()]);
+    let all = app.gql(&analyst, query, json!({"id": customer, "n": null})).await;
+    assert_eq!(all.data("customer")["licenses"].as_array().map(Vec::len), Some(3), "the default page holds them");
+
+    for bad in [-1, 101] {
+        let refused = app.gql(&analyst, query, json!({"id": customer, "n": bad})).await;
+        assert_eq!(refused.error_code(), "BAD_USER_INPUT", "first: {bad}: {}", refused.body);
+    }
 }

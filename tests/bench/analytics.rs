@@ -1,10 +1,11 @@
 //! Analyst queries over a realistic data set: seeds a fresh database with `seed.sql` (thousands of
 //! licenses, devices and sessions, millions of heartbeats), starts the server in-process, times a
 //! set of typical analyst queries through GraphQL over HTTP, and prints the heartbeat query's plans
-//! to show that only the monthly partitions in range are read.
+//! to show that only the monthly partitions in range are read; then the nested reads side by side
+//! with PostGraphile (`nested_reads.rs`).
 //!
 //! Run: `make bench-analytics` (or `scripts/with-postgres.sh cargo bench -p license-server --bench analytics`)
-//! Settings (environment): BENCH_CUSTOMERS (500), BENCH_LICENSES (5000), BENCH_SESSIONS_PER_DEVICE
+//! Settings (environment): BENCH_CUSTOMERS (500), BENCH_LICENSES (2000), BENCH_SESSIONS_PER_DEVICE
 //! (8), BENCH_HEARTBEATS (2000000), BENCH_REPEAT (5 timed runs per query).
 
 use std::net::Ipv4Addr;
@@ -21,6 +22,8 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Row as _};
 use uuid::Uuid;
+
+mod nested_reads;
 
 fn env_or(name: &str, default: u64) -> Result<u64> {
     match std::env::var(name) {
@@ -159,6 +162,7 @@ async fn run(url: &str) -> Result<()> {
 
     print_plans(&pool, now).await?;
     server.abort();
+    nested_reads::run(url, &pool).await?;
     pool.close().await;
     Ok(())
 }
@@ -170,7 +174,7 @@ fn ms(d: Duration) -> String {
 async fn seed(pool: &PgPool) -> Result<()> {
     let sizes = [
         ("bench.customers", env_or("BENCH_CUSTOMERS", 500)?),
-        ("bench.licenses", env_or("BENCH_LICENSES", 5000)?),
+        ("bench.licenses", env_or("BENCH_LICENSES", 2000)?),
         ("bench.sessions_per_device", env_or("BENCH_SESSIONS_PER_DEVICE", 8)?),
         ("bench.heartbeats", env_or("BENCH_HEARTBEATS", 2_000_000)?),
     ];

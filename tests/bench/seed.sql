@@ -1,8 +1,9 @@
 -- A realistic data set for the analyst benchmark, generated in SQL. Sizes come from settings the
 -- caller sets first (`SELECT set_config('bench.licenses', '5000', false)` …):
 --   bench.customers, bench.licenses, bench.sessions_per_device, bench.heartbeats
--- Licenses carry up to three devices each; heartbeats spread over the last 90 days, so they fill
--- four monthly partitions.
+-- Every license carries five devices (500 customers × 4 licenses × 5 devices by default, the data
+-- set of the nested-read comparison); heartbeats spread over the last 90 days, so they fill four
+-- monthly partitions.
 
 SELECT ensure_heartbeat_partitions(((now() - interval '100 days') AT TIME ZONE 'UTC')::date, 8);
 
@@ -18,15 +19,14 @@ SELECT format('BENCH-%s', lpad(i::text, 9, '0')), c.id,
        (ARRAY['trial', 'subscription', 'subscription', 'perpetual'])[1 + i % 4],
        now() - (i % 400) * interval '1 day',
        CASE WHEN i % 4 = 3 THEN NULL ELSE now() - (i % 400) * interval '1 day' + (30 + i % 700) * interval '1 day' END,
-       i % 17 <> 0, 1 + i % 10, 1 + i % (1 + i % 10), now() - (i % 400) * interval '1 day'
+       i % 17 <> 0, 5 + i % 6, 1 + i % (5 + i % 6), now() - (i % 400) * interval '1 day'
 FROM generate_series(1, current_setting('bench.licenses')::int) i
 JOIN numbered c ON c.n = i % c.total;
 
 INSERT INTO device_registrations (license_id, hardware_fingerprint, device_name, device_type, first_activated_at, last_seen_at)
 SELECT l.id, format('fp-%s-%s', l.license_key, d), format('Device %s', d),
        (ARRAY['windows', 'macos', 'linux'])[1 + d % 3], l.valid_from, now()
-FROM licenses l, generate_series(1, 3) d
-WHERE d <= l.device_limit;
+FROM licenses l, generate_series(1, 5) d;
 
 -- Ended sessions every ~11 days per device, 30 minutes to 4.5 hours long.
 INSERT INTO session_history (id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason)

@@ -5,22 +5,29 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::{
-    create, find, list, update, CreateCustomerInput, Customer, CustomerFilter, CustomerOrder, UpdateCustomerInput,
+    create, find, list, planned, update, CreateCustomerInput, Customer, CustomerFilter, CustomerOrder,
+    UpdateCustomerInput,
 };
 use crate::auth::{caller, Permission, Require};
 use crate::error::GqlResultExt;
 use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::load;
-use crate::graphql::pagination::{ListConnection, PageArgs};
-use crate::graphql::NESTED_LIST_ESTIMATE;
+use crate::graphql::pagination::{nested_page_size, ListConnection, PageArgs};
 use crate::licenses::{License, LicensesOfCustomer};
 
 #[ComplexObject]
 impl Customer {
-    /// The customer's licenses, newest first.
-    #[graphql(complexity = "NESTED_LIST_ESTIMATE * child_complexity")]
-    async fn licenses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<License>> {
-        Ok(load(ctx, LicensesOfCustomer(self.id.0)).await?.unwrap_or_default())
+    /// The customer's newest `first` licenses (20 unless given, at most 100), newest first; the
+    /// `licenses(customerId:)` connection pages through all of them.
+    #[graphql(complexity = "crate::graphql::page_complexity(first, None, child_complexity)")]
+    async fn licenses(&self, ctx: &Context<'_>, first: Option<i32>) -> async_graphql::Result<Vec<License>> {
+        let first = nested_page_size(first).gql()?;
+        let mut licenses = match self.licenses_read.rows() {
+            Some(read) => read,
+            None => load(ctx, LicensesOfCustomer(self.id.0)).await?.unwrap_or_default(),
+        };
+        licenses.truncate(first);
+        Ok(licenses)
     }
 }
 
@@ -48,7 +55,11 @@ impl CustomerQuery {
     ) -> async_graphql::Result<ListConnection<Customer>> {
         let pool = ctx.data_unchecked::<PgPool>();
         let page = PageArgs { after, before, first, last };
-        list(pool, search.as_deref(), filter, order_by.unwrap_or_default(), page).await
+        let (search, order_by) = (search.as_deref(), order_by.unwrap_or_default());
+        if let Some(plan) = planned::Plan::for_selection(&ctx.look_ahead(), &page) {
+            return planned::page(pool, plan, search, filter, &order_by, page).await;
+        }
+        list(pool, search, filter, order_by, page).await
     }
 
     #[graphql(guard = "Require(Permission::Read)")]

@@ -2,6 +2,7 @@
 
 pub mod graphql;
 mod loaders;
+mod planned;
 use async_graphql::{Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -15,7 +16,9 @@ use crate::graphql::filter::{
     IdFilter, OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::Id;
+use crate::graphql::loaders::ReadAhead;
 use crate::graphql::pagination::{ListConnection, PageArgs};
+use crate::licenses::License;
 pub use loaders::CustomerById;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, SimpleObject)]
@@ -29,6 +32,11 @@ pub struct Customer {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub id: Id,
+    /// The licenses a planned statement read with the page, if it did (`planned`).
+    #[graphql(skip)]
+    #[sqlx(skip)]
+    #[serde(skip)]
+    pub licenses_read: ReadAhead<License>,
 }
 
 #[derive(Debug, InputObject)]
@@ -179,6 +187,29 @@ pub struct CustomerOrder {
     pub direction: OrderDirection,
 }
 
+/// ` FROM customers WHERE …`: the customers that `search` (a `contains_pattern`) and `filter` select.
+fn push_selection(sql: &mut Sql, pattern: Option<&str>, filter: Option<&CustomerFilter>) -> Result<()> {
+    sql.push(" FROM customers WHERE TRUE");
+    if let Some(pattern) = pattern {
+        sql.push(" AND (name ILIKE ").push_bind(pattern.to_owned());
+        sql.push(" OR email ILIKE ").push_bind(pattern.to_owned()).push(")");
+    }
+    if let Some(filter) = filter {
+        push_filter(sql, filter)?;
+    }
+    Ok(())
+}
+
+/// ` ORDER BY …` of `orderBy`: by name unless it says otherwise, then by id.
+fn push_customer_order(sql: &mut Sql, order_by: &[CustomerOrder]) -> Result<()> {
+    let keys: Vec<_> = order_by.iter().map(|o| (o.field, o.direction)).collect();
+    push_order(sql, &keys, "name", "id", |field| match field {
+        CustomerOrderField::Name => "name",
+        CustomerOrderField::Email => "email",
+        CustomerOrderField::CreatedAt => "created_at",
+    })
+}
+
 async fn list(
     pool: &PgPool,
     search: Option<&str>,
@@ -189,25 +220,10 @@ async fn list(
     let pattern = search.map(contains_pattern);
     let query = |select: &str| -> Result<Sql> {
         let mut sql = Sql::new(select);
-        sql.push(" FROM customers WHERE TRUE");
-        if let Some(pattern) = &pattern {
-            sql.push(" AND (name ILIKE ").push_bind(pattern.clone());
-            sql.push(" OR email ILIKE ").push_bind(pattern.clone()).push(")");
-        }
-        if let Some(filter) = &filter {
-            push_filter(&mut sql, filter)?;
-        }
+        push_selection(&mut sql, pattern.as_deref(), filter.as_ref())?;
         Ok(sql)
     };
-    let keys: Vec<_> = order_by.iter().map(|o| (o.field, o.direction)).collect();
-    let order = |sql: &mut Sql| {
-        push_order(sql, &keys, "name", "id", |field| match field {
-            CustomerOrderField::Name => "name",
-            CustomerOrderField::Email => "email",
-            CustomerOrderField::CreatedAt => "created_at",
-        })
-    };
-    filtered_page(pool, COLUMNS, query, order, args).await
+    filtered_page(pool, COLUMNS, query, |sql: &mut Sql| push_customer_order(sql, &order_by), args).await
 }
 
 #[cfg(test)]

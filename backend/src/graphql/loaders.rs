@@ -82,6 +82,30 @@ pub fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
     keys.iter().map(|k| id(*k)).collect()
 }
 
+/// Rows that a statement planned from the selection set read ahead for a nested field of one
+/// parent (see `customers::planned`), so the field's resolver answers from them instead of its
+/// batch loader. Empty when the field goes through the loader. The loaders keep no cache (they
+/// are shared by all requests), so the rows travel with the parent instead of primed into them.
+#[derive(Debug, Clone)]
+pub struct ReadAhead<T>(Option<Arc<Vec<T>>>);
+
+impl<T> Default for ReadAhead<T> {
+    fn default() -> Self {
+        ReadAhead(None)
+    }
+}
+
+impl<T: Clone> ReadAhead<T> {
+    pub fn new(rows: Vec<T>) -> Self {
+        ReadAhead(Some(Arc::new(rows)))
+    }
+
+    /// The rows read ahead, if any.
+    pub fn rows(&self) -> Option<Vec<T>> {
+        self.0.as_ref().map(|rows| rows.as_ref().clone())
+    }
+}
+
 /// Loads one key through its shared loader, keeping the error's GraphQL code.
 pub async fn load<K: BatchKey>(
     ctx: &Context<'_>,

@@ -1,6 +1,7 @@
 //! GraphQL plumbing every domain shares: pagination, ids, filters, text checks, batch loading and
 //! the weights of the complexity limit. The schema itself is merged in `crate::schema`.
 
+pub mod cost;
 pub mod filter;
 pub mod ids;
 pub mod loaders;
@@ -16,25 +17,29 @@ pub const MAX_DEPTH: usize = 12;
 /// cost is bounded by the schema itself; the standard tools' query (graphql-js's
 /// `getIntrospectionQuery`, unwrapping `ofType` nine times) goes 13 deep, beyond [`MAX_DEPTH`].
 pub const MAX_INTROSPECTION_DEPTH: usize = 24;
-/// Most fields (weighted) one operation may select. Every list weighs what it may return times
-/// its selection, and every aggregate what it reads besides, so a query that would fetch or scan
-/// too much (a list nested in lists, an aggregate aliased over and over) is refused before it runs.
-pub const MAX_COMPLEXITY: usize = 5000;
-/// How many items a list without a limit of its own (a customer's licenses, a license's
-/// resources, a contact's notes, the API keys) is assumed to hold when weighing a query.
+/// The most an operation may cost: its estimate of the rows it reads times the fields it selects
+/// of them. Every list weighs its real bound (a connection its page size, a license's devices its
+/// device limit's maximum, a customer's licenses its `first`) times its selection, and every
+/// aggregate what it reads besides, so a query that would fetch or scan too much (a list nested in
+/// lists, an aggregate aliased over and over) is refused before it runs, while a page of fifty
+/// customers with their licenses and devices (21,100) fits. [`cost::ComplexityLimit`]
+/// refuses the rest with the estimate in the error.
+pub const MAX_COMPLEXITY: usize = 50_000;
+/// How many items a list without a limit of its own (a license's resources, a contact's notes,
+/// the API keys) is assumed to hold when weighing a query.
 pub const NESTED_LIST_ESTIMATE: usize = 10;
 /// How many details one item is assumed to hold: a contact's phone numbers and e-mail addresses,
 /// a note's versions. Admins enter them one by one, so there are a few, not a page.
 pub const DETAIL_LIST_ESTIMATE: usize = 3;
 /// The weight of reading a whole table to answer (every license for `licenseCounts`, every
-/// resource for `resourcePoolCounts`), whatever comes back: as much as a full default page.
-pub const TABLE_SCAN_COMPLEXITY: usize = 100;
+/// resource for `resourcePoolCounts`), whatever comes back: as much as ten full default pages.
+pub const TABLE_SCAN_COMPLEXITY: usize = 1000;
 /// The weight of one day of history (heartbeats, sessions) that an aggregate over a time range reads.
-pub const HISTORY_DAY_COMPLEXITY: usize = 10;
+pub const HISTORY_DAY_COMPLEXITY: usize = 100;
 
 /// The weight of a field that checks a password or a code (argon2 takes tens of milliseconds of
 /// a core): twenty rate-limit units, so one address signs in at most a few times a second.
-pub const CREDENTIAL_CHECK_COMPLEXITY: usize = 200;
+pub const CREDENTIAL_CHECK_COMPLEXITY: usize = 20 * crate::rate_limit::COMPLEXITY_PER_UNIT;
 
 /// The weight of a connection field: its page size times its selection.
 pub fn page_complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {

@@ -20,6 +20,18 @@ pub struct ConnectionTotals {
 
 pub type ListConnection<T> = Connection<usize, T, ConnectionTotals, EmptyFields>;
 
+/// The size of a nested list's page (`Customer.licenses(first:)`): `first`, [`DEFAULT_PAGE_SIZE`]
+/// when absent, at most [`MAX_PAGE_SIZE`].
+pub fn nested_page_size(first: Option<i32>) -> Result<usize> {
+    match first {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(first) => usize::try_from(first)
+            .ok()
+            .filter(|first| *first <= MAX_PAGE_SIZE)
+            .ok_or_else(|| Error::bad_input("first", format!("first must be between 0 and {MAX_PAGE_SIZE}"))),
+    }
+}
+
 /// The arguments of a list field.
 pub struct PageArgs {
     pub after: Option<String>,

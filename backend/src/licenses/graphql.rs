@@ -40,6 +40,9 @@ impl License {
         if include_inactive {
             return devices::list_for_license(ctx.data_unchecked::<PgPool>(), self.id.0, true).await.gql();
         }
+        if let Some(read) = self.devices_read.rows() {
+            return Ok(read);
+        }
         Ok(load(ctx, ActiveDevicesOfLicense(self.id.0)).await?.unwrap_or_default())
     }
 

@@ -8,11 +8,13 @@ use async_graphql::dataloader::Loader;
 use super::License;
 use crate::error::Error;
 use crate::graphql::loaders::{group, ids, BatchLoader, LoadResult};
+use crate::graphql::pagination::MAX_PAGE_SIZE;
 
 crate::batch_keys! {
     /// A license by id.
     LicenseById => BatchLoader;
-    /// A customer's licenses, newest first.
+    /// A customer's newest licenses, newest first: as many as one page of them may hold
+    /// (`Customer.licenses(first:)` takes its page from these).
     LicensesOfCustomer => BatchLoader;
 }
 
@@ -33,8 +35,13 @@ impl Loader<LicensesOfCustomer> for BatchLoader {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[LicensesOfCustomer]) -> LoadResult<LicensesOfCustomer, Vec<License>> {
-        let sql =
-            format!("SELECT {} FROM licenses WHERE customer_id = ANY($1) ORDER BY created_at DESC, id", super::COLUMNS);
+        let sql = format!(
+            "SELECT {columns} FROM (SELECT *, row_number() OVER (PARTITION BY customer_id {order}) AS n
+                                    FROM licenses WHERE customer_id = ANY($1)) l
+             WHERE n <= {MAX_PAGE_SIZE} {order}",
+            columns = super::COLUMNS,
+            order = super::NEWEST_FIRST,
+        );
         let rows: Vec<License> = self.rows(&sql, ids(keys, |k| k.0)).await?;
         Ok(group(keys, rows, |l| l.customer_id.0, LicensesOfCustomer))
     }

@@ -18,12 +18,14 @@ use crate::license_templates::{self, LicenseTemplate};
 
 /// The most devices (and so live sessions) a license can have.
 const MAX_DEVICES: usize = 10;
+use crate::devices::Device;
 use crate::error::{ensure_unchanged, Error, Result};
 use crate::graphql::filter::{
     filtered_page, nested_filters, push_filter, push_order, Conditions, DateTimeFilter, Filter, IdFilter, IntFilter,
     OrderDirection, Sql, StringFilter,
 };
 use crate::graphql::ids::{parse_id, Id};
+use crate::graphql::loaders::ReadAhead;
 use crate::graphql::pagination::{ListConnection, PageArgs};
 use crate::sessions::SessionSettings;
 use crate::sessions::{self, EndReason};
@@ -81,6 +83,11 @@ pub struct License {
     pub updated_at: DateTime<Utc>,
     pub id: Id,
     pub customer_id: Id,
+    /// The active devices a planned statement read with the page, if it did (`customers::planned`).
+    #[graphql(skip)]
+    #[sqlx(skip)]
+    #[serde(skip)]
+    pub devices_read: ReadAhead<Device>,
 }
 
 /// A new license's terms. With `templateId`, every term the input leaves out comes from the
@@ -139,6 +146,9 @@ crate::input_constraint! {
     "licenses_validity_window" => "validUntil", "validUntil must be after validFrom";
     "licenses_customer_id_fkey" => "customerId", "no customer with this id";
 }
+
+/// The order of a customer's licenses (`Customer.licenses`).
+pub const NEWEST_FIRST: &str = "ORDER BY created_at DESC, id";
 
 pub const COLUMNS: &str = "id, license_key, customer_id, license_type, valid_from, valid_until, is_active, \
                        device_limit, concurrent_sessions_limit, features, offline_grace_seconds, \

@@ -1,0 +1,216 @@
+//! A page of customers read together with their licenses and the licenses' active devices in one
+//! statement, planned from the selection set: `customers { … licenses { … devices { … } } }`
+//! would otherwise take four round trips (count, page, then one batch load per level).
+//!
+//! Like PostGraphile, the statement joins the nested rows laterally to the page; unlike it, the
+//! database builds no JSON: it returns one flat row per device (customer and license columns
+//! repeated), which is cheaper to produce and to decode than nested `json_agg`. The nested rows
+//! travel with their parents ([`ReadAhead`]), and the nested resolvers answer from them: the same
+//! rows in the same order as their loaders (`LicensesOfCustomer`, `ActiveDevicesOfLicense`) read,
+//! with the same filters and orders (`licenses::NEWEST_FIRST`, `devices::SELECT` and
+//! `devices::ACTIVE_ORDER` are shared). Every other shape goes through the loaders.
+
+use async_graphql::connection::CursorType;
+use async_graphql::Lookahead;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use super::{push_customer_order, push_selection, Customer, CustomerFilter, CustomerOrder, COLUMNS};
+use crate::devices::{self, Device};
+use crate::error::GqlResultExt;
+use crate::graphql::filter::{contains_pattern, push_page, Sql};
+use crate::graphql::loaders::ReadAhead;
+use crate::graphql::pagination::{paginate, ListConnection, PageArgs, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::licenses::{self, License};
+
+/// The columns a device row has, as `devices::SELECT` names them.
+const DEVICE_COLUMNS: &str = "id, license_id, hardware_fingerprint, device_name, device_type, first_activated_at, \
+                              last_seen_at, is_active, deactivated_at";
+
+/// What one planned statement reads: a page of `limit` customers from `offset`, their licenses,
+/// with `devices` the licenses' active devices, and with `sightings` their `lastSeenAt` (else the
+/// devices' `last_seen_at` is the row's, never shown since nobody asked for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    offset: i64,
+    limit: i64,
+    devices: bool,
+    sightings: bool,
+}
+
+impl Plan {
+    /// The plan for a `customers` selection that reads the page's licenses (under `edges.node`
+    /// or `nodes`) of a forward page (`first`, `after`); none for any other shape, or for page
+    /// arguments the connection refuses (which the loader path then reports).
+    pub fn for_selection(look: &Lookahead<'_>, page: &PageArgs) -> Option<Plan> {
+        let licenses = [look.field("edges").field("node"), look.field("nodes")].map(|node| node.field("licenses"));
+        if !licenses.iter().any(Lookahead::exists) || page.before.is_some() || page.last.is_some() {
+            return None;
+        }
+        let limit = match page.first {
+            None => DEFAULT_PAGE_SIZE,
+            Some(first) => usize::try_from(first).ok().filter(|first| *first <= MAX_PAGE_SIZE)?,
+        };
+        let offset = match &page.after {
+            None => 0,
+            Some(cursor) => usize::decode_cursor(cursor).ok()?.checked_add(1)?,
+        };
+        Some(Plan {
+            offset: i64::try_from(offset).ok()?,
+            limit: i64::try_from(limit).ok()?,
+            devices: licenses.iter().any(|l| l.field("devices").exists()),
+            sightings: licenses.iter().any(|l| l.field("devices").field("lastSeenAt").exists()),
+        })
+    }
+}
+
+/// `t.a AS p_a, t.b AS p_b, …` for the comma-separated `columns` of table alias `table`.
+fn prefixed(columns: &str, table: &str, prefix: &str) -> String {
+    columns.split(',').map(str::trim).map(|c| format!("{table}.{c} AS {prefix}{c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The page as `list` would answer it, with every customer's licenses (and their devices) read ahead.
+pub async fn page(
+    pool: &PgPool,
+    plan: Plan,
+    search: Option<&str>,
+    filter: Option<CustomerFilter>,
+    order_by: &[CustomerOrder],
+    args: PageArgs,
+) -> async_graphql::Result<ListConnection<Customer>> {
+    let pattern = search.map(contains_pattern);
+    let mut order = Sql::new("");
+    push_customer_order(&mut order, order_by).gql()?;
+    let order = order.sql().to_owned();
+
+    let mut sql = Sql::new(format!("WITH page AS (SELECT {COLUMNS}, row_number() OVER ({order}) AS page_position"));
+    push_selection(&mut sql, pattern.as_deref(), filter.as_ref()).gql()?;
+    sql.push(&order);
+    push_page(&mut sql, plan.offset, plan.limit);
+    sql.push("), total AS (SELECT count(*) AS total");
+    push_selection(&mut sql, pattern.as_deref(), filter.as_ref()).gql()?;
+    let newest_first = licenses::NEWEST_FIRST;
+    sql.push(format!(
+        ") SELECT total.total, {customer}, l.*{device}
+         FROM total LEFT JOIN page c ON TRUE
+         LEFT JOIN LATERAL (SELECT {license}, row_number() OVER ({newest_first}) AS l_position
+                            FROM licenses l WHERE l.customer_id = c.id {newest_first} LIMIT {MAX_PAGE_SIZE}) l ON TRUE",
+        customer = prefixed(COLUMNS, "c", "c_"),
+        license = prefixed(licenses::COLUMNS, "l", "l_"),
+        device = if plan.devices { ", d.*" } else { "" },
+    ));
+    if plan.devices {
+        let active_order = devices::ACTIVE_ORDER;
+        sql.push(format!(
+            " LEFT JOIN LATERAL (SELECT {device}, row_number() OVER ({active_order}) AS d_position
+                                FROM ({select} WHERE d.license_id = l.l_id AND d.is_active) d) d ON TRUE
+             ORDER BY c.page_position, l.l_position, d.d_position",
+            device = prefixed(DEVICE_COLUMNS, "d", "d_"),
+            select = if plan.sightings { devices::SELECT } else { devices::SELECT_UNSIGHTED },
+        ));
+    } else {
+        sql.push(" ORDER BY c.page_position, l.l_position");
+    }
+    let rows = sql.build().fetch_all(pool).await.gql()?;
+    let total: i64 = rows.first().map(|row| row.try_get("total")).transpose().gql()?.unwrap_or(0);
+    let customers = assemble(&rows, plan.devices).gql()?;
+    paginate(args, total, |_, _| async move { Ok(customers) }).await
+}
+
+/// A customer with its licenses, each with its devices, as the flat rows are grouped.
+type Grouped = Vec<(Customer, Vec<(License, Vec<Device>)>)>;
+
+/// The customers of the flat rows (ordered by customer, license, device), each with its licenses
+/// and, with `devices`, each license with its devices.
+fn assemble(rows: &[PgRow], devices: bool) -> sqlx::Result<Vec<Customer>> {
+    let mut customers: Grouped = Vec::new();
+    for row in rows {
+        let Some(customer_id) = row.try_get::<Option<Uuid>, _>("c_id")? else { continue };
+        if customers.last().map(|(c, _)| c.id.0) != Some(customer_id) {
+            customers.push((customer(row)?, Vec::new()));
+        }
+        let Some((_, licenses)) = customers.last_mut() else { continue };
+        let Some(license_id) = row.try_get::<Option<Uuid>, _>("l_id")? else { continue };
+        if licenses.last().map(|(l, _)| l.id.0) != Some(license_id) {
+            licenses.push((license(row)?, Vec::new()));
+        }
+        let Some((_, license_devices)) = licenses.last_mut() else { continue };
+        if devices && row.try_get::<Option<Uuid>, _>("d_id")?.is_some() {
+            license_devices.push(device(row)?);
+        }
+    }
+    Ok(customers
+        .into_iter()
+        .map(|(mut customer, licenses)| {
+            let licenses = licenses
+                .into_iter()
+                .map(|(mut license, read)| {
+                    if devices {
+                        license.devices_read = ReadAhead::new(read);
+                    }
+                    license
+                })
+                .collect();
+            customer.licenses_read = ReadAhead::new(licenses);
+            customer
+        })
+        .collect())
+}
+
+fn customer(row: &PgRow) -> sqlx::Result<Customer> {
+    Ok(Customer {
+        name: row.try_get("c_name")?,
+        email: row.try_get("c_email")?,
+        is_test: row.try_get("c_is_test")?,
+        created_at: row.try_get("c_created_at")?,
+        updated_at: row.try_get("c_updated_at")?,
+        id: row.try_get("c_id")?,
+        licenses_read: ReadAhead::default(),
+    })
+}
+
+fn license(row: &PgRow) -> sqlx::Result<License> {
+    Ok(License {
+        license_key: row.try_get("l_license_key")?,
+        license_type: row.try_get("l_license_type")?,
+        valid_from: row.try_get("l_valid_from")?,
+        valid_until: row.try_get("l_valid_until")?,
+        is_active: row.try_get("l_is_active")?,
+        device_limit: row.try_get("l_device_limit")?,
+        concurrent_sessions_limit: row.try_get("l_concurrent_sessions_limit")?,
+        features: row.try_get("l_features")?,
+        offline_grace_seconds: row.try_get("l_offline_grace_seconds")?,
+        max_device_releases: row.try_get("l_max_device_releases")?,
+        notes: row.try_get("l_notes")?,
+        created_at: row.try_get("l_created_at")?,
+        updated_at: row.try_get("l_updated_at")?,
+        id: row.try_get("l_id")?,
+        customer_id: row.try_get("l_customer_id")?,
+        devices_read: ReadAhead::default(),
+    })
+}
+
+fn device(row: &PgRow) -> sqlx::Result<Device> {
+    Ok(Device {
+        hardware_fingerprint: row.try_get("d_hardware_fingerprint")?,
+        device_name: row.try_get("d_device_name")?,
+        device_type: row.try_get("d_device_type")?,
+        first_activated_at: row.try_get("d_first_activated_at")?,
+        last_seen_at: row.try_get("d_last_seen_at")?,
+        is_active: row.try_get("d_is_active")?,
+        deactivated_at: row.try_get("d_deactivated_at")?,
+        id: row.try_get("d_id")?,
+        license_id: row.try_get("d_license_id")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_prefixed_with_their_table() {
+        assert_eq!(prefixed("id, name", "c", "c_"), "c.id AS c_id, c.name AS c_name");
+    }
+}
