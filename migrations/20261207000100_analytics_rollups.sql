@@ -8,6 +8,12 @@
 -- one statement, so a delta counts once, whichever instance moves it. Readers add the rollup and
 -- the deltas not yet moved, in one statement (one snapshot), so an answer is exact at any moment.
 
+-- A restore of a backup older than this migration leaves these tables (not in its archive) as
+-- they were and brings back `_sqlx_migrations` without this migration, which then runs again:
+-- it starts afresh, and counts the restored rows below.
+DROP TABLE IF EXISTS heartbeat_hourly, heartbeat_hour_deltas, session_day_license, session_day_totals,
+    session_day_deltas;
+
 -- Heartbeats of all licenses per hour (UTC). No DELETE trigger on `license_heartbeats`: moving
 -- raw rows into a compact form deletes them without changing how many heartbeats there were.
 -- Only the retention (`drop_heartbeat_partitions_before`) takes heartbeats out of the rollup.
@@ -49,7 +55,7 @@ CREATE TABLE session_day_deltas (
 -- A statement-level trigger on the partitioned parent sees every row routed to any partition in
 -- its transition table. Rows written straight into a partition do not fire it: only the partition
 -- maintenance does that, when it moves rows that were counted already out of the default partition.
-CREATE FUNCTION count_inserted_heartbeats() RETURNS trigger
+CREATE OR REPLACE FUNCTION count_inserted_heartbeats() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO heartbeat_hour_deltas (hour, n)
@@ -58,12 +64,13 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS license_heartbeats_rollup ON license_heartbeats;
 CREATE TRIGGER license_heartbeats_rollup AFTER INSERT ON license_heartbeats
     REFERENCING NEW TABLE AS inserted_heartbeats FOR EACH STATEMENT EXECUTE FUNCTION count_inserted_heartbeats();
 
 -- Sessions count as started on the day of `started_at` while live and after being filed: a
 -- session filed into the history leaves here (-1) and arrives there (+1) in the same statement.
-CREATE FUNCTION count_live_sessions() RETURNS trigger
+CREATE OR REPLACE FUNCTION count_live_sessions() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -79,14 +86,16 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS license_sessions_rollup_insert ON license_sessions;
 CREATE TRIGGER license_sessions_rollup_insert AFTER INSERT ON license_sessions
     REFERENCING NEW TABLE AS arrived_sessions FOR EACH STATEMENT EXECUTE FUNCTION count_live_sessions();
+DROP TRIGGER IF EXISTS license_sessions_rollup_delete ON license_sessions;
 CREATE TRIGGER license_sessions_rollup_delete AFTER DELETE ON license_sessions
     REFERENCING OLD TABLE AS left_sessions FOR EACH STATEMENT EXECUTE FUNCTION count_live_sessions();
 
 -- Every heartbeat updates `license_sessions`, so an UPDATE trigger with transition tables would
 -- cost the hot path. No code changes when or for which license a session started; this keeps it so.
-CREATE FUNCTION refuse_session_start_change() RETURNS trigger
+CREATE OR REPLACE FUNCTION refuse_session_start_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.started_at IS DISTINCT FROM OLD.started_at OR NEW.license_id IS DISTINCT FROM OLD.license_id THEN
@@ -97,12 +106,13 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS license_sessions_start_fixed ON license_sessions;
 CREATE TRIGGER license_sessions_start_fixed BEFORE UPDATE OF started_at, license_id ON license_sessions
     FOR EACH ROW EXECUTE FUNCTION refuse_session_start_change();
 
 -- History rows count as started (by `started_at`) and as ended with their reason (by `ended_at`).
 -- Nothing updates them today; an update is counted as its old row leaving and its new arriving.
-CREATE FUNCTION count_filed_sessions() RETURNS trigger
+CREATE OR REPLACE FUNCTION count_filed_sessions() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
@@ -125,10 +135,13 @@ BEGIN
 END
 $$;
 
+DROP TRIGGER IF EXISTS session_history_rollup_insert ON session_history;
 CREATE TRIGGER session_history_rollup_insert AFTER INSERT ON session_history
     REFERENCING NEW TABLE AS arrived_history FOR EACH STATEMENT EXECUTE FUNCTION count_filed_sessions();
+DROP TRIGGER IF EXISTS session_history_rollup_delete ON session_history;
 CREATE TRIGGER session_history_rollup_delete AFTER DELETE ON session_history
     REFERENCING OLD TABLE AS left_history FOR EACH STATEMENT EXECUTE FUNCTION count_filed_sessions();
+DROP TRIGGER IF EXISTS session_history_rollup_update ON session_history;
 CREATE TRIGGER session_history_rollup_update AFTER UPDATE ON session_history
     REFERENCING OLD TABLE AS left_history NEW TABLE AS arrived_history
     FOR EACH STATEMENT EXECUTE FUNCTION count_filed_sessions();
@@ -136,7 +149,7 @@ CREATE TRIGGER session_history_rollup_update AFTER UPDATE ON session_history
 -- `sessionsPerDay` counts the partial days at a range's edges from the raw rows; this keeps that a
 -- range read of the history. (`license_sessions` holds only sessions not yet filed, and every
 -- index there costs the heartbeats' updates when they cannot be HOT, so it is read whole.)
-CREATE INDEX session_history_started_at_idx ON session_history (started_at);
+CREATE INDEX IF NOT EXISTS session_history_started_at_idx ON session_history (started_at);
 
 -- Existing rows, counted after the triggers exist: creating them locked out writers until this
 -- migration commits, so every row is either counted here or by a trigger, never both.
@@ -158,7 +171,7 @@ SELECT day, kind, sum(n) FROM session_day_license GROUP BY 1, 2;
 -- Removes the hours before `boundary` from the rollup and from the deltas not yet moved; a
 -- delta for such an hour that arrives later (a heartbeat written into the default partition for
 -- a dropped month) is matched by the negative delta of the default partition's purge.
-CREATE FUNCTION forget_heartbeat_hours_before(boundary timestamptz) RETURNS void
+CREATE OR REPLACE FUNCTION forget_heartbeat_hours_before(boundary timestamptz) RETURNS void
 LANGUAGE sql AS $$
     -- The mover's lock: no move of an older hour can commit behind these deletes.
     SELECT pg_advisory_xact_lock(hashtext('analytics rollups'));
