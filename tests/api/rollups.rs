@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use license_server::analytics::rollups::{move_all, move_deltas};
-use license_server::auth::Scope;
+use license_server::auth::{Actor, Scope};
+use license_server::backups;
 use license_server::partitions::{self, PartitionSettings};
 use license_server::rate_limit::{Rate, RateLimitSettings};
 use rand::rngs::StdRng;
@@ -14,6 +15,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::backups::{settings_in, TempDir};
 use crate::helpers::{spawn_app, spawn_app_with, Options, TestApp};
 
 const REASONS: [&str; 5] = ["client_ended", "timeout", "admin_terminated", "device_deactivated", "license_revoked"];
@@ -447,4 +449,32 @@ async fn a_live_session_s_start_and_license_cannot_be_changed_behind_the_rollups
     assert!(error.to_string().contains("never change"), "{error}");
     // A heartbeat's update is untouched by it.
     assert_eq!(app.heartbeat(&client, &token).await["__typename"], "HeartbeatAccepted");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_restored_backup_answers_what_its_raw_rows_say(pool: PgPool) {
+    let dir = TempDir::new("rollups-restore");
+    let settings = settings_in(&dir.0);
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let mut rng = StdRng::seed_from_u64(19);
+    let (devices, _) = licenses_with_sessions(&app, &admin, &client).await;
+    let (from, to) = (at(2026, 4, 29, 0, 0, 0), at(2026, 5, 2, 0, 0, 0));
+    random_heartbeats(&pool, &mut rng, &devices, from, to, 300).await;
+    random_history(&pool, &mut rng, &devices, from, to, 30).await;
+    move_deltas(&pool, 4).await.unwrap();
+    // Taken with some deltas moved and some not.
+    let backup = backups::create(&pool, &settings, &Actor::cli(), None).await.unwrap();
+
+    random_heartbeats(&pool, &mut rng, &devices, from, to, 200).await;
+    random_history(&pool, &mut rng, &devices, from, to, 20).await;
+    move_all(&pool).await.unwrap();
+    backups::restore(&pool, &settings, &Actor::cli(), None, backup.id).await.unwrap();
+
+    let ranges =
+        [(at(2026, 4, 29, 0, 0, 0), at(2026, 5, 2, 0, 0, 0)), (at(2026, 4, 30, 5, 30, 0), at(2026, 5, 1, 7, 0, 0))];
+    assert_answers_match_raw_rows(&app, &analyst, devices[0].0, &ranges, "after the restore").await;
+    move_all(&pool).await.unwrap();
+    assert_answers_match_raw_rows(&app, &analyst, devices[0].0, &ranges, "after the restore, all moved").await;
 }
