@@ -151,6 +151,13 @@ CREATE TRIGGER session_history_rollup_update AFTER UPDATE ON session_history
 -- index there costs the heartbeats' updates when they cannot be HOT, so it is read whole.)
 CREATE INDEX IF NOT EXISTS session_history_started_at_idx ON session_history (started_at);
 
+-- `heartbeatCounts` for all licenses counts the partial hours at a range's edges from the raw
+-- rows. Heartbeats arrive in time order, so a BRIN index (a few bytes per 128 pages, next to
+-- nothing per insert) narrows that to the blocks of those hours instead of the whole month. Block
+-- ranges are summarized by (auto)vacuum, and with `autosummarize` as soon as inserts move past them.
+CREATE INDEX IF NOT EXISTS license_heartbeats_received_at_brin ON license_heartbeats USING brin (received_at)
+    WITH (autosummarize = on);
+
 -- Existing rows, counted after the triggers exist: creating them locked out writers until this
 -- migration commits, so every row is either counted here or by a trigger, never both.
 INSERT INTO heartbeat_hourly (hour, n)
