@@ -154,7 +154,8 @@ CREATE INDEX IF NOT EXISTS session_history_started_at_idx ON session_history (st
 -- `heartbeatCounts` for all licenses counts the partial hours at a range's edges from the raw
 -- rows. Heartbeats arrive in time order, so a BRIN index (a few bytes per 128 pages, next to
 -- nothing per insert) narrows that to the blocks of those hours instead of the whole month. Block
--- ranges are summarized by (auto)vacuum, and with `autosummarize` as soon as inserts move past them.
+-- ranges are summarized by (auto)vacuum, and with `autosummarize` as soon as inserts move past
+-- them (never the range being filled, whose summary every insert would otherwise have to widen).
 CREATE INDEX IF NOT EXISTS license_heartbeats_received_at_brin ON license_heartbeats USING brin (received_at)
     WITH (autosummarize = on);
 

@@ -57,9 +57,8 @@ async fn run(url: &str) -> Result<()> {
     let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
     sqlx::migrate!("../migrations").run(&pool).await?;
     seed(&pool).await?;
-    // The seed's statements left their deltas; the server moves them into the rollups (and
-    // summarizes the new heartbeat blocks) within seconds.
-    license_server::analytics::rollups::upkeep(&pool).await?;
+    // The seed's statements left their deltas; the server moves them into the rollups within seconds.
+    license_server::analytics::rollups::move_all(&pool).await?;
 
     let pools = Pools::connect(&pool.connect_options(), &PoolSettings::default()).await?;
     let app = Application::new(&pools, Default::default());

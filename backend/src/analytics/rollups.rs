@@ -93,44 +93,14 @@ pub async fn move_all(pool: &PgPool) -> Result<Moved> {
     Ok(total)
 }
 
-/// Summarizes the block ranges of `license_heartbeats` that its BRIN index on `received_at` has
-/// not summarized yet (an unsummarized range matches every query), so that counting the partial
-/// hours at a range's edges reads the blocks of those hours; returns how many were summarized.
-/// Autovacuum does the same, later. Waits at most a moment for a partition that a vacuum holds.
-pub async fn summarize_heartbeat_blocks(pool: &PgPool) -> Result<i64> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL lock_timeout = '200ms'").execute(&mut *tx).await?;
-    let summarized: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(brin_summarize_new_values(i.indexrelid)), 0)::bigint
-         FROM pg_inherits p
-              JOIN pg_index i ON i.indrelid = p.inhrelid
-              JOIN pg_class c ON c.oid = i.indexrelid
-              JOIN pg_am a ON a.oid = c.relam
-         WHERE p.inhparent = 'license_heartbeats'::regclass AND a.amname = 'brin'",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(summarized)
-}
-
-/// One round of upkeep: the deltas moved ([`move_all`]) and the new heartbeat blocks summarized.
-pub async fn upkeep(pool: &PgPool) -> Result<Moved> {
-    let moved = move_all(pool).await?;
-    if let Err(err) = summarize_heartbeat_blocks(pool).await {
-        tracing::debug!(error = ?err, "summarizing new heartbeat blocks failed; retrying next period");
-    }
-    Ok(moved)
-}
-
-/// Runs [`upkeep`] every few seconds until the task is dropped. Every instance runs it; the
-/// advisory lock lets one at a time move deltas.
+/// Moves deltas every few seconds until the task is dropped. Every instance runs it; the
+/// advisory lock lets one at a time do the work.
 pub async fn run(pool: PgPool) {
     let mut ticker = tokio::time::interval(MOVE_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(err) = upkeep(&pool).await {
+        if let Err(err) = move_all(&pool).await {
             tracing::warn!(error = ?err, "moving analytics deltas into the rollups failed; retrying next period");
         }
     }
