@@ -19,7 +19,7 @@ use tower::Layer;
 use crate::app::{AppState, Settings};
 use crate::config::ServeArgs;
 use crate::db::{Database, Pools};
-use crate::{backups, compaction, dashboard, http, metrics, partitions, sessions};
+use crate::{analytics, backups, compaction, dashboard, http, metrics, partitions, sessions};
 
 /// One instance: its state, its router and, once started, its background work. `serve`, the
 /// tests and the benchmarks all build the server through this, so what they run is the same.
@@ -57,8 +57,8 @@ impl Application {
         }
     }
 
-    /// The instance's background work (cleanup, partitions, heartbeat compaction,
-    /// sign-in purge, backups),
+    /// The instance's background work (cleanup, partitions, heartbeat compaction, analytics
+    /// rollups, sign-in purge, backups),
     /// coordinated with other instances through the database; aborted when the result is dropped.
     pub fn start_background(&self) -> BackgroundTasks {
         let state = &self.state;
@@ -66,6 +66,7 @@ impl Application {
             tokio::spawn(sessions::cleanup::run(state.client_pool.clone(), state.sessions)),
             tokio::spawn(partitions::run(state.pool.clone(), self.settings.partitions)),
             tokio::spawn(compaction::run(state.pool.clone(), self.settings.partitions)),
+            tokio::spawn(analytics::rollups::run(state.pool.clone())),
             tokio::spawn(purge_sign_in_leftovers(state.pool.clone(), state.auth.sessions)),
             tokio::spawn(backups::schedule::run(state.pool.clone(), state.backups.clone())),
             tokio::spawn(backups::git_remote::run(state.pool.clone(), state.backups.clone())),

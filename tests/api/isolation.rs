@@ -134,12 +134,14 @@ async fn client_operations_with_anything_but_one_root_field_are_refused_before_t
     );
 }
 
-/// `heartbeatCounts` under `aliases` aliases, by `bucket` over `days` days before now.
-fn aliased_heartbeat_counts(aliases: usize, bucket: &str, days: i64) -> Value {
+/// `heartbeatCounts` under `aliases` aliases, by `bucket` over `days` days before now; for one
+/// license (read from the raw history) or for all (read from the hourly rollup).
+fn aliased_heartbeat_counts(aliases: usize, bucket: &str, days: i64, one_license: bool) -> Value {
     let to = chrono::Utc::now();
     let from = to - chrono::Duration::days(days);
+    let license = if one_license { format!(", licenseId: \"{}\"", uuid::Uuid::new_v4()) } else { String::new() };
     let fields: String = (0..aliases)
-        .map(|i| format!("h{i}: heartbeatCounts(from: $f, to: $t, bucket: {bucket}) {{ bucketStart count }} "))
+        .map(|i| format!("h{i}: heartbeatCounts(from: $f, to: $t, bucket: {bucket}{license}) {{ bucketStart count }} "))
         .collect();
     json!({"query": format!("query($f: DateTime!, $t: DateTime!) {{ {fields} }}"),
            "variables": {"f": from.to_rfc3339(), "t": to.to_rfc3339()}})
@@ -154,16 +156,22 @@ async fn aggregates_and_lists_cost_what_they_read_so_aliased_year_long_aggregate
     let app = spawn_app(&pool).await;
     let analyst = app.key(Scope::Analyst).await;
 
-    let refused = post(&app, Some(&analyst), aliased_heartbeat_counts(10, "HOUR", 365)).await;
+    let refused = post(&app, Some(&analyst), aliased_heartbeat_counts(10, "HOUR", 365, false)).await;
     assert!(too_complex(&refused), "{}", refused.body);
     // A bucket weighs its selection like any list's row, under a limit of 50,000 (since list
-    // costs estimate rows read): ten hourly months weigh 45,880 and pass, twelve do not.
-    let refused = post(&app, Some(&analyst), aliased_heartbeat_counts(12, "HOUR", 31)).await;
-    assert!(too_complex(&refused), "twelve months of hourly buckets: {}", refused.body);
-    let refused = post(&app, Some(&analyst), aliased_heartbeat_counts(2, "DAY", 365)).await;
-    assert!(too_complex(&refused), "two years of history: {}", refused.body);
-    let accepted = post(&app, Some(&analyst), aliased_heartbeat_counts(1, "DAY", 365)).await;
+    // costs estimate rows read), and one license's heartbeats weigh their days of history on top
+    // (the rollup serves all licenses only): ten months of one license's hourly buckets weigh
+    // 45,880 and pass, eleven do not.
+    let accepted = post(&app, Some(&analyst), aliased_heartbeat_counts(10, "HOUR", 31, true)).await;
+    assert_eq!(accepted.data("h9"), &json!([]), "ten months of one license's hourly history: {}", accepted.body);
+    let refused = post(&app, Some(&analyst), aliased_heartbeat_counts(11, "HOUR", 31, true)).await;
+    assert!(too_complex(&refused), "eleven months of one license's hourly history: {}", refused.body);
+    let refused = post(&app, Some(&analyst), aliased_heartbeat_counts(2, "DAY", 365, true)).await;
+    assert!(too_complex(&refused), "two years of one license's raw history: {}", refused.body);
+    let accepted = post(&app, Some(&analyst), aliased_heartbeat_counts(1, "DAY", 365, true)).await;
     assert_eq!(accepted.data("h0"), &json!([]), "one year by day is one ordinary call");
+    let accepted = post(&app, Some(&analyst), aliased_heartbeat_counts(2, "DAY", 365, false)).await;
+    assert_eq!(accepted.data("h1"), &json!([]), "two years of the hourly rollup by day read a few thousand rows");
 
     let year = "query($f: DateTime!, $t: DateTime!) {
         a: peakConcurrentSessions(from: $f, to: $t) { licenseId peak reachedAt }

@@ -41,6 +41,7 @@ mod rate_limits;
 mod read_replica;
 mod resources;
 mod restore_anywhere;
+mod rollups;
 mod schema;
 mod session_tokens;
 mod shutdown;

@@ -60,13 +60,23 @@ async fn run(url: &str) -> Result<()> {
     let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
     sqlx::migrate!("../migrations").run(&pool).await?;
     seed(&pool).await?;
+    // The seed's statements left their deltas; the server moves them into the rollups within seconds.
+    license_server::analytics::rollups::move_all(&pool).await?;
 
     let pools = Pools::connect(&pool.connect_options(), &PoolSettings::default()).await?;
     let app = Application::new(&pools, Default::default());
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
     let endpoint = format!("http://{}/graphql", listener.local_addr()?);
     let server = tokio::spawn(async move { app.serve(listener, std::future::pending()).await });
-    let key = api_keys::create(&pool, &Actor::cli(), None, "bench-analyst", Scope::Analyst).await?.key;
+    let analyst = api_keys::create(&pool, &Actor::cli(), None, "bench-analyst", Scope::Analyst).await?;
+    // Timed back to back, the aggregates answered from the rollups would use up the analyst
+    // scope's default burst: the key gets the largest rate limit there is.
+    sqlx::query("UPDATE api_keys SET rate_limit_per_second = $2, rate_limit_burst = $2 WHERE id = $1")
+        .bind(analyst.record.id)
+        .bind(license_server::rate_limit::MAX_RATE as i32)
+        .execute(&pool)
+        .await?;
+    let key = analyst.key;
     let repeat = env_or("BENCH_REPEAT", 5)?.max(1) as usize;
 
     let license: Uuid =
@@ -89,6 +99,11 @@ async fn run(url: &str) -> Result<()> {
             "sessionsPerDay, last 30 days",
             "query($f: DateTime!, $t: DateTime!) { sessionsPerDay(from: $f, to: $t) { day started ended endReasons { reason count } } }",
             json!({"f": days_ago(30), "t": days_ago(0)}),
+        ),
+        (
+            "sessionsPerDay, last 365 days",
+            "query($f: DateTime!, $t: DateTime!) { sessionsPerDay(from: $f, to: $t) { day started ended } }",
+            json!({"f": days_ago(365), "t": days_ago(0)}),
         ),
         (
             "heartbeatCounts per day, 90 days, all licenses",

@@ -1,12 +1,14 @@
-//! Aggregates for analysts: licenses by state and type, usage per license, sessions per day,
-//! heartbeats per hour or day (raw and compacted, from the partitions in range only), and peak
-//! concurrency.
+//! Aggregates for analysts: licenses by state and type, usage per license, sessions per day and
+//! heartbeats per hour or day (from the rollups in [`rollups`], exact at the edges from the raw
+//! and compacted heartbeats in the partitions in range only), and peak concurrency.
 //!
 //! Each weighs what it reads and returns (`crate::graphql` has the weights): a range aggregate
 //! its days of history plus its rows, a whole-table aggregate a table scan plus its rows.
 
+use std::collections::BTreeMap;
+
 use async_graphql::{Context, Enum, Object, SimpleObject, ID};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, DurationRound as _, NaiveDate, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -14,11 +16,14 @@ use crate::auth::{Permission, Require};
 use crate::error::{Error, GqlResultExt, Result};
 use crate::graphql::ids::{parse_id, Id};
 use crate::graphql::{
-    days_in_range, enum_size, history_complexity, hours_in_range, page_complexity, TABLE_SCAN_COMPLEXITY,
+    days_in_range, enum_size, history_complexity, hours_in_range, page_complexity, HISTORY_DAY_COMPLEXITY,
+    TABLE_SCAN_COMPLEXITY,
 };
 use crate::licenses::LicenseType;
 use crate::sessions::EndReason;
 use crate::sessions::SessionSettings;
+
+pub mod rollups;
 
 /// Where a license stands today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -195,6 +200,8 @@ pub async fn license_usage(
     .await?)
 }
 
+/// Sessions started and ended per UTC day in `[from, to)`: whole days from the rollups, the
+/// partial days at the edges (when `from` or `to` is not midnight) from the raw rows.
 pub async fn sessions_per_day(
     pool: &PgPool,
     from: DateTime<Utc>,
@@ -202,37 +209,85 @@ pub async fn sessions_per_day(
     license_id: Option<Uuid>,
 ) -> Result<Vec<SessionDay>> {
     check_range(from, to, Duration::days(366))?;
-    let rows: Vec<(NaiveDate, i64, i64, Option<String>, i64)> = sqlx::query_as(
-        "WITH started AS (
-             SELECT (started_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n FROM (
-                 SELECT started_at, license_id FROM session_history
-                 UNION ALL SELECT started_at, license_id FROM license_sessions) s
-             WHERE started_at >= $1 AND started_at < $2 AND ($3::uuid IS NULL OR license_id = $3)
-             GROUP BY 1),
-         ended AS (
-             SELECT (ended_at AT TIME ZONE 'UTC')::date AS day, end_reason, count(*) AS n FROM session_history
-             WHERE ended_at >= $1 AND ended_at < $2 AND ($3::uuid IS NULL OR license_id = $3)
-             GROUP BY 1, 2),
-         days AS (SELECT day FROM started UNION SELECT day FROM ended)
-         SELECT d.day, coalesce(s.n, 0), coalesce(sum(e.n) OVER (PARTITION BY d.day), 0)::bigint, e.end_reason, coalesce(e.n, 0)
-         FROM days d LEFT JOIN started s ON s.day = d.day LEFT JOIN ended e ON e.day = d.day
-         ORDER BY d.day, e.end_reason",
+    let first_day = ceil_to(from, Duration::days(1));
+    let last_day = floor_to(to, Duration::days(1));
+    let mut counts = Vec::new();
+    if first_day < last_day {
+        counts.extend(rollups::session_days(pool, first_day.date_naive(), last_day.date_naive(), license_id).await?);
+        if from < first_day {
+            counts.extend(session_counts_exact(pool, from, first_day, license_id).await?);
+        }
+        if last_day < to {
+            counts.extend(session_counts_exact(pool, last_day, to, license_id).await?);
+        }
+    } else {
+        counts.extend(session_counts_exact(pool, from, to, license_id).await?);
+    }
+    let mut by_day: BTreeMap<NaiveDate, (i64, BTreeMap<String, i64>)> = BTreeMap::new();
+    for (day, kind, n) in counts {
+        let (started, reasons) = by_day.entry(day).or_default();
+        if kind == STARTED {
+            *started += n;
+        } else {
+            *reasons.entry(kind).or_default() += n;
+        }
+    }
+    Ok(by_day
+        .into_iter()
+        .filter_map(|(day, (started, reasons))| {
+            let end_reasons: Vec<ReasonCount> = reasons
+                .into_iter()
+                .filter(|&(_, count)| count != 0)
+                .map(|(reason, count)| ReasonCount { reason: EndReason::parse(&reason), count })
+                .collect();
+            let ended = end_reasons.iter().map(|r| r.count).sum();
+            (started != 0 || !end_reasons.is_empty()).then_some(SessionDay { day, started, ended, end_reasons })
+        })
+        .collect())
+}
+
+/// The `kind` of session counts that started (the others are end reasons).
+const STARTED: &str = "started";
+
+/// Sessions per UTC day in `[from, to)` counted from the raw rows, as `(day, kind, count)`:
+/// started (live and filed sessions, by `started_at`) and ended by reason (by `ended_at`).
+async fn session_counts_exact(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    license_id: Option<Uuid>,
+) -> Result<Vec<(NaiveDate, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT (started_at AT TIME ZONE 'UTC')::date, 'started', count(*) FROM (
+             SELECT started_at, license_id FROM session_history
+             UNION ALL SELECT started_at, license_id FROM license_sessions) s
+         WHERE started_at >= $1 AND started_at < $2 AND ($3::uuid IS NULL OR license_id = $3)
+         GROUP BY 1
+         UNION ALL
+         SELECT (ended_at AT TIME ZONE 'UTC')::date, end_reason, count(*) FROM session_history
+         WHERE ended_at >= $1 AND ended_at < $2 AND ($3::uuid IS NULL OR license_id = $3)
+         GROUP BY 1, 2",
     )
     .bind(from)
     .bind(to)
     .bind(license_id)
     .fetch_all(pool)
-    .await?;
-    let mut days: Vec<SessionDay> = Vec::new();
-    for (day, started, ended, reason, count) in rows {
-        if days.last().is_none_or(|d| d.day != day) {
-            days.push(SessionDay { day, started, ended, end_reasons: Vec::new() });
-        }
-        if let (Some(reason), Some(current)) = (reason, days.last_mut()) {
-            current.end_reasons.push(ReasonCount { reason: EndReason::parse(&reason), count });
-        }
+    .await?)
+}
+
+/// `at` rounded down to a multiple of `step` (an hour or a day: whole UTC hours and days).
+fn floor_to(at: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
+    at.duration_trunc(step).unwrap_or(at)
+}
+
+/// `at` rounded up to a multiple of `step`.
+fn ceil_to(at: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
+    let floor = floor_to(at, step);
+    if floor == at {
+        at
+    } else {
+        floor + step
     }
-    Ok(days)
 }
 
 /// Heartbeats per bucket, from the raw rows and the compacted history together (see
@@ -269,10 +324,10 @@ pub const HEARTBEAT_BUCKETS_SQL: &str = "
     FROM (SELECT * FROM raw UNION ALL SELECT * FROM compacted) buckets
     GROUP BY 1 HAVING sum(n) > 0 ORDER BY 1";
 
-/// Heartbeats per hour or day in `[from, to)`, overall or for one license, exact for any range
-/// whose edges are whole hours or lie within the raw window (see [`HEARTBEAT_BUCKETS_SQL`]).
-/// Checks the range like the `heartbeatCounts` query.
-pub async fn heartbeat_buckets_exact(
+/// Heartbeats per bucket in `[from, to)`. For all licenses, the whole hours come from the hourly
+/// rollup and the partial hours at the edges from [`heartbeat_buckets_exact`]; for one license,
+/// everything comes from there.
+pub async fn heartbeat_buckets(
     pool: &PgPool,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -280,6 +335,39 @@ pub async fn heartbeat_buckets_exact(
     license_id: Option<Uuid>,
 ) -> Result<Vec<HeartbeatBucket>> {
     check_range(from, to, bucket.max_range())?;
+    let first_hour = ceil_to(from, Duration::hours(1));
+    let last_hour = floor_to(to, Duration::hours(1));
+    if license_id.is_some() || first_hour >= last_hour {
+        return heartbeat_buckets_exact(pool, from, to, bucket, license_id).await;
+    }
+    let mut counts: BTreeMap<DateTime<Utc>, i64> = BTreeMap::new();
+    for (bucket_start, count) in rollups::heartbeat_hours(pool, first_hour, last_hour, bucket.sql()).await? {
+        *counts.entry(bucket_start).or_default() += count;
+    }
+    for (edge_from, edge_to) in [(from, first_hour), (last_hour, to)] {
+        if edge_from < edge_to {
+            for edge in heartbeat_buckets_exact(pool, edge_from, edge_to, bucket, None).await? {
+                *counts.entry(edge.bucket_start).or_default() += edge.count;
+            }
+        }
+    }
+    Ok(counts
+        .into_iter()
+        .filter(|&(_, count)| count != 0)
+        .map(|(bucket_start, count)| HeartbeatBucket { bucket_start, count })
+        .collect())
+}
+
+/// Heartbeats per bucket in `[from, to)` counted from the stored heartbeats, raw and compacted
+/// ([`HEARTBEAT_BUCKETS_SQL`]), overall or for one license: exact for any range whose edges are
+/// whole hours or lie within the raw window. The range is not checked.
+pub async fn heartbeat_buckets_exact(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: TimeBucket,
+    license_id: Option<Uuid>,
+) -> Result<Vec<HeartbeatBucket>> {
     Ok(sqlx::query_as(HEARTBEAT_BUCKETS_SQL)
         .bind(from)
         .bind(to)
@@ -379,6 +467,20 @@ pub async fn peak_concurrency(
     .await?)
 }
 
+/// What an aggregate read from the rollups weighs besides its rows: at most two partial days (or
+/// hours) of raw rows at the edges of its range.
+const ROLLUP_EDGES_COMPLEXITY: usize = 2 * HISTORY_DAY_COMPLEXITY;
+
+/// What `heartbeatCounts` reads: the rollup (and the edges) for all licenses, the raw history of
+/// the range for one license.
+fn heartbeat_read_complexity(from: DateTime<Utc>, to: DateTime<Utc>, one_license: bool) -> usize {
+    if one_license {
+        history_complexity(from, to)
+    } else {
+        ROLLUP_EDGES_COMPLEXITY
+    }
+}
+
 fn optional_id(id: Option<ID>) -> async_graphql::Result<Option<Uuid>> {
     id.as_ref().map(|id| parse_id(id, "licenseId")).transpose().gql()
 }
@@ -417,7 +519,7 @@ impl AnalyticsQuery {
     /// Sessions started and ended per UTC day in `[from, to)`, with the reasons they ended.
     #[graphql(
         guard = "Require(Permission::Read)",
-        complexity = "history_complexity(from, to) + days_in_range(from, to) * child_complexity"
+        complexity = "ROLLUP_EDGES_COMPLEXITY + days_in_range(from, to) * child_complexity"
     )]
     async fn sessions_per_day(
         &self,
@@ -433,7 +535,7 @@ impl AnalyticsQuery {
     /// overall or for one license. Empty buckets are left out.
     #[graphql(
         guard = "Require(Permission::Read)",
-        complexity = "history_complexity(from, to) + bucket.count_in(from, to) * child_complexity"
+        complexity = "heartbeat_read_complexity(from, to, license_id.is_some()) + bucket.count_in(from, to) * child_complexity"
     )]
     async fn heartbeat_counts(
         &self,
@@ -444,7 +546,7 @@ impl AnalyticsQuery {
         license_id: Option<ID>,
     ) -> async_graphql::Result<Vec<HeartbeatBucket>> {
         let pool = ctx.data_unchecked::<PgPool>();
-        heartbeat_buckets_exact(pool, from, to, bucket, optional_id(license_id)?).await.gql()
+        heartbeat_buckets(pool, from, to, bucket, optional_id(license_id)?).await.gql()
     }
 
     /// The most sessions live at once per license within `[from, to)`, highest first.

@@ -1,0 +1,481 @@
+//! The analytics rollups answer exactly what the raw rows say: on random data written through
+//! the API and in SQL, with the mover run part-way, to the end, twice and from two connections.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use license_server::analytics::rollups::{move_all, move_deltas};
+use license_server::auth::{Actor, Scope};
+use license_server::backups;
+use license_server::partitions::{self, PartitionSettings};
+use license_server::rate_limit::{Rate, RateLimitSettings};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::backups::{settings_in, TempDir};
+use crate::helpers::{spawn_app, spawn_app_with, Options, TestApp};
+
+const REASONS: [&str; 5] = ["client_ended", "timeout", "admin_terminated", "device_deactivated", "license_revoked"];
+
+fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+}
+
+/// Heartbeats per bucket counted from `license_heartbeats` with plain SQL.
+async fn raw_heartbeats(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    bucket: &str,
+    license: Option<Uuid>,
+) -> Vec<(DateTime<Utc>, i64)> {
+    sqlx::query_as(
+        "SELECT date_trunc($3, received_at, 'UTC'), count(*) FROM license_heartbeats
+         WHERE received_at >= $1 AND received_at < $2 AND ($4::uuid IS NULL OR license_id = $4)
+         GROUP BY 1 ORDER BY 1",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(bucket)
+    .bind(license)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// `sessionsPerDay`'s answer computed from `session_history` and `license_sessions` with plain SQL.
+async fn raw_sessions_per_day(pool: &PgPool, from: DateTime<Utc>, to: DateTime<Utc>, license: Option<Uuid>) -> Value {
+    let started: Vec<(NaiveDate, i64)> = sqlx::query_as(
+        "SELECT (started_at AT TIME ZONE 'UTC')::date, count(*) FROM (
+             SELECT started_at, license_id FROM session_history
+             UNION ALL SELECT started_at, license_id FROM license_sessions) s
+         WHERE started_at >= $1 AND started_at < $2 AND ($3::uuid IS NULL OR license_id = $3) GROUP BY 1",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(license)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let ended: Vec<(NaiveDate, String, i64)> = sqlx::query_as(
+        "SELECT (ended_at AT TIME ZONE 'UTC')::date, end_reason, count(*) FROM session_history
+         WHERE ended_at >= $1 AND ended_at < $2 AND ($3::uuid IS NULL OR license_id = $3) GROUP BY 1, 2",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(license)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut days: BTreeMap<NaiveDate, (i64, BTreeMap<String, i64>)> = BTreeMap::new();
+    for (day, n) in started {
+        days.entry(day).or_default().0 = n;
+    }
+    for (day, reason, n) in ended {
+        days.entry(day).or_default().1.insert(reason, n);
+    }
+    Value::Array(
+        days.into_iter()
+            .map(|(day, (started, reasons))| {
+                json!({
+                    "day": day.to_string(),
+                    "started": started,
+                    "ended": reasons.values().sum::<i64>(),
+                    "endReasons": reasons.into_iter()
+                        .map(|(reason, count)| json!({"reason": reason.to_uppercase(), "count": count}))
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Asserts that `heartbeatCounts` (by hour where the range allows, and by day) and
+/// `sessionsPerDay`, for all licenses and for `license`, answer what the raw rows say, for each range.
+async fn assert_answers_match_raw_rows(
+    app: &TestApp,
+    analyst: &str,
+    license: Uuid,
+    ranges: &[(DateTime<Utc>, DateTime<Utc>)],
+    when: &str,
+) {
+    for &(from, to) in ranges {
+        for license in [None, Some(license)] {
+            let buckets: &[&str] = if to - from <= Duration::days(31) { &["hour", "day"] } else { &["day"] };
+            for bucket in buckets {
+                let reply = app
+                    .gql(
+                        analyst,
+                        "query($f: DateTime!, $t: DateTime!, $b: TimeBucket!, $l: ID) {
+                            heartbeatCounts(from: $f, to: $t, bucket: $b, licenseId: $l) { bucketStart count } }",
+                        json!({"f": from, "t": to, "b": bucket.to_uppercase(), "l": license}),
+                    )
+                    .await;
+                let answered: Vec<(DateTime<Utc>, i64)> = reply
+                    .data("heartbeatCounts")
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| (b["bucketStart"].as_str().unwrap().parse().unwrap(), b["count"].as_i64().unwrap()))
+                    .collect();
+                let raw = raw_heartbeats(&app.pool, from, to, bucket, license).await;
+                assert_eq!(answered, raw, "heartbeatCounts {bucket} [{from}, {to}) license {license:?} {when}");
+            }
+            // A year's days with their reasons weigh more than a query may (366 × 6 reasons).
+            let with_reasons = to - from <= Duration::days(300);
+            let selection =
+                if with_reasons { "day started ended endReasons { reason count }" } else { "day started ended" };
+            let reply = app
+                .gql(
+                    analyst,
+                    &format!(
+                        "query($f: DateTime!, $t: DateTime!, $l: ID) {{
+                            sessionsPerDay(from: $f, to: $t, licenseId: $l) {{ {selection} }} }}"
+                    ),
+                    json!({"f": from, "t": to, "l": license}),
+                )
+                .await;
+            let mut raw = raw_sessions_per_day(&app.pool, from, to, license).await;
+            if !with_reasons {
+                for day in raw.as_array_mut().unwrap() {
+                    day.as_object_mut().unwrap().remove("endReasons");
+                }
+            }
+            assert_eq!(reply.data("sessionsPerDay"), &raw, "sessionsPerDay [{from}, {to}) license {license:?} {when}");
+        }
+    }
+}
+
+/// Writes `count` heartbeats at random moments of `[from, to)` for random devices of `devices`,
+/// in statements of random sizes (each statement leaves one delta per hour it touches).
+async fn random_heartbeats(
+    pool: &PgPool,
+    rng: &mut StdRng,
+    devices: &[(Uuid, Uuid)],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    count: usize,
+) {
+    let span = (to - from).num_milliseconds();
+    let mut left = count;
+    while left > 0 {
+        let size = rng.gen_range(1..=left.min(40));
+        let (mut licenses, mut device_ids, mut times) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..size {
+            let (license, device) = devices[rng.gen_range(0..devices.len())];
+            licenses.push(license);
+            device_ids.push(device);
+            times.push(from + Duration::milliseconds(rng.gen_range(0..span)));
+        }
+        sqlx::query(
+            "INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at)
+             SELECT gen_random_uuid(), l, d, t FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) AS x(l, d, t)",
+        )
+        .bind(&licenses)
+        .bind(&device_ids)
+        .bind(&times)
+        .execute(pool)
+        .await
+        .unwrap();
+        left -= size;
+    }
+}
+
+/// Files `count` ended sessions at random moments of `[from, to)`, lasting up to 30 hours, in
+/// statements of random sizes.
+async fn random_history(
+    pool: &PgPool,
+    rng: &mut StdRng,
+    devices: &[(Uuid, Uuid)],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    count: usize,
+) {
+    let span = (to - from).num_milliseconds();
+    let mut left = count;
+    while left > 0 {
+        let size = rng.gen_range(1..=left.min(10));
+        let (mut licenses, mut device_ids, mut starts, mut ends, mut reasons) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..size {
+            let (license, device) = devices[rng.gen_range(0..devices.len())];
+            let start = from + Duration::milliseconds(rng.gen_range(0..span));
+            licenses.push(license);
+            device_ids.push(device);
+            starts.push(start);
+            ends.push(start + Duration::seconds(rng.gen_range(1..30 * 3600)));
+            reasons.push(REASONS[rng.gen_range(0..REASONS.len())].to_owned());
+        }
+        sqlx::query(
+            "INSERT INTO session_history (id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason)
+             SELECT gen_random_uuid(), gen_random_uuid(), l, d, s, e, e, r
+             FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[], $5::text[]) AS x(l, d, s, e, r)",
+        )
+        .bind(&licenses)
+        .bind(&device_ids)
+        .bind(&starts)
+        .bind(&ends)
+        .bind(&reasons)
+        .execute(pool)
+        .await
+        .unwrap();
+        left -= size;
+    }
+}
+
+/// Licenses with devices and live sessions made through the API; returns the licenses'
+/// `(license id, device id)` pairs and their keys, plus the live sessions' tokens.
+async fn licenses_with_sessions(app: &TestApp, admin: &str, client: &str) -> (Vec<(Uuid, Uuid)>, Vec<String>) {
+    let (mut devices, mut tokens) = (Vec::new(), Vec::new());
+    for l in 0..3 {
+        let (license, key) = app.create_license(admin, 5, 5).await;
+        for d in 0..3 {
+            let token = app.session(client, &key, &format!("device-{l}-{d}")).await;
+            let device: Uuid =
+                sqlx::query_scalar("SELECT device_id FROM license_sessions WHERE session_token = $1::uuid")
+                    .bind(&token)
+                    .fetch_one(&app.pool)
+                    .await
+                    .unwrap();
+            devices.push((license.parse().unwrap(), device));
+            tokens.push(token);
+        }
+    }
+    (devices, tokens)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn aggregates_from_the_rollups_equal_the_raw_rows_on_random_data(pool: PgPool) {
+    // The analyst asks a few hundred questions in a few seconds.
+    let unlimited = Rate { per_second: 1_000_000, burst: 1_000_000 };
+    let rate_limits = RateLimitSettings { analyst_key: unlimited, ..RateLimitSettings::default() };
+    let app = spawn_app_with(&pool, Options { rate_limits: Some(rate_limits), ..Options::default() }).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let mut rng = StdRng::seed_from_u64(16);
+    let (devices, tokens) = licenses_with_sessions(&app, &admin, &client).await;
+    let license = devices[0].0;
+
+    // Through the API: heartbeats, some sessions ended by their clients, one ended again later.
+    for token in &tokens {
+        for _ in 0..rng.gen_range(1..4) {
+            assert_eq!(app.heartbeat(&client, token).await["__typename"], "HeartbeatAccepted");
+        }
+    }
+    for token in tokens.iter().step_by(2) {
+        assert_eq!(app.end_session(&client, token).await["__typename"], "SessionEnded");
+    }
+
+    // In SQL: history across a year's, a month's, a day's and hours' boundaries (the months lie in
+    // the default partition until their partitions are made below).
+    let (window_from, window_to) = (at(2025, 12, 29, 0, 0, 0), at(2026, 1, 3, 0, 0, 0));
+    random_heartbeats(&pool, &mut rng, &devices, window_from, window_to, 600).await;
+    random_history(&pool, &mut rng, &devices, window_from, window_to, 60).await;
+
+    let now = Utc::now();
+    let ranges = [
+        (at(2025, 12, 31, 0, 0, 0), at(2026, 1, 2, 0, 0, 0)),
+        (at(2025, 12, 30, 21, 17, 23), at(2026, 1, 1, 2, 41, 5)),
+        (at(2025, 12, 31, 23, 10, 0), at(2025, 12, 31, 23, 50, 0)),
+        (at(2025, 12, 31, 22, 30, 0), at(2026, 1, 1, 1, 0, 0)),
+        (at(2025, 6, 1, 0, 0, 0), at(2026, 6, 1, 0, 0, 0)),
+        (at(2025, 6, 1, 7, 3, 0), at(2026, 6, 1, 2, 0, 0)),
+        (now - Duration::hours(30), now + Duration::hours(2)),
+        (now - Duration::days(300), now + Duration::minutes(1)),
+    ];
+    assert_answers_match_raw_rows(&app, &analyst, license, &ranges, "before any move").await;
+
+    // Part-way: a few deltas of each kind moved, the rest not.
+    let moved = move_deltas(&pool, 5).await.unwrap().unwrap();
+    assert_eq!((moved.heartbeat_deltas, moved.session_deltas), (5, 5));
+    assert_answers_match_raw_rows(&app, &analyst, license, &ranges, "with some deltas moved").await;
+
+    // More writes: history deleted and corrected, more heartbeats, the months' partitions made
+    // (rows move out of the default partition: counted once), sessions ended by the API.
+    sqlx::query("DELETE FROM session_history WHERE id IN (SELECT id FROM session_history WHERE started_at < $1 ORDER BY id LIMIT 7)")
+        .bind(window_to)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE session_history SET ended_at = ended_at + interval '20 hours', end_reason = 'timeout'
+         WHERE id IN (SELECT id FROM session_history WHERE started_at < $1 ORDER BY id DESC LIMIT 5)",
+    )
+    .bind(window_to)
+    .execute(&pool)
+    .await
+    .unwrap();
+    random_heartbeats(&pool, &mut rng, &devices, window_from, window_to, 300).await;
+    partitions::ensure_day_partitions(&pool, NaiveDate::from_ymd_opt(2025, 12, 1).unwrap(), 62).await.unwrap();
+    for token in tokens.iter().skip(1).step_by(2) {
+        assert_eq!(app.end_session(&client, token).await["__typename"], "SessionEnded");
+    }
+    assert_answers_match_raw_rows(&app, &analyst, license, &ranges, "after more writes").await;
+
+    let moved = move_all(&pool).await.unwrap();
+    assert!(moved.heartbeat_deltas > 0 && moved.session_deltas > 0, "{moved:?}");
+    let left: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM heartbeat_hour_deltas) + (SELECT count(*) FROM session_day_deltas)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+    assert_answers_match_raw_rows(&app, &analyst, license, &ranges, "with every delta moved").await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn moving_twice_or_from_two_connections_at_once_never_counts_a_delta_twice(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, client) = (app.key(Scope::Admin).await, app.key(Scope::Client).await);
+    let mut rng = StdRng::seed_from_u64(17);
+    let (devices, _) = licenses_with_sessions(&app, &admin, &client).await;
+    let (from, to) = (at(2026, 2, 27, 0, 0, 0), at(2026, 3, 2, 0, 0, 0));
+    random_heartbeats(&pool, &mut rng, &devices, from, to, 2000).await;
+    random_history(&pool, &mut rng, &devices, from, to, 300).await;
+
+    let totals = |pool: PgPool| async move {
+        sqlx::query_as::<_, (i64, i64, i64, i64)>(
+            "SELECT (SELECT coalesce(sum(n), 0)::bigint FROM heartbeat_hourly) + (SELECT coalesce(sum(n), 0)::bigint FROM heartbeat_hour_deltas),
+                    (SELECT count(*) FROM license_heartbeats),
+                    (SELECT coalesce(sum(n), 0)::bigint FROM session_day_totals WHERE kind <> 'started')
+                      + (SELECT coalesce(sum(n), 0)::bigint FROM session_day_deltas WHERE kind <> 'started'),
+                    (SELECT count(*) FROM session_history)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    // Two movers in small batches at once, from two connections, each until it holds the lock
+    // and finds nothing left.
+    let mover = |pool: PgPool| async move {
+        let mut moved = 0;
+        loop {
+            match move_deltas(&pool, 7).await.unwrap() {
+                Some(m) if m.heartbeat_deltas + m.session_deltas == 0 => return moved,
+                Some(m) => moved += m.heartbeat_deltas + m.session_deltas,
+                None => tokio::task::yield_now().await,
+            }
+        }
+    };
+    let before: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM heartbeat_hour_deltas) + (SELECT count(*) FROM session_day_deltas)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let (a, b) = tokio::join!(tokio::spawn(mover(pool.clone())), tokio::spawn(mover(pool.clone())));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a + b, before, "each delta moved once ({a} + {b})");
+    let (rolled, raw, ended_rolled, ended_raw) = totals(pool.clone()).await;
+    assert_eq!((rolled, ended_rolled), (raw, ended_raw));
+    let rollup_only: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT sum(n)::bigint FROM heartbeat_hourly), (SELECT sum(n)::bigint FROM session_day_totals WHERE kind <> 'started')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rollup_only, (raw, ended_raw), "everything is in the rollups now");
+
+    // Again: nothing left to move, nothing changes.
+    let again = move_deltas(&pool, 7).await.unwrap().unwrap();
+    assert_eq!((again.heartbeat_deltas, again.session_deltas), (0, 0));
+    assert_eq!(totals(pool.clone()).await, (raw, raw, ended_raw, ended_raw));
+    // The per-license rollup adds up to the totals.
+    let per_license: i64 = sqlx::query_scalar("SELECT sum(n)::bigint FROM session_day_license WHERE kind <> 'started'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(per_license, ended_raw);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_retention_takes_dropped_heartbeats_out_of_the_hourly_rollup(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let analyst = app.key(Scope::Analyst).await;
+    let devices = [(Uuid::new_v4(), Uuid::new_v4())];
+    let mut rng = StdRng::seed_from_u64(18);
+    // Two years ago (three of its days get a partition, then are dropped), and in the default
+    // partition.
+    let old = Utc::now() - Duration::days(730);
+    partitions::ensure_day_partitions(&pool, old.date_naive() - Duration::days(1), 3).await.unwrap();
+    random_heartbeats(&pool, &mut rng, &devices, old - Duration::days(3), old + Duration::days(3), 200).await;
+    let recent = Utc::now() - Duration::days(2);
+    random_heartbeats(&pool, &mut rng, &devices, recent, recent + Duration::hours(5), 50).await;
+    move_all(&pool).await.unwrap();
+    random_heartbeats(&pool, &mut rng, &devices, old - Duration::days(3), old + Duration::days(3), 20).await;
+
+    let report = partitions::maintain(&pool, PartitionSettings::default()).await.unwrap();
+    assert!(!report.dropped.is_empty(), "{report:?}");
+    let ranges = [(old - Duration::days(10), old + Duration::days(10)), (recent - Duration::days(1), Utc::now())];
+    for (from, to) in ranges {
+        let reply = app
+            .gql(
+                &analyst,
+                "query($f: DateTime!, $t: DateTime!) { heartbeatCounts(from: $f, to: $t, bucket: DAY) { bucketStart count } }",
+                json!({"f": from, "t": to}),
+            )
+            .await;
+        let total: i64 =
+            reply.data("heartbeatCounts").as_array().unwrap().iter().map(|b| b["count"].as_i64().unwrap()).sum();
+        let raw: i64 = raw_heartbeats(&pool, from, to, "day", None).await.iter().map(|(_, n)| n).sum();
+        assert_eq!(total, raw, "[{from}, {to})");
+    }
+    let kept_old: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM heartbeat_hourly WHERE hour < $1) + (SELECT count(*) FROM heartbeat_hour_deltas WHERE hour < $1)",
+    )
+    .bind(old + Duration::days(10))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(kept_old, 0, "nothing of the dropped months is left in the rollup");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_live_session_s_start_and_license_cannot_be_changed_behind_the_rollups_back(pool: PgPool) {
+    let app = spawn_app(&pool).await;
+    let (admin, client) = (app.key(Scope::Admin).await, app.key(Scope::Client).await);
+    let (_, key) = app.create_license(&admin, 1, 1).await;
+    let token = app.session(&client, &key, "device").await;
+    let error = sqlx::query(
+        "UPDATE license_sessions SET started_at = started_at - interval '3 days' WHERE session_token = $1::uuid",
+    )
+    .bind(&token)
+    .execute(&pool)
+    .await
+    .unwrap_err();
+    assert!(error.to_string().contains("never change"), "{error}");
+    // A heartbeat's update is untouched by it.
+    assert_eq!(app.heartbeat(&client, &token).await["__typename"], "HeartbeatAccepted");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_restored_backup_answers_what_its_raw_rows_say(pool: PgPool) {
+    let dir = TempDir::new("rollups-restore");
+    let settings = settings_in(&dir.0);
+    let app = spawn_app(&pool).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let mut rng = StdRng::seed_from_u64(19);
+    let (devices, _) = licenses_with_sessions(&app, &admin, &client).await;
+    let (from, to) = (at(2026, 4, 29, 0, 0, 0), at(2026, 5, 2, 0, 0, 0));
+    random_heartbeats(&pool, &mut rng, &devices, from, to, 300).await;
+    random_history(&pool, &mut rng, &devices, from, to, 30).await;
+    move_deltas(&pool, 4).await.unwrap();
+    // Taken with some deltas moved and some not.
+    let backup = backups::create(&pool, &settings, &Actor::cli(), None).await.unwrap();
+
+    random_heartbeats(&pool, &mut rng, &devices, from, to, 200).await;
+    random_history(&pool, &mut rng, &devices, from, to, 20).await;
+    move_all(&pool).await.unwrap();
+    backups::restore(&pool, &settings, &Actor::cli(), None, backup.id).await.unwrap();
+
+    let ranges =
+        [(at(2026, 4, 29, 0, 0, 0), at(2026, 5, 2, 0, 0, 0)), (at(2026, 4, 30, 5, 30, 0), at(2026, 5, 1, 7, 0, 0))];
+    assert_answers_match_raw_rows(&app, &analyst, devices[0].0, &ranges, "after the restore").await;
+    move_all(&pool).await.unwrap();
+    assert_answers_match_raw_rows(&app, &analyst, devices[0].0, &ranges, "after the restore, all moved").await;
+}
