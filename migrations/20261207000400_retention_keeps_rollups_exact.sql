@@ -44,3 +44,25 @@ BEGIN
     RETURN;
 END
 $$;
+
+-- A live session's start (or license) that an UPDATE changes is counted again rather than
+-- refused (20261207000100 refused it): the session leaves the day it was counted on and arrives
+-- on its new one. Row-level and only for UPDATEs that set those columns, so a heartbeat (which
+-- sets `last_heartbeat_at` only) never fires it.
+CREATE OR REPLACE FUNCTION count_session_start_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.started_at IS DISTINCT FROM OLD.started_at OR NEW.license_id IS DISTINCT FROM OLD.license_id THEN
+        INSERT INTO session_day_deltas (license_id, day, kind, n)
+        VALUES (OLD.license_id, (OLD.started_at AT TIME ZONE 'UTC')::date, 'started', -1),
+               (NEW.license_id, (NEW.started_at AT TIME ZONE 'UTC')::date, 'started', 1);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DROP TRIGGER IF EXISTS license_sessions_start_fixed ON license_sessions;
+DROP FUNCTION IF EXISTS refuse_session_start_change();
+DROP TRIGGER IF EXISTS license_sessions_start_moved ON license_sessions;
+CREATE TRIGGER license_sessions_start_moved AFTER UPDATE OF started_at, license_id ON license_sessions
+    FOR EACH ROW EXECUTE FUNCTION count_session_start_change();

@@ -435,21 +435,29 @@ async fn the_retention_takes_dropped_heartbeats_out_of_the_hourly_rollup(pool: P
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_live_session_s_start_and_license_cannot_be_changed_behind_the_rollups_back(pool: PgPool) {
+async fn a_live_session_whose_start_an_update_moves_is_counted_on_its_new_day(pool: PgPool) {
     let app = spawn_app(&pool).await;
-    let (admin, client) = (app.key(Scope::Admin).await, app.key(Scope::Client).await);
-    let (_, key) = app.create_license(&admin, 1, 1).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let (license, key) = app.create_license(&admin, 1, 1).await;
+    let license: Uuid = license.parse().unwrap();
     let token = app.session(&client, &key, "device").await;
-    let error = sqlx::query(
+    move_all(&pool).await.unwrap();
+    sqlx::query(
         "UPDATE license_sessions SET started_at = started_at - interval '3 days' WHERE session_token = $1::uuid",
     )
     .bind(&token)
     .execute(&pool)
     .await
-    .unwrap_err();
-    assert!(error.to_string().contains("never change"), "{error}");
-    // A heartbeat's update is untouched by it.
+    .unwrap();
+    let ranges = [(Utc::now() - Duration::days(5), Utc::now() + Duration::hours(1))];
+    assert_answers_match_raw_rows(&app, &analyst, license, &ranges, "moved, deltas not yet moved").await;
+    move_all(&pool).await.unwrap();
+    assert_answers_match_raw_rows(&app, &analyst, license, &ranges, "moved, deltas moved").await;
+    // A heartbeat's update does not fire it: no delta appears.
     assert_eq!(app.heartbeat(&client, &token).await["__typename"], "HeartbeatAccepted");
+    let deltas: i64 = sqlx::query_scalar("SELECT count(*) FROM session_day_deltas").fetch_one(&pool).await.unwrap();
+    assert_eq!(deltas, 0);
 }
 
 #[sqlx::test(migrations = "../migrations")]
