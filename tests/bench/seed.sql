@@ -57,7 +57,9 @@ SELECT d.id, d.license_id, d.id,
        now() - interval '90 days' + (i::float8 / current_setting('bench.heartbeats')::float8) * interval '90 days'
 FROM generate_series(1, current_setting('bench.heartbeats')::bigint) i
 CROSS JOIN total
-JOIN numbered d ON d.n = i % total.devices;
+JOIN numbered d ON d.n = i % total.devices
+-- In time order, as the server writes them (the BRIN index on received_at relies on it).
+ORDER BY i;
 
 -- Pools: addresses and domains, a third of them allocated.
 INSERT INTO resource_pools (resource_type, value)
