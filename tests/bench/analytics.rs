@@ -24,36 +24,15 @@ use sqlx::{Connection as _, Row as _};
 use uuid::Uuid;
 
 mod nested_reads;
+mod support;
 
-fn env_or(name: &str, default: u64) -> Result<u64> {
-    match std::env::var(name) {
-        Ok(raw) => raw.trim().parse().map_err(|_| anyhow::anyhow!("{name}={raw:?} is not a valid number")),
-        Err(_) => Ok(default),
-    }
-}
+use support::env_or;
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let server_url = std::env::var("DATABASE_URL")
-        .context("DATABASE_URL must name a PostgreSQL server where we may create a database; run through scripts/with-postgres.sh")?;
-    let name = format!("license_bench_analytics_{}", std::process::id());
-    let mut admin = PgConnection::connect(&server_url).await.context("cannot connect to DATABASE_URL")?;
-    sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).execute(&mut admin).await?;
-    sqlx::query(&format!(r#"CREATE DATABASE "{name}""#)).execute(&mut admin).await?;
-    let outcome = run(&with_database(&server_url, &name)?).await;
-    // Dropped whatever happened, so failed runs leave nothing behind on a shared server.
-    sqlx::query(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)).execute(&mut admin).await?;
-    outcome
-}
-
-/// `url` naming `database` instead; user, host, port and query parameters are kept.
-fn with_database(url: &str, database: &str) -> Result<String> {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_start = base.find("://").context("DATABASE_URL must be a postgres:// URL")? + 3;
-    let authority_end = base[authority_start..].find('/').map_or(base.len(), |i| authority_start + i);
-    Ok(format!("{}/{database}{}", &base[..authority_end], query.map(|q| format!("?{q}")).unwrap_or_default()))
+    support::in_fresh_database("license_bench_analytics", |url| async move { run(&url).await }).await
 }
 
 async fn run(url: &str) -> Result<()> {
