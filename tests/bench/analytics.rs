@@ -19,8 +19,8 @@ use license_server::auth::{Actor, Scope};
 use license_server::db::{PoolSettings, Pools};
 use license_server::server::Application;
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Connection as _, Row as _};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row as _;
 use uuid::Uuid;
 
 mod nested_reads;

@@ -31,8 +31,7 @@ use license_server::licenses::LicenseKey;
 use license_server::partitions::{self, PartitionSettings};
 use license_server::server::Application;
 use serde_json::{json, Value};
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
-use sqlx::Connection as _;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 
 mod support;
 
