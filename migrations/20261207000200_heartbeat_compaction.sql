@@ -12,7 +12,12 @@
 -- A unique index rather than a primary key: `pg_restore --clean` (restoring a backup) cannot
 -- drop a partition's inherited key constraint, while partitioned indexes restore like
 -- `license_heartbeats_license_idx` always has.
-CREATE TABLE IF NOT EXISTS heartbeat_device_days (
+-- A restore of a backup older than this migration brings back every raw heartbeat of its time and
+-- `_sqlx_migrations` without this migration, but leaves this table (not in its archive) as it
+-- was, holding heartbeats compacted later from those same raw rows: this migration then runs
+-- again and starts the long-term form afresh, so no heartbeat is counted twice.
+DROP TABLE IF EXISTS heartbeat_device_days;
+CREATE TABLE heartbeat_device_days (
     license_id   uuid NOT NULL,
     day          date NOT NULL,
     device_id    uuid NOT NULL,
@@ -23,8 +28,8 @@ CREATE TABLE IF NOT EXISTS heartbeat_device_days (
     first_slot   smallint NOT NULL CHECK (first_slot BETWEEN 0 AND 2879),
     slots        bit varying(2880) NOT NULL CHECK (first_slot + length(slots) <= 2880)
 ) PARTITION BY RANGE (day);
-CREATE UNIQUE INDEX IF NOT EXISTS heartbeat_device_days_key ON heartbeat_device_days (license_id, day, device_id);
-CREATE TABLE IF NOT EXISTS heartbeat_device_days_default PARTITION OF heartbeat_device_days DEFAULT;
+CREATE UNIQUE INDEX heartbeat_device_days_key ON heartbeat_device_days (license_id, day, device_id);
+CREATE TABLE heartbeat_device_days_default PARTITION OF heartbeat_device_days DEFAULT;
 
 -- Adds two days' hour counts.
 CREATE OR REPLACE FUNCTION heartbeat_hour_counts_add(a integer[], b integer[]) RETURNS integer[]

@@ -359,3 +359,32 @@ async fn a_devices_heartbeat_timeline_shows_its_stretches_and_gaps_before_and_af
         app.gql(&client, query, json!({"d": device, "f": "2026-10-31T00:00:00Z", "t": "2026-11-02T00:00:00Z"})).await;
     assert_eq!(refused.error_code(), "FORBIDDEN", "a client key may not read timelines");
 }
+
+/// A restore of a backup taken before the compaction existed brings back the raw rows and a
+/// `_sqlx_migrations` without its migration, but leaves the long-term form (not in the archive)
+/// holding the same heartbeats compacted later: the migration runs again and starts it afresh, so
+/// no heartbeat counts twice.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_migration_run_again_after_an_older_restore_counts_no_heartbeat_twice(pool: PgPool) {
+    let (license, device) = (Uuid::new_v4(), Uuid::new_v4());
+    let start = (Utc::now() - Duration::days(5)).duration_trunc(Duration::days(1)).unwrap() + Duration::hours(9);
+    let insert = "INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at)
+                  SELECT $2, $1, $2, $3 + i * interval '30 seconds' FROM generate_series(0, 99) i";
+    sqlx::query(insert).bind(license).bind(device).bind(start).execute(&pool).await.unwrap();
+    compaction::compact(&pool, PartitionSettings::default(), Budget::default()).await.unwrap();
+    assert_eq!(count(&pool, "SELECT count(*) FROM license_heartbeats").await, 0, "compacted");
+    assert_eq!(count(&pool, "SELECT count(*) FROM heartbeat_device_days").await, 1);
+
+    // What the restore of the older archive leaves: its raw rows back, its migrations record.
+    sqlx::query(insert).bind(license).bind(device).bind(start).execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version >= 20261207000200").execute(&pool).await.unwrap();
+    sqlx::migrate!("../migrations").run(&pool).await.unwrap();
+
+    assert_eq!(count(&pool, "SELECT count(*) FROM heartbeat_device_days").await, 0, "started afresh");
+    let (from, to) = (start - Duration::hours(9), start + Duration::hours(15));
+    let buckets = heartbeat_buckets_exact(&pool, from, to, TimeBucket::Day, Some(license)).await.unwrap();
+    assert_eq!(buckets.iter().map(|b| b.count).sum::<i64>(), 100, "{buckets:?}");
+    compaction::compact(&pool, PartitionSettings::default(), Budget::default()).await.unwrap();
+    let buckets = heartbeat_buckets_exact(&pool, from, to, TimeBucket::Day, Some(license)).await.unwrap();
+    assert_eq!(buckets.iter().map(|b| b.count).sum::<i64>(), 100, "compacted again: {buckets:?}");
+}
