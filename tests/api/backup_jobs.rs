@@ -209,9 +209,13 @@ async fn a_day_gets_at_most_three_scheduled_attempts(pool: PgPool) {
     let backup_dir = dir.0.join("backups");
     std::fs::write(&backup_dir, b"not a directory").unwrap();
     let settings = scheduled_into(&backup_dir, Duration::from_millis(1));
+    // The retry waits 1, then 2 ms after a failure (doubling): each attempt comes after it, since
+    // an attempt that fails faster than that would find the next one not due yet.
     for attempt in 1..=3 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(backups::schedule::run_if_due(&pool, &settings).await.is_err(), "attempt {attempt} fails");
     }
+    tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(backups::schedule::run_if_due(&pool, &settings).await.unwrap().map(|b| b.id), None);
     assert_eq!(count(&pool, "SELECT count(*) FROM backups WHERE status = 'failed'").await, 3);
 
