@@ -94,21 +94,24 @@ CREATE TRIGGER license_sessions_rollup_delete AFTER DELETE ON license_sessions
     REFERENCING OLD TABLE AS left_sessions FOR EACH STATEMENT EXECUTE FUNCTION count_live_sessions();
 
 -- Every heartbeat updates `license_sessions`, so an UPDATE trigger with transition tables would
--- cost the hot path. No code changes when or for which license a session started; this keeps it so.
-CREATE OR REPLACE FUNCTION refuse_session_start_change() RETURNS trigger
+-- cost the hot path. An UPDATE that sets a live session's start or license (no code of the server
+-- does) is counted by a row trigger instead, which fires only for UPDATEs naming those columns
+-- (never a heartbeat's): the session leaves the day it was counted on and arrives on its new one.
+CREATE OR REPLACE FUNCTION count_session_start_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.started_at IS DISTINCT FROM OLD.started_at OR NEW.license_id IS DISTINCT FROM OLD.license_id THEN
-        RAISE EXCEPTION 'license_sessions.started_at and license_id never change (the analytics rollups count by them)'
-            USING ERRCODE = 'restrict_violation';
+        INSERT INTO session_day_deltas (license_id, day, kind, n)
+        VALUES (OLD.license_id, (OLD.started_at AT TIME ZONE 'UTC')::date, 'started', -1),
+               (NEW.license_id, (NEW.started_at AT TIME ZONE 'UTC')::date, 'started', 1);
     END IF;
-    RETURN NEW;
+    RETURN NULL;
 END
 $$;
 
-DROP TRIGGER IF EXISTS license_sessions_start_fixed ON license_sessions;
-CREATE TRIGGER license_sessions_start_fixed BEFORE UPDATE OF started_at, license_id ON license_sessions
-    FOR EACH ROW EXECUTE FUNCTION refuse_session_start_change();
+DROP TRIGGER IF EXISTS license_sessions_start_moved ON license_sessions;
+CREATE TRIGGER license_sessions_start_moved AFTER UPDATE OF started_at, license_id ON license_sessions
+    FOR EACH ROW EXECUTE FUNCTION count_session_start_change();
 
 -- History rows count as started (by `started_at`) and as ended with their reason (by `ended_at`).
 -- Nothing updates them today; an update is counted as its old row leaving and its new arriving.

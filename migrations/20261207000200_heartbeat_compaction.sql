@@ -192,7 +192,11 @@ $$;
 
 -- The retention: raw partitions (daily or monthly) and monthly partitions of the long-term form
 -- that end at or before `cutoff`, detached and dropped with their rows, and both default
--- partitions' rows older than `cutoff` deleted; returns the dropped partitions' names.
+-- partitions' rows older than `cutoff` deleted; returns the dropped partitions' names. The
+-- heartbeats it deletes leave the hourly rollup (20261207000100) in the same transaction, so its
+-- answers stay those of the stored heartbeats: every hour before the month of `cutoff` (all of it
+-- lies in dropped partitions), and, hour by hour, the rows it deletes from either default
+-- partition (raw rows one by one, compacted device-days by their hour counts).
 CREATE OR REPLACE FUNCTION drop_heartbeat_partitions_before(cutoff timestamptz) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -216,8 +220,18 @@ BEGIN
         EXECUTE format('DROP TABLE %I', old_partition.name);
         RETURN NEXT old_partition.name;
     END LOOP;
-    DELETE FROM license_heartbeats_default WHERE received_at < cutoff;
-    DELETE FROM heartbeat_device_days_default WHERE (day + 1)::timestamp AT TIME ZONE 'UTC' <= cutoff;
+    WITH gone AS (DELETE FROM license_heartbeats_default WHERE received_at < cutoff RETURNING received_at)
+    INSERT INTO heartbeat_hour_deltas (hour, n)
+    SELECT date_trunc('hour', received_at, 'UTC'), -count(*) FROM gone GROUP BY 1;
+    WITH gone AS (
+        DELETE FROM heartbeat_device_days_default WHERE (day + 1)::timestamp AT TIME ZONE 'UTC' <= cutoff
+        RETURNING day, hour_counts)
+    INSERT INTO heartbeat_hour_deltas (hour, n)
+    SELECT gone.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => c.position::integer - 1), -sum(c.n)
+    FROM gone CROSS JOIN LATERAL unnest(gone.hour_counts) WITH ORDINALITY AS c(n, position)
+    WHERE c.n <> 0
+    GROUP BY 1;
+    PERFORM forget_heartbeat_hours_before(date_trunc('month', cutoff, 'UTC'));
     RETURN;
 END
 $$;
