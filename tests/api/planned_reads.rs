@@ -113,6 +113,61 @@ async fn a_planned_page_answers_as_the_loaders_do_in_one_statement(pool: PgPool)
     assert_eq!(listed, [0, 1, 1], "the customer without licenses, and one license each for the others");
 }
 
+/// Selections that read only some columns, or that need all of them again (a fragment with a
+/// field showing no column of its own, relations by foreign key, aliases, `__typename`) answer as
+/// the loaders do.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_planned_page_reading_only_the_selected_columns_answers_as_the_loaders_do(pool: PgPool) {
+    let app = spawn_app_with(&pool, Options::default()).await;
+    seed(&app).await;
+    // No column holds its type's default, so one left out where it was selected would show.
+    sqlx::query("UPDATE licenses SET notes = 'note ' || license_key, features = ARRAY['pro'], valid_until = now() + interval '9 days'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let analyst = app.key(Scope::Analyst).await;
+    for selection in [
+        "licenses { licenseKey devices { hardwareFingerprint deviceName } }",
+        "licenses { type: licenseType notes features devices { __typename kind: deviceType deactivatedAt } }",
+        "licenses { ...terms customer { email } devices { lastSeenAt license { licenseKey } liveSession { id } } }",
+        "licenses { licenseKey liveSessions { id } resources { value } devices { ... on Device { isActive } } }",
+        "licenses { validUntil deviceLimit sessionHistory(first: 2) { totalCount } }",
+    ] {
+        let fragment = "fragment terms on License { isActive maxDeviceReleases offlineGraceSeconds updatedAt }";
+        let fragment = if selection.contains("...terms") { fragment } else { "" };
+        let query = |page: &str| format!("{{ customers({page}) {{ nodes {{ name {selection} }} }} }} {fragment}");
+        let planned = app.gql(&analyst, &query("first: 10"), json!({})).await;
+        let loaded = app.gql(&analyst, &query("last: 10"), json!({})).await;
+        assert!(planned.body["errors"].is_null(), "{selection}: {}", planned.body);
+        assert_eq!(planned.body, loaded.body, "{selection}");
+    }
+}
+
+/// The body lists each object's fields in the order the operation selected them (GraphQL's
+/// rule), at every level of the nested lists.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_nested_answer_keeps_the_order_of_the_selection(pool: PgPool) {
+    let app = spawn_app_with(&pool, Options::default()).await;
+    seed(&app).await;
+    let analyst = app.key(Scope::Analyst).await;
+    let query = "{ customers(first: 10) { nodes { name licenses { licenseKey isActive devices { hardwareFingerprint deviceName } } } } }";
+    let body = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("X-API-Key", &analyst)
+        .json(&json!({"query": query}))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = |needle: &str| body.find(needle).unwrap_or_else(|| panic!("{needle} missing in {body}"));
+    assert!(at("\"name\"") < at("\"licenses\""), "{body}");
+    assert!(at("\"licenseKey\"") < at("\"isActive\"") && at("\"isActive\"") < at("\"devices\""), "{body}");
+    assert!(at("\"hardwareFingerprint\"") < at("\"deviceName\""), "{body}");
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn a_planned_page_keeps_search_filter_and_order(pool: PgPool) {
     let app = spawn_app_with(&pool, Options::default()).await;

@@ -180,8 +180,18 @@ fn wrk(wrk: &Path, endpoint: &str, body_file: &Path, key: Option<&str>) -> Resul
     })
 }
 
+/// `url` with `sslmode=disable` unless it names a mode: both servers reach the database the way
+/// `make run`'s embedded cluster is reached, and PostGraphile's client by default, without TLS.
+fn without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        return url.to_owned();
+    }
+    format!("{url}{}sslmode=disable", if url.contains('?') { '&' } else { '?' })
+}
+
 /// Runs the comparison on the seeded database at `database_url`.
 pub async fn run(database_url: &str, pool: &PgPool) -> Result<()> {
+    let database_url = &without_tls(database_url);
     let wrk_bin = on_path("wrk").context("wrk is needed for the nested reads (scripts/setup.sh bench installs it)")?;
     let postgraphile = postgraphile()?;
     let workdir = std::env::temp_dir().join(format!("license-bench-nested-{}", std::process::id()));

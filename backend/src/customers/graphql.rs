@@ -1,5 +1,7 @@
 //! The GraphQL face of customers: queries, mutations and the fields that lead to other domains.
 
+use std::sync::Arc;
+
 use async_graphql::{ComplexObject, Context, Object, ID};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -10,6 +12,7 @@ use super::{
 };
 use crate::auth::{caller, Permission, Require};
 use crate::error::GqlResultExt;
+use crate::graphql::direct::DirectList;
 use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::load;
 use crate::graphql::pagination::{nested_page_size, ListConnection, PageArgs};
@@ -20,14 +23,13 @@ impl Customer {
     /// The customer's newest `first` licenses (20 unless given, at most 100), newest first; the
     /// `licenses(customerId:)` connection pages through all of them.
     #[graphql(complexity = "crate::graphql::page_complexity(first, None, child_complexity)")]
-    async fn licenses(&self, ctx: &Context<'_>, first: Option<i32>) -> async_graphql::Result<Vec<License>> {
+    async fn licenses(&self, ctx: &Context<'_>, first: Option<i32>) -> async_graphql::Result<DirectList<License>> {
         let first = nested_page_size(first).gql()?;
-        let mut licenses = match self.licenses_read.rows() {
+        let licenses = match self.licenses_read.rows() {
             Some(read) => read,
-            None => load(ctx, LicensesOfCustomer(self.id.0)).await?.unwrap_or_default(),
+            None => Arc::new(load(ctx, LicensesOfCustomer(self.id.0)).await?.unwrap_or_default()),
         };
-        licenses.truncate(first);
-        Ok(licenses)
+        Ok(DirectList::new(licenses, first))
     }
 }
 

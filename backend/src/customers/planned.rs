@@ -30,14 +30,79 @@ const DEVICE_COLUMNS: &str = "id, license_id, hardware_fingerprint, device_name,
 
 /// What one planned statement reads: a page of `limit` customers from `offset`, their licenses,
 /// with `devices` the licenses' active devices, and with `sightings` their `lastSeenAt` (else the
-/// devices' `last_seen_at` is the row's, never shown since nobody asked for it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// devices' `last_seen_at` is the row's, never shown since nobody asked for it). Of the licenses
+/// and devices it reads the columns their selected fields show ([`Columns`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     offset: i64,
     limit: i64,
     devices: bool,
     sightings: bool,
+    license_columns: Columns,
+    device_columns: Columns,
 }
+
+/// The columns of a table that a selection needs: the id and the foreign keys always (the fields
+/// leading to other rows need nothing else), and the column of each selected field that shows one
+/// column (`licenseKey`: `license_key`). A selection with any other field needs all of them.
+/// The rest are left out of the statement: a license's `features` and `notes`, or a device's
+/// timestamps, are most of a row's width, and the page reads a thousand of them. A struct field
+/// whose column was left out keeps its default, which no selected field shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Columns {
+    All,
+    Only(Vec<&'static str>),
+}
+
+impl Columns {
+    /// What the fields selected under `lists` (every place the list is selected) need of
+    /// `columns` (as `COLUMNS` spells them), given the fields that need only `keys`.
+    fn selected(lists: &[Lookahead<'_>], columns: &'static str, keys: &[&'static str], relations: &[&str]) -> Self {
+        let all: Vec<&'static str> = columns.split(',').map(str::trim).collect();
+        let mut needed: Vec<&'static str> = keys.to_vec();
+        for list in lists {
+            for field in list.selection_fields().iter().flat_map(|field| field.selection_set()) {
+                let name = field.name();
+                if name == "__typename" || relations.contains(&name) {
+                    continue;
+                }
+                let column = snake_case(name);
+                match all.iter().find(|c| **c == column) {
+                    Some(c) if !needed.contains(c) => needed.push(c),
+                    Some(_) => {}
+                    None => return Columns::All,
+                }
+            }
+        }
+        Columns::Only(needed)
+    }
+
+    /// The comma-separated columns of `all` (a `COLUMNS` list) this reads.
+    fn of(&self, all: &'static str) -> String {
+        match self {
+            Columns::All => all.to_owned(),
+            Columns::Only(columns) => columns.join(", "),
+        }
+    }
+}
+
+/// `licenseKey` → `license_key`: the column a `SimpleObject` field shows.
+fn snake_case(name: &str) -> String {
+    let mut snake = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            snake.push('_');
+            snake.push(c.to_ascii_lowercase());
+        } else {
+            snake.push(c);
+        }
+    }
+    snake
+}
+
+/// The fields of a license and of a device that lead to other rows by the id or a foreign key.
+const LICENSE_RELATIONS: [&str; 5] = ["customer", "devices", "liveSessions", "resources", "sessionHistory"];
+const DEVICE_RELATIONS: [&str; 2] = ["liveSession", "license"];
 
 impl Plan {
     /// The plan for a `customers` selection that reads the page's licenses (under `edges.node`
@@ -56,11 +121,20 @@ impl Plan {
             None => 0,
             Some(cursor) => usize::decode_cursor(cursor).ok()?.checked_add(1)?,
         };
+        let devices = licenses.iter().map(|l| l.field("devices")).filter(Lookahead::exists).collect::<Vec<_>>();
+        let licenses = licenses.into_iter().filter(Lookahead::exists).collect::<Vec<_>>();
         Some(Plan {
             offset: i64::try_from(offset).ok()?,
             limit: i64::try_from(limit).ok()?,
-            devices: licenses.iter().any(|l| l.field("devices").exists()),
-            sightings: licenses.iter().any(|l| l.field("devices").field("lastSeenAt").exists()),
+            sightings: devices.iter().any(|d| d.field("lastSeenAt").exists()),
+            devices: !devices.is_empty(),
+            license_columns: Columns::selected(
+                &licenses,
+                licenses::COLUMNS,
+                &["id", "customer_id"],
+                &LICENSE_RELATIONS,
+            ),
+            device_columns: Columns::selected(&devices, DEVICE_COLUMNS, &["id", "license_id"], &DEVICE_RELATIONS),
         })
     }
 }
@@ -97,7 +171,7 @@ pub async fn page(
          LEFT JOIN LATERAL (SELECT {license}, row_number() OVER ({newest_first}) AS l_position
                             FROM licenses l WHERE l.customer_id = c.id {newest_first} LIMIT {MAX_PAGE_SIZE}) l ON TRUE",
         customer = prefixed(COLUMNS, "c", "c_"),
-        license = prefixed(licenses::COLUMNS, "l", "l_"),
+        license = prefixed(&plan.license_columns.of(licenses::COLUMNS), "l", "l_"),
         device = if plan.devices { ", d.*" } else { "" },
     ));
     if plan.devices {
@@ -106,7 +180,7 @@ pub async fn page(
             " LEFT JOIN LATERAL (SELECT {device}, row_number() OVER ({active_order}) AS d_position
                                 FROM ({select} WHERE d.license_id = l.l_id AND d.is_active) d) d ON TRUE
              ORDER BY c.page_position, l.l_position, d.d_position",
-            device = prefixed(DEVICE_COLUMNS, "d", "d_"),
+            device = prefixed(&plan.device_columns.of(DEVICE_COLUMNS), "d", "d_"),
             select = if plan.sightings { devices::SELECT } else { devices::SELECT_UNSIGHTED },
         ));
     } else {
@@ -158,6 +232,17 @@ fn assemble(rows: &[PgRow], devices: bool) -> sqlx::Result<Vec<Customer>> {
         .collect())
 }
 
+/// The column `name` of `row`, or the type's default when the statement left it out ([`Columns`]).
+fn column<'r, T>(row: &'r PgRow, name: &str) -> sqlx::Result<T>
+where
+    T: Default + sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    match row.try_get(name) {
+        Err(sqlx::Error::ColumnNotFound(_)) => Ok(T::default()),
+        read => read,
+    }
+}
+
 fn customer(row: &PgRow) -> sqlx::Result<Customer> {
     Ok(Customer {
         name: row.try_get("c_name")?,
@@ -172,19 +257,19 @@ fn customer(row: &PgRow) -> sqlx::Result<Customer> {
 
 fn license(row: &PgRow) -> sqlx::Result<License> {
     Ok(License {
-        license_key: row.try_get("l_license_key")?,
-        license_type: row.try_get("l_license_type")?,
-        valid_from: row.try_get("l_valid_from")?,
-        valid_until: row.try_get("l_valid_until")?,
-        is_active: row.try_get("l_is_active")?,
-        device_limit: row.try_get("l_device_limit")?,
-        concurrent_sessions_limit: row.try_get("l_concurrent_sessions_limit")?,
-        features: row.try_get("l_features")?,
-        offline_grace_seconds: row.try_get("l_offline_grace_seconds")?,
-        max_device_releases: row.try_get("l_max_device_releases")?,
-        notes: row.try_get("l_notes")?,
-        created_at: row.try_get("l_created_at")?,
-        updated_at: row.try_get("l_updated_at")?,
+        license_key: column(row, "l_license_key")?,
+        license_type: column(row, "l_license_type")?,
+        valid_from: column(row, "l_valid_from")?,
+        valid_until: column(row, "l_valid_until")?,
+        is_active: column(row, "l_is_active")?,
+        device_limit: column(row, "l_device_limit")?,
+        concurrent_sessions_limit: column(row, "l_concurrent_sessions_limit")?,
+        features: column(row, "l_features")?,
+        offline_grace_seconds: column(row, "l_offline_grace_seconds")?,
+        max_device_releases: column(row, "l_max_device_releases")?,
+        notes: column(row, "l_notes")?,
+        created_at: column(row, "l_created_at")?,
+        updated_at: column(row, "l_updated_at")?,
         id: row.try_get("l_id")?,
         customer_id: row.try_get("l_customer_id")?,
         devices_read: ReadAhead::default(),
@@ -193,13 +278,13 @@ fn license(row: &PgRow) -> sqlx::Result<License> {
 
 fn device(row: &PgRow) -> sqlx::Result<Device> {
     Ok(Device {
-        hardware_fingerprint: row.try_get("d_hardware_fingerprint")?,
-        device_name: row.try_get("d_device_name")?,
-        device_type: row.try_get("d_device_type")?,
-        first_activated_at: row.try_get("d_first_activated_at")?,
-        last_seen_at: row.try_get("d_last_seen_at")?,
-        is_active: row.try_get("d_is_active")?,
-        deactivated_at: row.try_get("d_deactivated_at")?,
+        hardware_fingerprint: column(row, "d_hardware_fingerprint")?,
+        device_name: column(row, "d_device_name")?,
+        device_type: column(row, "d_device_type")?,
+        first_activated_at: column(row, "d_first_activated_at")?,
+        last_seen_at: column(row, "d_last_seen_at")?,
+        is_active: column(row, "d_is_active")?,
+        deactivated_at: column(row, "d_deactivated_at")?,
         id: row.try_get("d_id")?,
         license_id: row.try_get("d_license_id")?,
     })

@@ -95,14 +95,14 @@ impl<T> Default for ReadAhead<T> {
     }
 }
 
-impl<T: Clone> ReadAhead<T> {
+impl<T> ReadAhead<T> {
     pub fn new(rows: Vec<T>) -> Self {
         ReadAhead(Some(Arc::new(rows)))
     }
 
-    /// The rows read ahead, if any.
-    pub fn rows(&self) -> Option<Vec<T>> {
-        self.0.as_ref().map(|rows| rows.as_ref().clone())
+    /// The rows read ahead, if any (shared, not copied).
+    pub fn rows(&self) -> Option<Arc<Vec<T>>> {
+        self.0.clone()
     }
 }
 

@@ -2,6 +2,7 @@
 //! the weights of the complexity limit. The schema itself is merged in `crate::schema`.
 
 pub mod cost;
+pub mod direct;
 pub mod filter;
 pub mod ids;
 pub mod loaders;

@@ -306,7 +306,7 @@ fn is_request_error(response: &GqlResponse) -> bool {
 }
 
 /// Gives every error an `extensions.code`, and drops `data` where the request never executed.
-fn finish(mut response: GqlResponse) -> (bool, serde_json::Value) {
+fn finish(mut response: GqlResponse) -> (bool, Body) {
     let request_error = is_request_error(&response);
     for err in &mut response.errors {
         let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
@@ -319,21 +319,48 @@ fn finish(mut response: GqlResponse) -> (bool, serde_json::Value) {
             *err = with_code(err.clone(), code);
         }
     }
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
-    if request_error {
-        if let Some(map) = body.as_object_mut() {
-            map.remove("data");
+    (request_error, Body { response, request_error })
+}
+
+/// A response as its body shows it (`finish`): serialised straight from the executor's values,
+/// so the fields keep the order the operation selected them in, and without `data` where the
+/// request never executed.
+struct Body {
+    response: GqlResponse,
+    request_error: bool,
+}
+
+impl serde::Serialize for Body {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let response = &self.response;
+        let mut map = serializer.serialize_map(None)?;
+        if !self.request_error {
+            map.serialize_entry("data", &response.data)?;
         }
+        if !response.errors.is_empty() {
+            map.serialize_entry("errors", &response.errors)?;
+        }
+        if !response.extensions.is_empty() {
+            map.serialize_entry("extensions", &response.extensions)?;
+        }
+        map.end()
     }
-    (request_error, body)
+}
+
+impl std::fmt::Display for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
+    }
 }
 
 fn respond_text(media: MediaType, status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()))], body).into_response()
 }
 
-fn respond(media: MediaType, status: StatusCode, body: serde_json::Value, headers: HeaderMap) -> Response {
-    let mut response = respond_text(media, status, body.to_string());
+fn respond(media: MediaType, status: StatusCode, body: impl serde::Serialize, headers: HeaderMap) -> Response {
+    let body = serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned());
+    let mut response = respond_text(media, status, body);
     for (name, value) in &headers {
         response.headers_mut().append(name, value.clone());
     }
@@ -363,7 +390,7 @@ fn legacy_status(media: MediaType, status: StatusCode) -> StatusCode {
 
 /// Executes one request and maps request errors to 400 under `application/graphql-response+json`.
 /// Returns the status, the body and the headers the resolvers set (the session cookie).
-async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, serde_json::Value, HeaderMap) {
+async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, Body, HeaderMap) {
     match prepare(request, incoming.caller.as_ref(), &incoming.meta, incoming.headers) {
         Ok(mut request) => {
             let name = request.operation_name.clone();
@@ -563,7 +590,7 @@ async fn serve_post(
                 bodies.push(body);
                 headers.extend(set);
             }
-            respond(media, status, serde_json::Value::Array(bodies), headers)
+            respond(media, status, bodies, headers)
         }
     }
 }

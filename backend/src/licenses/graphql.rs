@@ -12,6 +12,7 @@ use crate::auth::{caller, Permission, Require};
 use crate::customers::{Customer, CustomerById};
 use crate::devices::{self, ActiveDevicesOfLicense, Device};
 use crate::error::{Error, GqlResultExt};
+use crate::graphql::direct::DirectList;
 use crate::graphql::filter::contains_pattern;
 use crate::graphql::ids::parse_id;
 use crate::graphql::loaders::load;
@@ -36,14 +37,14 @@ impl License {
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] include_inactive: bool,
-    ) -> async_graphql::Result<Vec<Device>> {
+    ) -> async_graphql::Result<DirectList<Device>> {
         if include_inactive {
-            return devices::list_for_license(ctx.data_unchecked::<PgPool>(), self.id.0, true).await.gql();
+            return Ok(devices::list_for_license(ctx.data_unchecked::<PgPool>(), self.id.0, true).await.gql()?.into());
         }
         if let Some(read) = self.devices_read.rows() {
-            return Ok(read);
+            return Ok(DirectList::new(read, usize::MAX));
         }
-        Ok(load(ctx, ActiveDevicesOfLicense(self.id.0)).await?.unwrap_or_default())
+        Ok(load(ctx, ActiveDevicesOfLicense(self.id.0)).await?.unwrap_or_default().into())
     }
 
     /// Sessions that are live now (last heartbeat younger than the timeout).
