@@ -36,6 +36,8 @@ const DEVICE_COLUMNS: &str = "id, license_id, hardware_fingerprint, device_name,
 pub struct Plan {
     offset: i64,
     limit: i64,
+    /// Whether anything shows the count of all matching customers (`totalCount`, `pageInfo`).
+    counted: bool,
     devices: bool,
     sightings: bool,
     license_columns: Columns,
@@ -126,6 +128,7 @@ impl Plan {
         Some(Plan {
             offset: i64::try_from(offset).ok()?,
             limit: i64::try_from(limit).ok()?,
+            counted: look.field("totalCount").exists() || look.field("pageInfo").exists(),
             sightings: devices.iter().any(|d| d.field("lastSeenAt").exists()),
             devices: !devices.is_empty(),
             license_columns: Columns::selected(
@@ -158,19 +161,30 @@ pub async fn page(
     push_customer_order(&mut order, order_by).gql()?;
     let order = order.sql().to_owned();
 
-    let mut sql = Sql::new(format!("WITH page AS (SELECT {COLUMNS}, row_number() OVER ({order}) AS page_position"));
+    // The page first (a top-N sort), then its rows numbered by the same order: numbering every
+    // matching customer before the limit would sort them all.
+    let mut sql = Sql::new(format!(
+        "WITH page AS (SELECT *, row_number() OVER ({order}) AS page_position FROM (SELECT {COLUMNS}"
+    ));
     push_selection(&mut sql, pattern.as_deref(), filter.as_ref()).gql()?;
     sql.push(&order);
     push_page(&mut sql, plan.offset, plan.limit);
-    sql.push("), total AS (SELECT count(*) AS total");
-    push_selection(&mut sql, pattern.as_deref(), filter.as_ref()).gql()?;
+    sql.push(") numbered");
+    if plan.counted {
+        sql.push("), total AS (SELECT count(*) AS total");
+        push_selection(&mut sql, pattern.as_deref(), filter.as_ref()).gql()?;
+        sql.push(") SELECT total.total, ");
+    } else {
+        sql.push(") SELECT ");
+    }
     let newest_first = licenses::NEWEST_FIRST;
     sql.push(format!(
-        ") SELECT total.total, {customer}, l.*{device}
-         FROM total LEFT JOIN page c ON TRUE
+        "{customer}, l.*{device}
+         FROM {from}
          LEFT JOIN LATERAL (SELECT {license}, row_number() OVER ({newest_first}) AS l_position
                             FROM licenses l WHERE l.customer_id = c.id {newest_first} LIMIT {MAX_PAGE_SIZE}) l ON TRUE",
         customer = prefixed(COLUMNS, "c", "c_"),
+        from = if plan.counted { "total LEFT JOIN page c ON TRUE" } else { "page c" },
         license = prefixed(&plan.license_columns.of(licenses::COLUMNS), "l", "l_"),
         device = if plan.devices { ", d.*" } else { "" },
     ));
@@ -187,7 +201,12 @@ pub async fn page(
         sql.push(" ORDER BY c.page_position, l.l_position");
     }
     let rows = sql.build().fetch_all(pool).await.gql()?;
-    let total: i64 = rows.first().map(|row| row.try_get("total")).transpose().gql()?.unwrap_or(0);
+    // Uncounted, the page ends where its rows do: nothing selected shows the count.
+    let total: i64 = if plan.counted {
+        rows.first().map(|row| row.try_get("total")).transpose().gql()?.unwrap_or(0)
+    } else {
+        i64::MAX
+    };
     let customers = assemble(&rows, plan.devices).gql()?;
     paginate(args, total, |_, _| async move { Ok(customers) }).await
 }
