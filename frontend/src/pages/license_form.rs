@@ -2,7 +2,6 @@
 //! license's customer is searched among all customers as one types; `?customer=<id>` (the
 //! customer page's "New license") chooses it beforehand.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -36,7 +35,10 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
             None => Ok(None),
         }
     });
-    let chosen_id = use_location().and_then(|l| l.query::<NewLicenseQuery>().ok()).and_then(|q| q.customer);
+    // `/licenses/new?customer=<id>`: the customer the new license is for.
+    let chosen_id = use_location()
+        .and_then(|l| web_sys::UrlSearchParams::new_with_str(l.query_str()).ok())
+        .and_then(|query| query.get("customer"));
     let (chosen, _) = use_load(chosen_id, |id: Option<String>| async move {
         match id {
             Some(id) => Ok(customers::customer(&id).await?.map(|c| c.customer.to_ref())),
@@ -63,13 +65,6 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
             html! { <section class="page"><Loading /></section> }
         }
     }
-}
-
-/// The query of `/licenses/new`.
-#[derive(Deserialize)]
-struct NewLicenseQuery {
-    /// The id of the customer the new license is for.
-    customer: Option<String>,
 }
 
 #[derive(Properties, PartialEq)]

@@ -1,24 +1,25 @@
 //! The audit log.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::decode::from_json;
 use super::{documents, gql, ApiError, Connection};
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    pub id: String,
-    pub occurred_at: DateTime<Utc>,
-    pub actor_type: String,
-    pub actor_name: String,
-    pub client_ip: Option<String>,
-    pub action: String,
-    pub entity_type: String,
-    pub entity_id: Option<String>,
-    pub old_values: Option<Value>,
-    pub new_values: Option<Value>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct AuditEntry {
+        pub id: String,
+        pub occurred_at: DateTime<Utc>,
+        pub actor_type: String,
+        pub actor_name: String,
+        pub client_ip: Option<String>,
+        pub action: String,
+        pub entity_type: String,
+        pub entity_id: Option<String>,
+        pub old_values: Option<Value>,
+        pub new_values: Option<Value>,
+    }
 }
 
 /// The filters of the audit log page; empty strings mean "any".
