@@ -1,7 +1,7 @@
 //! Interface text in German and English. The language defaults to the browser's and can be
 //! switched; the choice is remembered in `localStorage`.
 
-use chrono::{DateTime, Local, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Local, NaiveDate, Timelike, Utc};
 
 use crate::services::licenses::LicenseType;
 use crate::services::sessions::EndReason;
@@ -45,35 +45,34 @@ impl Lang {
         }
     }
 
+    // Dates are written with `format!`, not chrono's `format`: its strftime interpreter would be
+    // the largest part of chrono in the wasm module, for four fixed patterns.
+
+    /// A moment in the browser's time zone: "05.12.2026 14:03:09" or "2026-12-05 14:03:09".
     pub fn datetime(self, at: &DateTime<Utc>) -> String {
         let local = at.with_timezone(&Local);
-        match self {
-            Lang::De => local.format("%d.%m.%Y %H:%M:%S").to_string(),
-            Lang::En => local.format("%Y-%m-%d %H:%M:%S").to_string(),
-        }
+        format!("{} {:02}:{:02}:{:02}", self.day(local.date_naive()), local.hour(), local.minute(), local.second())
     }
 
+    /// A moment's day in the browser's time zone.
     pub fn date(self, at: &DateTime<Utc>) -> String {
-        let local = at.with_timezone(&Local);
-        match self {
-            Lang::De => local.format("%d.%m.%Y").to_string(),
-            Lang::En => local.format("%Y-%m-%d").to_string(),
-        }
+        self.day(at.with_timezone(&Local).date_naive())
     }
 
-    /// A UTC day in full: "05.12.2026" or "2026-12-05".
+    /// A day in full: "05.12.2026" or "2026-12-05".
     pub fn day(self, day: NaiveDate) -> String {
         match self {
-            Lang::De => day.format("%d.%m.%Y").to_string(),
-            Lang::En => day.format("%Y-%m-%d").to_string(),
+            Lang::De => format!("{:02}.{:02}.{}", day.day(), day.month(), day.year()),
+            Lang::En => day.to_string(),
         }
     }
 
-    /// A UTC day as a short axis label: "5.12." or "Dec 5".
+    /// A day as a short axis label: "5.12." or "Dec 5".
     pub fn short_day(self, day: NaiveDate) -> String {
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         match self {
-            Lang::De => day.format("%-d.%-m.").to_string(),
-            Lang::En => day.format("%b %-d").to_string(),
+            Lang::De => format!("{}.{}.", day.day(), day.month()),
+            Lang::En => format!("{} {}", MONTHS[day.month0() as usize], day.day()),
         }
     }
 

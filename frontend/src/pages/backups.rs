@@ -5,6 +5,7 @@
 //! follows it), the page reloads the list every [`POLL_MS`] until it has finished, and taking or
 //! restoring another waits for the job.
 
+use chrono::Timelike;
 use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
@@ -52,7 +53,7 @@ fn BackupSetup(props: &SetupProps) -> Html {
     let schedule = &props.schedule;
     let daily = match (schedule.enabled, schedule.time, &schedule.timezone) {
         (true, Some(time), Some(zone)) => {
-            html! { <>{ format!("{} {} ({zone})", app.t("backups.daily_at"), time.format("%H:%M")) }</> }
+            html! { <>{ format!("{} {:02}:{:02} ({zone})", app.t("backups.daily_at"), time.hour(), time.minute()) }</> }
         }
         _ => html! { <Badge tone="grey" text={app.t("backups.schedule_off")} /> },
     };

@@ -77,13 +77,13 @@ struct FormProps {
 }
 
 fn day(value: &str) -> Option<String> {
-    let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    let date: chrono::NaiveDate = value.parse().ok()?;
     let local = date.and_hms_opt(0, 0, 0)?.and_local_timezone(chrono::Local).earliest()?;
     Some(local.with_timezone(&chrono::Utc).to_rfc3339())
 }
 
 fn day_of(value: &chrono::DateTime<chrono::Utc>) -> String {
-    value.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string()
+    value.with_timezone(&chrono::Local).date_naive().to_string()
 }
 
 /// What the license form edits, as the inputs hold it.
@@ -124,12 +124,11 @@ impl LicenseDraft {
         self.limits =
             LimitsDraft::new(template.license_type, template.device_limit, template.concurrent_sessions_limit);
         self.terms = TermsDraft::new(&template.features, template.offline_grace_seconds, template.max_device_releases);
-        let start = chrono::NaiveDate::parse_from_str(&self.valid_from, "%Y-%m-%d")
-            .unwrap_or_else(|_| chrono::Local::now().date_naive());
+        let start = self.valid_from.parse().unwrap_or_else(|_| chrono::Local::now().date_naive());
         self.valid_until = template
             .duration_days
             .and_then(|days| start.checked_add_days(chrono::Days::new(u64::try_from(days).ok()?)))
-            .map(|end| end.format("%Y-%m-%d").to_string())
+            .map(|end: chrono::NaiveDate| end.to_string())
             .unwrap_or_default();
     }
 

@@ -3,7 +3,7 @@
 //! chosen range as charts, the highest concurrency of one license, the licenses closest to their
 //! limits, and the licenses that expire within 30 days. It only reads.
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -73,7 +73,7 @@ impl Range {
                 let at = self.from + Duration::hours(i);
                 let day = at.date_naive();
                 Slot {
-                    label: format!("{} {}", lang.day(day), at.format("%H:00")),
+                    label: format!("{} {:02}:00", lang.day(day), at.hour()),
                     tick: (i % 24 == 0).then(|| lang.short_day(day)),
                 }
             })

@@ -112,7 +112,7 @@ pub async fn license_usage(first: i32) -> Result<Vec<LicenseUsage>, ApiError> {
 
 /// Days without sessions are left out.
 pub async fn sessions_per_day(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<SessionDay>, ApiError> {
-    gql(documents::SESSIONS_PER_DAY, json!({"from": from, "to": to}), "sessionsPerDay").await
+    gql(documents::SESSIONS_PER_DAY, json!({"from": from.to_rfc3339(), "to": to.to_rfc3339()}), "sessionsPerDay").await
 }
 
 /// Buckets without heartbeats are left out.
@@ -121,13 +121,22 @@ pub async fn heartbeat_counts(
     to: DateTime<Utc>,
     bucket: TimeBucket,
 ) -> Result<Vec<HeartbeatBucket>, ApiError> {
-    gql(documents::HEARTBEAT_COUNTS, json!({"from": from, "to": to, "bucket": bucket}), "heartbeatCounts").await
+    gql(
+        documents::HEARTBEAT_COUNTS,
+        json!({"from": from.to_rfc3339(), "to": to.to_rfc3339(), "bucket": bucket}),
+        "heartbeatCounts",
+    )
+    .await
 }
 
 /// The highest peak of any one license in `[from, to)`, if any session was live then.
 pub async fn peak_concurrency(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Option<PeakConcurrency>, ApiError> {
-    let peaks: Vec<PeakConcurrency> =
-        gql(documents::PEAK_CONCURRENT_SESSIONS, json!({"from": from, "to": to}), "peakConcurrentSessions").await?;
+    let peaks: Vec<PeakConcurrency> = gql(
+        documents::PEAK_CONCURRENT_SESSIONS,
+        json!({"from": from.to_rfc3339(), "to": to.to_rfc3339()}),
+        "peakConcurrentSessions",
+    )
+    .await?;
     Ok(peaks.into_iter().next())
 }
 

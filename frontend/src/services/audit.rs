@@ -37,7 +37,7 @@ pub struct AuditFilter {
 /// The start of `day` (`YYYY-MM-DD`) plus `add_days`, in the browser's time zone, as RFC 3339;
 /// `None` when `day` is no date (the filter is left out).
 pub fn day_start(day: &str, add_days: i64) -> Option<String> {
-    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()? + chrono::Duration::days(add_days);
+    let date = day.parse::<chrono::NaiveDate>().ok()? + chrono::Duration::days(add_days);
     let local = date.and_hms_opt(0, 0, 0)?.and_local_timezone(chrono::Local).earliest()?;
     Some(local.with_timezone(&Utc).to_rfc3339())
 }

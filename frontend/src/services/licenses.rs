@@ -112,7 +112,12 @@ pub async fn expiring_licenses(
     until: DateTime<Utc>,
     page: &Page,
 ) -> Result<Connection<License>, ApiError> {
-    gql(documents::EXPIRING_LICENSES, with_page(json!({"from": from, "until": until}), page), "licenses").await
+    gql(
+        documents::EXPIRING_LICENSES,
+        with_page(json!({"from": from.to_rfc3339(), "until": until.to_rfc3339()}), page),
+        "licenses",
+    )
+    .await
 }
 
 enum_from_json!(LicenseType);
