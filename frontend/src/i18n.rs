@@ -1,6 +1,8 @@
 //! Interface text in German and English. The language defaults to the browser's and can be
 //! switched; the choice is remembered in `localStorage`.
 
+use std::fmt;
+
 use chrono::{DateTime, Datelike, Local, NaiveDate, Timelike, Utc};
 
 use crate::services::licenses::LicenseType;
@@ -98,7 +100,7 @@ impl Lang {
 
     /// A share (0–1) in whole percent: "75 %" or "75%".
     pub fn percent(self, share: f64) -> String {
-        let percent = (share * 100.0).round();
+        let percent = Fixed(share * 100.0, 0);
         match self {
             Lang::De => format!("{percent} %"),
             Lang::En => format!("{percent}%"),
@@ -143,6 +145,27 @@ impl Lang {
                 Lang::De => de,
             },
             None => key,
+        }
+    }
+}
+
+/// `.0` rounded to `.1` digits after the point ("0.50", "17"), written with integers: Rust's own
+/// float formatting (`{:.1}`, `{}` of an `f64`) would link its shortest-digits and exact-digits
+/// machinery and their tables into the wasm module for a few chart coordinates and labels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fixed(pub f64, pub u32);
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scale = 10_u64.pow(self.1);
+        let scaled = (self.0 * scale as f64).round();
+        let sign = if scaled < 0.0 { "-" } else { "" };
+        let scaled = scaled.abs() as u64;
+        let (whole, fraction) = (scaled / scale, scaled % scale);
+        if self.1 == 0 {
+            write!(f, "{sign}{whole}")
+        } else {
+            write!(f, "{sign}{whole}.{fraction:0width$}", width = self.1 as usize)
         }
     }
 }

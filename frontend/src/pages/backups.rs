@@ -13,6 +13,7 @@ use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::remote_backups::RemoteBackups;
 use crate::hooks::{use_app, use_load, Load};
+use crate::i18n::Fixed;
 use crate::services::backups::{self, Backup, BackupKind, BackupSchedule, BackupStatus, PushStatus};
 use crate::services::ApiError;
 
@@ -36,7 +37,7 @@ pub(crate) fn human_size(bytes: i64) -> String {
     if unit == 0 {
         format!("{bytes} B")
     } else {
-        format!("{size:.1} {}", units[unit])
+        format!("{} {}", Fixed(size, 1), units[unit])
     }
 }
 
