@@ -274,6 +274,9 @@ mod tests {
         assert_eq!(parse_grace_hours("0,5"), Some(1800));
         assert_eq!(parse_grace_hours(""), Some(0));
         assert_eq!(parse_grace_hours("soon"), None);
+        assert_eq!(parse_grace_hours(".25"), Some(900));
+        assert_eq!(parse_grace_hours("1e3"), None);
+        assert_eq!(parse_grace_hours("999999999999"), None);
         assert_eq!(grace_hours(604_800), "168");
         assert_eq!(grace_hours(1800), "0.50");
     }
