@@ -149,9 +149,10 @@ impl Lang {
     }
 }
 
-/// `.0` rounded to `.1` digits after the point ("0.50", "17"), written with integers: Rust's own
-/// float formatting (`{:.1}`, `{}` of an `f64`) would link its shortest-digits and exact-digits
-/// machinery and their tables into the wasm module for a few chart coordinates and labels.
+/// `.0` rounded to `.1` digits after the point ("0.50", "17"), written with integers, so the
+/// dashboard's own code needs none of Rust's float formatting (`{:.1}`, `{}` of an `f64`: its
+/// shortest-digits and exact-digits machinery with their tables; today a dependency still links it
+/// in, for the error messages of gloo-history's serde-wasm-bindgen).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Fixed(pub f64, pub u32);
 
