@@ -18,14 +18,14 @@ WORKDIR /src
 COPY . .
 # The dashboard (wasm32, through wasm-bindgen-cli from crates.io, wasm-opt from Debian's binaryen
 # or, when that cannot read the module, npm's binaryen run by Node.js, with content-hashed names
-# and gzip and brotli copies, exactly as `make run` builds it) into /dist,
+# and gzip (zopfli) and brotli copies, exactly as `make run` builds it) into /dist,
 # then the server binary.
 # Unpinned Debian packages (hadolint DL3008): DEBIAN_RELEASE pins the release, whose archive
 # keeps one version of each package (security updates replace it), so `pkg=version` would break
 # the build at the release's next point update.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends pkg-config libssl-dev binaryen nodejs npm brotli \
+ && apt-get install -y --no-install-recommends pkg-config libssl-dev binaryen nodejs npm brotli zopfli \
  && rm -rf /var/lib/apt/lists/* \
  && rustup target add wasm32-unknown-unknown
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

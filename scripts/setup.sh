@@ -58,7 +58,8 @@ fi
 ensure_wasm_target
 # The dashboard's build shrinks the wasm module with wasm-opt (Debian's binaryen, or npm's when
 # Debian's is too old to read the module: Node.js runs it) and precompresses its files with
-# brotli; without them it still builds, only larger (scripts/build-frontend.sh).
+# brotli and zopfli (gzip's format, smaller); without them it still builds, only larger
+# (scripts/build-frontend.sh).
 if ! command -v wasm-opt >/dev/null; then
     apt_install binaryen
 fi
@@ -67,6 +68,9 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 if ! command -v brotli >/dev/null; then
     apt_install brotli
+fi
+if ! command -v zopfli >/dev/null; then
+    apt_install zopfli
 fi
 
 if [ "$purpose" = test ]; then

@@ -1,7 +1,9 @@
 //! Interface text in German and English. The language defaults to the browser's and can be
 //! switched; the choice is remembered in `localStorage`.
 
-use chrono::{DateTime, Local, NaiveDate, Utc};
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Local, NaiveDate, Timelike, Utc};
 
 use crate::services::licenses::LicenseType;
 use crate::services::sessions::EndReason;
@@ -45,35 +47,34 @@ impl Lang {
         }
     }
 
+    // Dates are written with `format!`, not chrono's `format`: its strftime interpreter would be
+    // the largest part of chrono in the wasm module, for four fixed patterns.
+
+    /// A moment in the browser's time zone: "05.12.2026 14:03:09" or "2026-12-05 14:03:09".
     pub fn datetime(self, at: &DateTime<Utc>) -> String {
         let local = at.with_timezone(&Local);
-        match self {
-            Lang::De => local.format("%d.%m.%Y %H:%M:%S").to_string(),
-            Lang::En => local.format("%Y-%m-%d %H:%M:%S").to_string(),
-        }
+        format!("{} {:02}:{:02}:{:02}", self.day(local.date_naive()), local.hour(), local.minute(), local.second())
     }
 
+    /// A moment's day in the browser's time zone.
     pub fn date(self, at: &DateTime<Utc>) -> String {
-        let local = at.with_timezone(&Local);
-        match self {
-            Lang::De => local.format("%d.%m.%Y").to_string(),
-            Lang::En => local.format("%Y-%m-%d").to_string(),
-        }
+        self.day(at.with_timezone(&Local).date_naive())
     }
 
-    /// A UTC day in full: "05.12.2026" or "2026-12-05".
+    /// A day in full: "05.12.2026" or "2026-12-05".
     pub fn day(self, day: NaiveDate) -> String {
         match self {
-            Lang::De => day.format("%d.%m.%Y").to_string(),
-            Lang::En => day.format("%Y-%m-%d").to_string(),
+            Lang::De => format!("{:02}.{:02}.{}", day.day(), day.month(), day.year()),
+            Lang::En => day.to_string(),
         }
     }
 
-    /// A UTC day as a short axis label: "5.12." or "Dec 5".
+    /// A day as a short axis label: "5.12." or "Dec 5".
     pub fn short_day(self, day: NaiveDate) -> String {
+        const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
         match self {
-            Lang::De => day.format("%-d.%-m.").to_string(),
-            Lang::En => day.format("%b %-d").to_string(),
+            Lang::De => format!("{}.{}.", day.day(), day.month()),
+            Lang::En => format!("{} {}", MONTHS[day.month0() as usize], day.day()),
         }
     }
 
@@ -99,7 +100,7 @@ impl Lang {
 
     /// A share (0–1) in whole percent: "75 %" or "75%".
     pub fn percent(self, share: f64) -> String {
-        let percent = (share * 100.0).round();
+        let percent = Fixed(share * 100.0, 0);
         match self {
             Lang::De => format!("{percent} %"),
             Lang::En => format!("{percent}%"),
@@ -144,6 +145,28 @@ impl Lang {
                 Lang::De => de,
             },
             None => key,
+        }
+    }
+}
+
+/// `.0` rounded to `.1` digits after the point ("0.50", "17"), written with integers, so the
+/// dashboard's own code needs none of Rust's float formatting (`{:.1}`, `{}` of an `f64`: its
+/// shortest-digits and exact-digits machinery with their tables; today a dependency still links it
+/// in, for the error messages of gloo-history's serde-wasm-bindgen).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fixed(pub f64, pub u32);
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scale = 10_u64.pow(self.1);
+        let scaled = (self.0 * scale as f64).round();
+        let sign = if scaled < 0.0 { "-" } else { "" };
+        let scaled = scaled.abs() as u64;
+        let (whole, fraction) = (scaled / scale, scaled % scale);
+        if self.1 == 0 {
+            write!(f, "{sign}{whole}")
+        } else {
+            write!(f, "{sign}{whole}.{fraction:0width$}", width = self.1 as usize)
         }
     }
 }

@@ -14,7 +14,7 @@ use std::fmt;
 use yew::prelude::*;
 
 use crate::hooks::use_app;
-use crate::i18n::Lang;
+use crate::i18n::{Fixed, Lang};
 
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 300.0;
@@ -174,39 +174,41 @@ fn draw(props: &BarChartProps, lang: Lang) -> String {
     let x = |slot: f64| LEFT + slot / slots as f64 * (RIGHT - LEFT);
     let y = |value: i64| BOTTOM - value as f64 / y_top as f64 * (BOTTOM - TOP);
 
+    let (width, height) = (Fixed(WIDTH, 0), Fixed(HEIGHT, 0));
+    let (left, right, top, bottom) = (Fixed(LEFT, 0), Fixed(RIGHT, 0), Fixed(TOP, 0), Fixed(BOTTOM, 0));
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif" fill="{TEXT}">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" font-family="sans-serif" fill="{TEXT}">"#
     );
     let step = y_step(y_top);
     for value in (0..=y_top).step_by(step as usize) {
-        let at = y(value);
+        let at = Fixed(y(value), 1);
         if value > 0 {
-            svg += &format!(r#"<line x1="{LEFT}" y1="{at:.1}" x2="{RIGHT}" y2="{at:.1}" stroke="{GRID}"/>"#);
+            svg += &format!(r#"<line x1="{left}" y1="{at}" x2="{right}" y2="{at}" stroke="{GRID}"/>"#);
         }
         svg += &format!(
-            r#"<text x="{}" y="{at:.1}" font-size="15" text-anchor="end" dominant-baseline="middle">{}</text>"#,
-            LEFT - 6.0,
+            r#"<text x="{}" y="{at}" font-size="15" text-anchor="end" dominant-baseline="middle">{}</text>"#,
+            Fixed(LEFT - 6.0, 0),
             lang.number(value)
         );
     }
-    svg += &format!(r#"<path d="M{LEFT} {TOP}V{BOTTOM}H{RIGHT}" fill="none" stroke="{AXIS}"/>"#);
+    svg += &format!(r#"<path d="M{left} {top}V{bottom}H{right}" fill="none" stroke="{AXIS}"/>"#);
     for (slot, tick) in props.slots.iter().enumerate().filter_map(|(i, s)| Some((i, s.tick.as_deref()?))) {
         svg += &format!(
-            r#"<text x="{:.1}" y="{}" font-size="15" text-anchor="middle">{}</text>"#,
-            x(slot as f64 + 0.5),
-            BOTTOM + 20.0,
+            r#"<text x="{}" y="{}" font-size="15" text-anchor="middle">{}</text>"#,
+            Fixed(x(slot as f64 + 0.5), 1),
+            Fixed(BOTTOM + 20.0, 0),
             escape(tick)
         );
     }
     svg += &format!(
         r#"<text x="{}" y="{}" font-size="16" text-anchor="middle">{}</text>"#,
-        (LEFT + RIGHT) / 2.0,
-        HEIGHT - 8.0,
+        Fixed((LEFT + RIGHT) / 2.0, 0),
+        Fixed(HEIGHT - 8.0, 0),
         escape(&props.x_axis)
     );
     svg += &format!(
         r#"<text transform="translate(24 {}) rotate(-90)" font-size="16" text-anchor="middle">{}</text>"#,
-        (TOP + BOTTOM) / 2.0,
+        Fixed((TOP + BOTTOM) / 2.0, 0),
         escape(&props.y_axis)
     );
 
@@ -220,9 +222,11 @@ fn draw(props: &BarChartProps, lang: Lang) -> String {
                 let (x0, x1) = (x(slot as f64 + left), x(slot as f64 + left + group_width * 0.92));
                 let (y0, y1) = (y(bottom + value), y(bottom));
                 svg += &format!(
-                    r#"<rect x="{x0:.1}" y="{y0:.1}" width="{:.1}" height="{:.1}" fill="{}"/>"#,
-                    x1 - x0,
-                    y1 - y0,
+                    r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>"#,
+                    Fixed(x0, 1),
+                    Fixed(y0, 1),
+                    Fixed(x1 - x0, 1),
+                    Fixed(y1 - y0, 1),
                     series.color
                 );
                 if let Some(top) = stacked.get_mut(slot) {

@@ -9,7 +9,7 @@ use yew::prelude::*;
 use super::feedback::Badge;
 use super::field::Field;
 use crate::hooks::use_app;
-use crate::i18n::Lang;
+use crate::i18n::{Fixed, Lang};
 use crate::services::licenses::LicenseType;
 use crate::services::ApiError;
 use crate::state::AppContext;
@@ -31,7 +31,7 @@ pub fn grace_hours(seconds: i32) -> String {
     if seconds % 3600 == 0 {
         (seconds / 3600).to_string()
     } else {
-        format!("{:.2}", f64::from(seconds) / SECONDS_PER_HOUR)
+        Fixed(f64::from(seconds) / SECONDS_PER_HOUR, 2).to_string()
     }
 }
 
@@ -41,9 +41,21 @@ fn parse_grace_hours(text: &str) -> Option<i32> {
     if text.is_empty() {
         return Some(0);
     }
-    let hours: f64 = text.parse().ok()?;
-    let seconds = (hours * SECONDS_PER_HOUR).round();
-    (hours.is_finite() && seconds.abs() < f64::from(i32::MAX)).then_some(seconds as i32)
+    // Read as decimal digits, not with `f64::from_str`, whose parser would be linked into the wasm
+    // module for this one field.
+    let (negative, text) = text.strip_prefix('-').map_or((false, text.as_str()), |rest| (true, rest));
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) || whole.len() > 12 {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    // Seconds of the fraction, rounded to the nearest (the first nine digits count).
+    let fraction = &fraction[..fraction.len().min(9)];
+    let scale = 10_i64.pow(fraction.len() as u32);
+    let fraction: i64 = if fraction.is_empty() { 0 } else { fraction.parse().ok()? };
+    let seconds = whole * 3600 + (fraction * 3600 + scale / 2) / scale;
+    i32::try_from(if negative { -seconds } else { seconds }).ok()
 }
 
 /// `text` as a whole number for the input `field`, or the error shown beside it.
@@ -262,6 +274,9 @@ mod tests {
         assert_eq!(parse_grace_hours("0,5"), Some(1800));
         assert_eq!(parse_grace_hours(""), Some(0));
         assert_eq!(parse_grace_hours("soon"), None);
+        assert_eq!(parse_grace_hours(".25"), Some(900));
+        assert_eq!(parse_grace_hours("1e3"), None);
+        assert_eq!(parse_grace_hours("999999999999"), None);
         assert_eq!(grace_hours(604_800), "168");
         assert_eq!(grace_hours(1800), "0.50");
     }

@@ -5,6 +5,7 @@
 //! follows it), the page reloads the list every [`POLL_MS`] until it has finished, and taking or
 //! restoring another waits for the job.
 
+use chrono::Timelike;
 use gloo_timers::callback::Timeout;
 use yew::prelude::*;
 
@@ -12,6 +13,7 @@ use crate::components::confirm::ConfirmDialog;
 use crate::components::feedback::{Badge, Empty, ErrorBanner, Loading};
 use crate::components::remote_backups::RemoteBackups;
 use crate::hooks::{use_app, use_load, Load};
+use crate::i18n::Fixed;
 use crate::services::backups::{self, Backup, BackupKind, BackupSchedule, BackupStatus, PushStatus};
 use crate::services::ApiError;
 
@@ -35,7 +37,7 @@ pub(crate) fn human_size(bytes: i64) -> String {
     if unit == 0 {
         format!("{bytes} B")
     } else {
-        format!("{size:.1} {}", units[unit])
+        format!("{} {}", Fixed(size, 1), units[unit])
     }
 }
 
@@ -52,7 +54,7 @@ fn BackupSetup(props: &SetupProps) -> Html {
     let schedule = &props.schedule;
     let daily = match (schedule.enabled, schedule.time, &schedule.timezone) {
         (true, Some(time), Some(zone)) => {
-            html! { <>{ format!("{} {} ({zone})", app.t("backups.daily_at"), time.format("%H:%M")) }</> }
+            html! { <>{ format!("{} {:02}:{:02} ({zone})", app.t("backups.daily_at"), time.hour(), time.minute()) }</> }
         }
         _ => html! { <Badge tone="grey" text={app.t("backups.schedule_off")} /> },
     };

@@ -2,7 +2,6 @@
 //! license's customer is searched among all customers as one types; `?customer=<id>` (the
 //! customer page's "New license") chooses it beforehand.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -36,7 +35,10 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
             None => Ok(None),
         }
     });
-    let chosen_id = use_location().and_then(|l| l.query::<NewLicenseQuery>().ok()).and_then(|q| q.customer);
+    // `/licenses/new?customer=<id>`: the customer the new license is for.
+    let chosen_id = use_location()
+        .and_then(|l| web_sys::UrlSearchParams::new_with_str(l.query_str()).ok())
+        .and_then(|query| query.get("customer"));
     let (chosen, _) = use_load(chosen_id, |id: Option<String>| async move {
         match id {
             Some(id) => Ok(customers::customer(&id).await?.map(|c| c.customer.to_ref())),
@@ -65,13 +67,6 @@ pub fn LicenseFormPage(props: &LicenseFormProps) -> Html {
     }
 }
 
-/// The query of `/licenses/new`.
-#[derive(Deserialize)]
-struct NewLicenseQuery {
-    /// The id of the customer the new license is for.
-    customer: Option<String>,
-}
-
 #[derive(Properties, PartialEq)]
 struct FormProps {
     license: Option<License>,
@@ -82,13 +77,13 @@ struct FormProps {
 }
 
 fn day(value: &str) -> Option<String> {
-    let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()?;
+    let date: chrono::NaiveDate = value.parse().ok()?;
     let local = date.and_hms_opt(0, 0, 0)?.and_local_timezone(chrono::Local).earliest()?;
     Some(local.with_timezone(&chrono::Utc).to_rfc3339())
 }
 
 fn day_of(value: &chrono::DateTime<chrono::Utc>) -> String {
-    value.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string()
+    value.with_timezone(&chrono::Local).date_naive().to_string()
 }
 
 /// What the license form edits, as the inputs hold it.
@@ -129,12 +124,11 @@ impl LicenseDraft {
         self.limits =
             LimitsDraft::new(template.license_type, template.device_limit, template.concurrent_sessions_limit);
         self.terms = TermsDraft::new(&template.features, template.offline_grace_seconds, template.max_device_releases);
-        let start = chrono::NaiveDate::parse_from_str(&self.valid_from, "%Y-%m-%d")
-            .unwrap_or_else(|_| chrono::Local::now().date_naive());
+        let start = self.valid_from.parse().unwrap_or_else(|_| chrono::Local::now().date_naive());
         self.valid_until = template
             .duration_days
             .and_then(|days| start.checked_add_days(chrono::Days::new(u64::try_from(days).ok()?)))
-            .map(|end| end.format("%Y-%m-%d").to_string())
+            .map(|end: chrono::NaiveDate| end.to_string())
             .unwrap_or_default();
     }
 

@@ -3,7 +3,7 @@
 //! chosen range as charts, the highest concurrency of one license, the licenses closest to their
 //! limits, and the licenses that expire within 30 days. It only reads.
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveTime, Timelike, Utc};
 use futures_util::future::{FutureExt, LocalBoxFuture};
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -73,7 +73,7 @@ impl Range {
                 let at = self.from + Duration::hours(i);
                 let day = at.date_naive();
                 Slot {
-                    label: format!("{} {}", lang.day(day), at.format("%H:00")),
+                    label: format!("{} {:02}:00", lang.day(day), at.hour()),
                     tick: (i % 24 == 0).then(|| lang.short_day(day)),
                 }
             })
@@ -462,6 +462,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::i18n::Fixed;
 
     fn week() -> Range {
         let from = Utc.with_ymd_and_hms(2026, 11, 27, 0, 0, 0).unwrap();
@@ -500,6 +501,10 @@ mod tests {
         assert_eq!(Lang::De.number(-999), "-999");
         assert_eq!(Lang::En.percent(0.5), "50%");
         assert_eq!(Lang::De.percent(1.0), "100 %");
+        assert_eq!(Fixed(1023.96, 1).to_string(), "1024.0");
+        assert_eq!(Fixed(-1.25, 1).to_string(), "-1.3");
+        assert_eq!(Fixed(-0.04, 1).to_string(), "0.0");
+        assert_eq!(Fixed(960.0, 0).to_string(), "960");
     }
 
     #[test]

@@ -2,30 +2,32 @@
 //! turning 2FA off, and their own dashboard sessions.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::json;
 
+use super::decode::from_json;
 use super::users::AdminUser;
 use super::{auth, documents, gql, ApiError};
 
-/// What a new password must be, as the server enforces it.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PasswordPolicy {
-    pub min_length: usize,
-    pub max_length: usize,
+from_json! {
+    /// What a new password must be, as the server enforces it.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub struct PasswordPolicy {
+        pub min_length: usize,
+        pub max_length: usize,
+    }
 }
 
-/// One of the user's own live dashboard sessions.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DashboardSession {
-    pub id: String,
-    pub created_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-    pub current: bool,
+from_json! {
+    /// One of the user's own live dashboard sessions.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct DashboardSession {
+        pub id: String,
+        pub created_at: DateTime<Utc>,
+        pub last_seen_at: DateTime<Utc>,
+        pub ip_address: Option<String>,
+        pub user_agent: Option<String>,
+        pub current: bool,
+    }
 }
 
 /// The field a rejected password or code is reported on (see [`rejected_credentials`]).

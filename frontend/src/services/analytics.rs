@@ -2,16 +2,16 @@
 //! sessions per day, heartbeats per hour or day, and peak concurrency.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
+use super::decode::{enum_from_json, from_json};
 use super::licenses::LicenseType;
 use super::sessions::EndReason;
 use super::{documents, gql, ApiError};
 
 /// Where a license stands today.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LicenseState {
     Active,
     Pending,
@@ -34,41 +34,45 @@ impl LicenseState {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LicenseCount {
-    pub license_type: LicenseType,
-    pub state: LicenseState,
-    pub count: i64,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct LicenseCount {
+        pub license_type: LicenseType,
+        pub state: LicenseState,
+        pub count: i64,
+    }
 }
 
-/// Devices and live sessions of one license against its limits.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LicenseUsage {
-    pub license_id: String,
-    pub license_key: String,
-    pub device_limit: i32,
-    pub active_devices: i64,
-    pub concurrent_sessions_limit: i32,
-    pub live_sessions: i64,
+from_json! {
+    /// Devices and live sessions of one license against its limits.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct LicenseUsage {
+        pub license_id: String,
+        pub license_key: String,
+        pub device_limit: i32,
+        pub active_devices: i64,
+        pub concurrent_sessions_limit: i32,
+        pub live_sessions: i64,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReasonCount {
-    pub reason: EndReason,
-    pub count: i64,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct ReasonCount {
+        pub reason: EndReason,
+        pub count: i64,
+    }
 }
 
-/// Sessions started and ended on one UTC day.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SessionDay {
-    pub day: NaiveDate,
-    pub started: i64,
-    pub ended: i64,
-    pub end_reasons: Vec<ReasonCount>,
+from_json! {
+    /// Sessions started and ended on one UTC day.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct SessionDay {
+        pub day: NaiveDate,
+        pub started: i64,
+        pub ended: i64,
+        pub end_reasons: Vec<ReasonCount>,
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -78,21 +82,23 @@ pub enum TimeBucket {
     Day,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HeartbeatBucket {
-    /// The start of the hour or day (UTC).
-    pub bucket_start: DateTime<Utc>,
-    pub count: i64,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct HeartbeatBucket {
+        /// The start of the hour or day (UTC).
+        pub bucket_start: DateTime<Utc>,
+        pub count: i64,
+    }
 }
 
-/// The most sessions one license had live at once.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PeakConcurrency {
-    pub license_id: String,
-    pub peak: i64,
-    pub reached_at: DateTime<Utc>,
+from_json! {
+    /// The most sessions one license had live at once.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct PeakConcurrency {
+        pub license_id: String,
+        pub peak: i64,
+        pub reached_at: DateTime<Utc>,
+    }
 }
 
 pub async fn license_counts() -> Result<Vec<LicenseCount>, ApiError> {
@@ -106,7 +112,7 @@ pub async fn license_usage(first: i32) -> Result<Vec<LicenseUsage>, ApiError> {
 
 /// Days without sessions are left out.
 pub async fn sessions_per_day(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<SessionDay>, ApiError> {
-    gql(documents::SESSIONS_PER_DAY, json!({"from": from, "to": to}), "sessionsPerDay").await
+    gql(documents::SESSIONS_PER_DAY, json!({"from": from.to_rfc3339(), "to": to.to_rfc3339()}), "sessionsPerDay").await
 }
 
 /// Buckets without heartbeats are left out.
@@ -115,12 +121,23 @@ pub async fn heartbeat_counts(
     to: DateTime<Utc>,
     bucket: TimeBucket,
 ) -> Result<Vec<HeartbeatBucket>, ApiError> {
-    gql(documents::HEARTBEAT_COUNTS, json!({"from": from, "to": to, "bucket": bucket}), "heartbeatCounts").await
+    gql(
+        documents::HEARTBEAT_COUNTS,
+        json!({"from": from.to_rfc3339(), "to": to.to_rfc3339(), "bucket": bucket}),
+        "heartbeatCounts",
+    )
+    .await
 }
 
 /// The highest peak of any one license in `[from, to)`, if any session was live then.
 pub async fn peak_concurrency(from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Option<PeakConcurrency>, ApiError> {
-    let peaks: Vec<PeakConcurrency> =
-        gql(documents::PEAK_CONCURRENT_SESSIONS, json!({"from": from, "to": to}), "peakConcurrentSessions").await?;
+    let peaks: Vec<PeakConcurrency> = gql(
+        documents::PEAK_CONCURRENT_SESSIONS,
+        json!({"from": from.to_rfc3339(), "to": to.to_rfc3339()}),
+        "peakConcurrentSessions",
+    )
+    .await?;
     Ok(peaks.into_iter().next())
 }
+
+enum_from_json!(LicenseState);

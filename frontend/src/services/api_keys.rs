@@ -1,13 +1,14 @@
 //! API keys: generated (the secret shown once), listed, revoked.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
+use super::decode::{enum_from_json, from_json};
 use super::{documents, gql, ApiError};
 
 /// What a key may do; dashboard roles map onto the same permissions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Scope {
     Client,
@@ -41,35 +42,38 @@ impl Scope {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiKey {
-    pub id: String,
-    pub name: String,
-    pub scope: Scope,
-    pub prefix: String,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub rate_limit: RateLimit,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct ApiKey {
+        pub id: String,
+        pub name: String,
+        pub scope: Scope,
+        pub prefix: String,
+        pub created_by: String,
+        pub created_at: DateTime<Utc>,
+        pub last_used_at: Option<DateTime<Utc>>,
+        pub revoked_at: Option<DateTime<Utc>>,
+        pub rate_limit: RateLimit,
+    }
 }
 
-/// The token bucket a key is charged to, per server instance, in units of cost per second.
-#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RateLimit {
-    pub per_second: i64,
-    pub burst: i64,
-    /// Set for this key; otherwise its scope's default.
-    pub custom: bool,
+from_json! {
+    /// The token bucket a key is charged to, per server instance, in units of cost per second.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub struct RateLimit {
+        pub per_second: i64,
+        pub burst: i64,
+        /// Set for this key; otherwise its scope's default.
+        pub custom: bool,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GeneratedApiKey {
-    pub key: String,
-    pub api_key: ApiKey,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct GeneratedApiKey {
+        pub key: String,
+        pub api_key: ApiKey,
+    }
 }
 
 pub async fn api_keys() -> Result<Vec<ApiKey>, ApiError> {
@@ -99,3 +103,5 @@ pub async fn set_api_key_rate_limit(id: &str, per_second: i64, burst: i64) -> Re
 pub async fn clear_api_key_rate_limit(id: &str) -> Result<ApiKey, ApiError> {
     gql(documents::CLEAR_API_KEY_RATE_LIMIT, json!({"id": id}), "clearApiKeyRateLimit").await
 }
+
+enum_from_json!(Scope);

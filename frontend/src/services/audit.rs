@@ -1,24 +1,25 @@
 //! The audit log.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::decode::from_json;
 use super::{documents, gql, ApiError, Connection};
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    pub id: String,
-    pub occurred_at: DateTime<Utc>,
-    pub actor_type: String,
-    pub actor_name: String,
-    pub client_ip: Option<String>,
-    pub action: String,
-    pub entity_type: String,
-    pub entity_id: Option<String>,
-    pub old_values: Option<Value>,
-    pub new_values: Option<Value>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct AuditEntry {
+        pub id: String,
+        pub occurred_at: DateTime<Utc>,
+        pub actor_type: String,
+        pub actor_name: String,
+        pub client_ip: Option<String>,
+        pub action: String,
+        pub entity_type: String,
+        pub entity_id: Option<String>,
+        pub old_values: Option<Value>,
+        pub new_values: Option<Value>,
+    }
 }
 
 /// The filters of the audit log page; empty strings mean "any".
@@ -36,7 +37,7 @@ pub struct AuditFilter {
 /// The start of `day` (`YYYY-MM-DD`) plus `add_days`, in the browser's time zone, as RFC 3339;
 /// `None` when `day` is no date (the filter is left out).
 pub fn day_start(day: &str, add_days: i64) -> Option<String> {
-    let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()? + chrono::Duration::days(add_days);
+    let date = day.parse::<chrono::NaiveDate>().ok()? + chrono::Duration::days(add_days);
     let local = date.and_hms_opt(0, 0, 0)?.and_local_timezone(chrono::Local).earliest()?;
     Some(local.with_timezone(&Utc).to_rfc3339())
 }

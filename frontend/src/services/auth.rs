@@ -1,26 +1,37 @@
 //! Signing in and out, and two-factor enrollment (the admin-identity contract).
 
-use serde::Deserialize;
 use serde_json::json;
 
+use super::decode::{field, from_json, typename, FromJson};
 use super::users::AdminUser;
 use super::{documents, gql, ApiError};
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(tag = "__typename")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum LoginResult {
-    #[serde(rename_all = "camelCase")]
     LoginSucceeded { user: AdminUser, totp_enrollment_required: bool },
-    #[serde(rename_all = "camelCase")]
     TotpRequired { challenge: String },
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TotpEnrollment {
-    pub secret: String,
-    pub otpauth_uri: String,
-    pub qr_code_svg: String,
+impl FromJson for LoginResult {
+    fn from_json(json: &serde_json::Value) -> Option<Self> {
+        match typename(json)? {
+            "LoginSucceeded" => Some(LoginResult::LoginSucceeded {
+                user: field(json, "user")?,
+                totp_enrollment_required: field(json, "totp_enrollment_required")?,
+            }),
+            "TotpRequired" => Some(LoginResult::TotpRequired { challenge: field(json, "challenge")? }),
+            _ => None,
+        }
+    }
+}
+
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct TotpEnrollment {
+        pub secret: String,
+        pub otpauth_uri: String,
+        pub qr_code_svg: String,
+    }
 }
 
 /// The signed-in user, or `None` when nobody is.

@@ -1,30 +1,53 @@
 //! Backups: list, take, verify and restore; how they are scheduled, pushed and kept.
 
 use chrono::{DateTime, NaiveTime, Utc};
-use serde::Deserialize;
 use serde_json::json;
 
+use super::decode::{enum_from_json, from_json};
 use super::{documents, gql, ApiError, Connection};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackupKind {
     Manual,
     Scheduled,
     PreMigration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+impl BackupKind {
+    pub const ALL: [BackupKind; 3] = [BackupKind::Manual, BackupKind::Scheduled, BackupKind::PreMigration];
+
+    /// The schema's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupKind::Manual => "MANUAL",
+            BackupKind::Scheduled => "SCHEDULED",
+            BackupKind::PreMigration => "PRE_MIGRATION",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackupStatus {
     Running,
     Completed,
     Failed,
 }
 
+impl BackupStatus {
+    pub const ALL: [BackupStatus; 3] = [BackupStatus::Running, BackupStatus::Completed, BackupStatus::Failed];
+
+    /// The schema's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupStatus::Running => "RUNNING",
+            BackupStatus::Completed => "COMPLETED",
+            BackupStatus::Failed => "FAILED",
+        }
+    }
+}
+
 /// Where the backup stands with the git remote.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PushStatus {
     NotConfigured,
     Pending,
@@ -32,29 +55,45 @@ pub enum PushStatus {
     Failed,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Backup {
-    pub id: String,
-    pub file_name: String,
-    pub kind: BackupKind,
-    pub status: BackupStatus,
-    pub size_bytes: Option<i64>,
-    pub sha256: Option<String>,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-    pub push_status: PushStatus,
-    pub push_error: Option<String>,
-    pub pushed_at: Option<DateTime<Utc>>,
-    pub pruned_at: Option<DateTime<Utc>>,
-    /// The server still has the archive (locally or in its clone of the git remote).
-    pub restorable: bool,
-    /// The last restore of this backup, if any: running, completed or failed.
-    pub restore_status: Option<BackupStatus>,
-    pub restore_finished_at: Option<DateTime<Utc>>,
-    pub restore_error: Option<String>,
+impl PushStatus {
+    pub const ALL: [PushStatus; 4] =
+        [PushStatus::NotConfigured, PushStatus::Pending, PushStatus::Pushed, PushStatus::Failed];
+
+    /// The schema's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushStatus::NotConfigured => "NOT_CONFIGURED",
+            PushStatus::Pending => "PENDING",
+            PushStatus::Pushed => "PUSHED",
+            PushStatus::Failed => "FAILED",
+        }
+    }
+}
+
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Backup {
+        pub id: String,
+        pub file_name: String,
+        pub kind: BackupKind,
+        pub status: BackupStatus,
+        pub size_bytes: Option<i64>,
+        pub sha256: Option<String>,
+        pub created_by: String,
+        pub created_at: DateTime<Utc>,
+        pub completed_at: Option<DateTime<Utc>>,
+        pub error: Option<String>,
+        pub push_status: PushStatus,
+        pub push_error: Option<String>,
+        pub pushed_at: Option<DateTime<Utc>>,
+        pub pruned_at: Option<DateTime<Utc>>,
+        /// The server still has the archive (locally or in its clone of the git remote).
+        pub restorable: bool,
+        /// The last restore of this backup, if any: running, completed or failed.
+        pub restore_status: Option<BackupStatus>,
+        pub restore_finished_at: Option<DateTime<Utc>>,
+        pub restore_error: Option<String>,
+    }
 }
 
 impl Backup {
@@ -69,43 +108,48 @@ impl Backup {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct BackupVerification {
-    pub ok: bool,
-    pub problem: Option<String>,
-    pub backup: Backup,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct BackupVerification {
+        pub ok: bool,
+        pub problem: Option<String>,
+        pub backup: Backup,
+    }
 }
 
-/// The daily schedule, the git remote and the retention, as the server is configured.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BackupSchedule {
-    pub enabled: bool,
-    pub time: Option<NaiveTime>,
-    pub timezone: Option<String>,
-    pub next_run_at: Option<DateTime<Utc>>,
-    pub retention_count: u32,
-    pub retention_days: Option<u32>,
-    pub git_remote: Option<GitRemote>,
+from_json! {
+    /// The daily schedule, the git remote and the retention, as the server is configured.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct BackupSchedule {
+        pub enabled: bool,
+        pub time: Option<NaiveTime>,
+        pub timezone: Option<String>,
+        pub next_run_at: Option<DateTime<Utc>>,
+        pub retention_count: u32,
+        pub retention_days: Option<u32>,
+        pub git_remote: Option<GitRemote>,
+    }
 }
 
-/// The git remote, its address without credentials.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GitRemote {
-    pub url: String,
-    pub branch: String,
-    pub unpushed_count: i64,
-    pub last_push: Option<BackupPush>,
+from_json! {
+    /// The git remote, its address without credentials.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct GitRemote {
+        pub url: String,
+        pub branch: String,
+        pub unpushed_count: i64,
+        pub last_push: Option<BackupPush>,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BackupPush {
-    pub attempted_at: DateTime<Utc>,
-    pub ok: bool,
-    pub commit: Option<String>,
-    pub error: Option<String>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct BackupPush {
+        pub attempted_at: DateTime<Utc>,
+        pub ok: bool,
+        pub commit: Option<String>,
+        pub error: Option<String>,
+    }
 }
 
 pub async fn backup_schedule() -> Result<BackupSchedule, ApiError> {
@@ -132,20 +176,23 @@ pub async fn restore_backup(id: &str) -> Result<Backup, ApiError> {
     gql(documents::RESTORE_BACKUP, json!({"id": id}), "restoreBackup").await
 }
 
-/// An archive on the git remote; `in_catalog` when this server's catalog knows it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RemoteBackup {
-    pub file_name: String,
-    pub size_bytes: i64,
-    /// Null when the remote has no `.sha256` beside it (then it cannot be restored).
-    pub sha256: Option<String>,
-    pub backup: Option<BackupRef>,
+from_json! {
+    /// An archive on the git remote; `in_catalog` when this server's catalog knows it.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct RemoteBackup {
+        pub file_name: String,
+        pub size_bytes: i64,
+        /// Null when the remote has no `.sha256` beside it (then it cannot be restored).
+        pub sha256: Option<String>,
+        pub backup: Option<BackupRef>,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct BackupRef {
-    pub id: String,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct BackupRef {
+        pub id: String,
+    }
 }
 
 /// The remote's archives, newest first (the server fetches the remote now).
@@ -158,3 +205,5 @@ pub async fn remote_backups() -> Result<Vec<RemoteBackup>, ApiError> {
 pub async fn restore_remote_backup(file_name: &str) -> Result<RemoteBackup, ApiError> {
     gql(documents::RESTORE_REMOTE_BACKUP, json!({"fileName": file_name}), "restoreRemoteBackup").await
 }
+
+enum_from_json!(BackupKind, BackupStatus, PushStatus);

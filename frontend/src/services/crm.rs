@@ -2,13 +2,14 @@
 //! the step from lead to customer.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{json, Value};
 
 use super::customers::CustomerRef;
+use super::decode::{enum_from_json, field, from_json, typename, FromJson};
 use super::{documents, gql, with_page, ApiError, Connection, Page};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PhoneKind {
     Work,
@@ -48,7 +49,7 @@ impl PhoneKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EmailKind {
     Work,
@@ -81,53 +82,68 @@ impl EmailKind {
     }
 }
 
-/// An institution as the list shows it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Institution {
-    pub id: String,
-    pub name: String,
-    pub institution_type: String,
-    pub address: String,
-    pub website: String,
-    pub created_at: DateTime<Utc>,
-    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
-    pub updated_at: String,
-    pub customer: Option<CustomerRef>,
+from_json! {
+    /// An institution as the list shows it.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Institution {
+        pub id: String,
+        pub name: String,
+        pub institution_type: String,
+        pub address: String,
+        pub website: String,
+        pub created_at: DateTime<Utc>,
+        /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+        pub updated_at: String,
+        pub customer: Option<CustomerRef>,
+    }
 }
 
 /// An institution with its contacts and notes, for its own page.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct InstitutionDetail {
-    #[serde(flatten)]
     pub institution: Institution,
     pub contacts: Vec<Contact>,
     pub notes: Vec<Note>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ContactPhone {
-    pub kind: PhoneKind,
-    pub number: String,
+impl FromJson for InstitutionDetail {
+    fn from_json(json: &Value) -> Option<Self> {
+        Some(InstitutionDetail {
+            institution: Institution::from_json(json)?,
+            contacts: field(json, "contacts")?,
+            notes: field(json, "notes")?,
+        })
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ContactEmail {
-    pub kind: EmailKind,
-    pub email: String,
+from_json! {
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct ContactPhone {
+        pub kind: PhoneKind,
+        pub number: String,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Contact {
-    pub id: String,
-    pub name: String,
-    pub position: String,
-    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
-    pub updated_at: String,
-    pub phones: Vec<ContactPhone>,
-    pub emails: Vec<ContactEmail>,
-    pub notes: Vec<Note>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    pub struct ContactEmail {
+        pub kind: EmailKind,
+        pub email: String,
+    }
+}
+
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Contact {
+        pub id: String,
+        pub name: String,
+        pub position: String,
+        /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+        pub updated_at: String,
+        pub phones: Vec<ContactPhone>,
+        pub emails: Vec<ContactEmail>,
+        pub notes: Vec<Note>,
+    }
 }
 
 impl Contact {
@@ -171,26 +187,28 @@ impl From<&Institution> for InstitutionInput {
     }
 }
 
-/// A note with its current text and every version, oldest first (the last is the current one).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Note {
-    pub id: String,
-    pub body: String,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub edited_at: DateTime<Utc>,
-    pub edited_by: String,
-    pub versions: Vec<NoteVersion>,
+from_json! {
+    /// A note with its current text and every version, oldest first (the last is the current one).
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Note {
+        pub id: String,
+        pub body: String,
+        pub version: i32,
+        pub created_at: DateTime<Utc>,
+        pub edited_at: DateTime<Utc>,
+        pub edited_by: String,
+        pub versions: Vec<NoteVersion>,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NoteVersion {
-    pub version: i32,
-    pub body: String,
-    pub edited_by: String,
-    pub edited_at: DateTime<Utc>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct NoteVersion {
+        pub version: i32,
+        pub body: String,
+        pub edited_by: String,
+        pub edited_at: DateTime<Utc>,
+    }
 }
 
 /// What a note is about.
@@ -200,28 +218,38 @@ pub enum NoteSubject {
     Contact(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct InstitutionRef {
-    pub id: String,
-    pub name: String,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct InstitutionRef {
+        pub id: String,
+        pub name: String,
+    }
 }
 
 /// A hit of the name search over institutions and contacts.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(tag = "__typename")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SearchHit {
-    #[serde(rename_all = "camelCase")]
-    Institution {
-        id: String,
-        name: String,
-        institution_type: String,
-    },
-    Contact {
-        id: String,
-        name: String,
-        position: String,
-        institution: Option<InstitutionRef>,
-    },
+    Institution { id: String, name: String, institution_type: String },
+    Contact { id: String, name: String, position: String, institution: Option<InstitutionRef> },
+}
+
+impl FromJson for SearchHit {
+    fn from_json(json: &Value) -> Option<Self> {
+        match typename(json)? {
+            "Institution" => Some(SearchHit::Institution {
+                id: field(json, "id")?,
+                name: field(json, "name")?,
+                institution_type: field(json, "institution_type")?,
+            }),
+            "Contact" => Some(SearchHit::Contact {
+                id: field(json, "id")?,
+                name: field(json, "name")?,
+                position: field(json, "position")?,
+                institution: field(json, "institution")?,
+            }),
+            _ => None,
+        }
+    }
 }
 
 pub async fn institutions(search: &str, page: &Page) -> Result<Connection<Institution>, ApiError> {
@@ -288,3 +316,5 @@ pub async fn convert_to_customer(institution_id: &str, name: &str, email: &str) 
     let variables = json!({"i": institution_id, "c": {"name": name, "email": email}});
     gql(documents::CONVERT_INSTITUTION_TO_CUSTOMER, variables, "convertInstitutionToCustomer").await
 }
+
+enum_from_json!(PhoneKind, EmailKind);

@@ -1,31 +1,33 @@
 //! Customers: who holds licenses.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
+use super::decode::{field, from_json, FromJson};
 use super::licenses::License;
 use super::{documents, gql, with_page, ApiError, Connection, Page};
 
-/// A customer as other records name it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomerRef {
-    pub id: String,
-    pub name: String,
-    pub email: String,
+from_json! {
+    /// A customer as other records name it.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct CustomerRef {
+        pub id: String,
+        pub name: String,
+        pub email: String,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Customer {
-    pub id: String,
-    pub name: String,
-    pub email: String,
-    pub is_test: bool,
-    pub created_at: DateTime<Utc>,
-    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
-    pub updated_at: String,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Customer {
+        pub id: String,
+        pub name: String,
+        pub email: String,
+        pub is_test: bool,
+        pub created_at: DateTime<Utc>,
+        /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+        pub updated_at: String,
+    }
 }
 
 impl Customer {
@@ -36,12 +38,16 @@ impl Customer {
 }
 
 /// A customer with its licenses, newest first (the customer page).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CustomerDetail {
-    #[serde(flatten)]
     pub customer: Customer,
     pub licenses: Vec<License>,
+}
+
+impl FromJson for CustomerDetail {
+    fn from_json(json: &Value) -> Option<Self> {
+        Some(CustomerDetail { customer: Customer::from_json(json)?, licenses: field(json, "licenses")? })
+    }
 }
 
 /// The customer with this id and its licenses; `None` when there is none.

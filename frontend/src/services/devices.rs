@@ -2,44 +2,41 @@
 //! frees the slot).
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::decode::from_json;
 use super::licenses::LicenseRef;
-use super::{documents, gql, with_page, ApiError, Connection, Page};
+use super::{decoded, documents, gql, with_page, ApiError, Connection, Page};
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Device {
-    pub id: String,
-    pub hardware_fingerprint: String,
-    pub device_name: String,
-    pub device_type: String,
-    pub first_activated_at: DateTime<Utc>,
-    pub last_seen_at: DateTime<Utc>,
-    pub is_active: bool,
-    /// Asked for only where devices of many licenses are listed.
-    #[serde(default)]
-    pub license: Option<LicenseRef>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Device {
+        pub id: String,
+        pub hardware_fingerprint: String,
+        pub device_name: String,
+        pub device_type: String,
+        pub first_activated_at: DateTime<Utc>,
+        pub last_seen_at: DateTime<Utc>,
+        pub is_active: bool,
+        /// Asked for only where devices of many licenses are listed.
+        pub license: Option<LicenseRef>,
+    }
 }
 
-/// A device as a session names it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeviceRef {
-    pub device_name: String,
-    pub device_type: String,
-    pub hardware_fingerprint: String,
+from_json! {
+    /// A device as a session names it.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct DeviceRef {
+        pub device_name: String,
+        pub device_type: String,
+        pub hardware_fingerprint: String,
+    }
 }
 
 /// Every device of the license, inactive ones too.
 pub async fn devices(license_id: &str) -> Result<Vec<Device>, ApiError> {
-    #[derive(Deserialize)]
-    struct WithDevices {
-        devices: Vec<Device>,
-    }
-    let license: Option<WithDevices> = gql(documents::LICENSE_DEVICES, json!({"id": license_id}), "license").await?;
-    license.map(|l| l.devices).ok_or_else(|| ApiError::NotFound(String::new()))
+    let license: Option<Value> = gql(documents::LICENSE_DEVICES, json!({"id": license_id}), "license").await?;
+    decoded(&license.ok_or_else(|| ApiError::NotFound(String::new()))?["devices"])
 }
 
 /// The filters of the device list; empty text and `None` mean "any".

@@ -1,21 +1,22 @@
 //! Signed leases: the keys that sign them (rotated by admins) and offline activation.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::json;
 
+use super::decode::from_json;
 use super::{documents, gql, ApiError};
 
-/// A lease signing key; its private half never leaves the server.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SigningKey {
-    pub kid: String,
-    pub created_at: DateTime<Utc>,
-    pub retired_at: Option<DateTime<Utc>>,
-    /// Until when a retired key stays published for the leases it signed.
-    pub published_until: Option<DateTime<Utc>>,
-    pub current: bool,
+from_json! {
+    /// A lease signing key; its private half never leaves the server.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct SigningKey {
+        pub kid: String,
+        pub created_at: DateTime<Utc>,
+        pub retired_at: Option<DateTime<Utc>>,
+        /// Until when a retired key stays published for the leases it signed.
+        pub published_until: Option<DateTime<Utc>>,
+        pub current: bool,
+    }
 }
 
 pub async fn signing_keys() -> Result<Vec<SigningKey>, ApiError> {

@@ -1,33 +1,29 @@
 //! License templates: reusable terms a new license can start from.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::decode::from_json;
 use super::licenses::LicenseType;
-use super::{documents, gql, with_page, ApiError, Connection, Page};
+use super::{decoded, documents, gql, with_page, ApiError, Connection, Page};
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LicenseTemplate {
-    pub id: String,
-    pub name: String,
-    pub license_type: LicenseType,
-    pub device_limit: i32,
-    pub concurrent_sessions_limit: i32,
-    /// `None`: licenses made from it are open-ended.
-    pub duration_days: Option<i32>,
-    pub features: Vec<String>,
-    pub offline_grace_seconds: i32,
-    pub max_device_releases: i32,
-    pub created_at: DateTime<Utc>,
-    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
-    pub updated_at: String,
-}
-
-#[derive(Deserialize)]
-struct Nodes<T> {
-    nodes: Vec<T>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct LicenseTemplate {
+        pub id: String,
+        pub name: String,
+        pub license_type: LicenseType,
+        pub device_limit: i32,
+        pub concurrent_sessions_limit: i32,
+        /// `None`: licenses made from it are open-ended.
+        pub duration_days: Option<i32>,
+        pub features: Vec<String>,
+        pub offline_grace_seconds: i32,
+        pub max_device_releases: i32,
+        pub created_at: DateTime<Utc>,
+        /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+        pub updated_at: String,
+    }
 }
 
 pub async fn license_templates(search: &str, page: &Page) -> Result<Connection<LicenseTemplate>, ApiError> {
@@ -37,8 +33,8 @@ pub async fn license_templates(search: &str, page: &Page) -> Result<Connection<L
 
 /// The templates a new license may start from, by name (the first hundred).
 pub async fn template_choices() -> Result<Vec<LicenseTemplate>, ApiError> {
-    let list: Nodes<LicenseTemplate> = gql(documents::LICENSE_TEMPLATE_CHOICES, json!({}), "licenseTemplates").await?;
-    Ok(list.nodes)
+    let list: Value = gql(documents::LICENSE_TEMPLATE_CHOICES, json!({}), "licenseTemplates").await?;
+    decoded(&list["nodes"])
 }
 
 pub async fn license_template(id: &str) -> Result<Option<LicenseTemplate>, ApiError> {

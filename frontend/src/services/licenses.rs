@@ -1,13 +1,14 @@
 //! Licenses: their terms, the list with its filters, creating and editing, activating.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::customers::CustomerRef;
+use super::decode::{enum_from_json, from_json};
 use super::{documents, gql, with_page, ApiError, Connection, Page};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LicenseType {
     Trial,
@@ -32,34 +33,36 @@ impl LicenseType {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct License {
-    pub id: String,
-    pub license_key: String,
-    pub license_type: LicenseType,
-    pub valid_from: DateTime<Utc>,
-    pub valid_until: Option<DateTime<Utc>>,
-    pub is_active: bool,
-    pub device_limit: i32,
-    pub concurrent_sessions_limit: i32,
-    pub features: Vec<String>,
-    pub offline_grace_seconds: i32,
-    pub max_device_releases: i32,
-    pub notes: String,
-    pub created_at: DateTime<Utc>,
-    /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
-    pub updated_at: String,
-    pub customer: Option<CustomerRef>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct License {
+        pub id: String,
+        pub license_key: String,
+        pub license_type: LicenseType,
+        pub valid_from: DateTime<Utc>,
+        pub valid_until: Option<DateTime<Utc>>,
+        pub is_active: bool,
+        pub device_limit: i32,
+        pub concurrent_sessions_limit: i32,
+        pub features: Vec<String>,
+        pub offline_grace_seconds: i32,
+        pub max_device_releases: i32,
+        pub notes: String,
+        pub created_at: DateTime<Utc>,
+        /// As the server wrote it: sent back unchanged as `expectedUpdatedAt` with an edit.
+        pub updated_at: String,
+        pub customer: Option<CustomerRef>,
+    }
 }
 
-/// A license as other records name it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LicenseRef {
-    pub id: String,
-    pub license_key: String,
-    pub customer: Option<CustomerRef>,
+from_json! {
+    /// A license as other records name it.
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct LicenseRef {
+        pub id: String,
+        pub license_key: String,
+        pub customer: Option<CustomerRef>,
+    }
 }
 
 /// Filters of the license list.
@@ -109,5 +112,12 @@ pub async fn expiring_licenses(
     until: DateTime<Utc>,
     page: &Page,
 ) -> Result<Connection<License>, ApiError> {
-    gql(documents::EXPIRING_LICENSES, with_page(json!({"from": from, "until": until}), page), "licenses").await
+    gql(
+        documents::EXPIRING_LICENSES,
+        with_page(json!({"from": from.to_rfc3339(), "until": until.to_rfc3339()}), page),
+        "licenses",
+    )
+    .await
 }
+
+enum_from_json!(LicenseType);

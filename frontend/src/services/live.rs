@@ -9,8 +9,8 @@ use gloo_timers::future::TimeoutFuture;
 use serde_json::{json, Value};
 use yew::Callback;
 
-use super::documents;
 use super::sessions::LiveSession;
+use super::{decoded, documents};
 
 /// What a live view shows.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,8 +106,7 @@ async fn run_once(license_id: Option<&str>, on_update: &Callback<LiveUpdate>) ->
                 let _ = sink.send(Message::Text(json!({"type": "pong"}).to_string())).await;
             }
             Some("next") => {
-                let list = message["payload"]["data"]["liveSessions"].clone();
-                if let Ok(sessions) = serde_json::from_value::<Vec<LiveSession>>(list) {
+                if let Ok(sessions) = decoded::<Vec<LiveSession>>(&message["payload"]["data"]["liveSessions"]) {
                     delivered = true;
                     on_update.emit(LiveUpdate::Sessions(sessions));
                 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod backups;
 pub mod crm;
 pub mod customers;
+mod decode;
 pub mod devices;
 /// Every GraphQL document the dashboard sends, each one operation (a file in `graphql/`) with the
 /// fragments it uses. Only this module makes a `Document`, so nothing else can send a query the
@@ -25,28 +26,37 @@ pub mod sessions;
 pub mod users;
 
 use gloo_net::http::Request;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+use decode::{field, from_json, FromJson};
 use documents::Document;
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PageInfo {
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-    pub start_cursor: Option<String>,
-    pub end_cursor: Option<String>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct PageInfo {
+        pub has_next_page: bool,
+        pub has_previous_page: bool,
+        pub start_cursor: Option<String>,
+        pub end_cursor: Option<String>,
+    }
 }
 
 /// One page of a list, as every paged field of the schema answers.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Connection<T> {
     pub nodes: Vec<T>,
     pub total_count: i64,
     pub page_info: PageInfo,
+}
+
+impl<T: FromJson> FromJson for Connection<T> {
+    fn from_json(json: &Value) -> Option<Self> {
+        Some(Connection {
+            nodes: field(json, "nodes")?,
+            total_count: field(json, "total_count")?,
+            page_info: field(json, "page_info")?,
+        })
+    }
 }
 
 /// Which page of a list: forwards after a cursor, or backwards before one.
@@ -121,10 +131,16 @@ impl ApiError {
 }
 
 /// Runs one document and decodes `data.<field>`. Only the decoding is generic: the request is
-/// one function for every result type, not one copy per type in the wasm module.
-async fn gql<T: DeserializeOwned>(document: Document, variables: Value, field: &str) -> Result<T, ApiError> {
+/// one function for every result type, not one copy per type in the wasm module. An answer of
+/// another shape is an [`ApiError::Server`] without a message (the page says "server error").
+async fn gql<T: FromJson>(document: Document, variables: Value, field: &str) -> Result<T, ApiError> {
     let data = run(document, variables, field).await?;
-    serde_json::from_value(data).map_err(|err| ApiError::Server(err.to_string()))
+    decoded(&data)
+}
+
+/// `json` as a `T`, or the error for an answer of another shape.
+fn decoded<T: FromJson>(json: &Value) -> Result<T, ApiError> {
+    T::from_json(json).ok_or_else(|| ApiError::Server(String::new()))
 }
 
 /// Runs one document and returns `data.<field>`, or the first error.

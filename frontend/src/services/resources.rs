@@ -2,12 +2,13 @@
 //! to a license, release and quarantine.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{documents, gql, with_page, ApiError, Connection, Page};
+use super::decode::{enum_from_json, field, from_json, typename, FromJson};
+use super::{decoded, documents, gql, with_page, ApiError, Connection, Page};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ResourceType {
     Domain,
@@ -32,7 +33,7 @@ impl ResourceType {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ResourceState {
     Available,
@@ -57,64 +58,84 @@ impl ResourceState {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LicenseKeyRef {
-    pub id: String,
-    pub license_key: String,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct LicenseKeyRef {
+        pub id: String,
+        pub license_key: String,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Resource {
-    pub id: String,
-    pub resource_type: ResourceType,
-    pub value: String,
-    pub state: ResourceState,
-    pub quarantine_reason: Option<String>,
-    pub updated_at: DateTime<Utc>,
-    pub license: Option<LicenseKeyRef>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct Resource {
+        pub id: String,
+        pub resource_type: ResourceType,
+        pub value: String,
+        pub state: ResourceState,
+        pub quarantine_reason: Option<String>,
+        pub updated_at: DateTime<Utc>,
+        pub license: Option<LicenseKeyRef>,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceMove {
-    pub from_state: Option<ResourceState>,
-    pub to_state: ResourceState,
-    pub reason: Option<String>,
-    pub actor_name: String,
-    pub occurred_at: DateTime<Utc>,
-    pub license_id: Option<String>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct ResourceMove {
+        pub from_state: Option<ResourceState>,
+        pub to_state: ResourceState,
+        pub reason: Option<String>,
+        pub actor_name: String,
+        pub occurred_at: DateTime<Utc>,
+        pub license_id: Option<String>,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PoolCount {
-    pub resource_type: ResourceType,
-    pub available: i32,
-    pub allocated: i32,
-    pub quarantined: i32,
-    pub total: i32,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct PoolCount {
+        pub resource_type: ResourceType,
+        pub available: i32,
+        pub allocated: i32,
+        pub quarantined: i32,
+        pub total: i32,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct InvalidValue {
-    pub value: String,
-    pub reason: String,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct InvalidValue {
+        pub value: String,
+        pub reason: String,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct ImportReport {
-    pub added: Vec<String>,
-    pub duplicates: Vec<String>,
-    pub invalid: Vec<InvalidValue>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct ImportReport {
+        pub added: Vec<String>,
+        pub duplicates: Vec<String>,
+        pub invalid: Vec<InvalidValue>,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(tag = "__typename")]
+#[derive(Clone, Debug, PartialEq)]
 pub enum AllocationResult {
     ResourcesAllocated { resources: Vec<Resource> },
     AllocationDenied { available: i32, message: String },
+}
+
+impl FromJson for AllocationResult {
+    fn from_json(json: &Value) -> Option<Self> {
+        match typename(json)? {
+            "ResourcesAllocated" => Some(AllocationResult::ResourcesAllocated { resources: field(json, "resources")? }),
+            "AllocationDenied" => Some(AllocationResult::AllocationDenied {
+                available: field(json, "available")?,
+                message: field(json, "message")?,
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Filters of the resource list; `None` means any.
@@ -143,15 +164,13 @@ pub async fn resources(filter: &ResourceFilter, page: &Page) -> Result<Connectio
 /// Every move of one resource, oldest first.
 pub async fn history(id: &str) -> Result<Vec<ResourceMove>, ApiError> {
     let resource: Option<Value> = gql(documents::RESOURCE_HISTORY, json!({"id": id}), "resource").await?;
-    let history = resource.ok_or_else(|| ApiError::NotFound(String::new()))?["history"].clone();
-    serde_json::from_value(history).map_err(|err| ApiError::Server(err.to_string()))
+    decoded(&resource.ok_or_else(|| ApiError::NotFound(String::new()))?["history"])
 }
 
 /// The resources a license holds.
 pub async fn of_license(license_id: &str) -> Result<Vec<Resource>, ApiError> {
     let license: Option<Value> = gql(documents::LICENSE_RESOURCES, json!({"id": license_id}), "license").await?;
-    let resources = license.ok_or_else(|| ApiError::NotFound(String::new()))?["resources"].clone();
-    serde_json::from_value(resources).map_err(|err| ApiError::Server(err.to_string()))
+    decoded(&license.ok_or_else(|| ApiError::NotFound(String::new()))?["resources"])
 }
 
 /// Splits pasted text into values: one per line, or separated by commas or semicolons (not by
@@ -176,3 +195,5 @@ pub async fn release(id: &str) -> Result<Resource, ApiError> {
 pub async fn quarantine(id: &str, reason: &str) -> Result<Resource, ApiError> {
     gql(documents::QUARANTINE_RESOURCE, json!({"id": id, "r": reason}), "quarantineResource").await
 }
+
+enum_from_json!(ResourceType, ResourceState);

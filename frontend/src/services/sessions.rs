@@ -2,16 +2,17 @@
 //! of ended ones.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::audit::day_start;
+use super::decode::{enum_from_json, from_json};
 use super::devices::DeviceRef;
 use super::licenses::LicenseRef;
 use super::{documents, gql, with_page, ApiError, Connection, Page};
 
 /// Why a session ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EndReason {
     ClientEnded,
@@ -49,30 +50,31 @@ impl EndReason {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveSession {
-    pub id: String,
-    pub license_id: String,
-    pub started_at: DateTime<Utc>,
-    pub last_heartbeat_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub client_ip: Option<String>,
-    pub device: Option<DeviceRef>,
-    pub license: Option<LicenseRef>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct LiveSession {
+        pub id: String,
+        pub license_id: String,
+        pub started_at: DateTime<Utc>,
+        pub last_heartbeat_at: DateTime<Utc>,
+        pub expires_at: DateTime<Utc>,
+        pub client_ip: Option<String>,
+        pub device: Option<DeviceRef>,
+        pub license: Option<LicenseRef>,
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EndedSession {
-    pub id: String,
-    pub started_at: DateTime<Utc>,
-    pub ended_at: DateTime<Utc>,
-    pub end_reason: EndReason,
-    pub device: Option<DeviceRef>,
-    /// Asked for only where sessions of many licenses are listed.
-    #[serde(default)]
-    pub license: Option<LicenseRef>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct EndedSession {
+        pub id: String,
+        pub started_at: DateTime<Utc>,
+        pub ended_at: DateTime<Utc>,
+        pub end_reason: EndReason,
+        pub device: Option<DeviceRef>,
+        /// Asked for only where sessions of many licenses are listed.
+        pub license: Option<LicenseRef>,
+    }
 }
 
 pub async fn terminate_session(id: &str) -> Result<(), ApiError> {
@@ -117,3 +119,5 @@ impl HistoryFilter {
 pub async fn all_session_history(filter: &HistoryFilter, page: &Page) -> Result<Connection<EndedSession>, ApiError> {
     gql(documents::ALL_SESSION_HISTORY, with_page(json!({"f": filter.to_input()}), page), "sessionHistory").await
 }
+
+enum_from_json!(EndReason);

@@ -1,13 +1,14 @@
 //! Dashboard users: their roles, creating them, disabling and enabling, resetting their 2FA.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
+use super::decode::{enum_from_json, from_json};
 use super::documents::{self, Document};
 use super::{gql, ApiError};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     Admin,
@@ -15,6 +16,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 2] = [Role::Admin, Role::Analyst];
+
     /// The schema's name, for `<select>` values.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -24,20 +27,21 @@ impl Role {
     }
 
     pub fn parse(name: &str) -> Option<Role> {
-        [Role::Admin, Role::Analyst].into_iter().find(|r| r.as_str() == name)
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AdminUser {
-    pub id: String,
-    pub username: String,
-    pub role: Role,
-    pub is_disabled: bool,
-    pub totp_enabled: bool,
-    pub created_at: DateTime<Utc>,
-    pub last_login_at: Option<DateTime<Utc>>,
+from_json! {
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct AdminUser {
+        pub id: String,
+        pub username: String,
+        pub role: Role,
+        pub is_disabled: bool,
+        pub totp_enabled: bool,
+        pub created_at: DateTime<Utc>,
+        pub last_login_at: Option<DateTime<Utc>>,
+    }
 }
 
 pub async fn admin_users() -> Result<Vec<AdminUser>, ApiError> {
@@ -69,3 +73,5 @@ pub async fn apply_user_action(id: &str, action: UserAction) -> Result<AdminUser
 pub async fn set_role(id: &str, role: Role) -> Result<AdminUser, ApiError> {
     gql(documents::SET_ADMIN_USER_ROLE, json!({"id": id, "r": role}), "setAdminUserRole").await
 }
+
+enum_from_json!(Role);
