@@ -313,9 +313,11 @@ pub const HEARTBEAT_BUCKETS_SQL: &str = "
                    END) AS n
         FROM heartbeat_device_days d
         CROSS JOIN LATERAL (SELECT d.day::timestamp AT TIME ZONE 'UTC' AS day_start) s
-        CROSS JOIN LATERAL unnest(d.hour_counts) WITH ORDINALITY AS c(n, position)
-        CROSS JOIN LATERAL (SELECT c.n, c.position::integer - 1 AS hour,
-                                   s.day_start + make_interval(hours => c.position::integer - 1) AS hour_start) h
+        CROSS JOIN LATERAL generate_series(
+            greatest(floor(extract(epoch FROM $1 - s.day_start) / 3600)::integer, 0),
+            least(ceil(extract(epoch FROM $2 - s.day_start) / 3600)::integer, 24) - 1) AS c(hour)
+        CROSS JOIN LATERAL (SELECT d.hour_counts[c.hour + 1] AS n, c.hour,
+                                   s.day_start + make_interval(hours => c.hour) AS hour_start) h
         WHERE d.day >= ($1 AT TIME ZONE 'UTC')::date AND d.day <= ($2 AT TIME ZONE 'UTC')::date
           AND ($4::uuid IS NULL OR d.license_id = $4)
           AND h.n > 0 AND h.hour_start < $2 AND h.hour_start + interval '1 hour' > $1
