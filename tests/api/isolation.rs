@@ -42,6 +42,12 @@ async fn the_general_pool_carries_the_statement_timeout_and_the_client_pool_and_
     assert_eq!(pools.general.options().get_max_connections(), 4);
     assert_eq!(pools.client.options().get_max_connections(), 4);
 
+    // No pool compiles plans with JIT (the local server's default is on).
+    for (name, pool) in [("general", &pools.general), ("client", &*pools.client)] {
+        let jit: String = sqlx::query_scalar("SHOW jit").fetch_one(pool).await.unwrap();
+        assert_eq!(jit, "off", "{name} pool");
+    }
+
     let unlimited = PoolSettings { statement_timeout: None, ..TEST_POOLS };
     assert_eq!(statement_timeout(&connect_pools(&pool, &unlimited).await.general).await, "0");
     pools.close().await;
