@@ -241,14 +241,7 @@ pub fn backup_pushed(succeeded: bool) {
 }
 
 fn screaming_snake(camel: &str) -> String {
-    let mut out = String::with_capacity(camel.len() + 4);
-    for (i, c) in camel.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
+    crate::graphql::snake_case(camel).to_ascii_uppercase()
 }
 
 /// The `/metrics` response, given the live sessions just counted (`None` when the database did

@@ -68,7 +68,7 @@ impl Columns {
                 if name == "__typename" || relations.contains(&name) {
                     continue;
                 }
-                let column = snake_case(name);
+                let column = crate::graphql::snake_case(name);
                 match all.iter().find(|c| **c == column) {
                     Some(c) if !needed.contains(c) => needed.push(c),
                     Some(_) => {}
@@ -86,20 +86,6 @@ impl Columns {
             Columns::Only(columns) => columns.join(", "),
         }
     }
-}
-
-/// `licenseKey` → `license_key`: the column a `SimpleObject` field shows.
-fn snake_case(name: &str) -> String {
-    let mut snake = String::with_capacity(name.len() + 4);
-    for c in name.chars() {
-        if c.is_ascii_uppercase() {
-            snake.push('_');
-            snake.push(c.to_ascii_lowercase());
-        } else {
-            snake.push(c);
-        }
-    }
-    snake
 }
 
 /// The fields of a license and of a device that lead to other rows by the id or a foreign key.

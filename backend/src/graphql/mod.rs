@@ -70,6 +70,19 @@ pub fn enum_size<T: async_graphql::resolver_utils::EnumType>() -> usize {
     T::items().len()
 }
 
+/// `licenseKey` → `license_key`, `DeviceLimit` → `device_limit`: a GraphQL (camel-case) name as
+/// Rust and SQL spell it, the column a `SimpleObject` field shows.
+pub fn snake_case(camel: &str) -> String {
+    let mut snake = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            snake.push('_');
+        }
+        snake.push(c.to_ascii_lowercase());
+    }
+    snake
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +98,14 @@ mod tests {
         assert_eq!(days_in_range(at("2026-01-01T00:00:00Z"), at("2026-01-01T00:00:01Z")), 1);
         assert_eq!(days_in_range(at("2026-01-01T00:00:00Z"), at("2027-01-01T00:00:00Z")), 365);
         assert_eq!(hours_in_range(at("2026-01-02T00:00:00Z"), at("2026-01-01T00:00:00Z")), 0);
+    }
+
+    #[test]
+    fn graphql_names_are_spelled_as_rust_and_sql_spell_them() {
+        assert_eq!(snake_case("licenseKey"), "license_key");
+        assert_eq!(snake_case("concurrentSessionsLimit"), "concurrent_sessions_limit");
+        assert_eq!(snake_case("DeviceLimitReached"), "device_limit_reached");
+        assert_eq!(snake_case("id"), "id");
     }
 
     #[test]
