@@ -220,7 +220,7 @@ impl Plan {
     fn accepted_body(&self, accepted: &HeartbeatAccepted, lease: Option<&str>) -> String {
         let template = self.accepted_body.get_or_init(|| {
             let data = self.accepted_data(accepted, |index, _| Value::String(placeholder(index)));
-            let mut rest = finish(async_graphql::Response::new(data)).1.to_string();
+            let mut rest = finish(async_graphql::Response::new(data)).to_string();
             let (mut pieces, mut slots) = (Vec::new(), Vec::new());
             for (index, (_, leaf)) in self.accepted.iter().enumerate().filter(|(_, (_, leaf))| leaf.varies()) {
                 let (before, after) = rest.split_once(&format!("\"{}\"", placeholder(index)))?;
@@ -238,7 +238,7 @@ impl Plan {
         };
         let Some(template) = template else {
             let data = self.accepted_data(accepted, |_, leaf| value(leaf));
-            return finish(async_graphql::Response::new(data)).1.to_string();
+            return finish(async_graphql::Response::new(data)).to_string();
         };
         let values: Vec<String> =
             template.slots.iter().map(|leaf| value(*leaf).into_json().unwrap_or_default().to_string()).collect();
@@ -442,7 +442,7 @@ pub(super) async fn answer(
 fn send(response: async_graphql::Response, media: MediaType, started: Instant) -> Response {
     let outcome = response.errors.first().map_or("ok", |_| "INTERNAL_SERVER_ERROR");
     crate::metrics::heartbeat_operation(outcome, started.elapsed());
-    let (_, body) = finish(response);
+    let body = finish(response);
     respond(media, StatusCode::OK, body, HeaderMap::new())
 }
 

@@ -306,7 +306,7 @@ fn is_request_error(response: &GqlResponse) -> bool {
 }
 
 /// Gives every error an `extensions.code`, and drops `data` where the request never executed.
-fn finish(mut response: GqlResponse) -> (bool, Body) {
+fn finish(mut response: GqlResponse) -> Body {
     let request_error = is_request_error(&response);
     for err in &mut response.errors {
         let has_code = err.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
@@ -319,7 +319,7 @@ fn finish(mut response: GqlResponse) -> (bool, Body) {
             *err = with_code(err.clone(), code);
         }
     }
-    (request_error, Body { response, request_error })
+    Body { response, request_error }
 }
 
 /// A response as its body shows it (`finish`): serialised straight from the executor's values,
@@ -327,6 +327,7 @@ fn finish(mut response: GqlResponse) -> (bool, Body) {
 /// request never executed.
 struct Body {
     response: GqlResponse,
+    /// The request failed before it executed (it did not parse or validate).
     request_error: bool,
 }
 
@@ -414,7 +415,7 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
                         == Some(&async_graphql::Value::from("UNAUTHENTICATED"))
                 });
             let retry_after = retry_after(&response);
-            let (request_error, body) = finish(response);
+            let body = finish(response);
             let mut headers = headers;
             let status = if let Some(seconds) = retry_after {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -422,7 +423,7 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
             } else if key_refused {
                 // The key was checked late, but the answer is the one the lookup would have given.
                 StatusCode::UNAUTHORIZED
-            } else if request_error {
+            } else if body.request_error {
                 legacy_status(incoming.media, StatusCode::BAD_REQUEST)
             } else {
                 StatusCode::OK
@@ -431,7 +432,7 @@ async fn execute_one(incoming: &Incoming<'_>, request: Request) -> (StatusCode, 
         }
         Err(refusal) => {
             let (status, err) = *refusal;
-            (legacy_status(incoming.media, status), finish(GqlResponse::from_errors(vec![err])).1, HeaderMap::new())
+            (legacy_status(incoming.media, status), finish(GqlResponse::from_errors(vec![err])), HeaderMap::new())
         }
     }
 }
@@ -451,7 +452,7 @@ fn admit(app: &AppState, ip: Option<IpAddr>, media: MediaType) -> Option<Respons
 fn rate_limited(media: MediaType, err: crate::Error) -> Response {
     let response = GqlResponse::from_errors(vec![err.into_request_error()]);
     let seconds = retry_after(&response).unwrap_or(1);
-    let (_, body) = finish(response);
+    let body = finish(response);
     let mut headers = HeaderMap::new();
     headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
     respond(media, StatusCode::TOO_MANY_REQUESTS, body, headers)
