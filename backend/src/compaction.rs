@@ -57,6 +57,12 @@ pub struct CompactionReport {
 /// least the given one, in (license, time) order, so that a device's day mostly lands in one
 /// batch and the next batch resumes where this one stopped without rereading moved rows.
 /// Returns the rows moved and the last license id seen.
+///
+/// The same statement adds the batch to `heartbeat_compacted_hours` (migration
+/// 20261209000100): its heartbeats to their hour's count, and to each slot the device-days for
+/// which the batch sets that slot's bit. `held` reads the device-days as they were before the
+/// statement (every part of one statement sees the same snapshot), and batches are serialised,
+/// so a bit is counted when it is first set and never again.
 const MOVE_BATCH_SQL: &str = "
     WITH moved AS (
         DELETE FROM {partition}
@@ -92,7 +98,31 @@ const MOVE_BATCH_SQL: &str = "
         ON CONFLICT (license_id, day, device_id) DO UPDATE SET
             hour_counts = heartbeat_hour_counts_add(t.hour_counts, excluded.hour_counts),
             first_slot = least(t.first_slot, excluded.first_slot),
-            slots = heartbeat_slots_or(t.first_slot, t.slots, excluded.first_slot, excluded.slots))
+            slots = heartbeat_slots_or(t.first_slot, t.slots, excluded.first_slot, excluded.slots)),
+    held AS (
+        SELECT t.license_id, t.device_id, t.day, t.first_slot, t.slots
+        FROM heartbeat_device_days t
+        JOIN (SELECT DISTINCT license_id, device_id, day FROM per_hour) k USING (license_id, device_id, day)),
+    newly_held AS (
+        SELECT s.day, s.slot / 120 AS hour, s.slot % 120 AS position, count(*)::integer AS devices
+        FROM (SELECT DISTINCT license_id, device_id, day, slot FROM slotted) s
+        LEFT JOIN held h USING (license_id, device_id, day)
+        WHERE h.slots IS NULL OR s.slot < h.first_slot OR s.slot >= h.first_slot + length(h.slots)
+           OR get_bit(h.slots, s.slot - h.first_slot) = 0
+        GROUP BY 1, 2, 3),
+    hours AS (
+        SELECT hours.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => hours.hour) AS hour, hours.n,
+               array_agg(coalesce(f.devices, 0) ORDER BY p.position) AS slots
+        FROM (SELECT day, hour, sum(n)::bigint AS n FROM per_hour GROUP BY 1, 2) hours
+        CROSS JOIN generate_series(0, 119) AS p(position)
+        LEFT JOIN newly_held f ON f.day = hours.day AND f.hour = hours.hour AND f.position = p.position
+        GROUP BY hours.day, hours.hour, hours.n),
+    counted AS (
+        INSERT INTO heartbeat_compacted_hours AS t (hour, n, slots)
+        SELECT hour, n, slots FROM hours
+        ON CONFLICT (hour) DO UPDATE SET
+            n = t.n + excluded.n,
+            slots = heartbeat_hour_counts_add(t.slots, excluded.slots))
     SELECT count(*), max(license_id::text)::uuid FROM moved";
 
 /// The raw partitions that may hold rows received before `cutoff`, oldest first, the default

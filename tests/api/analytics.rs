@@ -1,6 +1,6 @@
 //! Aggregates for analysts, over data placed at known moments in the past.
 
-use license_server::analytics::HEARTBEAT_BUCKETS_SQL;
+use license_server::analytics::{HEARTBEAT_BUCKETS_SQL, LICENSE_HEARTBEAT_BUCKETS_SQL};
 use license_server::auth::Scope;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool, Row};
@@ -238,15 +238,29 @@ async fn heartbeats_are_counted_per_hour_or_day_reading_only_the_partitions_in_r
         assert_eq!((reply.error_code(), reply.error_field()), ("BAD_USER_INPUT", "to"), "{from} {to} {bucket}");
     }
 
-    // The resolver's own SQL, with bound values, plans only the raw day and the compacted month
-    // in range...
+    // The resolver's own statements, with bound values, plan only the raw day and (for one
+    // license) the compacted month in range...
     let mut conn = pool.acquire().await.unwrap();
+    let day = |at: &str| chrono::DateTime::parse_from_rfc3339(at).unwrap();
     let explain = format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {HEARTBEAT_BUCKETS_SQL}");
+    let bound = sqlx::query(&explain).bind(day("2026-01-15T00:00:00Z")).bind(day("2026-01-16T00:00:00Z")).bind("hour");
+    let plan = plan_text(&mut conn, bound).await;
+    assert!(plan.contains("license_heartbeats_20260115"), "{plan}");
+    assert!(plan.contains("heartbeat_compacted_hours"), "{plan}");
+    for other in [
+        "license_heartbeats_20260114",
+        "license_heartbeats_20260116",
+        "license_heartbeats_default",
+        "heartbeat_device_days",
+    ] {
+        assert!(!plan.contains(other), "{other} was read:\n{plan}");
+    }
+    let explain = format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {LICENSE_HEARTBEAT_BUCKETS_SQL}");
     let bound = sqlx::query(&explain)
-        .bind(chrono::DateTime::parse_from_rfc3339("2026-01-15T00:00:00Z").unwrap())
-        .bind(chrono::DateTime::parse_from_rfc3339("2026-01-16T00:00:00Z").unwrap())
+        .bind(day("2026-01-15T00:00:00Z"))
+        .bind(day("2026-01-16T00:00:00Z"))
         .bind("hour")
-        .bind(None::<Uuid>);
+        .bind(one.0);
     let plan = plan_text(&mut conn, bound).await;
     assert!(plan.contains("license_heartbeats_20260115"), "{plan}");
     assert!(plan.contains("heartbeat_device_days_202601"), "{plan}");
@@ -260,18 +274,29 @@ async fn heartbeats_are_counted_per_hour_or_day_reading_only_the_partitions_in_r
     ] {
         assert!(!plan.contains(other_partition), "{other_partition} was read:\n{plan}");
     }
-    // ...and a generic plan (values unknown when planning) prunes the others at execution.
+    // ...and generic plans (values unknown when planning) prune the others at execution.
     sqlx::raw_sql(&format!(
         "SET plan_cache_mode = force_generic_plan;
-         PREPARE buckets(timestamptz, timestamptz, text, uuid) AS {HEARTBEAT_BUCKETS_SQL}"
+         PREPARE buckets(timestamptz, timestamptz, text) AS {HEARTBEAT_BUCKETS_SQL};
+         PREPARE license_buckets(timestamptz, timestamptz, text, uuid) AS {LICENSE_HEARTBEAT_BUCKETS_SQL}"
     ))
     .execute(&mut *conn)
     .await
     .unwrap();
     let generic = sqlx::query(
-        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE buckets('2026-02-03+00', '2026-02-04+00', 'day', NULL)",
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE buckets('2026-02-03+00', '2026-02-04+00', 'day')",
     );
     let plan = plan_text(&mut conn, generic).await;
+    assert!(plan.contains("Subplans Removed"), "{plan}");
+    assert!(plan.contains("license_heartbeats_20260203"), "{plan}");
+    for other_partition in ["license_heartbeats_20260202", "license_heartbeats_20260204", "license_heartbeats_202601"] {
+        assert!(!plan.contains(other_partition), "{other_partition} was read:\n{plan}");
+    }
+    let execute = format!(
+        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE license_buckets('2026-02-03+00', '2026-02-04+00', 'day', '{}')",
+        other.0
+    );
+    let plan = plan_text(&mut conn, sqlx::query(&execute)).await;
     assert!(plan.contains("Subplans Removed"), "{plan}");
     assert!(plan.contains("license_heartbeats_20260203"), "{plan}");
     assert!(plan.contains("heartbeat_device_days_202602"), "{plan}");

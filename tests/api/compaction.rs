@@ -134,6 +134,65 @@ async fn assert_counts(pool: &PgPool, beats: &[Beat], licenses: &BTreeSet<Uuid>,
     }
 }
 
+/// The compacted history's sums per hour as stored: `(hour, heartbeats, devices holding each slot)`.
+async fn compacted_hours(pool: &PgPool) -> Vec<(DateTime<Utc>, i64, Vec<i32>)> {
+    sqlx::query_as("SELECT hour, n, slots FROM heartbeat_compacted_hours ORDER BY hour").fetch_all(pool).await.unwrap()
+}
+
+/// `heartbeat_compacted_hours` holds what the device-days add up to, computed here from their
+/// hour counts and slot bits.
+async fn assert_compacted_hours_add_up(pool: &PgPool, step: &str) {
+    let days: Vec<(chrono::NaiveDate, Vec<i32>, i16, String)> =
+        sqlx::query_as("SELECT day, hour_counts, first_slot, slots::text FROM heartbeat_device_days")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let mut expected: BTreeMap<DateTime<Utc>, (i64, Vec<i32>)> = BTreeMap::new();
+    for (day, hour_counts, first_slot, bits) in days {
+        let midnight = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        for (hour, &n) in hour_counts.iter().enumerate().filter(|&(_, &n)| n > 0) {
+            expected.entry(midnight + Duration::hours(hour as i64)).or_insert_with(|| (0, vec![0; 120])).0 +=
+                i64::from(n);
+        }
+        for (i, _) in bits.chars().enumerate().filter(|&(_, bit)| bit == '1') {
+            let slot = first_slot as usize + i;
+            let hour = midnight + Duration::hours((slot / 120) as i64);
+            expected.get_mut(&hour).expect("a slot holding a heartbeat lies in an hour counting it").1[slot % 120] += 1;
+        }
+    }
+    let expected: Vec<_> = expected.into_iter().map(|(hour, (n, slots))| (hour, n, slots)).collect();
+    assert_eq!(compacted_hours(pool).await, expected, "{step}: the compacted hours add up the device-days");
+}
+
+/// What a range answers from the compacted history: an hour wholly in range counts its
+/// heartbeats; an hour cut by an edge counts, per device, the 30-second slots starting in range
+/// that hold a heartbeat.
+fn compacted_buckets(
+    beats: &[Beat],
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    bucket: TimeBucket,
+) -> Vec<(DateTime<Utc>, i64)> {
+    let width = match bucket {
+        TimeBucket::Hour => Duration::hours(1),
+        TimeBucket::Day => Duration::days(1),
+    };
+    let mut counts = BTreeMap::new();
+    let mut held = BTreeSet::new();
+    for beat in beats {
+        let hour = beat.at.duration_trunc(Duration::hours(1)).unwrap();
+        let counted = if hour >= from && hour + Duration::hours(1) <= to {
+            true
+        } else {
+            let start = slot(beat.at);
+            start >= from && start < to && held.insert((beat.device, start))
+        };
+        if counted {
+            *counts.entry(hour.duration_trunc(width).unwrap()).or_insert(0) += 1;
+        }
+    }
+    counts.into_iter().collect()
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn compaction_moves_every_heartbeat_once_and_keeps_every_answer(pool: PgPool) {
     let mut rng = StdRng::seed_from_u64(17);
@@ -169,6 +228,7 @@ async fn compaction_moves_every_heartbeat_once_and_keeps_every_answer(pool: PgPo
     assert_eq!((partial.moved, partial.batches, partial.finished), (3_500, 5, false), "{partial:?}");
     assert!(partial.dropped.is_empty());
     assert_counts(&pool, &on_time, &licenses, "interrupted").await;
+    assert_compacted_hours_add_up(&pool, "interrupted").await;
 
     // Late rows: in days partly compacted already, and in the default partition.
     insert(&pool, &late).await;
@@ -197,6 +257,28 @@ async fn compaction_moves_every_heartbeat_once_and_keeps_every_answer(pool: PgPo
         beats.len() as i64
     );
     assert_counts(&pool, &beats, &licenses, "compacted").await;
+    assert_compacted_hours_add_up(&pool, "compacted").await;
+    // Ranges whose edges cut hours: all licenses at once (from the sums per hour) answer what
+    // the devices' slots say, and what the licenses answer one by one (from their device-days).
+    for _ in 0..12 {
+        let from = utc(2026, 10, 29, 12) + Duration::seconds(rng.gen_range(0..86_400));
+        let to = from + Duration::seconds(rng.gen_range(1..3 * 86_400));
+        for bucket in [TimeBucket::Hour, TimeBucket::Day] {
+            let all = exact(&pool, (from, to), bucket, None).await;
+            assert_eq!(all, compacted_buckets(&beats, (from, to), bucket), "all licenses, [{from}, {to}) {bucket:?}");
+            let mut by_license: BTreeMap<DateTime<Utc>, i64> = BTreeMap::new();
+            for &license in &licenses {
+                for (start, n) in exact(&pool, (from, to), bucket, Some(license)).await {
+                    *by_license.entry(start).or_default() += n;
+                }
+            }
+            assert_eq!(
+                all,
+                by_license.into_iter().collect::<Vec<_>>(),
+                "license by license, [{from}, {to}) {bucket:?}"
+            );
+        }
+    }
     let window = (now - Duration::hours(1), now + Duration::hours(1));
     assert_eq!(exact(&pool, window, TimeBucket::Hour, None).await, buckets(recent.iter(), TimeBucket::Hour));
 
@@ -387,4 +469,60 @@ async fn the_migration_run_again_after_an_older_restore_counts_no_heartbeat_twic
     compaction::compact(&pool, PartitionSettings::default(), Budget::default()).await.unwrap();
     let buckets = heartbeat_buckets_exact(&pool, from, to, TimeBucket::Day, Some(license)).await.unwrap();
     assert_eq!(buckets.iter().map(|b| b.count).sum::<i64>(), 100, "compacted again: {buckets:?}");
+    let buckets = heartbeat_buckets_exact(&pool, from, to, TimeBucket::Day, None).await.unwrap();
+    assert_eq!(buckets.iter().map(|b| b.count).sum::<i64>(), 100, "all licenses, compacted again: {buckets:?}");
+}
+
+/// The migration that adds the sums per hour builds them from the device-days compacted before
+/// it, as the compaction would have kept them.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_sums_per_hour_are_built_from_the_history_compacted_before_them(pool: PgPool) {
+    let mut rng = StdRng::seed_from_u64(19);
+    let (_, beats) = fleet(&mut rng);
+    insert(&pool, &beats).await;
+    compaction::compact(&pool, PartitionSettings::default(), Budget { paced: false, ..Budget::default() })
+        .await
+        .unwrap();
+    let kept = compacted_hours(&pool).await;
+    assert!(kept.len() > 48, "{} hours", kept.len());
+
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version >= 20261209000100").execute(&pool).await.unwrap();
+    sqlx::query("TRUNCATE heartbeat_compacted_hours").execute(&pool).await.unwrap();
+    sqlx::migrate!("../migrations").run(&pool).await.unwrap();
+    assert_eq!(compacted_hours(&pool).await, kept);
+    assert_compacted_hours_add_up(&pool, "built by the migration").await;
+}
+
+/// The retention drops the sums of the hours whose device-days it dropped (a month's partition,
+/// or rows of the default partition), and keeps the others.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_retention_drops_the_sums_of_the_hours_it_drops(pool: PgPool) {
+    let (license, device) = (Uuid::new_v4(), Uuid::new_v4());
+    let now = Utc::now();
+    let month_ago =
+        |months: u32| (now.date_naive() - chrono::Months::new(months)).and_hms_opt(10, 0, 0).unwrap().and_utc();
+    // Two years ago in a monthly partition of its own, 20 months ago in the default partition, 20
+    // days ago kept.
+    partitions::ensure_history_partitions(&pool, month_ago(24).date_naive(), 1).await.unwrap();
+    let kept_day = (now - Duration::days(20)).duration_trunc(Duration::days(1)).unwrap() + Duration::hours(10);
+    for start in [month_ago(24), month_ago(20), kept_day] {
+        sqlx::query(
+            "INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at)
+             SELECT $2, $1, $2, $3 + i * interval '30 seconds' FROM generate_series(0, 199) i",
+        )
+        .bind(license)
+        .bind(device)
+        .bind(start)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    compaction::compact(&pool, PartitionSettings::default(), Budget::default()).await.unwrap();
+    assert_eq!(count(&pool, "SELECT count(*) FROM heartbeat_compacted_hours").await, 6, "three days of two hours");
+
+    let report = partitions::maintain(&pool, PartitionSettings::default()).await.unwrap();
+    assert!(!report.dropped.is_empty(), "{report:?}");
+    let left: Vec<DateTime<Utc>> = compacted_hours(&pool).await.into_iter().map(|(hour, _, _)| hour).collect();
+    assert_eq!(left, vec![kept_day, kept_day + Duration::hours(1)]);
+    assert_compacted_hours_add_up(&pool, "after the retention").await;
 }

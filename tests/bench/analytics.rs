@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context as _, Result};
 use chrono::Utc;
-use license_server::analytics::HEARTBEAT_BUCKETS_SQL;
+use license_server::analytics::LICENSE_HEARTBEAT_BUCKETS_SQL;
 use license_server::api_keys;
 use license_server::auth::{Actor, Scope};
 use license_server::compaction::{self, Budget};
@@ -168,7 +168,7 @@ async fn run(url: &str) -> Result<()> {
         );
     }
 
-    print_plans(&pool, now).await?;
+    print_plans(&pool, now, license).await?;
     server.abort();
     nested_reads::run(url, &pool).await?;
     pool.close().await;
@@ -217,17 +217,17 @@ async fn seed(pool: &PgPool) -> Result<()> {
     Ok(())
 }
 
-/// The heartbeat query's plans for the last 7 days: with bound values (pruned when planning) and
-/// as a generic plan (pruned at execution: "Subplans Removed").
-async fn print_plans(pool: &PgPool, now: chrono::DateTime<Utc>) -> Result<()> {
+/// One license's heartbeat query's plans for the last 7 days: with bound values (pruned when
+/// planning) and as a generic plan (pruned at execution: "Subplans Removed").
+async fn print_plans(pool: &PgPool, now: chrono::DateTime<Utc>, license: Uuid) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let from = now - chrono::Duration::days(7);
-    println!("\nEXPLAIN (ANALYZE) of heartbeatCounts(HOUR, last 7 days), values bound:\n");
-    let rows = sqlx::query(&format!("EXPLAIN (ANALYZE, COSTS OFF) {HEARTBEAT_BUCKETS_SQL}"))
+    println!("\nEXPLAIN (ANALYZE) of heartbeatCounts(HOUR, last 7 days, one license), values bound:\n");
+    let rows = sqlx::query(&format!("EXPLAIN (ANALYZE, COSTS OFF) {LICENSE_HEARTBEAT_BUCKETS_SQL}"))
         .bind(from)
         .bind(now)
         .bind("hour")
-        .bind(None::<Uuid>)
+        .bind(license)
         .fetch_all(&mut *conn)
         .await?;
     for row in rows {
@@ -236,12 +236,12 @@ async fn print_plans(pool: &PgPool, now: chrono::DateTime<Utc>) -> Result<()> {
     println!("\nthe same as a generic plan (plan_cache_mode = force_generic_plan), pruned at execution:\n");
     sqlx::raw_sql(&format!(
         "SET plan_cache_mode = force_generic_plan;
-         PREPARE buckets(timestamptz, timestamptz, text, uuid) AS {HEARTBEAT_BUCKETS_SQL}"
+         PREPARE buckets(timestamptz, timestamptz, text, uuid) AS {LICENSE_HEARTBEAT_BUCKETS_SQL}"
     ))
     .execute(&mut *conn)
     .await?;
     let rows = sqlx::query(&format!(
-        "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE buckets('{}', '{}', 'hour', NULL)",
+        "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE buckets('{}', '{}', 'hour', '{license}')",
         from.to_rfc3339(),
         now.to_rfc3339()
     ))

@@ -290,21 +290,58 @@ fn ceil_to(at: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
     }
 }
 
-/// Heartbeats per bucket, from the raw rows and the compacted history together (see
-/// `crate::compaction`): a heartbeat is in exactly one of them at any moment, so one statement
-/// (one snapshot) counts each once, wherever the compaction stands. Compacted hours wholly in
-/// range add their exact counts; an hour cut by an edge of the range adds the 30-second slots
-/// in range that hold a heartbeat (a slot counts when it starts in range), which is exact
-/// unless two heartbeats of a device shared a slot. The range is a plain condition on bind
-/// parameters for each table, so PostgreSQL prunes the partitions outside it (at planning
-/// with a custom plan, at execution with a generic one); `tests/api/analytics.rs` checks the plan.
-pub const HEARTBEAT_BUCKETS_SQL: &str = "
+/// A heartbeat statement: heartbeats per bucket (`$3`) in `[$1, $2)` from the raw rows (those of
+/// the licenses `$license` admits) and the compacted history (`$compacted`, per bucket) together
+/// (see `crate::compaction`). A heartbeat is in exactly one of them at any moment, so one
+/// statement (one snapshot) counts each once, wherever the compaction stands. The range is a
+/// plain condition on bind parameters for each table, so PostgreSQL prunes the partitions outside
+/// it (at planning with a custom plan, at execution with a generic one); `tests/api/analytics.rs`
+/// checks the plans. In the compacted history, an hour cut by an edge of the range counts the
+/// 30-second slots in range that hold a heartbeat (a slot counts when it starts in range), which
+/// is exact unless two heartbeats of a device shared a slot.
+macro_rules! heartbeat_buckets_sql {
+    (raw: $license:literal, compacted: $compacted:literal) => {
+        concat!(
+            "
     WITH raw AS (
         SELECT date_trunc($3, received_at, 'UTC') AS bucket_start, count(*) AS n
         FROM license_heartbeats
-        WHERE received_at >= $1 AND received_at < $2 AND ($4::uuid IS NULL OR license_id = $4)
+        WHERE received_at >= $1 AND received_at < $2",
+            $license,
+            "
         GROUP BY 1),
-    compacted AS (
+    compacted AS (",
+            $compacted,
+            ")
+    SELECT bucket_start, sum(n)::bigint AS count
+    FROM (SELECT * FROM raw UNION ALL SELECT * FROM compacted) buckets
+    GROUP BY 1 HAVING sum(n) > 0 ORDER BY 1"
+        )
+    };
+}
+
+/// Heartbeats of all licenses per bucket: the compacted history is read from its sums per hour
+/// (`heartbeat_compacted_hours`, kept by the compaction), one row per hour, whose per-slot counts
+/// answer an hour cut by an edge without reading every device's day.
+pub const HEARTBEAT_BUCKETS_SQL: &str = heartbeat_buckets_sql!(
+    raw: "",
+    compacted: "
+        SELECT date_trunc($3, h.hour, 'UTC') AS bucket_start,
+               sum(CASE WHEN h.hour >= $1 AND h.hour + interval '1 hour' <= $2 THEN h.n
+                        ELSE (SELECT coalesce(sum(x), 0) FROM unnest(h.slots[
+                                  greatest(ceil(extract(epoch FROM $1 - h.hour) / 30)::integer, 0) + 1
+                                  : least(ceil(extract(epoch FROM $2 - h.hour) / 30)::integer, 120)]) AS x)
+                   END) AS n
+        FROM heartbeat_compacted_hours h
+        WHERE h.hour > $1 - interval '1 hour' AND h.hour < $2
+        GROUP BY 1"
+);
+
+/// Heartbeats of one license (`$4`) per bucket: the compacted history is read from the license's
+/// device-days in range, and only their hours in range.
+pub const LICENSE_HEARTBEAT_BUCKETS_SQL: &str = heartbeat_buckets_sql!(
+    raw: " AND license_id = $4",
+    compacted: "
         SELECT date_trunc($3, hour_start, 'UTC') AS bucket_start,
                sum(CASE WHEN hour_start >= $1 AND hour_start + interval '1 hour' <= $2 THEN h.n
                         ELSE heartbeat_slots_count(d.first_slot, d.slots,
@@ -319,12 +356,10 @@ pub const HEARTBEAT_BUCKETS_SQL: &str = "
         CROSS JOIN LATERAL (SELECT d.hour_counts[c.hour + 1] AS n, c.hour,
                                    s.day_start + make_interval(hours => c.hour) AS hour_start) h
         WHERE d.day >= ($1 AT TIME ZONE 'UTC')::date AND d.day <= ($2 AT TIME ZONE 'UTC')::date
-          AND ($4::uuid IS NULL OR d.license_id = $4)
+          AND d.license_id = $4
           AND h.n > 0 AND h.hour_start < $2 AND h.hour_start + interval '1 hour' > $1
-        GROUP BY 1)
-    SELECT bucket_start, sum(n)::bigint AS count
-    FROM (SELECT * FROM raw UNION ALL SELECT * FROM compacted) buckets
-    GROUP BY 1 HAVING sum(n) > 0 ORDER BY 1";
+        GROUP BY 1"
+);
 
 /// Heartbeats per bucket in `[from, to)`. For all licenses, the whole hours come from the hourly
 /// rollup and the partial hours at the edges from [`heartbeat_buckets_exact`]; for one license,
@@ -360,9 +395,10 @@ pub async fn heartbeat_buckets(
         .collect())
 }
 
-/// Heartbeats per bucket in `[from, to)` counted from the stored heartbeats, raw and compacted
-/// ([`HEARTBEAT_BUCKETS_SQL`]), overall or for one license: exact for any range whose edges are
-/// whole hours or lie within the raw window. The range is not checked.
+/// Heartbeats per bucket in `[from, to)` counted from the stored heartbeats, raw and compacted,
+/// overall ([`HEARTBEAT_BUCKETS_SQL`]) or for one license ([`LICENSE_HEARTBEAT_BUCKETS_SQL`]):
+/// exact for any range whose edges are whole hours or lie within the raw window. The range is
+/// not checked.
 pub async fn heartbeat_buckets_exact(
     pool: &PgPool,
     from: DateTime<Utc>,
@@ -370,13 +406,13 @@ pub async fn heartbeat_buckets_exact(
     bucket: TimeBucket,
     license_id: Option<Uuid>,
 ) -> Result<Vec<HeartbeatBucket>> {
-    Ok(sqlx::query_as(HEARTBEAT_BUCKETS_SQL)
-        .bind(from)
-        .bind(to)
-        .bind(bucket.sql())
-        .bind(license_id)
-        .fetch_all(pool)
-        .await?)
+    let sql = if license_id.is_some() { LICENSE_HEARTBEAT_BUCKETS_SQL } else { HEARTBEAT_BUCKETS_SQL };
+    let query = sqlx::query_as(sql).bind(from).bind(to).bind(bucket.sql());
+    let query = match license_id {
+        Some(license) => query.bind(license),
+        None => query,
+    };
+    Ok(query.fetch_all(pool).await?)
 }
 
 /// The longest range a device's heartbeat timeline may cover.
