@@ -2,8 +2,8 @@
 //! statement, planned from the selection set: `customers { … licenses { … devices { … } } }`
 //! would otherwise take four round trips (count, page, then one batch load per level).
 //!
-//! Like PostGraphile, the statement joins the nested rows laterally to the page; unlike it, the
-//! database builds no JSON: it returns one flat row per device (customer and license columns
+//! Like PostGraphile, the statement joins each customer's licenses laterally to the page (their
+//! devices, a few per license, by a plain join); unlike it, the database builds no JSON: it returns one flat row per device (customer and license columns
 //! repeated), which is cheaper to produce and to decode than nested `json_agg`. The nested rows
 //! travel with their parents ([`ReadAhead`]), and the nested resolvers answer from them: the same
 //! rows in the same order as their loaders (`LicensesOfCustomer`, `ActiveDevicesOfLicense`) read,
@@ -165,23 +165,27 @@ pub async fn page(
     }
     let newest_first = licenses::NEWEST_FIRST;
     sql.push(format!(
-        "{customer}, l.*{device}
+        "{customer}, l.*{devices}
          FROM {from}
          LEFT JOIN LATERAL (SELECT {license}, row_number() OVER ({newest_first}) AS l_position
                             FROM licenses l WHERE l.customer_id = c.id {newest_first} LIMIT {MAX_PAGE_SIZE}) l ON TRUE",
         customer = prefixed(COLUMNS, "c", "c_"),
         from = if plan.counted { "total LEFT JOIN page c ON TRUE" } else { "page c" },
         license = prefixed(&plan.license_columns.of(licenses::COLUMNS), "l", "l_"),
-        device = if plan.devices { ", d.*" } else { "" },
+        devices = if plan.devices {
+            format!(", {}", prefixed(&plan.device_columns.of(DEVICE_COLUMNS), "d", "d_"))
+        } else {
+            String::new()
+        },
     ));
     if plan.devices {
-        let active_order = devices::ACTIVE_ORDER;
+        // A plain join, ordered once with the rest: a license's active devices are at most its
+        // device limit, and a lateral subquery numbering them would sort each license's apart.
         sql.push(format!(
-            " LEFT JOIN LATERAL (SELECT {device}, row_number() OVER ({active_order}) AS d_position
-                                FROM ({select} WHERE d.license_id = l.l_id AND d.is_active) d) d ON TRUE
-             ORDER BY c.page_position, l.l_position, d.d_position",
-            device = prefixed(&plan.device_columns.of(DEVICE_COLUMNS), "d", "d_"),
+            " LEFT JOIN ({select} WHERE d.is_active) d ON d.license_id = l.l_id
+             ORDER BY c.page_position, l.l_position, {active_order}",
             select = if plan.sightings { devices::SELECT } else { devices::SELECT_UNSIGHTED },
+            active_order = devices::ACTIVE_ORDER,
         ));
     } else {
         sql.push(" ORDER BY c.page_position, l.l_position");

@@ -32,7 +32,8 @@ impl Loader<ActiveDevicesOfLicense> for BatchLoader {
     type Error = Arc<Error>;
 
     async fn load(&self, keys: &[ActiveDevicesOfLicense]) -> LoadResult<ActiveDevicesOfLicense, Vec<Device>> {
-        let sql = format!("{} WHERE d.license_id = ANY($1) AND d.is_active {}", super::SELECT, super::ACTIVE_ORDER);
+        let sql =
+            format!("{} WHERE d.license_id = ANY($1) AND d.is_active ORDER BY {}", super::SELECT, super::ACTIVE_ORDER);
         let rows: Vec<Device> = self.rows(&sql, ids(keys, |k| k.0)).await?;
         Ok(group(keys, rows, |d| d.license_id.0, ActiveDevicesOfLicense))
     }

@@ -56,8 +56,9 @@ pub const SELECT_UNSIGHTED: &str = "SELECT d.id, d.license_id, d.hardware_finger
         d.first_activated_at, d.last_seen_at, d.is_active, d.deactivated_at
     FROM device_registrations d";
 
-/// The order of a license's active devices (`License.devices`): oldest activation first.
-pub const ACTIVE_ORDER: &str = "ORDER BY d.first_activated_at, d.id";
+/// The order of a license's active devices (`License.devices`), as `ORDER BY` keys: oldest
+/// activation first.
+pub const ACTIVE_ORDER: &str = "d.first_activated_at, d.id";
 
 pub async fn list_for_license(pool: &PgPool, license_id: Uuid, include_inactive: bool) -> Result<Vec<Device>> {
     Ok(sqlx::query_as(&format!(
