@@ -42,10 +42,13 @@ async fn the_general_pool_carries_the_statement_timeout_and_the_client_pool_and_
     assert_eq!(pools.general.options().get_max_connections(), 4);
     assert_eq!(pools.client.options().get_max_connections(), 4);
 
-    // No pool compiles plans with JIT (the local server's default is on).
+    // No pool compiles plans with JIT (the local server's default is on), and every pool prices
+    // random reads as cached ones (the default is 4).
     for (name, pool) in [("general", &pools.general), ("client", &*pools.client)] {
         let jit: String = sqlx::query_scalar("SHOW jit").fetch_one(pool).await.unwrap();
         assert_eq!(jit, "off", "{name} pool");
+        let random_page_cost: String = sqlx::query_scalar("SHOW random_page_cost").fetch_one(pool).await.unwrap();
+        assert_eq!(random_page_cost, "1.1", "{name} pool");
     }
 
     let unlimited = PoolSettings { statement_timeout: None, ..TEST_POOLS };
