@@ -11,7 +11,7 @@
 //!    do (the GraphQL mutation, a client key) for BENCH_SECONDS, once with nothing else running
 //!    and once while the compaction moves the history; heartbeats/s, p99 and errors of both.
 //! 4. The compaction finishes; sizes are read from `pg_total_relation_size` of every partition
-//!    after `VACUUM`.
+//!    after `VACUUM`; the long-term figure counts the device-days and the sums per hour.
 //!
 //! Run: `make bench-storage` (or `scripts/with-postgres.sh cargo bench -p license-server --bench storage`).
 //! Settings (environment): BENCH_DEVICES (2000), BENCH_DAYS (4), BENCH_CONNECTIONS (16),
@@ -106,7 +106,7 @@ async fn run(url: &str) -> Result<()> {
     let report = report?;
     server.abort();
 
-    sqlx::query("VACUUM ANALYZE heartbeat_device_days").execute(&pool).await?;
+    sqlx::query("VACUUM ANALYZE heartbeat_device_days, heartbeat_compacted_hours").execute(&pool).await?;
     sqlx::query("VACUUM ANALYZE license_heartbeats").execute(&pool).await?;
     let (device_days, compacted): (i64, i64) = sqlx::query_as(
         "SELECT count(DISTINCT (license_id, day, device_id)), coalesce(sum(n), 0)::bigint
@@ -114,7 +114,11 @@ async fn run(url: &str) -> Result<()> {
     )
     .fetch_one(&pool)
     .await?;
-    let long_term_bytes = size(&pool, "heartbeat_device_days").await?;
+    let device_day_bytes = size(&pool, "heartbeat_device_days").await?;
+    // The sums per hour (all licenses) that the compaction keeps beside the device-days.
+    let hour_bytes: i64 =
+        sqlx::query_scalar("SELECT pg_total_relation_size('heartbeat_compacted_hours')").fetch_one(&pool).await?;
+    let long_term_bytes = device_day_bytes + hour_bytes;
     let raw_left: i64 = sqlx::query_scalar("SELECT count(*) FROM license_heartbeats").fetch_one(&pool).await?;
     ensure!(compacted == report.moved, "compacted {compacted} heartbeats but moved {}", report.moved);
     ensure!(compacted + raw_left >= raw_rows + busy.accepted, "heartbeats were lost");
@@ -138,11 +142,12 @@ async fn run(url: &str) -> Result<()> {
         raw_bytes as f64 / raw_rows.max(1) as f64
     );
     println!(
-        "  compacted:           {compacted} heartbeats in {device_days} device-days, {long_term_bytes} bytes, \
+        "  compacted:           {compacted} heartbeats in {device_days} device-days, {device_day_bytes} bytes, \
          {:.1} bytes per device-day ({:.0} heartbeats per device-day)",
-        long_term_bytes as f64 / device_days.max(1) as f64,
+        device_day_bytes as f64 / device_days.max(1) as f64,
         compacted as f64 / device_days.max(1) as f64
     );
+    println!("  sums per hour:       {hour_bytes} bytes (heartbeat_compacted_hours, all licenses)");
     println!("  raw, left in window: {raw_left} heartbeats (the loaded runs')");
     println!("  dropped raw partitions: {}", report.dropped.len());
     println!("bytes per heartbeat: {:.2}", long_term_bytes as f64 / compacted.max(1) as f64);

@@ -3,12 +3,13 @@
 //! would otherwise take four round trips (count, page, then one batch load per level).
 //!
 //! Like PostGraphile, the statement joins each customer's licenses laterally to the page (their
-//! devices, a few per license, by a plain join); unlike it, the database builds no JSON: it returns one flat row per device (customer and license columns
-//! repeated), which is cheaper to produce and to decode than nested `json_agg`. The nested rows
-//! travel with their parents ([`ReadAhead`]), and the nested resolvers answer from them: the same
-//! rows in the same order as their loaders (`LicensesOfCustomer`, `ActiveDevicesOfLicense`) read,
-//! with the same filters and orders (`licenses::NEWEST_FIRST`, `devices::SELECT` and
-//! `devices::ACTIVE_ORDER` are shared). Every other shape goes through the loaders.
+//! devices, a few per license, by a plain join); unlike it, the database builds no JSON: it
+//! returns one flat row per device (customer and license columns repeated), which is cheaper to
+//! produce and to decode than nested `json_agg`. The nested rows travel with their parents
+//! ([`ReadAhead`]), and the nested resolvers answer from them: the same rows in the same order as
+//! their loaders (`LicensesOfCustomer`, `ActiveDevicesOfLicense`) read, with the same filters and
+//! orders (`licenses::NEWEST_FIRST`, `devices::SELECT` and `devices::ACTIVE_ORDER` are shared).
+//! Every other shape goes through the loaders.
 
 use async_graphql::connection::CursorType;
 use async_graphql::Lookahead;
