@@ -8,7 +8,7 @@
 -- each slot, the devices whose day did not hold that slot yet (the bits the batch sets) to
 -- `slots`. So each hour row is always the sum of the device-days it stands for: its `n` is the sum
 -- of their hour counts, its `slots` the number of their timelines holding each slot. The
--- retention drops hours whose days no longer have any device-day.
+-- retention drops the hours of the device-days it drops.
 --
 -- A restore of a backup older than this migration brings back `heartbeat_device_days` as it was
 -- then and `_sqlx_migrations` without this migration, which then runs again: the table is built
@@ -44,8 +44,11 @@ GROUP BY hours.day, hours.hour, hours.n;
 -- The compacted history was read by day across licenses only for those hours.
 DROP INDEX IF EXISTS heartbeat_device_days_day;
 
--- The retention as before (20261207000200), and then the hours of the days it left without any
--- device-day. It takes the compaction's lock first, so that no batch adds to a day meanwhile.
+-- The retention as before (20261207000200), and the hours of the device-days it drops: every
+-- hour before the month of `cutoff` (all of it lies in dropped partitions or in default-partition
+-- rows it deletes), and the hours of the days whose rows it deletes from the default partition,
+-- as the hourly rollup loses them. It takes the compaction's lock first, so that no batch adds to
+-- a day meanwhile.
 CREATE OR REPLACE FUNCTION drop_heartbeat_partitions_before(cutoff timestamptz) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -75,15 +78,17 @@ BEGIN
     SELECT date_trunc('hour', received_at, 'UTC'), -count(*) FROM gone GROUP BY 1;
     WITH gone AS (
         DELETE FROM heartbeat_device_days_default WHERE (day + 1)::timestamp AT TIME ZONE 'UTC' <= cutoff
-        RETURNING day, hour_counts)
+        RETURNING day, hour_counts),
+    gone_hours AS (
+        DELETE FROM heartbeat_compacted_hours h
+        USING (SELECT DISTINCT day FROM gone) g
+        WHERE h.hour >= g.day::timestamp AT TIME ZONE 'UTC' AND h.hour < (g.day + 1)::timestamp AT TIME ZONE 'UTC')
     INSERT INTO heartbeat_hour_deltas (hour, n)
     SELECT gone.day::timestamp AT TIME ZONE 'UTC' + make_interval(hours => c.position::integer - 1), -sum(c.n)
     FROM gone CROSS JOIN LATERAL unnest(gone.hour_counts) WITH ORDINALITY AS c(n, position)
     WHERE c.n <> 0
     GROUP BY 1;
-    DELETE FROM heartbeat_compacted_hours h
-    WHERE h.hour < cutoff
-      AND NOT EXISTS (SELECT 1 FROM heartbeat_device_days d WHERE d.day = (h.hour AT TIME ZONE 'UTC')::date);
+    DELETE FROM heartbeat_compacted_hours WHERE hour < date_trunc('month', cutoff, 'UTC');
     PERFORM forget_heartbeat_hours_before(date_trunc('month', cutoff, 'UTC'));
     RETURN;
 END

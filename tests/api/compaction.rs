@@ -526,3 +526,35 @@ async fn the_retention_drops_the_sums_of_the_hours_it_drops(pool: PgPool) {
     assert_eq!(left, vec![kept_day, kept_day + Duration::hours(1)]);
     assert_compacted_hours_add_up(&pool, "after the retention").await;
 }
+
+/// In the month of the cutoff, the retention drops the sums of the default partition's days
+/// before the cutoff, whose rows it deletes, and keeps those of the days after it.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_retention_drops_the_sums_of_default_partition_days_before_the_cutoff_in_its_month(pool: PgPool) {
+    use chrono::Datelike as _;
+    let (license, device) = (Uuid::new_v4(), Uuid::new_v4());
+    // No partition of either table reaches back 15 months: every row is in a default partition.
+    let month = (Utc::now().date_naive() - chrono::Months::new(15)).with_day(1).unwrap();
+    let at = |day: u32| month.with_day(day).unwrap().and_hms_opt(10, 0, 0).unwrap().and_utc();
+    for start in [at(3), at(20)] {
+        sqlx::query(
+            "INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at)
+             SELECT $2, $1, $2, $3 + i * interval '30 seconds' FROM generate_series(0, 199) i",
+        )
+        .bind(license)
+        .bind(device)
+        .bind(start)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    compaction::compact(&pool, PartitionSettings::default(), Budget::default()).await.unwrap();
+    assert_eq!(count(&pool, "SELECT count(*) FROM heartbeat_compacted_hours").await, 4, "two days of two hours");
+
+    let dropped: Vec<String> =
+        sqlx::query_scalar("SELECT drop_heartbeat_partitions_before($1)").bind(at(11)).fetch_all(&pool).await.unwrap();
+    assert!(dropped.is_empty(), "{dropped:?}");
+    let left: Vec<DateTime<Utc>> = compacted_hours(&pool).await.into_iter().map(|(hour, _, _)| hour).collect();
+    assert_eq!(left, vec![at(20), at(20) + Duration::hours(1)]);
+    assert_compacted_hours_add_up(&pool, "after the retention").await;
+}
