@@ -85,6 +85,21 @@ async fn insert(pool: &PgPool, beats: &[Beat]) {
     .unwrap();
 }
 
+/// `count` raw heartbeats of one device, 30 s apart from `start` (its id doubling as the session's).
+async fn every_30_seconds(pool: &PgPool, (license, device): (Uuid, Uuid), start: DateTime<Utc>, count: i32) {
+    sqlx::query(
+        "INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at)
+         SELECT $2, $1, $2, $3 + i * interval '30 seconds' FROM generate_series(0, $4 - 1) i",
+    )
+    .bind(license)
+    .bind(device)
+    .bind(start)
+    .bind(count)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 /// What the raw-row computation answers: heartbeats per bucket start, empty buckets left out.
 fn buckets<'a>(beats: impl Iterator<Item = &'a Beat>, bucket: TimeBucket) -> Vec<(DateTime<Utc>, i64)> {
     let width = match bucket {
@@ -450,15 +465,13 @@ async fn a_devices_heartbeat_timeline_shows_its_stretches_and_gaps_before_and_af
 async fn the_migration_run_again_after_an_older_restore_counts_no_heartbeat_twice(pool: PgPool) {
     let (license, device) = (Uuid::new_v4(), Uuid::new_v4());
     let start = (Utc::now() - Duration::days(5)).duration_trunc(Duration::days(1)).unwrap() + Duration::hours(9);
-    let insert = "INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at)
-                  SELECT $2, $1, $2, $3 + i * interval '30 seconds' FROM generate_series(0, 99) i";
-    sqlx::query(insert).bind(license).bind(device).bind(start).execute(&pool).await.unwrap();
+    every_30_seconds(&pool, (license, device), start, 100).await;
     compaction::compact(&pool, PartitionSettings::default(), Budget::default()).await.unwrap();
     assert_eq!(count(&pool, "SELECT count(*) FROM license_heartbeats").await, 0, "compacted");
     assert_eq!(count(&pool, "SELECT count(*) FROM heartbeat_device_days").await, 1);
 
     // What the restore of the older archive leaves: its raw rows back, its migrations record.
-    sqlx::query(insert).bind(license).bind(device).bind(start).execute(&pool).await.unwrap();
+    every_30_seconds(&pool, (license, device), start, 100).await;
     sqlx::query("DELETE FROM _sqlx_migrations WHERE version >= 20261207000200").execute(&pool).await.unwrap();
     sqlx::migrate!("../migrations").run(&pool).await.unwrap();
 
@@ -506,16 +519,7 @@ async fn the_retention_drops_the_sums_of_the_hours_it_drops(pool: PgPool) {
     partitions::ensure_history_partitions(&pool, month_ago(24).date_naive(), 1).await.unwrap();
     let kept_day = (now - Duration::days(20)).duration_trunc(Duration::days(1)).unwrap() + Duration::hours(10);
     for start in [month_ago(24), month_ago(20), kept_day] {
-        sqlx::query(
-            "INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at)
-             SELECT $2, $1, $2, $3 + i * interval '30 seconds' FROM generate_series(0, 199) i",
-        )
-        .bind(license)
-        .bind(device)
-        .bind(start)
-        .execute(&pool)
-        .await
-        .unwrap();
+        every_30_seconds(&pool, (license, device), start, 200).await;
     }
     compaction::compact(&pool, PartitionSettings::default(), Budget::default()).await.unwrap();
     assert_eq!(count(&pool, "SELECT count(*) FROM heartbeat_compacted_hours").await, 6, "three days of two hours");
@@ -537,16 +541,7 @@ async fn the_retention_drops_the_sums_of_default_partition_days_before_the_cutof
     let month = (Utc::now().date_naive() - chrono::Months::new(15)).with_day(1).unwrap();
     let at = |day: u32| month.with_day(day).unwrap().and_hms_opt(10, 0, 0).unwrap().and_utc();
     for start in [at(3), at(20)] {
-        sqlx::query(
-            "INSERT INTO license_heartbeats (session_id, license_id, device_id, received_at)
-             SELECT $2, $1, $2, $3 + i * interval '30 seconds' FROM generate_series(0, 199) i",
-        )
-        .bind(license)
-        .bind(device)
-        .bind(start)
-        .execute(&pool)
-        .await
-        .unwrap();
+        every_30_seconds(&pool, (license, device), start, 200).await;
     }
     compaction::compact(&pool, PartitionSettings::default(), Budget::default()).await.unwrap();
     assert_eq!(count(&pool, "SELECT count(*) FROM heartbeat_compacted_hours").await, 4, "two days of two hours");
