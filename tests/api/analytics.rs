@@ -1,6 +1,6 @@
 //! Aggregates for analysts, over data placed at known moments in the past.
 
-use license_server::analytics::{HEARTBEAT_BUCKETS_SQL, LICENSE_HEARTBEAT_BUCKETS_SQL};
+use license_server::analytics::{rollups, HEARTBEAT_BUCKETS_SQL, LICENSE_HEARTBEAT_BUCKETS_SQL};
 use license_server::auth::Scope;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool, Row};
@@ -327,18 +327,33 @@ async fn peak_concurrency_counts_overlapping_sessions_and_not_back_to_back_ones(
 
     let query =
         "query($f: DateTime!, $t: DateTime!) { peakConcurrentSessions(from: $f, to: $t) { licenseId peak reachedAt } }";
-    let reply = app.gql(&analyst, query, json!({"f": "2026-01-10T09:00:00Z", "t": "2026-01-10T13:00:00Z"})).await;
-    assert_eq!(
-        reply.data("peakConcurrentSessions"),
-        &json!([
-            {"licenseId": busy.0.to_string(), "peak": 3, "reachedAt": "2026-01-10T10:40:00+00:00"},
-            {"licenseId": serial.0.to_string(), "peak": 1, "reachedAt": "2026-01-10T10:00:00+00:00"},
-        ])
-    );
-    // A range that starts inside the sessions counts those already running at its start.
-    let late = app.gql(&analyst, query, json!({"f": "2026-01-10T11:15:00Z", "t": "2026-01-10T13:00:00Z"})).await;
-    assert_eq!(
-        late.data("peakConcurrentSessions"),
-        &json!([{"licenseId": busy.0.to_string(), "peak": 2, "reachedAt": "2026-01-10T11:15:00+00:00"}])
-    );
+    // From the sessions' deltas, then from the daily rollup.
+    for moved in [false, true] {
+        if moved {
+            assert!(rollups::move_all(&pool).await.unwrap().peak_deltas > 0);
+        }
+        let reply = app.gql(&analyst, query, json!({"f": "2026-01-10T09:00:00Z", "t": "2026-01-10T13:00:00Z"})).await;
+        assert_eq!(
+            reply.data("peakConcurrentSessions"),
+            &json!([
+                {"licenseId": busy.0.to_string(), "peak": 3, "reachedAt": "2026-01-10T10:40:00+00:00"},
+                {"licenseId": serial.0.to_string(), "peak": 1, "reachedAt": "2026-01-10T10:00:00+00:00"},
+            ]),
+            "moved: {moved}"
+        );
+        // A range that starts inside the sessions counts those already running at its start.
+        let late = app.gql(&analyst, query, json!({"f": "2026-01-10T11:15:00Z", "t": "2026-01-10T13:00:00Z"})).await;
+        assert_eq!(
+            late.data("peakConcurrentSessions"),
+            &json!([{"licenseId": busy.0.to_string(), "peak": 2, "reachedAt": "2026-01-10T11:15:00+00:00"}]),
+            "moved: {moved}"
+        );
+        // Whole days: the day's peak, first reached at 10:40.
+        let day = app.gql(&analyst, query, json!({"f": "2026-01-09T00:00:00Z", "t": "2026-01-11T00:00:00Z"})).await;
+        assert_eq!(
+            day.data("peakConcurrentSessions")[0],
+            json!({"licenseId": busy.0.to_string(), "peak": 3, "reachedAt": "2026-01-10T10:40:00+00:00"}),
+            "moved: {moved}"
+        );
+    }
 }

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, DurationRound as _, NaiveDate, TimeZone, Utc};
 use license_server::analytics::rollups::{move_all, move_deltas};
 use license_server::auth::{Actor, Scope};
 use license_server::backups;
 use license_server::partitions::{self, PartitionSettings};
 use license_server::rate_limit::{Rate, RateLimitSettings};
+use license_server::sessions::SessionSettings;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -16,7 +17,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::backups::{settings_in, TempDir};
-use crate::helpers::{spawn_app, spawn_app_with, Options, TestApp};
+use crate::helpers::{age_session, spawn_app, spawn_app_with, Options, TestApp};
 
 const REASONS: [&str; 5] = ["client_ended", "timeout", "admin_terminated", "device_deactivated", "license_revoked"];
 
@@ -93,8 +94,87 @@ async fn raw_sessions_per_day(pool: &PgPool, from: DateTime<Utc>, to: DateTime<U
     )
 }
 
-/// Asserts that `heartbeatCounts` (by hour where the range allows, and by day) and
-/// `sessionsPerDay`, for all licenses and for `license`, answer what the raw rows say, for each range.
+/// `peakConcurrentSessions`' answer (at most 100 licenses) computed from every session interval
+/// of the range with plain SQL: ended sessions over `[started_at, ended_at)`, sessions not yet
+/// filed until now or their deadline, clipped to the range, ends before starts at one instant.
+async fn raw_peaks(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    license: Option<Uuid>,
+) -> Vec<(Uuid, i64, DateTime<Utc>)> {
+    sqlx::query_as(
+        "WITH intervals AS (
+             SELECT license_id, started_at AS s, ended_at AS e FROM session_history
+             WHERE started_at < $2 AND ended_at > $1 AND ($3::uuid IS NULL OR license_id = $3)
+             UNION ALL
+             SELECT license_id, started_at, least(now(), last_heartbeat_at + make_interval(secs => $4))
+             FROM license_sessions WHERE started_at < $2 AND ($3::uuid IS NULL OR license_id = $3)),
+         clipped AS (
+             SELECT license_id, greatest(s, $1) AS s, least(e, $2) AS e FROM intervals),
+         events AS (
+             SELECT license_id, s AS t, 1 AS delta FROM clipped WHERE e > s
+             UNION ALL
+             SELECT license_id, e, -1 FROM clipped WHERE e > s),
+         running AS (
+             SELECT license_id, t,
+                    sum(delta) OVER (PARTITION BY license_id ORDER BY t, delta ROWS UNBOUNDED PRECEDING) AS level
+             FROM events),
+         peaks AS (
+             SELECT DISTINCT ON (license_id) license_id, level AS peak, t AS reached_at
+             FROM running ORDER BY license_id, level DESC, t)
+         SELECT license_id, peak, reached_at FROM peaks ORDER BY peak DESC, license_id LIMIT 100",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(license)
+    .bind(SessionSettings::default().timeout_secs())
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// Asserts that `peakConcurrentSessions` answers what [`raw_peaks`] says, for all licenses and for
+/// `license`, for each range.
+async fn assert_peaks_match_raw_rows(
+    app: &TestApp,
+    analyst: &str,
+    license: Uuid,
+    ranges: &[(DateTime<Utc>, DateTime<Utc>)],
+    when: &str,
+) {
+    for &(from, to) in ranges {
+        for license in [None, Some(license)] {
+            let reply = app
+                .gql(
+                    analyst,
+                    "query($f: DateTime!, $t: DateTime!, $l: ID) {
+                        peakConcurrentSessions(from: $f, to: $t, licenseId: $l, first: 100) { licenseId peak reachedAt } }",
+                    json!({"f": from, "t": to, "l": license}),
+                )
+                .await;
+            let answered: Vec<(Uuid, i64, DateTime<Utc>)> = reply
+                .data("peakConcurrentSessions")
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p["licenseId"].as_str().unwrap().parse().unwrap(),
+                        p["peak"].as_i64().unwrap(),
+                        p["reachedAt"].as_str().unwrap().parse().unwrap(),
+                    )
+                })
+                .collect();
+            let raw = raw_peaks(&app.pool, from, to, license).await;
+            assert_eq!(answered, raw, "peakConcurrentSessions [{from}, {to}) license {license:?} {when}");
+        }
+    }
+}
+
+/// Asserts that `heartbeatCounts` (by hour where the range allows, and by day),
+/// `sessionsPerDay` and `peakConcurrentSessions`, for all licenses and for `license`, answer what
+/// the raw rows say, for each range.
 async fn assert_answers_match_raw_rows(
     app: &TestApp,
     analyst: &str,
@@ -147,6 +227,7 @@ async fn assert_answers_match_raw_rows(
             assert_eq!(reply.data("sessionsPerDay"), &raw, "sessionsPerDay [{from}, {to}) license {license:?} {when}");
         }
     }
+    assert_peaks_match_raw_rows(app, analyst, license, ranges, when).await;
 }
 
 /// Writes `count` heartbeats at random moments of `[from, to)` for random devices of `devices`,
@@ -327,6 +408,122 @@ async fn aggregates_from_the_rollups_equal_the_raw_rows_on_random_data(pool: PgP
     assert_answers_match_raw_rows(&app, &analyst, license, &ranges, "with every delta moved").await;
 }
 
+/// Files `count` ended sessions on a grid of six hours from `from` (starts and ends fall on
+/// midnights and on each other), lasting 0 to 48 hours, in statements of random sizes.
+async fn grid_history(pool: &PgPool, rng: &mut StdRng, devices: &[(Uuid, Uuid)], from: DateTime<Utc>, count: usize) {
+    let mut left = count;
+    while left > 0 {
+        let size = rng.gen_range(1..=left.min(6));
+        let (mut licenses, mut device_ids, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..size {
+            let (license, device) = devices[rng.gen_range(0..devices.len())];
+            let start = from + Duration::hours(6 * rng.gen_range(0..16));
+            licenses.push(license);
+            device_ids.push(device);
+            starts.push(start);
+            ends.push(start + Duration::hours(6 * rng.gen_range(0..=8)));
+        }
+        sqlx::query(
+            "INSERT INTO session_history (id, session_token, license_id, device_id, started_at, last_heartbeat_at, ended_at, end_reason)
+             SELECT gen_random_uuid(), gen_random_uuid(), l, d, s, s, e, 'timeout'
+             FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::timestamptz[]) AS x(l, d, s, e)",
+        )
+        .bind(&licenses)
+        .bind(&device_ids)
+        .bind(&starts)
+        .bind(&ends)
+        .execute(pool)
+        .await
+        .unwrap();
+        left -= size;
+    }
+}
+
+/// The daily rollup of concurrency where days meet: sessions starting and ending at midnight,
+/// back to back there, lasting no time or several days; a live session started days ago and a
+/// dead one not filed yet; ranges on midnights, across them and inside one day; answered with
+/// every delta pending, part of them moved, all moved, and pending again after deletes and
+/// updates of the history.
+#[sqlx::test(migrations = "../migrations")]
+async fn peaks_from_the_daily_rollup_equal_the_raw_rows_where_days_meet(pool: PgPool) {
+    let unlimited = Rate { per_second: 1_000_000, burst: 1_000_000 };
+    let rate_limits = RateLimitSettings { analyst_key: unlimited, ..RateLimitSettings::default() };
+    let app = spawn_app_with(&pool, Options { rate_limits: Some(rate_limits), ..Options::default() }).await;
+    let (admin, analyst, client) =
+        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let mut rng = StdRng::seed_from_u64(20);
+    let (devices, tokens) = licenses_with_sessions(&app, &admin, &client).await;
+    let license = devices[0].0;
+    sqlx::query(
+        "UPDATE license_sessions SET started_at = now() - interval '2 days 20 minutes' WHERE session_token = $1::uuid",
+    )
+    .bind(&tokens[0])
+    .execute(&pool)
+    .await
+    .unwrap();
+    age_session(&pool, &tokens[3], 600).await;
+
+    let today = Utc::now().duration_trunc(Duration::days(1)).unwrap();
+    let first = today - Duration::days(4);
+    grid_history(&pool, &mut rng, &devices, first, 70).await;
+    let zero_length: i64 = sqlx::query_scalar("SELECT count(*) FROM session_history WHERE ended_at = started_at")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(zero_length > 0, "the grid holds sessions that last no time");
+
+    let mut ranges = vec![
+        (first, today),
+        (today - Duration::days(3), today - Duration::days(1)),
+        (today - Duration::days(2), today - Duration::days(2) + Duration::hours(6)),
+        (today - Duration::days(1) + Duration::hours(6), today + Duration::hours(6)),
+        (today - Duration::days(2) - Duration::minutes(1), Utc::now() + Duration::hours(1)),
+        (first - Duration::days(1), Utc::now()),
+    ];
+    for _ in 0..12 {
+        let from = first + Duration::hours(3 * rng.gen_range(0..40));
+        ranges.push((from, from + Duration::hours(3 * rng.gen_range(1..24))));
+    }
+    assert_peaks_match_raw_rows(&app, &analyst, license, &ranges, "with every delta pending").await;
+    move_deltas(&pool, 10).await.unwrap().unwrap();
+    assert_peaks_match_raw_rows(&app, &analyst, license, &ranges, "with some deltas moved").await;
+    let moved = move_all(&pool).await.unwrap();
+    assert!(moved.peak_deltas > 0, "{moved:?}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM session_peak_days").fetch_one(&pool).await.unwrap();
+    assert!(rows > 0);
+    assert_peaks_match_raw_rows(&app, &analyst, license, &ranges, "with every delta moved").await;
+
+    sqlx::query("DELETE FROM session_history WHERE id IN (SELECT id FROM session_history ORDER BY id LIMIT 10)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE session_history SET ended_at = ended_at + interval '18 hours'
+         WHERE id IN (SELECT id FROM session_history ORDER BY id DESC LIMIT 10)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(app.end_session(&client, &tokens[1]).await["__typename"], "SessionEnded");
+    assert_peaks_match_raw_rows(&app, &analyst, license, &ranges, "after deletes and updates").await;
+    move_all(&pool).await.unwrap();
+    assert_peaks_match_raw_rows(&app, &analyst, license, &ranges, "after deletes and updates, moved").await;
+}
+
+/// `session_peak_days` rebuilt from the history by the migration.
+async fn peak_days_rebuilt(pool: &PgPool) -> Vec<(Uuid, NaiveDate, i32, i32, DateTime<Utc>)> {
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version >= 20261210000100").execute(pool).await.unwrap();
+    sqlx::migrate!("../migrations").run(pool).await.unwrap();
+    peak_days(pool).await
+}
+
+async fn peak_days(pool: &PgPool) -> Vec<(Uuid, NaiveDate, i32, i32, DateTime<Utc>)> {
+    sqlx::query_as("SELECT license_id, day, carry, rise, rise_at FROM session_peak_days ORDER BY 1, 2")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn moving_twice_or_from_two_connections_at_once_never_counts_a_delta_twice(pool: PgPool) {
     let app = spawn_app(&pool).await;
@@ -355,14 +552,15 @@ async fn moving_twice_or_from_two_connections_at_once_never_counts_a_delta_twice
         let mut moved = 0;
         loop {
             match move_deltas(&pool, 7).await.unwrap() {
-                Some(m) if m.heartbeat_deltas + m.session_deltas == 0 => return moved,
-                Some(m) => moved += m.heartbeat_deltas + m.session_deltas,
+                Some(m) if m.total() == 0 => return moved,
+                Some(m) => moved += m.total(),
                 None => tokio::task::yield_now().await,
             }
         }
     };
     let before: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM heartbeat_hour_deltas) + (SELECT count(*) FROM session_day_deltas)",
+        "SELECT (SELECT count(*) FROM heartbeat_hour_deltas) + (SELECT count(*) FROM session_day_deltas)
+                + (SELECT count(*) FROM session_peak_deltas)",
     )
     .fetch_one(&pool)
     .await
@@ -382,7 +580,7 @@ async fn moving_twice_or_from_two_connections_at_once_never_counts_a_delta_twice
 
     // Again: nothing left to move, nothing changes.
     let again = move_deltas(&pool, 7).await.unwrap().unwrap();
-    assert_eq!((again.heartbeat_deltas, again.session_deltas), (0, 0));
+    assert_eq!(again.total(), 0);
     assert_eq!(totals(pool.clone()).await, (raw, raw, ended_raw, ended_raw));
     // The per-license rollup adds up to the totals.
     let per_license: i64 = sqlx::query_scalar("SELECT sum(n)::bigint FROM session_day_license WHERE kind <> 'started'")
@@ -390,6 +588,11 @@ async fn moving_twice_or_from_two_connections_at_once_never_counts_a_delta_twice
         .await
         .unwrap();
     assert_eq!(per_license, ended_raw);
+    // The days of concurrency, moved in small batches from two connections, are what the
+    // migration builds from the history at once.
+    let moved_days = peak_days(&pool).await;
+    assert!(moved_days.len() > 10, "{} days", moved_days.len());
+    assert_eq!(peak_days_rebuilt(&pool).await, moved_days);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -1,6 +1,7 @@
-//! Aggregates for analysts: licenses by state and type, usage per license, sessions per day and
-//! heartbeats per hour or day (from the rollups in [`rollups`], exact at the edges from the raw
-//! and compacted heartbeats in the partitions in range only), and peak concurrency.
+//! Aggregates for analysts: licenses by state and type, usage per license, and from the rollups
+//! in [`rollups`]: sessions per day, heartbeats per hour or day (exact at the edges from the raw
+//! and compacted heartbeats in the partitions in range only) and peak concurrency (exact from the
+//! raw sessions of the days the rollup cannot answer alone).
 //!
 //! Each weighs what it reads and returns (`crate::graphql` has the weights): a range aggregate
 //! its days of history plus its rows, a whole-table aggregate a table scan plus its rows.
@@ -459,9 +460,10 @@ fn stretches(slots: &[DateTime<Utc>]) -> Vec<HeartbeatStretch> {
     stretches
 }
 
-/// The peak number of simultaneous sessions per license within `[from, to)`, from the intervals
-/// of ended sessions and of sessions not yet filed (live ones end now, dead ones at their
-/// deadline). A session ending at the instant another starts does not overlap it.
+/// The peak number of simultaneous sessions per license within `[from, to)`: the most sessions
+/// live at one moment, counting ended sessions over `[started_at, ended_at)` and sessions not yet
+/// filed until now (live ones) or their deadline (dead ones). A session ending at the instant
+/// another starts does not overlap it. Read from the daily rollup (see [`rollups::peak_levels`]).
 pub async fn peak_concurrency(
     pool: &PgPool,
     settings: &SessionSettings,
@@ -474,35 +476,7 @@ pub async fn peak_concurrency(
     if !(1..=100).contains(&limit) {
         return Err(Error::bad_input("first", "first must be between 1 and 100"));
     }
-    Ok(sqlx::query_as(
-        "WITH intervals AS (
-             SELECT license_id, started_at AS s, ended_at AS e FROM session_history
-             WHERE started_at < $2 AND ended_at > $1 AND ($3::uuid IS NULL OR license_id = $3)
-             UNION ALL
-             SELECT license_id, started_at, least(now(), session_deadline(last_heartbeat_at, $4))
-             FROM license_sessions WHERE started_at < $2 AND ($3::uuid IS NULL OR license_id = $3)),
-         clipped AS (
-             SELECT license_id, greatest(s, $1) AS s, least(e, $2) AS e FROM intervals),
-         events AS (
-             SELECT license_id, s AS t, 1 AS delta FROM clipped WHERE e > s
-             UNION ALL
-             SELECT license_id, e, -1 FROM clipped WHERE e > s),
-         running AS (
-             SELECT license_id, t,
-                    sum(delta) OVER (PARTITION BY license_id ORDER BY t, delta ROWS UNBOUNDED PRECEDING) AS concurrent
-             FROM events),
-         peaks AS (
-             SELECT DISTINCT ON (license_id) license_id, concurrent AS peak, t AS reached_at
-             FROM running ORDER BY license_id, concurrent DESC, t)
-         SELECT license_id, peak, reached_at FROM peaks ORDER BY peak DESC, license_id LIMIT $5",
-    )
-    .bind(from)
-    .bind(to)
-    .bind(license_id)
-    .bind(settings.timeout_secs())
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?)
+    rollups::peak_levels(pool, from, to, settings.timeout_secs(), license_id, i64::from(limit)).await
 }
 
 /// What an aggregate read from the rollups weighs besides its rows: at most two partial days (or

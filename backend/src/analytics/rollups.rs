@@ -1,13 +1,15 @@
-//! Rollups of heartbeats (all licenses, per hour) and of sessions (started, and ended by reason,
-//! per UTC day, per license and over all licenses), so that the analysts' aggregates read a few
-//! hundred rows instead of scanning raw history.
+//! Rollups of heartbeats (all licenses, per hour), of sessions (started, and ended by reason,
+//! per UTC day, per license and over all licenses) and of filed sessions' concurrency (per
+//! license and UTC day), so that the analysts' aggregates read a few rows per day instead of
+//! scanning raw history.
 //!
-//! Exact by construction (migration `20261207000100_analytics_rollups.sql`): statement-level
-//! triggers append deltas for every row written to `license_heartbeats`, `license_sessions` and
-//! `session_history`, in the writer's transaction, to insert-only tables. [`move_deltas`] folds
-//! them into the rollups: each statement deletes a batch of deltas and adds them to the rollups,
-//! so a delta is counted once, whichever instance moves it and whenever it stops. Readers add the
-//! rollups and the deltas not yet moved in one statement (one snapshot): exact at any moment.
+//! Exact by construction (migrations `20261207000100_analytics_rollups.sql` and
+//! `20261210000100_session_peak_days.sql`): statement-level triggers append deltas for every row
+//! written to `license_heartbeats`, `license_sessions` and `session_history`, in the writer's
+//! transaction, to insert-only tables. [`move_deltas`] folds them into the rollups: each statement
+//! deletes a batch of deltas and adds them to the rollups, so a delta is counted once, whichever
+//! instance moves it and whenever it stops. Readers add the rollups and the deltas not yet moved
+//! in one statement (one snapshot): exact at any moment.
 
 use std::time::Duration;
 
@@ -30,6 +32,15 @@ pub struct Moved {
     pub heartbeat_deltas: i64,
     /// Daily session deltas folded into `session_day_license` and `session_day_totals`.
     pub session_deltas: i64,
+    /// Deltas of filed sessions' days folded into `session_peak_days`.
+    pub peak_deltas: i64,
+}
+
+impl Moved {
+    /// Deltas of every kind moved.
+    pub fn total(self) -> i64 {
+        self.heartbeat_deltas + self.session_deltas + self.peak_deltas
+    }
 }
 
 /// Moves up to `batch` deltas of each kind into the rollups, in one transaction. `None` when
@@ -75,8 +86,28 @@ pub async fn move_deltas(pool: &PgPool, batch: i64) -> Result<Option<Moved>> {
     .bind(batch)
     .fetch_one(&mut *tx)
     .await?;
+    // The days' carries add up; their rises are recomputed from the history this statement sees
+    // (a filing it does not see left a delta it does not move either).
+    let peak_deltas: i64 = sqlx::query_scalar(
+        "WITH moved AS (
+             DELETE FROM session_peak_deltas
+             WHERE ctid = ANY (ARRAY(SELECT ctid FROM session_peak_deltas LIMIT $1))
+             RETURNING license_id, day, carry),
+         days AS (
+             SELECT license_id, day, sum(carry)::integer AS carry FROM moved GROUP BY 1, 2),
+         added AS (
+             INSERT INTO session_peak_days AS p (license_id, day, carry, rise, rise_at)
+             SELECT d.license_id, d.day, d.carry, r.rise, r.rise_at
+             FROM days d CROSS JOIN LATERAL session_peak_rise(d.license_id, d.day) r
+             ON CONFLICT (license_id, day) DO UPDATE
+             SET carry = p.carry + excluded.carry, rise = excluded.rise, rise_at = excluded.rise_at)
+         SELECT count(*) FROM moved",
+    )
+    .bind(batch)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(Some(Moved { heartbeat_deltas, session_deltas }))
+    Ok(Some(Moved { heartbeat_deltas, session_deltas, peak_deltas }))
 }
 
 /// Moves batches until fewer than a batch of each kind is left (or another mover has the lock);
@@ -86,7 +117,8 @@ pub async fn move_all(pool: &PgPool) -> Result<Moved> {
     while let Some(moved) = move_deltas(pool, MOVE_BATCH).await? {
         total.heartbeat_deltas += moved.heartbeat_deltas;
         total.session_deltas += moved.session_deltas;
-        if moved.heartbeat_deltas < MOVE_BATCH && moved.session_deltas < MOVE_BATCH {
+        total.peak_deltas += moved.peak_deltas;
+        if [moved.heartbeat_deltas, moved.session_deltas, moved.peak_deltas].iter().all(|&n| n < MOVE_BATCH) {
             break;
         }
     }
@@ -155,4 +187,121 @@ pub(super) async fn session_days(
     .bind(license_id)
     .fetch_all(pool)
     .await?)
+}
+
+/// The peak number of simultaneous sessions per license within `[from, to)` (highest first, at
+/// most `limit`), overall or for one license: filed sessions from `session_peak_days`, live ones
+/// (ending now, or at their deadline when dead but not filed yet) from `license_sessions`.
+///
+/// A whole day of the range that no live session is in and whose rollup row has no delta pending
+/// peaks at its row's `carry + rise`. The other days of the range with sessions (those, and the
+/// days its edges cut) are counted from their events: the level at the day's start (the filed
+/// carry, the rollup's and the pending deltas', and the live sessions across it), then the filed
+/// and live starts and ends in the day, ends first at one instant. The range's own start is a
+/// point of its first day. Filed events are read by time, each such day's for all its licenses at
+/// once; so a range whose every day holds a live session reads its history once, as counting
+/// every session interval would.
+pub(super) async fn peak_levels(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    timeout_secs: f64,
+    license_id: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<super::PeakConcurrency>> {
+    let (only, only_filed) =
+        if license_id.is_some() { ("AND license_id = $6", "AND f.license_id = $6") } else { ("", "") };
+    let first_day = from.date_naive();
+    let last_day = (to - chrono::Duration::microseconds(1)).date_naive();
+    // The days the range's edges cut, counted from their events.
+    let midnight = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let mut edge_days = Vec::new();
+    if midnight(first_day) < from {
+        edge_days.push(first_day);
+    }
+    if midnight(last_day + chrono::Days::new(1)) > to {
+        edge_days.push(last_day);
+    }
+    let query = format!(
+        "WITH live_in AS MATERIALIZED (
+             SELECT license_id, s, e FROM (
+                 SELECT license_id, started_at AS s, least(now(), session_deadline(last_heartbeat_at, $3)) AS e
+                 FROM license_sessions WHERE started_at < $2 {only}) l
+             WHERE e > s AND e > $1),
+         pending AS MATERIALIZED (
+             SELECT license_id, day, sum(carry)::integer AS carry FROM session_peak_deltas
+             WHERE day >= $4 AND day <= $5 {only} GROUP BY 1, 2),
+         -- Days whose rollup row is not up to date, and the days of the range a live session is in.
+         marked AS MATERIALIZED (
+             SELECT license_id, day FROM pending
+             UNION
+             SELECT l.license_id, d.first + i
+             FROM live_in l
+             CROSS JOIN LATERAL (SELECT (greatest(l.s, $1) AT TIME ZONE 'UTC')::date AS first,
+                                        ((least(l.e, $2) - interval '1 microsecond') AT TIME ZONE 'UTC')::date AS last) d
+             CROSS JOIN LATERAL generate_series(0, d.last - d.first) AS i),
+         -- The rollup's days and the marked ones without a row, and whether to count them from events.
+         rolled AS MATERIALIZED (
+             SELECT license_id, day, coalesce(p.carry, 0) AS carry, p.rise, p.rise_at,
+                    m.license_id IS NOT NULL OR day = ANY ($8) AS raw
+             FROM (SELECT * FROM session_peak_days WHERE day >= $4 AND day <= $5 {only}) p
+             FULL JOIN marked m USING (license_id, day)),
+         raw_days AS MATERIALIZED (
+             SELECT license_id, day, ds, greatest(ds, $1) AS a, least(de, $2) AS b,
+                    r.carry + coalesce(p.carry, 0) AS carry
+             FROM rolled r LEFT JOIN pending p USING (license_id, day)
+             CROSS JOIN LATERAL (SELECT day::timestamp AT TIME ZONE 'UTC' AS ds,
+                                        (day + 1)::timestamp AT TIME ZONE 'UTC' AS de) x
+             WHERE r.raw),
+         -- ord: 0 the level at the day's start, 1 ends, 2 the range's start, 3 starts.
+         events AS (
+             SELECT license_id, day, a, ds AS t, 0 AS ord, carry AS delta FROM raw_days
+             UNION ALL
+             SELECT license_id, day, a, a, 2, 0 FROM raw_days
+             UNION ALL
+             SELECT r.license_id, r.day, r.a, f.t, CASE WHEN f.delta < 0 THEN 1 ELSE 3 END, f.delta
+             FROM (SELECT DISTINCT day, ds, b FROM raw_days) d
+             CROSS JOIN LATERAL filed_session_events(d.ds, d.b) f
+             JOIN raw_days r ON r.license_id = f.license_id AND r.day = d.day
+             WHERE true {only_filed}
+             UNION ALL
+             SELECT r.license_id, r.day, r.a, x.t, x.ord, x.delta
+             FROM raw_days r JOIN live_in l ON l.license_id = r.license_id
+             CROSS JOIN LATERAL (VALUES (r.ds, 0, 1, l.s < r.ds AND l.e > r.ds),
+                                        (l.e, 1, -1, l.e > r.ds AND l.e < r.b),
+                                        (l.s, 3, 1, l.s >= r.ds AND l.s < r.b)) x(t, ord, delta, happens)
+             WHERE x.happens),
+         counted AS MATERIALIZED (
+             SELECT license_id, t, level FROM (
+                 SELECT license_id, a, t, ord,
+                        sum(delta) OVER (PARTITION BY license_id, day ORDER BY t, ord ROWS UNBOUNDED PRECEDING) AS level
+                 FROM events) running
+             WHERE ord >= 2 AND t >= a),
+         -- The whole days read from the rollup alone, and the other days' points.
+         candidates AS (
+             SELECT license_id, rise_at AS t, carry + rise AS level FROM rolled WHERE NOT raw
+             UNION ALL
+             SELECT license_id, t, level FROM counted),
+         best AS (
+             SELECT license_id, max(level) AS peak FROM (
+                 SELECT license_id, max(carry + rise) AS level FROM rolled WHERE NOT raw GROUP BY license_id
+                 UNION ALL
+                 SELECT license_id, level FROM counted) c
+             GROUP BY license_id HAVING max(level) > 0 ORDER BY 2 DESC, 1 LIMIT $7)
+         SELECT b.peak::bigint AS peak, min(c.t) AS reached_at, b.license_id
+         FROM best b JOIN candidates c ON c.license_id = b.license_id AND c.level = b.peak
+         GROUP BY b.license_id, b.peak ORDER BY b.peak DESC, b.license_id"
+    );
+    // `$6` is sent typed (uuid) when the statement over all licenses does not use it.
+    Ok(sqlx::query_as(&query)
+        .bind(from)
+        .bind(to)
+        .bind(timeout_secs)
+        .bind(first_day)
+        .bind(last_day)
+        .bind(license_id)
+        .bind(limit)
+        .bind(edge_days)
+        .fetch_all(pool)
+        .await?)
 }
