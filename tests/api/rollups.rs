@@ -328,14 +328,20 @@ async fn licenses_with_sessions(app: &TestApp, admin: &str, client: &str) -> (Ve
     (devices, tokens)
 }
 
-#[sqlx::test(migrations = "../migrations")]
-async fn aggregates_from_the_rollups_equal_the_raw_rows_on_random_data(pool: PgPool) {
-    // The analyst asks a few hundred questions in a few seconds.
+/// An app whose analyst key is not rate limited (a test asks a few hundred questions in a few
+/// seconds), with an admin, an analyst and a client key.
+async fn app_for_many_questions(pool: &PgPool) -> (TestApp, String, String, String) {
     let unlimited = Rate { per_second: 1_000_000, burst: 1_000_000 };
     let rate_limits = RateLimitSettings { analyst_key: unlimited, ..RateLimitSettings::default() };
-    let app = spawn_app_with(&pool, Options { rate_limits: Some(rate_limits), ..Options::default() }).await;
+    let app = spawn_app_with(pool, Options { rate_limits: Some(rate_limits), ..Options::default() }).await;
     let (admin, analyst, client) =
         (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    (app, admin, analyst, client)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn aggregates_from_the_rollups_equal_the_raw_rows_on_random_data(pool: PgPool) {
+    let (app, admin, analyst, client) = app_for_many_questions(&pool).await;
     let mut rng = StdRng::seed_from_u64(16);
     let (devices, tokens) = licenses_with_sessions(&app, &admin, &client).await;
     let license = devices[0].0;
@@ -446,11 +452,7 @@ async fn grid_history(pool: &PgPool, rng: &mut StdRng, devices: &[(Uuid, Uuid)],
 /// updates of the history.
 #[sqlx::test(migrations = "../migrations")]
 async fn peaks_from_the_daily_rollup_equal_the_raw_rows_where_days_meet(pool: PgPool) {
-    let unlimited = Rate { per_second: 1_000_000, burst: 1_000_000 };
-    let rate_limits = RateLimitSettings { analyst_key: unlimited, ..RateLimitSettings::default() };
-    let app = spawn_app_with(&pool, Options { rate_limits: Some(rate_limits), ..Options::default() }).await;
-    let (admin, analyst, client) =
-        (app.key(Scope::Admin).await, app.key(Scope::Analyst).await, app.key(Scope::Client).await);
+    let (app, admin, analyst, client) = app_for_many_questions(&pool).await;
     let mut rng = StdRng::seed_from_u64(20);
     let (devices, tokens) = licenses_with_sessions(&app, &admin, &client).await;
     let license = devices[0].0;
