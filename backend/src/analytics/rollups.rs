@@ -211,17 +211,14 @@ pub(super) async fn peak_levels(
 ) -> Result<Vec<super::PeakConcurrency>> {
     let (only, only_filed) =
         if license_id.is_some() { ("AND license_id = $6", "AND f.license_id = $6") } else { ("", "") };
-    let first_day = from.date_naive();
-    let last_day = (to - chrono::Duration::microseconds(1)).date_naive();
+    let day = chrono::Duration::days(1);
+    let (first_start, last_end) = (super::floor_to(from, day), super::ceil_to(to, day));
+    let (first_day, last_day) = (first_start.date_naive(), (last_end - day).date_naive());
     // The days the range's edges cut, counted from their events.
-    let midnight = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
-    let mut edge_days = Vec::new();
-    if midnight(first_day) < from {
-        edge_days.push(first_day);
-    }
-    if midnight(last_day + chrono::Days::new(1)) > to {
-        edge_days.push(last_day);
-    }
+    let edge_days: Vec<NaiveDate> = [(first_start < from, first_day), (last_end > to, last_day)]
+        .into_iter()
+        .filter_map(|(cut, day)| cut.then_some(day))
+        .collect();
     let query = format!(
         "WITH live_in AS MATERIALIZED (
              SELECT license_id, s, e FROM (
